@@ -1,0 +1,56 @@
+"""SLM Value Lab: the router. Page config, the shared sidebar, and the explicit page list."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from slm_core.data.demo import DEFAULT_DEMO
+from slm_core.errors import SlmError
+from slm_core.i18n import LANGUAGES
+from ui.state import (
+    DATASET_KEY,
+    LANG_KEY,
+    PENDING_DATASET_KEY,
+    demo_dataset_id,
+    get_store,
+    t,
+)
+
+st.set_page_config(page_title="SLM Value Lab", page_icon=":material/science:", layout="wide")
+
+PAGES = [
+    ("pages/home.py", "nav.home", ":material/home:"),
+    ("pages/data.py", "nav.data", ":material/table:"),
+    ("pages/train.py", "nav.train", ":material/model_training:"),
+]
+
+with st.sidebar:
+    st.selectbox("Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=LANG_KEY)
+
+    store = get_store()
+    try:
+        default_id = demo_dataset_id(DEFAULT_DEMO)
+    except SlmError as exc:  # demo package missing: the app still works with uploads
+        default_id = None
+        st.warning(str(exc))
+    if PENDING_DATASET_KEY in st.session_state:
+        st.session_state[DATASET_KEY] = st.session_state.pop(PENDING_DATASET_KEY)
+    datasets = {d.id: d for d in store.list_datasets()}
+    if st.session_state.get(DATASET_KEY) not in datasets:
+        st.session_state[DATASET_KEY] = default_id if default_id in datasets else next(
+            iter(datasets), None)
+    if datasets:
+        st.selectbox(
+            t("sidebar.active_dataset"),
+            list(datasets),
+            format_func=lambda i: f"{datasets[i].name} · {datasets[i].rows:,} · {i[:6]}",
+            key=DATASET_KEY,
+            help=t("sidebar.active_dataset_help"),
+        )
+    st.caption(t("sidebar.docs"))
+
+navigation = st.navigation(
+    [st.Page(path, title=t(title), icon=icon, default=i == 0)
+     for i, (path, title, icon) in enumerate(PAGES)]
+)
+navigation.run()

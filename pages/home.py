@@ -1,0 +1,34 @@
+"""Home: what the product does, the active dataset, and where to go next."""
+
+import streamlit as st
+
+from slm_core.models.registry import MODEL_IDS, get_spec
+from ui.state import active_dataset, get_store, t
+from ui.widgets import dataset_summary
+
+st.title(t("home.title"))
+st.markdown(t("home.intro"))
+
+dataset = active_dataset()
+if dataset is None:
+    st.info(t("home.no_dataset"))
+else:
+    with st.container(border=True):
+        st.subheader(t("home.active_dataset"))
+        dataset_summary(dataset)
+        runs = get_store().list_runs(dataset_id=dataset.id)
+        done = [r for r in runs if r.status == "succeeded"]
+        st.caption(t("home.runs_line", total=len(runs), done=len(done)))
+
+st.subheader(t("home.steps"))
+steps = st.columns(3)
+steps[0].page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
+steps[1].page_link("pages/train.py", label=t("home.step_train"), icon=":material/model_training:")
+
+st.subheader(t("home.models"))
+cols = st.columns(2)
+for i, model_id in enumerate(MODEL_IDS):
+    spec = get_spec(model_id)
+    with cols[i % 2].container(border=True):
+        st.markdown(f"**{spec.name}** · `{spec.id}` · {t('family.' + spec.family)}")
+        st.caption(spec.description)

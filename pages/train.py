@@ -1,0 +1,125 @@
+"""Train: choose models and presets, queue background jobs, watch them live, cancel them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from slm_core import jobs
+from slm_core.errors import SlmError
+from slm_core.models.registry import MODEL_IDS, PRESETS, get_spec, resolve_params
+from ui.charts import history_figure
+from ui.state import active_dataset, get_store, t
+
+ACTIVE = ("queued", "running")
+STATUS_ICONS = {"queued": "⏳", "running": "🔄", "succeeded": "✅", "failed": "❌",
+                "cancelled": "⏹️", "interrupted": "⚠️"}
+
+st.title(t("train.title"))
+dataset = active_dataset()
+if dataset is None:
+    st.info(t("home.no_dataset"))
+    st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
+    st.stop()
+store = get_store()
+st.caption(t("train.dataset", name=dataset.name, rows=f"{dataset.rows:,}",
+             unit=t("unit." + dataset.report.get("token_unit", "word"))))
+
+with st.form("train_form", border=True):
+    chosen = st.multiselect(t("train.models"), MODEL_IDS, default=["tfidf_lr"],
+                            format_func=lambda m: f"{get_spec(m).name} ({m})",
+                            help=t("train.models_help"))
+    preset = st.segmented_control(t("train.preset"), PRESETS, default="quick",
+                                  format_func=lambda p: t(f"preset.{p}"),
+                                  help=t("train.preset_help"))
+    overrides: dict[str, dict] = {}
+    with st.expander(t("train.params")):
+        st.caption(t("train.params_help"))
+        for model_id in chosen:
+            spec = get_spec(model_id)
+            params = resolve_params(model_id, preset or "quick", {})
+            st.markdown(f"**{spec.name}**")
+            cols = st.columns(4)
+            edited = {}
+            for i, (key, value) in enumerate(params.items()):
+                widget_key = f"param_{model_id}_{key}"
+                col = cols[i % 4]
+                helptext = spec.param_help.get(key)
+                if isinstance(value, bool):
+                    edited[key] = col.checkbox(key, value, key=widget_key, help=helptext)
+                elif isinstance(value, int):
+                    edited[key] = col.number_input(key, value=value, step=1, key=widget_key,
+                                                   help=helptext)
+                elif isinstance(value, float):
+                    edited[key] = col.number_input(key, value=value, format="%.5g",
+                                                   key=widget_key, help=helptext)
+                elif value is None:
+                    raw = col.number_input(f"{key} (0 = auto)", value=0, step=1,
+                                           key=widget_key, help=helptext)
+                    edited[key] = int(raw) or None
+                else:
+                    edited[key] = col.text_input(key, str(value), key=widget_key, help=helptext)
+            overrides[model_id] = {k: v for k, v in edited.items() if v != params.get(k)}
+    submitted = st.form_submit_button(t("train.start"), type="primary",
+                                      icon=":material/play_arrow:")
+
+if submitted:
+    if not chosen:
+        st.error(t("train.pick_one"))
+    else:
+        for model_id in chosen:
+            try:
+                params = resolve_params(model_id, preset or "quick", overrides.get(model_id))
+                run = jobs.submit(store, dataset.id, model_id, preset or "quick", params)
+                st.toast(t("train.queued", model=model_id, id=run.id))
+            except SlmError as exc:
+                st.error(f"{model_id}: {exc}", icon=":material/error:")
+
+with st.expander(t("train.cards")):
+    for model_id in chosen or MODEL_IDS:
+        st.markdown(f"**{get_spec(model_id).name}** — {get_spec(model_id).description}")
+
+
+@st.fragment(run_every="1s")
+def job_board() -> None:
+    runs = store.list_runs(dataset_id=dataset.id)
+    active = {r.id for r in runs if r.status in ACTIVE}
+    previous = st.session_state.get("_active_runs", set())
+    st.session_state["_active_runs"] = active
+    if previous - active:  # a job ended: refresh the whole page once
+        st.rerun()
+    if not runs:
+        st.info(t("train.no_runs"))
+        return
+    st.subheader(t("train.jobs"))
+    for run in runs:
+        with st.container(border=True):
+            head, action = st.columns([5, 1])
+            spec = get_spec(run.model_id)
+            head.markdown(f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {spec.name}** · "
+                          f"{t('preset.' + run.preset)} · {t('status.' + run.status)}")
+            progress = run.progress or {}
+            if run.status in ACTIVE:
+                if action.button(t("train.cancel"), key=f"cancel_{run.id}",
+                                 icon=":material/stop:"):
+                    jobs.cancel(store, run.id)
+                    st.toast(t("train.cancel_requested", id=run.id))
+                fraction = float(progress.get("fraction") or 0.0)
+                label = t("train.progress", epoch=progress.get("epoch", 0),
+                          epochs=progress.get("epochs", "?"), batch=progress.get("batch", 0),
+                          batches=progress.get("batches", "?"),
+                          message=progress.get("message", ""))
+                head.progress(min(max(fraction, 0.0), 1.0), text=label)
+            elif run.status == "succeeded":
+                m = run.metrics or {}
+                head.caption(t("train.result", acc=f"{m.get('accuracy', 0):.3f}",
+                               f1=f"{m.get('macro_f1', 0):.3f}",
+                               secs=f"{run.train_seconds or 0:.1f}",
+                               majority=f"{m.get('majority_rate', 0):.3f}"))
+            elif run.error:
+                head.error(run.error)
+            if run.history and run.history.get("loss"):
+                st.plotly_chart(history_figure(run.history, t("train.loss"), t("train.accuracy")),
+                                key=f"hist_{run.id}_{len(run.history['loss'])}")
+
+
+job_board()

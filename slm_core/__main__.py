@@ -1,0 +1,3 @@
+from slm_core.cli import main
+
+raise SystemExit(main())

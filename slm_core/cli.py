@@ -1,0 +1,192 @@
+"""Headless command line: ``python -m slm_core <command> ...``.
+
+Every command prints a human table, or JSON with ``--json``. A user error exits 2 with a single
+line on stderr; nothing a user can cause ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from slm_core.errors import SlmError
+
+EXIT_OK, EXIT_CRASH, EXIT_USER = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors on one line with exit 2 (its own code too)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USER, f"error: {message} (see `python -m slm_core {self.prog.split()[-1]} -h`)\n")
+
+
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", nargs="?", help="CSV/TSV/TXT/XLSX/JSON/JSONL/Parquet file")
+    p.add_argument("--demo", help="use a bundled demo dataset instead: bbc_news or tweets")
+    p.add_argument("--text-col", help="text column, by name or 0-based index")
+    p.add_argument("--label-col", help="label column, by name or 0-based index")
+    p.add_argument("--group-col", help="optional group column (fairness)")
+    p.add_argument("--split-col", help="optional column with train/val/test per row")
+    p.add_argument("--encoding", help="override the detected encoding")
+    p.add_argument("--delimiter", help="override the detected delimiter (use \\t for tab)")
+    p.add_argument("--sheet", help="Excel sheet name")
+    header = p.add_mutually_exclusive_group()
+    header.add_argument("--header", dest="header", action="store_true", default=None)
+    header.add_argument("--no-header", dest="header", action="store_false")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _read_source(args: argparse.Namespace):
+    """Read the file or demo named on the command line and resolve its column mapping."""
+    from slm_core.data.columns import guess_mapping, resolve_column
+    from slm_core.data.demo import DEMOS, load_demo
+    from slm_core.data.io import read_table
+    from slm_core.data.types import ColumnMapping, ReadOptions
+
+    if args.demo:
+        read, mapping = load_demo(args.demo)
+        name, filename = DEMOS[args.demo].name, args.demo
+    elif args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise SlmError(f"File not found: {path}")
+        delimiter = args.delimiter.replace("\\t", "\t") if args.delimiter else None
+        options = ReadOptions(encoding=args.encoding, delimiter=delimiter, header=args.header,
+                              sheet=args.sheet)
+        read = read_table(path.read_bytes(), path.name, options)
+        mapping = None
+        name, filename = path.stem, path.name
+    else:
+        raise SlmError("Give a FILE or --demo bbc_news|tweets.")
+    frame = read.frame
+    guessed = mapping
+    if guessed is None and not (args.text_col and args.label_col):
+        guessed = guess_mapping(frame)
+    mapping = ColumnMapping(
+        text=resolve_column(frame, args.text_col) if args.text_col else guessed.text,
+        label=resolve_column(frame, args.label_col) if args.label_col else guessed.label,
+        group=resolve_column(frame, args.group_col) if args.group_col else None,
+        split=resolve_column(frame, args.split_col) if args.split_col else None,
+    )
+    return read, mapping, name, filename
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from slm_core.data.validate import format_report, validate
+
+    read, mapping, _, _ = _read_source(args)
+    report = validate(read.frame, mapping, read.detected)
+    if args.json:
+        data = report.to_dict()
+        data.update(encoding=read.detected.encoding, delimiter=read.detected.delimiter,
+                    header=read.detected.header, format=read.detected.format)
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report))
+    if not report.trainable:
+        print(f"error: not trainable: {report.errors[0].message}", file=sys.stderr)
+        return EXIT_USER
+    return EXIT_OK
+
+
+def _store():
+    from slm_core.store import RunStore
+
+    store = RunStore()
+    store.mark_interrupted()
+    return store
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from slm_core import jobs
+    from slm_core.data.types import SplitConfig
+    from slm_core.dataset import prepare_dataset, register_dataset
+    from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODEL_IDS]
+    if unknown or not models:
+        raise SlmError(f"Unknown model(s) {', '.join(unknown) or '(none)'}; "
+                       f"choose from {', '.join(MODEL_IDS)}.")
+    if args.preset not in PRESETS:
+        raise SlmError(f"Unknown preset '{args.preset}'; choose from {', '.join(PRESETS)}.")
+    overrides = {"epochs": args.epochs} if args.epochs is not None else {}
+    # Validate every model's parameters before anything is stored or trained.
+    params = {m: resolve_params(m, args.preset, overrides) for m in models}
+
+    read, mapping, name, filename = _read_source(args)
+    prepared = prepare_dataset(read, mapping, name, filename, SplitConfig(seed=args.seed))
+    store = _store()
+    dataset = register_dataset(store, prepared, source="cli")
+    results = []
+    for model_id in models:
+        run_params = dict(params[model_id], seed=args.seed, split_seed=args.seed)
+        run = store.create_run(dataset.id, model_id, args.preset, run_params)
+        if not args.json:
+            print(f"training {model_id} (run {run.id}) ...", file=sys.stderr)
+        jobs.run_inline(store, run.id)
+        run = store.get_run(run.id)
+        metrics = run.metrics or {}
+        results.append({
+            "run_id": run.id, "model": model_id, "status": run.status, "error": run.error,
+            "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
+            "train_seconds": run.train_seconds, "artifact_path": run.artifact_path,
+        })
+    if args.json:
+        print(json.dumps({"dataset_id": dataset.id, "runs": results}, indent=2))
+    else:
+        print(f"dataset_id: {dataset.id}  ({dataset.name}, {dataset.rows} rows)")
+        print(f"{'run':>5}  {'model':<12} {'status':<10} {'accuracy':>8} {'macro_f1':>8} "
+              f"{'train_s':>8}  artifact")
+        for r in results:
+            acc = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else "-"
+            f1 = f"{r['macro_f1']:.4f}" if r["macro_f1"] is not None else "-"
+            secs = f"{r['train_seconds']:.1f}" if r["train_seconds"] is not None else "-"
+            print(f"{r['run_id']:>5}  {r['model']:<12} {r['status']:<10} {acc:>8} {f1:>8} "
+                  f"{secs:>8}  {r['artifact_path'] or r['error'] or ''}")
+    failed = [r for r in results if r["status"] != "succeeded"]
+    if failed:
+        print(f"error: {len(failed)} run(s) did not succeed: "
+              f"{failed[0]['model']}: {failed[0]['error']}", file=sys.stderr)
+        return EXIT_USER
+    return EXIT_OK
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
+    "inspect": (cmd_inspect, "validate a data file and print its DataReport"),
+    "train": (cmd_train, "train models on a data file and store the runs"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="slm_core", description="SLM Value Lab, headless.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("inspect", help=COMMANDS["inspect"][1])
+    _add_source_args(p)
+    p = sub.add_parser("train", help=COMMANDS["train"][1])
+    _add_source_args(p)
+    p.add_argument("--models", default="tfidf_lr", help="comma-separated model ids")
+    p.add_argument("--preset", default="balanced", help="quick, balanced or thorough")
+    p.add_argument("--epochs", type=int, help="override the preset's epochs (neural models)")
+    p.add_argument("--seed", type=int, default=42, help="split and model seed")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = COMMANDS[args.command][0]
+    try:
+        return handler(args)
+    except SlmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_USER
+    except Exception as exc:  # last resort: one line, never a traceback
+        print(f"error: unexpected failure ({type(exc).__name__}): {exc}", file=sys.stderr)
+        return EXIT_CRASH

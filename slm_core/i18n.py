@@ -1,0 +1,62 @@
+"""String catalogues for the interface and reports (English and Simplified Chinese).
+
+Strings live in ``slm_core/locales/<lang>.toml`` (flat sections, dotted keys), never in code, so a
+translator edits one file and a test can check both catalogues hold the same keys.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+
+LANGUAGES: dict[str, str] = {"en": "English", "zh": "简体中文"}
+DEFAULT_LANGUAGE = "en"
+_LOCALE_DIR = Path(__file__).parent / "locales"
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, full + "."))
+        else:
+            out[full] = str(value)
+    return out
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    """All strings of one language, keyed ``section.key``."""
+    path = _LOCALE_DIR / f"{lang}.toml"
+    with path.open("rb") as fh:
+        return _flatten(tomllib.load(fh))
+
+
+def t(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: object) -> str:
+    """Translate ``key`` into ``lang``; falls back to English, then to the key itself."""
+    if lang not in LANGUAGES:
+        lang = DEFAULT_LANGUAGE
+    text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
+    return text.format(**values) if values else text
+
+
+def format_number(value: float, lang: str = DEFAULT_LANGUAGE, digits: int = 0) -> str:
+    """Group thousands; Chinese readers get 万 / 亿 for large round figures."""
+    if lang == "zh" and abs(value) >= 100_000_000:
+        return f"{value / 100_000_000:,.{max(digits, 2)}f} 亿"
+    if lang == "zh" and abs(value) >= 100_000:
+        return f"{value / 10_000:,.{max(digits, 1)}f} 万"
+    return f"{value:,.{digits}f}"
+
+
+CURRENCY_SYMBOLS = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£"}
+
+
+def format_money(value: float, currency: str = "USD", lang: str = DEFAULT_LANGUAGE,
+                 digits: int = 0) -> str:
+    """Money with the currency's symbol, negative amounts with a leading minus."""
+    symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
+    sign = "-" if value < 0 else ""
+    return f"{sign}{symbol}{format_number(abs(value), lang, digits)}"

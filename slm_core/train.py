@@ -1,0 +1,171 @@
+"""Train one stored run end to end: split, fit, evaluate on the test split, save artifacts.
+
+``execute_run`` is the job target the background worker calls in a child process; the CLI calls
+it in-process through ``jobs.run_inline`` so both paths store runs identically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from slm_core.data.split import make_splits
+from slm_core.data.types import SplitConfig
+from slm_core.errors import CancelledError, SlmError
+from slm_core.metrics import headline_metrics
+from slm_core.models.base import TrainCallbacks
+from slm_core.models.registry import build
+
+log = logging.getLogger(__name__)
+
+MODEL_SUBDIR = "model"
+PREDICTIONS_FILE = "test_predictions.parquet"
+# Progress and cancel checks hit the database; once per this many seconds is live enough.
+POLL_SECONDS = 0.5
+
+
+def split_config_for(dataset_split_config: dict, params: dict) -> SplitConfig:
+    """The dataset's split settings, with the run's own split seed when it has one."""
+    config = SplitConfig(**dataset_split_config)
+    if params.get("split_seed") is not None:
+        config = replace(config, seed=int(params["split_seed"]))
+    return config
+
+
+class _StoreCallbacks:
+    """Forward model progress to the run store, throttled, and poll for cancellation."""
+
+    def __init__(self, store, run_id: int) -> None:
+        self.store, self.run_id = store, run_id
+        self._last_progress = 0.0
+        self._last_cancel_check = 0.0
+        self._cancelled = False
+        self.epochs = 1
+
+    def on_batch(self, epoch: int, batch: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._last_progress < POLL_SECONDS:
+            return
+        self._last_progress = now
+        fraction = (epoch + (batch + 1) / max(total, 1)) / max(self.epochs, 1)
+        self.store.set_progress(
+            self.run_id,
+            {"epoch": epoch + 1, "epochs": self.epochs, "batch": batch + 1, "batches": total,
+             "fraction": min(fraction, 1.0), "message": "training"},
+        )
+
+    def on_epoch(self, epoch: int, total: int, logs: dict[str, float]) -> None:
+        self.epochs = total
+        self.store.append_history(self.run_id, {k: float(v) for k, v in logs.items()})
+        self.store.set_progress(
+            self.run_id,
+            {"epoch": epoch + 1, "epochs": total, "batch": 0, "batches": 0,
+             "fraction": (epoch + 1) / max(total, 1), "message": "epoch finished"},
+        )
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_cancel_check >= POLL_SECONDS:
+            self._last_cancel_check = now
+            self._cancelled = self.store.is_cancel_requested(self.run_id)
+        return self._cancelled
+
+    def as_callbacks(self) -> TrainCallbacks:
+        return TrainCallbacks(
+            on_batch=self.on_batch, on_epoch=self.on_epoch, should_stop=self.should_stop
+        )
+
+
+def directory_size(path: Path) -> int:
+    """Bytes on disk of every file under ``path``."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def train_stored_run(store, run_id: int) -> dict:
+    """Fit, evaluate and save one run; returns its metrics. Raises SlmError subclasses."""
+    run = store.get_run(run_id)
+    dataset = store.get_dataset(run.dataset_id)
+    frame = store.load_frame(run.dataset_id)
+    params = dict(run.params)
+    config = split_config_for(dataset.split_config, params)
+    store.set_progress(run_id, {"fraction": 0.0, "message": "splitting data"})
+    splits = make_splits(frame, config)
+    token_unit = dataset.report.get("token_unit", "word")
+    model = build(run.model_id, run.preset, params, token_unit=token_unit,
+                  seed=int(params.get("seed", config.seed)))
+
+    sink = _StoreCallbacks(store, run_id)
+    sink.epochs = int(params.get("epochs", 1) or 1)
+    store.set_progress(run_id, {"fraction": 0.0, "message": "training"})
+    started = time.perf_counter()
+    model.fit(
+        splits.train["text"].tolist(), splits.train["label"].tolist(),
+        splits.val["text"].tolist(), splits.val["label"].tolist(),
+        callbacks=sink.as_callbacks(),
+    )
+    train_seconds = time.perf_counter() - started
+    if sink.should_stop():
+        raise CancelledError("Cancelled by the user.")
+
+    store.set_progress(run_id, {"fraction": 1.0, "message": "evaluating on the test split"})
+    test_texts = splits.test["text"].tolist()
+    proba = model.predict_proba(test_texts)
+    classes = list(model.classes_)
+    predicted = [classes[i] for i in proba.argmax(axis=1)]
+    metrics = headline_metrics(splits.test["label"].tolist(), predicted)
+
+    out = store.artifact_dir(run_id)
+    model_dir = out / MODEL_SUBDIR
+    model.save(model_dir)
+    predictions = pd.DataFrame({"text": test_texts, "label": splits.test["label"].tolist(),
+                                "predicted": predicted})
+    if "group" in splits.test:
+        predictions["group"] = splits.test["group"].tolist()
+    for j, cls in enumerate(classes):
+        predictions[f"p:{cls}"] = proba[:, j]
+    predictions.to_parquet(out / PREDICTIONS_FILE, index=False)
+    (out / "history.json").write_text(json.dumps(model.history_), encoding="utf-8")
+    metrics.update(
+        train_seconds=train_seconds,
+        n_params=int(getattr(model, "n_params_", 0)),
+        model_size_bytes=directory_size(model_dir),
+        split_sizes=splits.sizes(),
+        split_seed=config.seed,
+        classes=classes,
+        train_samples_per_second=len(splits.train) * len(model.history_.get("loss", [1]))
+        / max(train_seconds, 1e-9),
+    )
+    return metrics
+
+
+def execute_run(store_url: str, home: str, run_id: int) -> None:
+    """Job target: train a claimed run and record its outcome in the store, never raising."""
+    from slm_core.store import RunStore
+
+    store = RunStore(store_url, Path(home))
+    started = time.perf_counter()
+    try:
+        metrics = train_stored_run(store, run_id)
+    except CancelledError:
+        store.finish_run(run_id, "cancelled", error="Cancelled by the user.",
+                         train_seconds=time.perf_counter() - started)
+    except SlmError as exc:
+        store.finish_run(run_id, "failed", error=str(exc))
+    except MemoryError:
+        store.finish_run(run_id, "failed", error="Out of memory: try a smaller preset, "
+                         "a shorter max length or a smaller batch size.")
+    except Exception as exc:  # a crash in one run must not take the others down
+        traceback.print_exc()
+        reason = " ".join(str(exc).split())[:300]
+        store.finish_run(run_id, "failed", error=f"Training crashed ({type(exc).__name__}): "
+                         f"{reason}")
+    else:
+        store.finish_run(run_id, "succeeded", metrics=metrics,
+                         train_seconds=metrics["train_seconds"],
+                         artifact_path=str(store.artifact_dir(run_id)))

@@ -1,0 +1,24 @@
+"""Plotly figures built from typed results (no computation here, only drawing)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+
+def history_figure(history: dict[str, list[float]], title_loss: str, title_acc: str) -> go.Figure:
+    """Train/validation loss and accuracy per epoch, side by side."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(title_loss, title_acc))
+    for col, metric in ((1, "loss"), (2, "accuracy")):
+        for key, dash in ((metric, "solid"), (f"val_{metric}", "dash")):
+            values = history.get(key) or []
+            if values:
+                fig.add_trace(
+                    go.Scatter(x=list(range(1, len(values) + 1)), y=values, name=key,
+                               mode="lines+markers", line={"dash": dash}),
+                    row=1, col=col,
+                )
+    fig.update_xaxes(title_text="epoch", dtick=1)
+    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "y": -0.3})
+    return fig

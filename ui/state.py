@@ -1,0 +1,61 @@
+"""Session state and cached resources shared by every page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from slm_core.i18n import DEFAULT_LANGUAGE
+from slm_core.i18n import t as _translate
+
+LANG_KEY = "lang"
+DATASET_KEY = "dataset_id"
+PENDING_DATASET_KEY = "_pending_dataset_id"
+
+
+def lang() -> str:
+    return st.session_state.get(LANG_KEY, DEFAULT_LANGUAGE)
+
+
+def t(key: str, **values: object) -> str:
+    """Translate ``key`` into the language chosen in the sidebar."""
+    return _translate(key, lang(), **values)
+
+
+@st.cache_resource(show_spinner=False)
+def get_store():
+    """One run store per server process; runs left 'running' by a dead worker are marked."""
+    from slm_core.store import RunStore
+
+    store = RunStore()
+    store.mark_interrupted()
+    return store
+
+
+@st.cache_resource(show_spinner=False)
+def demo_dataset_id(demo_id: str) -> str:
+    """Register a bundled demo dataset in the store once per server process."""
+    from slm_core.dataset import load_demo_dataset, register_dataset
+
+    return register_dataset(get_store(), load_demo_dataset(demo_id), source="demo").id
+
+
+def activate_dataset(dataset_id: str) -> None:
+    """Make ``dataset_id`` active; the sidebar widget picks it up on the next rerun."""
+    st.session_state[PENDING_DATASET_KEY] = dataset_id
+
+
+def active_dataset_id() -> str | None:
+    return st.session_state.get(DATASET_KEY)
+
+
+def active_dataset():
+    """The active DatasetRecord, or None when nothing is stored yet."""
+    dataset_id = active_dataset_id()
+    if not dataset_id:
+        return None
+    from slm_core.errors import NotFoundError
+
+    try:
+        return get_store().get_dataset(dataset_id)
+    except NotFoundError:
+        return None

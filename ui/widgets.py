@@ -1,0 +1,57 @@
+"""Reusable renderers for typed results (the pages stay thin)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from slm_core.data.types import DataReport
+from ui.state import lang, t
+
+
+def problem_text(problem) -> str:
+    """A validation finding in the interface language (English message as fallback)."""
+    key = f"problem.{problem.code}"
+    translated = t(key)
+    if lang() == "en" or translated == key:
+        return problem.message
+    return f"{translated} — {problem.message}"
+
+
+def render_report(report: DataReport) -> None:
+    """Headline tiles, class balance and every error/warning of a DataReport."""
+    cols = st.columns(6)
+    cols[0].metric(t("report.rows"), f"{report.rows:,}")
+    cols[1].metric(t("report.classes"), len(report.classes))
+    cols[2].metric(t("report.imbalance"), f"{report.imbalance_ratio:.1f}×",
+                   help=t("report.imbalance_help"))
+    cols[3].metric(t("report.duplicates"), f"{report.duplicate_rows:,}",
+                   help=t("report.duplicates_help"))
+    cols[4].metric(t("report.conflicts"), f"{report.conflicting_texts:,}",
+                   help=t("report.conflicts_help"))
+    cols[5].metric(t("report.script"), t(f"script.{report.script}"),
+                   help=t("report.script_help", share=f"{report.cjk_share:.0%}",
+                          unit=t(f"unit.{report.token_unit}")))
+    for problem in report.errors:
+        st.error(problem_text(problem), icon=":material/block:")
+    for problem in report.warnings:
+        st.warning(problem_text(problem), icon=":material/warning:")
+    if report.trainable and not report.warnings:
+        st.success(t("report.all_good"), icon=":material/check_circle:")
+    if report.classes:
+        counts = pd.DataFrame(
+            {t("report.class"): list(report.classes), t("report.count"): list(report.classes.values())}
+        )
+        st.bar_chart(counts, x=t("report.class"), y=t("report.count"), horizontal=True,
+                     height=min(60 + 28 * len(counts), 420))
+
+
+def dataset_summary(dataset) -> None:
+    """One line that says which dataset is active and what it holds."""
+    report = dataset.report
+    classes = report.get("classes", {})
+    st.markdown(
+        t("home.dataset_line", name=dataset.name, rows=f"{dataset.rows:,}",
+          classes=len(classes), labels=", ".join(list(classes)[:8]),
+          script=t(f"script.{report.get('script', 'latin')}"))
+    )
