@@ -1,7 +1,8 @@
 """String catalogues for the interface and reports (English and Simplified Chinese).
 
-Strings live in ``slm_core/locales/<lang>.toml`` (flat sections, dotted keys), never in code, so a
-translator edits one file and a test can check both catalogues hold the same keys.
+Strings live in ``slm_core/locales/<lang>/*.toml`` (one file per area of the product, sections
+become dotted keys), never in code, so a translator edits plain files and a test can check both
+languages hold the same keys.
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
 @cache
 def catalogue(lang: str) -> dict[str, str]:
     """All strings of one language, keyed ``section.key``."""
-    path = _LOCALE_DIR / f"{lang}.toml"
-    with path.open("rb") as fh:
-        return _flatten(tomllib.load(fh))
+    merged: dict[str, str] = {}
+    for path in sorted((_LOCALE_DIR / lang).glob("*.toml")):
+        with path.open("rb") as fh:
+            strings = _flatten(tomllib.load(fh))
+        clash = merged.keys() & strings.keys()
+        if clash:
+            raise ValueError(f"{path.name} redefines {sorted(clash)[:5]}")
+        merged.update(strings)
+    return merged
 
 
 def t(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: object) -> str:

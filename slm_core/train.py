@@ -10,14 +10,15 @@ import json
 import logging
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from slm_core.data.split import make_splits
 from slm_core.data.types import SplitConfig
-from slm_core.errors import CancelledError, SlmError
+from slm_core.errors import CancelledError, NotFoundError, SlmError
 from slm_core.metrics import headline_metrics
 from slm_core.models.base import TrainCallbacks
 from slm_core.models.registry import build
@@ -169,3 +170,32 @@ def execute_run(store_url: str, home: str, run_id: int) -> None:
         store.finish_run(run_id, "succeeded", metrics=metrics,
                          train_seconds=metrics["train_seconds"],
                          artifact_path=str(store.artifact_dir(run_id)))
+
+
+@dataclass(frozen=True)
+class TestPredictions:
+    """A finished run's predictions on its test split, as saved by ``train_stored_run``."""
+
+    texts: list[str]
+    y_true: list[str]
+    y_pred: list[str]
+    proba: np.ndarray  # (n, len(classes)), columns in ``classes`` order
+    classes: list[str]
+    groups: list[str] | None = None
+
+
+def load_test_predictions(store, run_id: int) -> TestPredictions:
+    """Read ``test_predictions.parquet`` of a finished run (NotFoundError if it has none)."""
+    path = store.artifact_dir(run_id) / PREDICTIONS_FILE
+    if not path.exists():
+        raise NotFoundError(f"Run {run_id} has no test predictions; it has not finished training.")
+    frame = pd.read_parquet(path)
+    prob_cols = [c for c in frame.columns if c.startswith("p:")]
+    return TestPredictions(
+        texts=frame["text"].tolist(),
+        y_true=frame["label"].astype(str).tolist(),
+        y_pred=frame["predicted"].astype(str).tolist(),
+        proba=frame[prob_cols].to_numpy(dtype=float),
+        classes=[c[2:] for c in prob_cols],
+        groups=frame["group"].astype(str).tolist() if "group" in frame else None,
+    )

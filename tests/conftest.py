@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated SLM_HOME for the whole session and small in-memory corpora."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_ZH = ROOT / "data" / "samples" / "support_tickets_zh.csv"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_home(tmp_path_factory):
+    """Never touch the user's ~/.slm_value_lab from tests."""
+    home = tmp_path_factory.mktemp("slm_home")
+    os.environ["SLM_HOME"] = str(home)
+    os.environ.pop("SLM_DATABASE_URL", None)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    yield home
+
+
+@pytest.fixture
+def fresh_home(tmp_path, monkeypatch) -> Path:
+    """A fresh, empty SLM_HOME for one test."""
+    monkeypatch.setenv("SLM_HOME", str(tmp_path))
+    return tmp_path
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: int = 600):
+    """Run ``python -m slm_core`` in a subprocess, as a user or a pipeline would."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "slm_core", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def topic_texts() -> tuple[list[str], list[str]]:
+    """90 short English texts in 3 clearly separable topics."""
+    words = {
+        "sport": "match goal team coach league score player season win",
+        "money": "bank price market profit shares tax budget loan interest",
+        "tech": "phone software chip internet app data cloud robot code",
+    }
+    texts, labels = [], []
+    for label, vocab in words.items():
+        v = vocab.split()
+        for i in range(30):
+            texts.append(" ".join(v[(i + k) % len(v)] for k in range(5)) + f" item {i}")
+            labels.append(label)
+    return texts, labels

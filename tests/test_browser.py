@@ -1,0 +1,119 @@
+"""One real-browser journey: Debian Chromium driven by Playwright against `streamlit run`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLE_ZH
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SHOTS = ROOT / "tests" / "artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run app.py` on 127.0.0.1 with its own SLM_HOME; stopped after the module."""
+    port = _free_port()
+    home = tmp_path_factory.mktemp("browser_home")
+    log = (home / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env={**os.environ, "SLM_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        yield pg
+        browser.close()
+
+
+def _settle(pg) -> None:
+    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                         timeout=120_000)
+    time.sleep(0.5)
+
+
+def _nav(pg, label: str) -> None:
+    pg.locator("[data-testid='stSidebarNav'] a", has_text=label).first.click()
+    _settle(pg)
+
+
+def test_journey_upload_train_and_switch_language(server, page):
+    page.goto(server)
+    _settle(page)
+    assert page.get_by_text("SLM Value Lab").first.is_visible()
+    assert page.get_by_text("BBC News").first.is_visible()
+    page.screenshot(path=str(SHOTS / "01_home.png"), full_page=True)
+
+    _nav(page, "Data")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_text("Browse files").first.click()
+    chooser.value.set_files(str(SAMPLE_ZH))
+    page.get_by_text("Validation report").wait_for()
+    _settle(page)
+    body = page.locator("[data-testid='stMain']").inner_text()
+    assert "Rows" in body and "40" in body
+    assert "工单内容" in body
+    page.screenshot(path=str(SHOTS / "02_data_report.png"), full_page=True)
+    page.get_by_role("button", name="Use this dataset").click()
+    page.get_by_text("made active").wait_for()
+    _settle(page)
+
+    _nav(page, "Train")
+    assert "support_tickets_zh" in page.locator("[data-testid='stMain']").inner_text()
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("test accuracy").first.wait_for(timeout=180_000)
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "03_train_done.png"), full_page=True)
+    assert "finished" in page.locator("[data-testid='stMain']").inner_text()
+
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name="简体中文").click()
+    _settle(page)
+    assert "训练" in page.locator("[data-testid='stMain']").inner_text()
+    page.screenshot(path=str(SHOTS / "04_train_zh.png"), full_page=True)
