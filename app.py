@@ -7,6 +7,7 @@ import streamlit as st
 from slm_core.data.demo import DEFAULT_DEMO
 from slm_core.errors import SlmError
 from slm_core.i18n import LANGUAGES
+from ui.navigation import PAGES
 from ui.state import (
     DATASET_KEY,
     LANG_KEY,
@@ -18,11 +19,6 @@ from ui.state import (
 
 st.set_page_config(page_title="SLM Value Lab", page_icon=":material/science:", layout="wide")
 
-PAGES = [
-    ("pages/home.py", "nav.home", ":material/home:"),
-    ("pages/data.py", "nav.data", ":material/table:"),
-    ("pages/train.py", "nav.train", ":material/model_training:"),
-]
 
 with st.sidebar:
     st.selectbox("Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=LANG_KEY)
@@ -37,8 +33,9 @@ with st.sidebar:
         st.session_state[DATASET_KEY] = st.session_state.pop(PENDING_DATASET_KEY)
     datasets = {d.id: d for d in store.list_datasets()}
     if st.session_state.get(DATASET_KEY) not in datasets:
-        st.session_state[DATASET_KEY] = default_id if default_id in datasets else next(
-            iter(datasets), None)
+        st.session_state[DATASET_KEY] = (
+            default_id if default_id in datasets else next(iter(datasets), None)
+        )
     if datasets:
         st.selectbox(
             t("sidebar.active_dataset"),
@@ -50,7 +47,9 @@ with st.sidebar:
     st.caption(t("sidebar.docs"))
 
 navigation = st.navigation(
-    [st.Page(path, title=t(title), icon=icon, default=i == 0)
-     for i, (path, title, icon) in enumerate(PAGES)]
+    [
+        st.Page(path, title=t(title), icon=icon, default=i == 0)
+        for i, (path, title, icon) in enumerate(PAGES)
+    ]
 )
 navigation.run()

@@ -32,15 +32,20 @@ def demo_cached(demo_id: str) -> tuple[ReadResult, ColumnMapping]:
 st.title(t("data.title"))
 st.caption(t("data.intro"))
 
-source = st.radio(t("data.source"), ["upload", "demo"], horizontal=True,
-                  format_func=lambda s: t(f"data.source_{s}"))
+source = st.radio(
+    t("data.source"),
+    ["upload", "demo"],
+    horizontal=True,
+    format_func=lambda s: t(f"data.source_{s}"),
+)
 read: ReadResult | None = None
 default_mapping: ColumnMapping | None = None
 name = filename = ""
 try:
     if source == "upload":
         upload = st.file_uploader(
-            t("data.upload", limit=MAX_UPLOAD_MB), type=list(SUPPORTED_EXTENSIONS),
+            t("data.upload", limit=MAX_UPLOAD_MB),
+            type=list(SUPPORTED_EXTENSIONS),
             help=t("data.upload_help", limit=MAX_UPLOAD_MB),
         )
         if upload is None:
@@ -48,27 +53,41 @@ try:
             st.stop()
         with st.expander(t("data.read_options")):
             c1, c2, c3 = st.columns(3)
-            encoding = c1.selectbox(t("data.encoding"), [None, *ENCODINGS],
-                                    format_func=lambda e: e or t("data.auto"))
-            delimiter = c2.selectbox(t("data.delimiter"), [None, *DELIMITERS],
-                                     format_func=lambda d: DELIMITERS.get(d, t("data.auto")))
-            header = c3.selectbox(t("data.header"), [None, True, False],
-                                  format_func=lambda h: t("data.auto") if h is None
-                                  else t("data.yes") if h else t("data.no"))
+            encoding = c1.selectbox(
+                t("data.encoding"), [None, *ENCODINGS], format_func=lambda e: e or t("data.auto")
+            )
+            delimiter = c2.selectbox(
+                t("data.delimiter"),
+                [None, *DELIMITERS],
+                format_func=lambda d: DELIMITERS.get(d, t("data.auto")),
+            )
+            header = c3.selectbox(
+                t("data.header"),
+                [None, True, False],
+                format_func=lambda h: (
+                    t("data.auto") if h is None else t("data.yes") if h else t("data.no")
+                ),
+            )
         options = ReadOptions(encoding=encoding, delimiter=delimiter, header=header)
         read = read_cached(upload.getvalue(), upload.name, options)
         if len(read.detected.sheets) > 1:
-            sheet = st.selectbox(t("data.sheet"), read.detected.sheets,
-                                 help=t("data.sheet_help", n=len(read.detected.sheets)))
-            options = ReadOptions(encoding=encoding, delimiter=delimiter, header=header,
-                                  sheet=sheet)
+            sheet = st.selectbox(
+                t("data.sheet"),
+                read.detected.sheets,
+                help=t("data.sheet_help", n=len(read.detected.sheets)),
+            )
+            options = ReadOptions(
+                encoding=encoding, delimiter=delimiter, header=header, sheet=sheet
+            )
             read = read_cached(upload.getvalue(), upload.name, options)
         name = filename = upload.name
     else:
         demo_id = st.selectbox(t("data.demo"), list(DEMOS), format_func=lambda d: DEMOS[d].name)
         spec = DEMOS[demo_id]
-        st.caption(f"{spec.description} {spec.task}. {t('data.licence')}: {spec.licence}. "
-                   f"{t('data.package')}: `{spec.package}`")
+        st.caption(
+            f"{spec.description} {spec.task}. {t('data.licence')}: {spec.licence}. "
+            f"{t('data.package')}: `{spec.package}`"
+        )
         read, default_mapping = demo_cached(demo_id)
         name, filename = spec.name, demo_id
 except SlmError as exc:
@@ -76,9 +95,15 @@ except SlmError as exc:
     st.stop()
 
 detected = read.detected
-st.caption(t("data.detected", format=detected.format, encoding=detected.encoding or "-",
-             delimiter=DELIMITERS.get(detected.delimiter or "", detected.delimiter or "-"),
-             header=t("data.yes") if detected.header else t("data.no")))
+st.caption(
+    t(
+        "data.detected",
+        format=detected.format,
+        encoding=detected.encoding or "-",
+        delimiter=DELIMITERS.get(detected.delimiter or "", detected.delimiter or "-"),
+        header=t("data.yes") if detected.header else t("data.no"),
+    )
+)
 for note in detected.notes:
     st.caption(note)
 st.dataframe(read.frame.head(100), hide_index=True, height=240)
@@ -94,10 +119,20 @@ c1, c2, c3, c4 = st.columns(4)
 text_col = c1.selectbox(t("data.text_col"), columns, index=columns.index(guess.text))
 label_col = c2.selectbox(t("data.label_col"), columns, index=columns.index(guess.label))
 optional = [None, *columns]
-group_col = c3.selectbox(t("data.group_col"), optional, help=t("data.group_help"),
-                         index=optional.index(guess.group), format_func=lambda c: c or "—")
-split_col = c4.selectbox(t("data.split_col"), optional, help=t("data.split_help"),
-                         index=optional.index(guess.split), format_func=lambda c: c or "—")
+group_col = c3.selectbox(
+    t("data.group_col"),
+    optional,
+    help=t("data.group_help"),
+    index=optional.index(guess.group),
+    format_func=lambda c: c or "—",
+)
+split_col = c4.selectbox(
+    t("data.split_col"),
+    optional,
+    help=t("data.split_help"),
+    index=optional.index(guess.split),
+    format_func=lambda c: c or "—",
+)
 mapping = ColumnMapping(text=text_col, label=label_col, group=group_col, split=split_col)
 
 with st.expander(t("data.split_settings"), expanded=False):
@@ -106,14 +141,19 @@ with st.expander(t("data.split_settings"), expanded=False):
     val_pct = c2.slider(t("data.val_pct"), 5, 30, 15, 5)
     seed = c3.number_input(t("data.seed"), 0, 2**31 - 1, 42, help=t("data.seed_help"))
     dedupe = st.checkbox(t("data.dedupe"), True, help=t("data.dedupe_help"))
-    drop_conflicts = st.checkbox(t("data.drop_conflicts"), True,
-                                 help=t("data.drop_conflicts_help"))
+    drop_conflicts = st.checkbox(t("data.drop_conflicts"), True, help=t("data.drop_conflicts_help"))
 test_pct = 100 - train_pct - val_pct
 if test_pct < 5:
     st.error(t("data.split_too_small"))
     st.stop()
-config = SplitConfig(train=train_pct / 100, val=val_pct / 100, test=test_pct / 100,
-                     seed=int(seed), dedupe=dedupe, drop_conflicts=drop_conflicts)
+config = SplitConfig(
+    train=train_pct / 100,
+    val=val_pct / 100,
+    test=test_pct / 100,
+    seed=int(seed),
+    dedupe=dedupe,
+    drop_conflicts=drop_conflicts,
+)
 
 try:
     prepared = prepare_dataset(read, mapping, name, filename, config)
@@ -128,16 +168,24 @@ if prepared.report.trainable:
     try:
         splits = make_splits(prepared.frame, config)
         sizes = splits.sizes()
-        st.caption(t("data.split_sizes", seed=config.seed, removed_dup=splits.removed_duplicates,
-                     removed_conf=splits.removed_conflicts, **sizes))
+        st.caption(
+            t(
+                "data.split_sizes",
+                seed=config.seed,
+                removed_dup=splits.removed_duplicates,
+                removed_conf=splits.removed_conflicts,
+                **sizes,
+            )
+        )
     except SlmError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
     dataset_name = st.text_input(t("data.name"), value=name)
     if st.button(t("data.use"), type="primary", icon=":material/check:"):
         prepared = prepare_dataset(read, mapping, dataset_name or name, filename, config)
-        record = register_dataset(get_store(), prepared, source="upload" if source == "upload"
-                                  else "demo")
+        record = register_dataset(
+            get_store(), prepared, source="upload" if source == "upload" else "demo"
+        )
         activate_dataset(record.id)
         st.session_state["_data_saved"] = record.id
         st.rerun()

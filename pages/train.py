@@ -11,8 +11,14 @@ from ui.charts import history_figure
 from ui.state import active_dataset, get_store, t
 
 ACTIVE = ("queued", "running")
-STATUS_ICONS = {"queued": "⏳", "running": "🔄", "succeeded": "✅", "failed": "❌",
-                "cancelled": "⏹️", "interrupted": "⚠️"}
+STATUS_ICONS = {
+    "queued": "⏳",
+    "running": "🔄",
+    "succeeded": "✅",
+    "failed": "❌",
+    "cancelled": "⏹️",
+    "interrupted": "⚠️",
+}
 
 st.title(t("train.title"))
 dataset = active_dataset()
@@ -21,16 +27,30 @@ if dataset is None:
     st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
     st.stop()
 store = get_store()
-st.caption(t("train.dataset", name=dataset.name, rows=f"{dataset.rows:,}",
-             unit=t("unit." + dataset.report.get("token_unit", "word"))))
+st.caption(
+    t(
+        "train.dataset",
+        name=dataset.name,
+        rows=f"{dataset.rows:,}",
+        unit=t("unit." + dataset.report.get("token_unit", "word")),
+    )
+)
 
 with st.form("train_form", border=True):
-    chosen = st.multiselect(t("train.models"), MODEL_IDS, default=["tfidf_lr"],
-                            format_func=lambda m: f"{get_spec(m).name} ({m})",
-                            help=t("train.models_help"))
-    preset = st.segmented_control(t("train.preset"), PRESETS, default="quick",
-                                  format_func=lambda p: t(f"preset.{p}"),
-                                  help=t("train.preset_help"))
+    chosen = st.multiselect(
+        t("train.models"),
+        MODEL_IDS,
+        default=["tfidf_lr"],
+        format_func=lambda m: f"{get_spec(m).name} ({m})",
+        help=t("train.models_help"),
+    )
+    preset = st.segmented_control(
+        t("train.preset"),
+        PRESETS,
+        default="quick",
+        format_func=lambda p: t(f"preset.{p}"),
+        help=t("train.preset_help"),
+    )
     overrides: dict[str, dict] = {}
     with st.expander(t("train.params")):
         st.caption(t("train.params_help"))
@@ -47,20 +67,24 @@ with st.form("train_form", border=True):
                 if isinstance(value, bool):
                     edited[key] = col.checkbox(key, value, key=widget_key, help=helptext)
                 elif isinstance(value, int):
-                    edited[key] = col.number_input(key, value=value, step=1, key=widget_key,
-                                                   help=helptext)
+                    edited[key] = col.number_input(
+                        key, value=value, step=1, key=widget_key, help=helptext
+                    )
                 elif isinstance(value, float):
-                    edited[key] = col.number_input(key, value=value, format="%.5g",
-                                                   key=widget_key, help=helptext)
+                    edited[key] = col.number_input(
+                        key, value=value, format="%.5g", key=widget_key, help=helptext
+                    )
                 elif value is None:
-                    raw = col.number_input(f"{key} (0 = auto)", value=0, step=1,
-                                           key=widget_key, help=helptext)
+                    raw = col.number_input(
+                        f"{key} (0 = auto)", value=0, step=1, key=widget_key, help=helptext
+                    )
                     edited[key] = int(raw) or None
                 else:
                     edited[key] = col.text_input(key, str(value), key=widget_key, help=helptext)
             overrides[model_id] = {k: v for k, v in edited.items() if v != params.get(k)}
-    submitted = st.form_submit_button(t("train.start"), type="primary",
-                                      icon=":material/play_arrow:")
+    submitted = st.form_submit_button(
+        t("train.start"), type="primary", icon=":material/play_arrow:"
+    )
 
 if submitted:
     if not chosen:
@@ -95,31 +119,43 @@ def job_board() -> None:
         with st.container(border=True):
             head, action = st.columns([5, 1])
             spec = get_spec(run.model_id)
-            head.markdown(f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {spec.name}** · "
-                          f"{t('preset.' + run.preset)} · {t('status.' + run.status)}")
+            head.markdown(
+                f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {spec.name}** · "
+                f"{t('preset.' + run.preset)} · {t('status.' + run.status)}"
+            )
             progress = run.progress or {}
             if run.status in ACTIVE:
-                if action.button(t("train.cancel"), key=f"cancel_{run.id}",
-                                 icon=":material/stop:"):
+                if action.button(t("train.cancel"), key=f"cancel_{run.id}", icon=":material/stop:"):
                     jobs.cancel(store, run.id)
                     st.toast(t("train.cancel_requested", id=run.id))
                 fraction = float(progress.get("fraction") or 0.0)
-                label = t("train.progress", epoch=progress.get("epoch", 0),
-                          epochs=progress.get("epochs", "?"), batch=progress.get("batch", 0),
-                          batches=progress.get("batches", "?"),
-                          message=progress.get("message", ""))
+                label = t(
+                    "train.progress",
+                    epoch=progress.get("epoch", 0),
+                    epochs=progress.get("epochs", "?"),
+                    batch=progress.get("batch", 0),
+                    batches=progress.get("batches", "?"),
+                    message=progress.get("message", ""),
+                )
                 head.progress(min(max(fraction, 0.0), 1.0), text=label)
             elif run.status == "succeeded":
                 m = run.metrics or {}
-                head.caption(t("train.result", acc=f"{m.get('accuracy', 0):.3f}",
-                               f1=f"{m.get('macro_f1', 0):.3f}",
-                               secs=f"{run.train_seconds or 0:.1f}",
-                               majority=f"{m.get('majority_rate', 0):.3f}"))
+                head.caption(
+                    t(
+                        "train.result",
+                        acc=f"{m.get('accuracy', 0):.3f}",
+                        f1=f"{m.get('macro_f1', 0):.3f}",
+                        secs=f"{run.train_seconds or 0:.1f}",
+                        majority=f"{m.get('majority_rate', 0):.3f}",
+                    )
+                )
             elif run.error:
                 head.error(run.error)
             if run.history and run.history.get("loss"):
-                st.plotly_chart(history_figure(run.history, t("train.loss"), t("train.accuracy")),
-                                key=f"hist_{run.id}_{len(run.history['loss'])}")
+                st.plotly_chart(
+                    history_figure(run.history, t("train.loss"), t("train.accuracy")),
+                    key=f"hist_{run.id}_{len(run.history['loss'])}",
+                )
 
 
 job_board()

@@ -21,7 +21,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors on one line with exit 2 (its own code too)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USER, f"error: {message} (see `python -m slm_core {self.prog.split()[-1]} -h`)\n")
+        self.exit(
+            EXIT_USER, f"error: {message} (see `python -m slm_core {self.prog.split()[-1]} -h`)\n"
+        )
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
@@ -55,8 +57,9 @@ def _read_source(args: argparse.Namespace):
         if not path.is_file():
             raise SlmError(f"File not found: {path}")
         delimiter = args.delimiter.replace("\\t", "\t") if args.delimiter else None
-        options = ReadOptions(encoding=args.encoding, delimiter=delimiter, header=args.header,
-                              sheet=args.sheet)
+        options = ReadOptions(
+            encoding=args.encoding, delimiter=delimiter, header=args.header, sheet=args.sheet
+        )
         read = read_table(path.read_bytes(), path.name, options)
         mapping = None
         name, filename = path.stem, path.name
@@ -82,8 +85,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     report = validate(read.frame, mapping, read.detected)
     if args.json:
         data = report.to_dict()
-        data.update(encoding=read.detected.encoding, delimiter=read.detected.delimiter,
-                    header=read.detected.header, format=read.detected.format)
+        data.update(
+            encoding=read.detected.encoding,
+            delimiter=read.detected.delimiter,
+            header=read.detected.header,
+            format=read.detected.format,
+        )
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         print(format_report(report))
@@ -110,8 +117,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in MODEL_IDS]
     if unknown or not models:
-        raise SlmError(f"Unknown model(s) {', '.join(unknown) or '(none)'}; "
-                       f"choose from {', '.join(MODEL_IDS)}.")
+        raise SlmError(
+            f"Unknown model(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(MODEL_IDS)}."
+        )
     if args.preset not in PRESETS:
         raise SlmError(f"Unknown preset '{args.preset}'; choose from {', '.join(PRESETS)}.")
     overrides = {"epochs": args.epochs} if args.epochs is not None else {}
@@ -131,34 +140,76 @@ def cmd_train(args: argparse.Namespace) -> int:
         jobs.run_inline(store, run.id)
         run = store.get_run(run.id)
         metrics = run.metrics or {}
-        results.append({
-            "run_id": run.id, "model": model_id, "status": run.status, "error": run.error,
-            "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
-            "train_seconds": run.train_seconds, "artifact_path": run.artifact_path,
-        })
+        results.append(
+            {
+                "run_id": run.id,
+                "model": model_id,
+                "status": run.status,
+                "error": run.error,
+                "accuracy": metrics.get("accuracy"),
+                "macro_f1": metrics.get("macro_f1"),
+                "train_seconds": run.train_seconds,
+                "artifact_path": run.artifact_path,
+            }
+        )
     if args.json:
         print(json.dumps({"dataset_id": dataset.id, "runs": results}, indent=2))
     else:
         print(f"dataset_id: {dataset.id}  ({dataset.name}, {dataset.rows} rows)")
-        print(f"{'run':>5}  {'model':<12} {'status':<10} {'accuracy':>8} {'macro_f1':>8} "
-              f"{'train_s':>8}  artifact")
+        print(
+            f"{'run':>5}  {'model':<12} {'status':<10} {'accuracy':>8} {'macro_f1':>8} "
+            f"{'train_s':>8}  artifact"
+        )
         for r in results:
             acc = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else "-"
             f1 = f"{r['macro_f1']:.4f}" if r["macro_f1"] is not None else "-"
             secs = f"{r['train_seconds']:.1f}" if r["train_seconds"] is not None else "-"
-            print(f"{r['run_id']:>5}  {r['model']:<12} {r['status']:<10} {acc:>8} {f1:>8} "
-                  f"{secs:>8}  {r['artifact_path'] or r['error'] or ''}")
+            print(
+                f"{r['run_id']:>5}  {r['model']:<12} {r['status']:<10} {acc:>8} {f1:>8} "
+                f"{secs:>8}  {r['artifact_path'] or r['error'] or ''}"
+            )
     failed = [r for r in results if r["status"] != "succeeded"]
     if failed:
-        print(f"error: {len(failed)} run(s) did not succeed: "
-              f"{failed[0]['model']}: {failed[0]['error']}", file=sys.stderr)
+        print(
+            f"error: {len(failed)} run(s) did not succeed: "
+            f"{failed[0]['model']}: {failed[0]['error']}",
+            file=sys.stderr,
+        )
         return EXIT_USER
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from slm_core.evaluate import evaluate_run, format_evaluation
+
+    result = evaluate_run(_store(), args.run, refresh=args.refresh)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_evaluation(result))
+    return EXIT_OK
+
+
+def cmd_value(args: argparse.Namespace) -> int:
+    from slm_core.value import build_scorecards, format_value_report
+    from slm_core.value.assumptions import Assumptions, load_assumptions
+
+    store = _store()
+    dataset = store.find_dataset(args.dataset)
+    assumptions = load_assumptions(args.assumptions) if args.assumptions else Assumptions()
+    report = build_scorecards(store, dataset.id, assumptions)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_value_report(report, lang=args.lang))
     return EXIT_OK
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "inspect": (cmd_inspect, "validate a data file and print its DataReport"),
     "train": (cmd_train, "train models on a data file and store the runs"),
+    "evaluate": (cmd_evaluate, "full evaluation of a finished run (metrics with CIs, ...)"),
+    "value": (cmd_value, "business and social scorecards for every run on a dataset"),
 }
 
 
@@ -173,6 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="balanced", help="quick, balanced or thorough")
     p.add_argument("--epochs", type=int, help="override the preset's epochs (neural models)")
     p.add_argument("--seed", type=int, default=42, help="split and model seed")
+    p = sub.add_parser("evaluate", help=COMMANDS["evaluate"][1])
+    p.add_argument("--run", type=int, required=True, help="run id")
+    p.add_argument("--refresh", action="store_true", help="recompute instead of the cached one")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser("value", help=COMMANDS["value"][1])
+    p.add_argument("--dataset", required=True, help="dataset id, id prefix or name")
+    p.add_argument("--assumptions", help="scenario file (.toml or .json) with your assumptions")
+    p.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the table")
+    p.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 

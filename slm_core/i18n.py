@@ -61,8 +61,9 @@ def format_number(value: float, lang: str = DEFAULT_LANGUAGE, digits: int = 0) -
 CURRENCY_SYMBOLS = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£"}
 
 
-def format_money(value: float, currency: str = "USD", lang: str = DEFAULT_LANGUAGE,
-                 digits: int = 0) -> str:
+def format_money(
+    value: float, currency: str = "USD", lang: str = DEFAULT_LANGUAGE, digits: int = 0
+) -> str:
     """Money with the currency's symbol, negative amounts with a leading minus."""
     symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
     sign = "-" if value < 0 else ""

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 MODEL_SUBDIR = "model"
 PREDICTIONS_FILE = "test_predictions.parquet"
+# Run-level settings stored in a run's params beside the model's own hyper-parameters.
+RUN_KEYS = ("seed", "split_seed")
 # Progress and cancel checks hit the database; once per this many seconds is live enough.
 POLL_SECONDS = 0.5
 
@@ -57,8 +59,14 @@ class _StoreCallbacks:
         fraction = (epoch + (batch + 1) / max(total, 1)) / max(self.epochs, 1)
         self.store.set_progress(
             self.run_id,
-            {"epoch": epoch + 1, "epochs": self.epochs, "batch": batch + 1, "batches": total,
-             "fraction": min(fraction, 1.0), "message": "training"},
+            {
+                "epoch": epoch + 1,
+                "epochs": self.epochs,
+                "batch": batch + 1,
+                "batches": total,
+                "fraction": min(fraction, 1.0),
+                "message": "training",
+            },
         )
 
     def on_epoch(self, epoch: int, total: int, logs: dict[str, float]) -> None:
@@ -66,8 +74,14 @@ class _StoreCallbacks:
         self.store.append_history(self.run_id, {k: float(v) for k, v in logs.items()})
         self.store.set_progress(
             self.run_id,
-            {"epoch": epoch + 1, "epochs": total, "batch": 0, "batches": 0,
-             "fraction": (epoch + 1) / max(total, 1), "message": "epoch finished"},
+            {
+                "epoch": epoch + 1,
+                "epochs": total,
+                "batch": 0,
+                "batches": 0,
+                "fraction": (epoch + 1) / max(total, 1),
+                "message": "epoch finished",
+            },
         )
 
     def should_stop(self) -> bool:
@@ -98,16 +112,21 @@ def train_stored_run(store, run_id: int) -> dict:
     store.set_progress(run_id, {"fraction": 0.0, "message": "splitting data"})
     splits = make_splits(frame, config)
     token_unit = dataset.report.get("token_unit", "word")
-    model = build(run.model_id, run.preset, params, token_unit=token_unit,
-                  seed=int(params.get("seed", config.seed)))
+    model_params = {k: v for k, v in params.items() if k not in RUN_KEYS}
+    seed = int(params.get("seed", config.seed))
+    model = build(
+        run.model_id, run.preset or "balanced", model_params, token_unit=token_unit, seed=seed
+    )
 
     sink = _StoreCallbacks(store, run_id)
-    sink.epochs = int(params.get("epochs", 1) or 1)
+    sink.epochs = int(model.get_params().get("epochs") or 1)
     store.set_progress(run_id, {"fraction": 0.0, "message": "training"})
     started = time.perf_counter()
     model.fit(
-        splits.train["text"].tolist(), splits.train["label"].tolist(),
-        splits.val["text"].tolist(), splits.val["label"].tolist(),
+        splits.train["text"].tolist(),
+        splits.train["label"].tolist(),
+        splits.val["text"].tolist(),
+        splits.val["label"].tolist(),
         callbacks=sink.as_callbacks(),
     )
     train_seconds = time.perf_counter() - started
@@ -124,8 +143,9 @@ def train_stored_run(store, run_id: int) -> dict:
     out = store.artifact_dir(run_id)
     model_dir = out / MODEL_SUBDIR
     model.save(model_dir)
-    predictions = pd.DataFrame({"text": test_texts, "label": splits.test["label"].tolist(),
-                                "predicted": predicted})
+    predictions = pd.DataFrame(
+        {"text": test_texts, "label": splits.test["label"].tolist(), "predicted": predicted}
+    )
     if "group" in splits.test:
         predictions["group"] = splits.test["group"].tolist()
     for j, cls in enumerate(classes):
@@ -139,7 +159,8 @@ def train_stored_run(store, run_id: int) -> dict:
         split_sizes=splits.sizes(),
         split_seed=config.seed,
         classes=classes,
-        train_samples_per_second=len(splits.train) * len(model.history_.get("loss", [1]))
+        train_samples_per_second=len(splits.train)
+        * len(model.history_.get("loss", [1]))
         / max(train_seconds, 1e-9),
     )
     return metrics
@@ -154,22 +175,35 @@ def execute_run(store_url: str, home: str, run_id: int) -> None:
     try:
         metrics = train_stored_run(store, run_id)
     except CancelledError:
-        store.finish_run(run_id, "cancelled", error="Cancelled by the user.",
-                         train_seconds=time.perf_counter() - started)
+        store.finish_run(
+            run_id,
+            "cancelled",
+            error="Cancelled by the user.",
+            train_seconds=time.perf_counter() - started,
+        )
     except SlmError as exc:
         store.finish_run(run_id, "failed", error=str(exc))
     except MemoryError:
-        store.finish_run(run_id, "failed", error="Out of memory: try a smaller preset, "
-                         "a shorter max length or a smaller batch size.")
+        store.finish_run(
+            run_id,
+            "failed",
+            error="Out of memory: try a smaller preset, "
+            "a shorter max length or a smaller batch size.",
+        )
     except Exception as exc:  # a crash in one run must not take the others down
         traceback.print_exc()
         reason = " ".join(str(exc).split())[:300]
-        store.finish_run(run_id, "failed", error=f"Training crashed ({type(exc).__name__}): "
-                         f"{reason}")
+        store.finish_run(
+            run_id, "failed", error=f"Training crashed ({type(exc).__name__}): {reason}"
+        )
     else:
-        store.finish_run(run_id, "succeeded", metrics=metrics,
-                         train_seconds=metrics["train_seconds"],
-                         artifact_path=str(store.artifact_dir(run_id)))
+        store.finish_run(
+            run_id,
+            "succeeded",
+            metrics=metrics,
+            train_seconds=metrics["train_seconds"],
+            artifact_path=str(store.artifact_dir(run_id)),
+        )
 
 
 @dataclass(frozen=True)

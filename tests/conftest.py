@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,15 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ZH = ROOT / "data" / "samples" / "support_tickets_zh.csv"
 
-
-@pytest.fixture(autouse=True, scope="session")
-def _isolated_home(tmp_path_factory):
-    """Never touch the user's ~/.slm_value_lab from tests."""
-    home = tmp_path_factory.mktemp("slm_home")
-    os.environ["SLM_HOME"] = str(home)
-    os.environ.pop("SLM_DATABASE_URL", None)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    yield home
+# Set before any test module is imported, so nothing can open the user's real store.
+os.environ["SLM_HOME"] = tempfile.mkdtemp(prefix="slm_test_home_")
+os.environ.pop("SLM_DATABASE_URL", None)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @pytest.fixture
@@ -34,8 +30,12 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 600):
     import subprocess
 
     return subprocess.run(
-        [sys.executable, "-m", "slm_core", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "slm_core", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -54,3 +54,23 @@ def topic_texts() -> tuple[list[str], list[str]]:
             texts.append(" ".join(v[(i + k) % len(v)] for k in range(5)) + f" item {i}")
             labels.append(label)
     return texts, labels
+
+
+@pytest.fixture(autouse=True)
+def _apptest_runs_router_every_time(monkeypatch):
+    """Make AppTest rerun ``app.py`` like the real server does.
+
+    Streamlit 1.67's AppTest resets ``PagesManager.uses_pages_directory`` before every run, so
+    with a ``pages/`` folder present (our design card's layout) the second and later runs execute
+    the page file alone in legacy multipage mode: the router, its sidebar and shared widgets
+    vanish. The real server sets the flag to False once ``st.navigation`` is called and keeps it.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

@@ -7,14 +7,14 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import PAGES  # noqa: E402  (the explicit page list is the contract)
-from tests.conftest import SAMPLE_ZH
+from tests.conftest import ROOT, SAMPLE_ZH
+from ui.navigation import PAGES
 
 TIMEOUT = 120
 
 
 def _app() -> AppTest:
-    at = AppTest.from_file("app.py", default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -55,8 +55,9 @@ def test_data_page_bad_upload_shows_clear_error():
     at = _app()
     at.switch_page("pages/data.py")
     at.run()
-    at.file_uploader[0].set_value(("bad.csv", b"text,label\nonly one,a\nanother one,a\n",
-                                   "text/csv"))
+    at.file_uploader[0].set_value(
+        ("bad.csv", b"text,label\nonly one,a\nanother one,a\n", "text/csv")
+    )
     at.run()
     assert not at.exception
     assert any("one class" in e.value.lower() or "two" in e.value.lower() for e in at.error)
@@ -99,6 +100,6 @@ def test_train_page_queues_quick_model_and_it_finishes():
             run = runs[0]
             break
         time.sleep(1)
-    assert run is not None, "the queued run did not finish"
+    assert run is not None, f"the queued run did not finish: {store.list_runs()}"
     assert run.status == "succeeded", run.error
     assert run.metrics["accuracy"] > 0.8

@@ -15,8 +15,14 @@ from tests.conftest import ROOT, SAMPLE_ZH
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SHOTS = ROOT / "tests" / "artifacts"
 
@@ -39,9 +45,23 @@ def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("browser_home")
     log = (home / "streamlit.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env={**os.environ, "SLM_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "SLM_HOME": str(home)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -73,8 +93,9 @@ def page(server):
 
 
 def _settle(pg) -> None:
-    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
-                         timeout=120_000)
+    pg.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=120_000
+    )
     time.sleep(0.5)
 
 

@@ -63,9 +63,20 @@ def test_inspect_demo_bbc_counts():
 
 def test_train_json_and_run_store(tmp_path):
     home = tmp_path / "home"
-    result = run_cli("train", str(SAMPLE_ZH), "--text-col", "工单内容", "--label-col", "类别",
-                     "--models", "tfidf_lr,nb", "--preset", "quick", "--json",
-                     env={"SLM_HOME": str(home)})
+    result = run_cli(
+        "train",
+        str(SAMPLE_ZH),
+        "--text-col",
+        "工单内容",
+        "--label-col",
+        "类别",
+        "--models",
+        "tfidf_lr,nb",
+        "--preset",
+        "quick",
+        "--json",
+        env={"SLM_HOME": str(home)},
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert len(out["dataset_id"]) == 12

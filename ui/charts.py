@@ -14,11 +14,20 @@ def history_figure(history: dict[str, list[float]], title_loss: str, title_acc: 
             values = history.get(key) or []
             if values:
                 fig.add_trace(
-                    go.Scatter(x=list(range(1, len(values) + 1)), y=values, name=key,
-                               mode="lines+markers", line={"dash": dash}),
-                    row=1, col=col,
+                    go.Scatter(
+                        x=list(range(1, len(values) + 1)),
+                        y=values,
+                        name=key,
+                        mode="lines+markers",
+                        line={"dash": dash},
+                    ),
+                    row=1,
+                    col=col,
                 )
     fig.update_xaxes(title_text="epoch", dtick=1)
-    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      legend={"orientation": "h", "y": -0.3})
+    fig.update_layout(
+        height=280,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": -0.3},
+    )
     return fig

@@ -23,15 +23,24 @@ def render_report(report: DataReport) -> None:
     cols = st.columns(6)
     cols[0].metric(t("report.rows"), f"{report.rows:,}")
     cols[1].metric(t("report.classes"), len(report.classes))
-    cols[2].metric(t("report.imbalance"), f"{report.imbalance_ratio:.1f}×",
-                   help=t("report.imbalance_help"))
-    cols[3].metric(t("report.duplicates"), f"{report.duplicate_rows:,}",
-                   help=t("report.duplicates_help"))
-    cols[4].metric(t("report.conflicts"), f"{report.conflicting_texts:,}",
-                   help=t("report.conflicts_help"))
-    cols[5].metric(t("report.script"), t(f"script.{report.script}"),
-                   help=t("report.script_help", share=f"{report.cjk_share:.0%}",
-                          unit=t(f"unit.{report.token_unit}")))
+    cols[2].metric(
+        t("report.imbalance"), f"{report.imbalance_ratio:.1f}×", help=t("report.imbalance_help")
+    )
+    cols[3].metric(
+        t("report.duplicates"), f"{report.duplicate_rows:,}", help=t("report.duplicates_help")
+    )
+    cols[4].metric(
+        t("report.conflicts"), f"{report.conflicting_texts:,}", help=t("report.conflicts_help")
+    )
+    cols[5].metric(
+        t("report.script"),
+        t(f"script.{report.script}"),
+        help=t(
+            "report.script_help",
+            share=f"{report.cjk_share:.0%}",
+            unit=t(f"unit.{report.token_unit}"),
+        ),
+    )
     for problem in report.errors:
         st.error(problem_text(problem), icon=":material/block:")
     for problem in report.warnings:
@@ -40,10 +49,18 @@ def render_report(report: DataReport) -> None:
         st.success(t("report.all_good"), icon=":material/check_circle:")
     if report.classes:
         counts = pd.DataFrame(
-            {t("report.class"): list(report.classes), t("report.count"): list(report.classes.values())}
+            {
+                t("report.class"): list(report.classes),
+                t("report.count"): list(report.classes.values()),
+            }
         )
-        st.bar_chart(counts, x=t("report.class"), y=t("report.count"), horizontal=True,
-                     height=min(60 + 28 * len(counts), 420))
+        st.bar_chart(
+            counts,
+            x=t("report.class"),
+            y=t("report.count"),
+            horizontal=True,
+            height=min(60 + 28 * len(counts), 420),
+        )
 
 
 def dataset_summary(dataset) -> None:
@@ -51,7 +68,12 @@ def dataset_summary(dataset) -> None:
     report = dataset.report
     classes = report.get("classes", {})
     st.markdown(
-        t("home.dataset_line", name=dataset.name, rows=f"{dataset.rows:,}",
-          classes=len(classes), labels=", ".join(list(classes)[:8]),
-          script=t(f"script.{report.get('script', 'latin')}"))
+        t(
+            "home.dataset_line",
+            name=dataset.name,
+            rows=f"{dataset.rows:,}",
+            classes=len(classes),
+            labels=", ".join(list(classes)[:8]),
+            script=t(f"script.{report.get('script', 'latin')}"),
+        )
     )

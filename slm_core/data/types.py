@@ -122,6 +122,7 @@ class Splits:
     removed_duplicates: int = 0
     removed_conflicts: int = 0
     removed_empty: int = 0
+    notes: tuple[str, ...] = ()
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}

@@ -1,0 +1,124 @@
+"""Which column holds what: resolve a user's column choice and guess a mapping for a new table."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from slm_core.data.io import cell_to_str
+from slm_core.data.types import ColumnMapping
+from slm_core.errors import DataError
+
+# Names that say "this is the label"; preferred over an unnamed low-cardinality column.
+# fmt: off
+LABEL_NAMES = (
+    "label", "labels", "class", "category", "categories", "sentiment", "target", "tag", "topic",
+    "intent", "y", "标签", "类别", "分类", "类型",
+)
+TEXT_NAMES = (
+    "text", "texts", "content", "sentence", "review", "comment", "message", "tweet", "body",
+    "document", "文本", "内容",
+)
+# fmt: on
+GROUP_NAMES = ("group", "groups", "group_id", "subgroup", "分组")
+SPLIT_NAMES = ("split", "subset")
+SPLIT_VALUES = {"train": "train", "val": "val", "validation": "val", "dev": "val", "test": "test"}
+# A label column has few distinct values; more than this share of the rows looks like free text.
+_MAX_LABEL_SHARE = 0.5
+_MAX_LABELS = 200
+
+
+def _available(frame: pd.DataFrame) -> str:
+    return ", ".join(f"{i}: {c}" for i, c in enumerate(frame.columns))
+
+
+def resolve_column(frame: pd.DataFrame, spec: str | int | None) -> str | None:
+    """A column by name or 0-based position (an int, or digits that are not a column name).
+
+    Returns ``None`` for ``None``; raises ``DataError`` listing the columns when nothing matches.
+    """
+    if spec is None:
+        return None
+    columns = list(frame.columns)
+    if isinstance(spec, str):
+        if spec in columns:
+            return spec
+        folded = [c for c in columns if str(c).strip().casefold() == spec.strip().casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        if spec.strip().isdigit():
+            spec = int(spec.strip())
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if 0 <= spec < len(columns):
+            return columns[spec]
+        raise DataError(
+            f"Column position {spec} is out of range; the file has {len(columns)} columns "
+            f"({_available(frame)}), numbered from 0."
+        )
+    raise DataError(
+        f"Column '{spec}' is not in the file; available columns: {_available(frame)} "
+        "(give a name or a 0-based position)."
+    )
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    filled = values[values.str.strip() != ""]
+    if filled.empty:
+        return False
+    parsed = pd.to_numeric(filled.str.replace(",", "", regex=False), errors="coerce")
+    return parsed.notna().mean() >= 0.9
+
+
+def _named(columns: list[str], names: tuple[str, ...]) -> list[str]:
+    wanted = {n.casefold() for n in names}
+    return [c for c in columns if str(c).strip().casefold() in wanted]
+
+
+def guess_mapping(frame: pd.DataFrame) -> ColumnMapping:
+    """Guess text (longest non-numeric column), label (few distinct values), group and split.
+
+    ``group`` and ``split`` are only guessed when a column is literally named so; a split column
+    is also required to hold only train/val/test values.
+    """
+    columns = [str(c) for c in frame.columns]
+    if len(columns) < 2:
+        only = columns[0] if columns else "none"
+        raise DataError(
+            f"The table has only one column ({only}); a training file needs a text column and a "
+            "label column (for .txt files, put text<TAB>label on each line)."
+        )
+    sample = frame.head(20_000).map(cell_to_str)
+    split = next(
+        (
+            c
+            for c in _named(columns, SPLIT_NAMES)
+            if set(sample[c].str.strip().str.casefold().unique()) <= set(SPLIT_VALUES)
+        ),
+        None,
+    )
+    group = next(iter(_named(columns, GROUP_NAMES)), None)
+    candidates = [c for c in columns if c not in (split, group)]
+    if len(candidates) < 2:
+        candidates = columns
+    lengths = {c: sample[c].str.len().mean() for c in candidates}
+    textual = [c for c in candidates if not _is_numeric(sample[c])] or candidates
+    named_text = _named(textual, TEXT_NAMES)
+    text = max(textual, key=lambda c: (lengths[c], c in named_text))
+    rest = [c for c in candidates if c != text]
+    distinct = {c: sample[c].str.strip().nunique() for c in rest}
+    limit = min(_MAX_LABELS, max(2, int(len(sample) * _MAX_LABEL_SHARE)))
+    label_like = [c for c in rest if 2 <= distinct[c] <= limit]
+    named_labels = _named(label_like, LABEL_NAMES)
+    if named_labels:
+        label = named_labels[0]
+    elif label_like:
+        label = min(label_like, key=lambda c: (distinct[c], rest.index(c)))
+    else:
+        # Nothing looks like a label: take the column with fewest values and let validation
+        # explain what is wrong (one class, every label unique, ...).
+        label = min(rest, key=lambda c: (distinct[c], rest.index(c)))
+    return ColumnMapping(
+        text=text,
+        label=label,
+        group=group if group not in (text, label) else None,
+        split=split if split not in (text, label) else None,
+    )

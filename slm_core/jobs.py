@@ -1,0 +1,412 @@
+"""Background training: a detached queue runner that trains each run in its own process.
+
+The Streamlit page only writes to and polls the run store. :func:`submit` queues a run and
+makes sure a runner process exists (one per ``SLM_HOME``, guarded by a file lock). The runner
+claims queued runs oldest first, one at a time, and starts a fresh child process per run, so
+memory is returned after every run and a crash or out-of-memory kill fails only that run.
+A cancel request is honoured by the training code within a batch; if it is not within a
+grace period the runner kills the child. The runner exits when the queue is empty.
+
+Entry points: ``python -m slm_core.jobs`` runs the queue, ``--child RUN_ID`` trains one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import slm_core
+from slm_core.errors import CancelledError, SlmError
+from slm_core.models.base import TrainCallbacks
+from slm_core.store import CANCELLED_MESSAGE, RunRecord, RunStore
+
+DEFAULT_TARGET = "slm_core.train:execute_run"
+DEFAULT_GRACE_S = 5.0
+POLL_S = 0.2
+INTERRUPTED_BY_STOP = "The worker was stopped while this run was training; start it again."
+
+Target = Callable[[str, str, int], None]
+
+
+def resolve_target(target: str | None = None) -> str:
+    """The per-run target: the argument, else ``SLM_JOB_TARGET``, else the real trainer."""
+    return target or os.environ.get("SLM_JOB_TARGET") or DEFAULT_TARGET
+
+
+def load_target(target: str) -> Target:
+    """Import ``"module:function"`` and return the function."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"A job target looks like 'module:function', not {target!r}.")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+# ------------------------------------------------------------------ runner lock
+
+
+def _lock_path(home: Path) -> Path:
+    return Path(home) / "runner.lock"
+
+
+@contextlib.contextmanager
+def _try_lock(home: Path, wait_s: float = 0.0) -> Iterator[IO[str] | None]:
+    """Yield the open lock file if this process got the runner lock within ``wait_s``, else None."""
+    path = _lock_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115 - held across the with-body below
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield None
+                    return
+                time.sleep(0.05)
+        try:
+            yield handle
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def runner_alive(home: Path | str) -> bool:
+    """Whether a queue runner currently holds the lock of ``home``."""
+    with _try_lock(Path(home)) as lock:
+        return lock is None
+
+
+def runner_pid(home: Path | str) -> int | None:
+    """The pid the current (or last) runner wrote into its lock file, if any."""
+    try:
+        text = _lock_path(Path(home)).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+# ------------------------------------------------------------------ public API
+
+
+def _child_env(store: RunStore) -> dict[str, str]:
+    # The runner and children must import slm_core even when the app was started elsewhere.
+    root = str(Path(slm_core.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    # Through the environment, not argv: a database URL may hold a password that ps would show.
+    env["SLM_DATABASE_URL"] = store.url
+    env["SLM_HOME"] = str(store.home)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def ensure_runner(store: RunStore, target: str | None = None, grace_s: float | None = None) -> bool:
+    """Start a detached queue runner unless one is alive or nothing is queued; True if started."""
+    if store.next_queued_run() is None:
+        return False
+    with _try_lock(store.home) as lock:
+        if lock is None:
+            return False
+    # A runner that finds the queue empty releases its lock and then looks once more, so a run
+    # queued just before this check is never left behind by a runner that is about to exit.
+    logs = store.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "slm_core.jobs",
+        "--target",
+        resolve_target(target),
+        "--grace",
+        str(DEFAULT_GRACE_S if grace_s is None else grace_s),
+    ]
+    with open(logs / "runner.log", "ab") as log:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives Ctrl-C and restarts of the Streamlit server
+            env=_child_env(store),
+        )
+    # Reap it when it exits so that no zombie lingers in the long-lived app process.
+    threading.Thread(target=proc.wait, daemon=True, name=f"reap-runner-{proc.pid}").start()
+    return True
+
+
+def submit(
+    store: RunStore,
+    dataset_id: str,
+    model_id: str,
+    preset: str | None,
+    params: dict[str, Any] | None = None,
+    *,
+    target: str | None = None,
+    grace_s: float | None = None,
+) -> RunRecord:
+    """Queue a training run and make sure a runner will pick it up."""
+    run = store.create_run(dataset_id, model_id, preset, params or {})
+    ensure_runner(store, target=target, grace_s=grace_s)
+    return run
+
+
+def cancel(store: RunStore, run_id: int) -> RunRecord:
+    """Cancel a run: a queued run at once; a running one stops within a few seconds."""
+    return store.request_cancel(run_id)
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _execute(store: RunStore, run_id: int, target: str) -> None:
+    """Call the target and make sure the run ends with an outcome and a readable reason."""
+    try:
+        load_target(target)(store.url, str(store.home), run_id)
+    except CancelledError as exc:
+        store.finish_run(run_id, "cancelled", error=str(exc) or CANCELLED_MESSAGE)
+    except SlmError as exc:
+        store.finish_run(run_id, "failed", error=str(exc))
+    except MemoryError:
+        traceback.print_exc()
+        store.finish_run(
+            run_id,
+            "failed",
+            error="Training ran out of memory; try a smaller preset, batch size or max length.",
+        )
+    except KeyboardInterrupt:
+        store.finish_run(run_id, "cancelled", error=CANCELLED_MESSAGE)
+        raise
+    except Exception as exc:
+        traceback.print_exc()
+        store.finish_run(run_id, "failed", error=f"Training failed: {_one_line(exc)}")
+    else:
+        run = store.get_run(run_id)
+        if not run.is_finished:
+            if run.cancel_requested:
+                store.finish_run(run_id, "cancelled", error=CANCELLED_MESSAGE)
+            else:
+                store.finish_run(
+                    run_id,
+                    "failed",
+                    error="Training ended without recording a result; see the run's log.",
+                )
+
+
+def run_inline(store: RunStore, run_id: int, target: str | None = None) -> RunRecord:
+    """Claim and train one queued run in this process (the CLI's synchronous path)."""
+    if not store.claim_run(run_id, os.getpid()):
+        run = store.get_run(run_id)
+        raise SlmError(f"Run {run_id} is {run.status}, not queued; queue a new run instead.")
+    _execute(store, run_id, resolve_target(target))
+    return store.get_run(run_id)
+
+
+def log_tail(store: RunStore, run_id: int, lines: int = 40) -> str:
+    """The last ``lines`` lines of a run's log ('' when there is none), for diagnosing failures."""
+    try:
+        text = store.log_path(run_id).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run_callbacks(
+    store: RunStore, run_id: int, epochs: int, min_interval_s: float = 0.5
+) -> TrainCallbacks:
+    """TrainCallbacks that write progress and history to the store and poll for cancellation.
+
+    Batch progress and cancel checks hit the database at most every ``min_interval_s``; epoch
+    ends are always written.
+    """
+    state = {"progress_at": 0.0, "cancel_at": 0.0, "cancel": False}
+
+    def on_batch(epoch: int, batch: int, batches: int) -> None:
+        now = time.monotonic()
+        if now - state["progress_at"] < min_interval_s and batch + 1 < batches:
+            return
+        state["progress_at"] = now
+        fraction = (epoch + (batch + 1) / max(batches, 1)) / max(epochs, 1)
+        store.set_progress(
+            run_id,
+            {
+                "epoch": epoch + 1,
+                "epochs": epochs,
+                "batch": batch + 1,
+                "batches": batches,
+                "fraction": min(fraction, 1.0),
+                "message": f"Epoch {epoch + 1} of {epochs}, batch {batch + 1} of {batches}",
+            },
+        )
+
+    def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:
+        store.append_history(run_id, logs)
+        store.set_progress(
+            run_id,
+            {
+                "epoch": epoch + 1,
+                "epochs": total,
+                "batch": None,
+                "batches": None,
+                "fraction": min((epoch + 1) / max(total, 1), 1.0),
+                "message": f"Finished epoch {epoch + 1} of {total}",
+            },
+        )
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if not state["cancel"] and now - state["cancel_at"] >= min_interval_s:
+            state["cancel_at"] = now
+            state["cancel"] = store.is_cancel_requested(run_id)
+        return bool(state["cancel"])
+
+    return TrainCallbacks(on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop)
+
+
+# ------------------------------------------------------------------ the runner
+
+
+def _exit_reason(returncode: int, log: Path) -> str:
+    if returncode < 0:
+        signum = -returncode
+        if signum == signal.SIGKILL:
+            return "The training process was killed (out of memory?); try a smaller preset."
+        if signum == signal.SIGSEGV:
+            return f"The training process crashed (segmentation fault); see {log}."
+        name = signal.Signals(signum).name if signum in signal.valid_signals() else signum
+        return f"The training process was stopped by signal {name}; start the run again."
+    return f"The training process exited with code {returncode} before finishing; see {log}."
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    proc.wait()
+
+
+def _run_child(store: RunStore, run_id: int, target: str, grace_s: float) -> None:
+    """Train one claimed run in a child process and settle its outcome."""
+    log_path = store.log_path(run_id)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "slm_core.jobs",
+        "--target",
+        target,
+        "--child",
+        str(run_id),
+    ]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, so a kill also reaches its helpers
+            env=_child_env(store),
+        )
+    killed_for_cancel = False
+    try:
+        store.set_worker(run_id, proc.pid)
+        cancel_seen: float | None = None
+        while proc.poll() is None:
+            if cancel_seen is None and store.is_cancel_requested(run_id):
+                cancel_seen = time.monotonic()
+            if cancel_seen is not None and time.monotonic() - cancel_seen > grace_s:
+                killed_for_cancel = True
+                _kill_group(proc)
+                break
+            time.sleep(POLL_S)
+    except BaseException:
+        # The runner itself is stopping (SIGTERM, error): do not leave an orphan training.
+        _kill_group(proc)
+        store.finish_run(run_id, "interrupted", error=INTERRUPTED_BY_STOP)
+        raise
+    if store.get_run(run_id).is_finished:
+        return
+    if killed_for_cancel or store.is_cancel_requested(run_id):
+        store.finish_run(run_id, "cancelled", error=CANCELLED_MESSAGE)
+    else:
+        store.finish_run(run_id, "failed", error=_exit_reason(proc.returncode, log_path))
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} runner {os.getpid()}: {message}", flush=True)
+
+
+def _drain(store: RunStore, target: str, grace_s: float) -> None:
+    while (run := store.next_queued_run()) is not None:
+        if not store.claim_run(run.id, os.getpid()):
+            continue  # cancelled or taken by another worker meanwhile
+        _log(f"training run {run.id} ({run.model_id})")
+        _run_child(store, run.id, target, grace_s)
+        _log(f"run {run.id} ended {store.get_run(run.id).status}")
+
+
+def run_queue(store: RunStore, target: str | None = None, grace_s: float = DEFAULT_GRACE_S) -> bool:
+    """Train queued runs until none is left; False if another runner holds the lock."""
+    target = resolve_target(target)
+    while True:
+        # Waiting a little outlasts the brief probes of ensure_runner/runner_alive, which
+        # would otherwise make a runner give up while no other runner exists.
+        with _try_lock(store.home, wait_s=1.0) as lock:
+            if lock is None:
+                return False
+            lock.seek(0)
+            lock.truncate()
+            lock.write(str(os.getpid()))
+            lock.flush()
+            _drain(store, target, grace_s)
+        # Look once more after releasing the lock: a run queued while we held it found a
+        # runner alive and started none.
+        if store.next_queued_run() is None:
+            return True
+
+
+def _sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of the runner and of the per-run child process."""
+    parser = argparse.ArgumentParser(prog="python -m slm_core.jobs", description=__doc__)
+    parser.add_argument("--url", help="run store URL (default: SLM_DATABASE_URL / SLM_HOME)")
+    parser.add_argument("--home", help="data directory (default: SLM_HOME)")
+    parser.add_argument("--target", help=f"module:function to train a run ({DEFAULT_TARGET})")
+    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, help="cancel grace, s")
+    parser.add_argument("--child", type=int, metavar="RUN_ID", help="train one claimed run")
+    args = parser.parse_args(argv)
+    store = RunStore(args.url, Path(args.home) if args.home else None)
+    if args.child is not None:
+        _execute(store, args.child, resolve_target(args.target))
+        return 0
+    signal.signal(signal.SIGTERM, _sigterm)
+    _log("started")
+    ran = run_queue(store, args.target, args.grace)
+    _log("queue empty, exiting" if ran else "another runner is active, exiting")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,338 @@
+"""TF-IDF linear baselines: logistic regression, calibrated linear SVM, complement naive Bayes.
+
+They follow scikit-learn's rules (``__init__`` stores parameters, ``fit`` returns ``self``,
+fitted attributes end in ``_``) and are saved with joblib, a pickle: load only files this app
+wrote. Words and word pairs are the features for space-delimited text; character 1-4-grams
+(within word boundaries) for Chinese, Japanese or mixed text, where words are not delimited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.naive_bayes import ComplementNB
+from sklearn.svm import LinearSVC
+
+from slm_core.errors import CancelledError, TrainError
+from slm_core.models.base import TrainCallbacks
+from slm_core.models.tokenize import standardize, tokenize
+
+MODEL_FILE = "model.joblib"
+DEFAULT_NGRAM_MAX = {"word": 2, "char": 4}
+
+
+def word_tokens(text: str) -> list[str]:
+    """Word tokenizer for TF-IDF (module-level so that pickled models find it)."""
+    return tokenize(text, "word")
+
+
+class _TfidfClassifier(ClassifierMixin, BaseEstimator):
+    """TF-IDF features feeding one linear estimator; subclasses choose the estimator."""
+
+    model_id: ClassVar[str] = ""
+
+    # -- subclass hooks ------------------------------------------------------------------
+
+    def _estimator(self, y: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def _class_weights(self) -> np.ndarray:
+        """Per-class linear weights ``(n_classes, n_features)`` behind the decision."""
+        raise NotImplementedError
+
+    # -- training ------------------------------------------------------------------------
+
+    def _vectorizer(self) -> TfidfVectorizer:
+        unit = self.token_unit
+        n = int(self.ngram_max or DEFAULT_NGRAM_MAX.get(unit, 2))
+        common = dict(
+            min_df=int(self.min_df),
+            max_features=self.max_features,
+            sublinear_tf=bool(self.sublinear_tf),
+            lowercase=False,  # standardize() lowercases after Unicode normalisation
+            dtype=np.float64,
+        )
+        if unit == "char":
+            return TfidfVectorizer(
+                analyzer="char_wb", preprocessor=standardize, ngram_range=(1, n), **common
+            )
+        return TfidfVectorizer(
+            tokenizer=word_tokens, token_pattern=None, ngram_range=(1, n), **common
+        )
+
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        val_texts: Sequence[str] | None = None,
+        val_labels: Sequence[str] | None = None,
+        callbacks: TrainCallbacks | None = None,
+    ):
+        """Fit the vectorizer and estimator on the training texts (one step: no epochs)."""
+        hooks = callbacks or TrainCallbacks()
+        if hooks.should_stop():
+            raise CancelledError("Training was cancelled.")
+        texts, labels = list(texts), np.array([str(v) for v in labels], dtype=object)
+        if len(texts) != len(labels):
+            raise TrainError("There must be exactly one label per text.")
+        if len(set(labels)) < 2:
+            raise TrainError("Training needs at least two different labels.")
+        hooks.on_batch(0, 0, 1)
+        self.vectorizer_ = self._vectorizer()
+        try:
+            features = self.vectorizer_.fit_transform(texts)
+        except ValueError as exc:  # e.g. "After pruning, no terms remain"
+            raise TrainError(
+                f"No usable words were found in the texts ({exc}); lower 'min_df' or check "
+                "the text column."
+            ) from exc
+        self.estimator_ = self._estimator(labels)
+        self._fit_estimator(features, labels)
+        if hooks.should_stop():
+            raise CancelledError("Training was cancelled.")
+        self.classes_ = [str(c) for c in self.estimator_.classes_]
+        self.history_: dict[str, list[float]] = {}
+        self.n_params_ = int(self._count_params())
+        logs = self._logs(features, labels)
+        if val_texts is not None and val_labels is not None and len(val_texts) > 0:
+            logs.update(
+                {"val_" + k: v for k, v in self._logs(self.vectorizer_.transform(val_texts), val_labels).items()}
+            )
+        hooks.on_batch(0, 1, 1)
+        hooks.on_epoch(0, 1, logs)
+        return self
+
+    def _fit_estimator(self, features, labels: np.ndarray) -> None:
+        self.estimator_.fit(features, labels)
+
+    def _logs(self, features, labels) -> dict[str, float]:
+        labels = np.array([str(v) for v in labels], dtype=object)
+        proba = self.estimator_.predict_proba(features)
+        known = np.isin(labels, self.estimator_.classes_)
+        accuracy = float(np.mean(self.estimator_.classes_[proba.argmax(axis=1)] == labels))
+        logs = {"accuracy": accuracy}
+        if known.all():
+            logs["loss"] = float(log_loss(labels, proba, labels=self.estimator_.classes_))
+        return logs
+
+    def _count_params(self) -> int:
+        return int(self._class_weights().size + len(self.classes_))
+
+    # -- inference -----------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "estimator_"):
+            raise TrainError(f"The {self.model_id} model has not been trained yet.")
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        self._check_fitted()
+        proba = self.estimator_.predict_proba(self.vectorizer_.transform(list(texts)))
+        return np.asarray(proba, dtype=np.float64)
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        proba = self.predict_proba(texts)
+        return [self.classes_[i] for i in proba.argmax(axis=1)]
+
+    def token_contributions(self, text: str) -> list[tuple[str, float]]:
+        """Each feature of ``text`` and how far it pushes the predicted class, largest first.
+
+        Contribution = the feature's TF-IDF value x (the predicted class's weight minus the mean
+        weight over classes). Their sum plus the centred intercept is the predicted class's
+        centred score, so the split is exact for logistic regression and naive Bayes; for the
+        calibrated SVM it uses the mean weights of the cross-validated SVMs.
+        """
+        self._check_fitted()
+        row = self.vectorizer_.transform([text]).tocsr()
+        if row.nnz == 0:
+            return []
+        weights = self._class_weights()
+        centred = weights - weights.mean(axis=0, keepdims=True)
+        k = int(self.predict_proba([text])[0].argmax())
+        names = self._feature_names()
+        values = row.data * centred[k, row.indices]
+        pairs = [(str(names[j]), float(v)) for j, v in zip(row.indices, values, strict=True)]
+        return sorted(pairs, key=lambda p: -abs(p[1]))
+
+    def _feature_names(self) -> np.ndarray:
+        if getattr(self, "feature_names_", None) is None:
+            self.feature_names_ = self.vectorizer_.get_feature_names_out()
+        return self.feature_names_
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        """Write ``model.joblib`` and ``model.json``."""
+        from slm_core.models.registry import write_meta
+
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, directory / MODEL_FILE, compress=3)
+        params = self.get_params()
+        write_meta(
+            directory,
+            model_id=self.model_id,
+            family="linear",
+            params=params,
+            classes=self.classes_,
+            token_unit=self.token_unit,
+            extra={
+                "n_params": self.n_params_,
+                "n_features": int(len(self.vectorizer_.vocabulary_)),
+                "files": {"model": MODEL_FILE},
+            },
+        )
+
+
+def _two_class(weights: np.ndarray) -> np.ndarray:
+    """scikit-learn stores one row for two classes (the second's); expand to both rows."""
+    return np.vstack([-weights[0], weights[0]]) / 2.0 if weights.shape[0] == 1 else weights
+
+
+class TfidfLogisticRegression(_TfidfClassifier):
+    """TF-IDF + multinomial logistic regression."""
+
+    model_id: ClassVar[str] = "tfidf_lr"
+
+    def __init__(
+        self,
+        C: float = 5.0,
+        ngram_max: int | None = None,
+        min_df: int = 2,
+        max_features: int | None = None,
+        sublinear_tf: bool = True,
+        class_weight: bool = False,
+        max_iter: int = 1000,
+        token_unit: str = "word",
+        seed: int = 42,
+    ):
+        self.C = C
+        self.ngram_max = ngram_max
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+        self.token_unit = token_unit
+        self.seed = seed
+
+    def _estimator(self, y):
+        return LogisticRegression(
+            C=float(self.C),
+            max_iter=int(self.max_iter),
+            class_weight="balanced" if self.class_weight else None,
+            random_state=int(self.seed),
+        )
+
+    def _class_weights(self):
+        return _two_class(self.estimator_.coef_)
+
+
+class TfidfLinearSVM(_TfidfClassifier):
+    """TF-IDF + linear SVM, with probabilities from sigmoid calibration on 3 folds."""
+
+    model_id: ClassVar[str] = "tfidf_svm"
+
+    def __init__(
+        self,
+        C: float = 0.5,
+        ngram_max: int | None = None,
+        min_df: int = 2,
+        max_features: int | None = None,
+        sublinear_tf: bool = True,
+        class_weight: bool = False,
+        token_unit: str = "word",
+        seed: int = 42,
+    ):
+        self.C = C
+        self.ngram_max = ngram_max
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.class_weight = class_weight
+        self.token_unit = token_unit
+        self.seed = seed
+
+    def _estimator(self, y):
+        smallest = int(np.unique(y, return_counts=True)[1].min())
+        if smallest < 2:
+            raise TrainError(
+                "The calibrated SVM needs at least 2 training examples of every label; "
+                "add examples or merge rare labels."
+            )
+        svm = LinearSVC(
+            C=float(self.C),
+            class_weight="balanced" if self.class_weight else None,
+            random_state=int(self.seed),
+        )
+        return CalibratedClassifierCV(svm, cv=min(3, smallest), method="sigmoid")
+
+    def _class_weights(self):
+        svms = [c.estimator for c in self.estimator_.calibrated_classifiers_]
+        return _two_class(np.mean([s.coef_ for s in svms], axis=0))
+
+    def _count_params(self):
+        cals = self.estimator_.calibrated_classifiers_
+        svm_params = sum(c.estimator.coef_.size + c.estimator.intercept_.size for c in cals)
+        return int(svm_params + sum(2 * len(c.calibrators) for c in cals))
+
+
+class TfidfComplementNB(_TfidfClassifier):
+    """TF-IDF + complement naive Bayes (robust to uneven class sizes, very fast)."""
+
+    model_id: ClassVar[str] = "nb"
+
+    def __init__(
+        self,
+        alpha: float = 0.3,
+        ngram_max: int | None = None,
+        min_df: int = 2,
+        max_features: int | None = None,
+        sublinear_tf: bool = True,
+        class_weight: bool = False,
+        token_unit: str = "word",
+        seed: int = 42,
+    ):
+        self.alpha = alpha
+        self.ngram_max = ngram_max
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.class_weight = class_weight
+        self.token_unit = token_unit
+        self.seed = seed
+
+    def _estimator(self, y):
+        return ComplementNB(alpha=float(self.alpha))
+
+    def _fit_estimator(self, features, labels):
+        weights = None
+        if self.class_weight:
+            classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+            weights = (len(labels) / (len(classes) * counts))[inverse]
+        self.estimator_.fit(features, labels, sample_weight=weights)
+
+    def _class_weights(self):
+        return self.estimator_.feature_log_prob_
+
+
+LINEAR_CLASSES: dict[str, type[_TfidfClassifier]] = {
+    cls.model_id: cls for cls in (TfidfLogisticRegression, TfidfLinearSVM, TfidfComplementNB)
+}
+
+
+def load(directory: Path, meta: dict[str, Any]) -> _TfidfClassifier:
+    """Load a joblib model this app saved (never load a file from elsewhere: it is a pickle)."""
+    model = joblib.load(Path(directory) / MODEL_FILE)
+    if not isinstance(model, _TfidfClassifier) or model.model_id != meta["model_id"]:
+        raise TrainError(f"{directory} does not hold a {meta['model_id']} model saved by this app.")
+    return model

@@ -1,0 +1,525 @@
+"""Business and social value assumptions: one typed, frozen record with a source for every default.
+
+Every number a value figure depends on lives here, with where it came from (``sources``: field ->
+(source, date, note)). Notes mark second-hand sources with "⚠", numbers we made up to be
+replaced with "illustrative", and figures nobody measured with "ASSUMPTION". A value the user
+edits gets the source "your input". Scenarios load and save as TOML or JSON; presets live in
+``data/scenarios/*.toml``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import date
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from slm_core.errors import SlmError
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+PRESET_IDS: tuple[str, ...] = (
+    "customer_service_triage",
+    "content_moderation",
+    "document_routing",
+    "sentiment_monitoring",
+)
+DEFAULT_PRESET = "customer_service_triage"
+USER_SOURCE = "your input"
+PAYOFF_MODES = ("simple", "matrix")
+
+# Grid carbon intensity, gCO2e/kWh, 2024 (Ember / Our World in Data).
+GRID_INTENSITY: dict[str, float] = {"World": 471.0, "US": 384.0, "China": 555.0}
+
+BUSINESS_DIMENSIONS: tuple[str, ...] = (
+    "net_value",
+    "roi",
+    "payback",
+    "automation",
+    "automated_accuracy",
+)
+SOCIAL_DIMENSIONS: tuple[str, ...] = (
+    "privacy",
+    "access",
+    "environment",
+    "fairness",
+    "robustness",
+    "explainability",
+    "transparency",
+    "feedback",
+)
+
+
+class AssumptionError(SlmError):
+    """A scenario value is out of range or a scenario file cannot be read."""
+
+
+class Source(NamedTuple):
+    """Where a default comes from: who published it, when, and how far to trust it."""
+
+    source: str
+    date: str
+    note: str = ""
+
+
+def _src(source: str, when: str, note: str = "") -> Source:
+    return Source(source, when, note)
+
+
+# Sources of the built-in defaults (the customer-service-triage preset); see
+# shared/reference/value-defaults.md for the full table these come from.
+DEFAULT_SOURCES: dict[str, Source] = {
+    "annual_volume": _src("illustrative", "", "illustrative: replace with your yearly volume"),
+    "minutes_per_item": _src(
+        "industry blog summaries (e-commerce ticket handle time 5–15 min)",
+        "2026",
+        "⚠ second-hand; illustrative share: reading and routing only, not the whole reply",
+    ),
+    "hourly_labour_cost": _src(
+        "BLS OES, customer service representatives (SOC 43-4051), median $42,830/yr",
+        "May 2024",
+        "⚠ via a third-party citation; ≈ $20.59/h at 2,080 h, not loaded with overheads",
+    ),
+    "currency": _src("default", "", "all money fields are in this currency"),
+    "value_per_correct": _src(
+        "illustrative", "", "illustrative: extra value of a right automated decision beyond labour"
+    ),
+    "payoff_mode": _src("default", "", "simple: one cost per kind of error"),
+    "positive_class": _src("default", "", "none declared: every error costs the 'other' cost"),
+    "cost_false_positive": _src(
+        "derived", "", "≈ 15 min of the labour cost to re-handle a wrong item (illustrative)"
+    ),
+    "cost_false_negative": _src(
+        "derived", "", "≈ 15 min of the labour cost to re-handle a wrong item (illustrative)"
+    ),
+    "cost_other_error": _src(
+        "derived",
+        "",
+        "≈ 15 min of the labour cost ($20.59/h) to re-route and re-handle a wrong item "
+        "(illustrative)",
+    ),
+    "payoff_matrix": _src("default", "", "empty: the simple-mode costs apply to every pair"),
+    "setup_cost": _src("illustrative", "", "illustrative one-off integration and testing cost"),
+    "yearly_maintenance": _src("illustrative", "", "illustrative yearly monitoring and retraining"),
+    "price_per_vcpu_hour": _src(
+        "AWS EC2 on-demand c7i.large (2 vCPU) $0.08925/h, us-east-1",
+        "Jan 2025",
+        "⚠ via a dated price table; ≈ $0.0446 per vCPU-hour",
+    ),
+    "llm_name": _src("OpenAI gpt-4o-mini price list (simonwillison.net)", "Apr 2025", ""),
+    "llm_input_price_per_m": _src(
+        "OpenAI gpt-4o-mini, $0.15 per 1M input tokens (simonwillison.net/2025/Apr/14/gpt-4-1)",
+        "Apr 2025, rechecked May 2026",
+        "",
+    ),
+    "llm_output_price_per_m": _src(
+        "OpenAI gpt-4o-mini, $0.60 per 1M output tokens (simonwillison.net/2025/Apr/14/gpt-4-1)",
+        "Apr 2025, rechecked May 2026",
+        "",
+    ),
+    "llm_output_tokens": _src("illustrative", "", "illustrative: the answer is one label name"),
+    "llm_prompt_tokens": _src(
+        "illustrative", "", "illustrative: instructions and the list of labels sent with each text"
+    ),
+    "llm_accuracy": _src(
+        "ASSUMPTION",
+        "",
+        "ASSUMPTION — never measured here; set the accuracy you expect from the API on your data",
+    ),
+    "llm_setup_cost": _src("illustrative", "", "illustrative prompt design and integration"),
+    "tokens_per_char_latin": _src(
+        "OpenAI help article 4936856 (1 token ≈ 4 characters); Gemini token docs", "2025", ""
+    ),
+    "tokens_per_char_cjk": _src(
+        "DeepSeek token-usage docs (1 Chinese character ≈ 0.6 token)",
+        "2025",
+        "Qwen (Aliyun Model Studio): ≈ 1 token per character — use 1.0 for Qwen",
+    ),
+    "grid_region": _src("Ember / Our World in Data", "2024", ""),
+    "grid_gco2_per_kwh": _src(
+        "Ember / Our World in Data, world average 471 gCO2e/kWh", "2024", "US 384, China 555"
+    ),
+    "pue": _src("Uptime Institute annual survey, average data-centre PUE ≈ 1.56", "2024", ""),
+    "cpu_watts_per_thread": _src(
+        "CodeCarbon 3.3.2 fallback (CPU not in its TDP table)",
+        "checked 2026",
+        "only used for estimates where energy was not measured",
+    ),
+    "device_disk_budget_mb": _src(
+        "Apple App Clip size limit 15 MB (iOS 16)",
+        "2026",
+        "illustrative budget for a model that ships inside an app",
+    ),
+    "device_memory_budget_mb": _src(
+        "illustrative", "", "illustrative serving-memory budget, tied to the App Clip figure"
+    ),
+    "latency_budget_ms": _src(
+        "Nielsen, Usability Engineering (1993): 0.1 s feels instantaneous", "1993", ""
+    ),
+    "business_weights": _src("default", "", "equal-ish weights; edit to your priorities"),
+    "social_weights": _src("default", "", "equal weights; edit to your priorities"),
+    "business_share": _src("default", "", "half business, half social in the overall score"),
+}
+
+# Unit of each numeric field; "{cur}" is replaced by the scenario's currency.
+FIELD_UNITS: dict[str, str] = {
+    "annual_volume": "texts/yr",
+    "minutes_per_item": "min/text",
+    "hourly_labour_cost": "{cur}/h",
+    "value_per_correct": "{cur}/text",
+    "cost_false_positive": "{cur}/error",
+    "cost_false_negative": "{cur}/error",
+    "cost_other_error": "{cur}/error",
+    "setup_cost": "{cur}",
+    "yearly_maintenance": "{cur}/yr",
+    "price_per_vcpu_hour": "{cur}/vCPU-h",
+    "llm_input_price_per_m": "{cur}/1M tokens",
+    "llm_output_price_per_m": "{cur}/1M tokens",
+    "llm_output_tokens": "tokens/answer",
+    "llm_prompt_tokens": "tokens/text",
+    "llm_accuracy": "0–1",
+    "llm_setup_cost": "{cur}",
+    "tokens_per_char_latin": "tokens/char",
+    "tokens_per_char_cjk": "tokens/char",
+    "grid_gco2_per_kwh": "gCO2e/kWh",
+    "pue": "×",
+    "cpu_watts_per_thread": "W/thread",
+    "device_disk_budget_mb": "MB",
+    "device_memory_budget_mb": "MB",
+    "latency_budget_ms": "ms",
+    "business_share": "0–1",
+}
+
+DEFAULT_BUSINESS_WEIGHTS: dict[str, float] = {
+    "net_value": 0.4,
+    "roi": 0.2,
+    "payback": 0.2,
+    "automation": 0.1,
+    "automated_accuracy": 0.1,
+}
+DEFAULT_SOCIAL_WEIGHTS: dict[str, float] = dict.fromkeys(SOCIAL_DIMENSIONS, 1.0)
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """Everything the value figures depend on. Money is in ``currency``; volumes are per year."""
+
+    name: str = "Customer-service triage"
+    preset: str = DEFAULT_PRESET
+    currency: str = "USD"
+    # volume and people
+    annual_volume: float = 200_000.0
+    minutes_per_item: float = 2.0
+    hourly_labour_cost: float = 20.59
+    value_per_correct: float = 0.0
+    # errors: cost of a wrong automated answer, per (true, predicted) pair
+    payoff_mode: str = "simple"
+    positive_class: str = ""
+    cost_false_positive: float = 5.15
+    cost_false_negative: float = 5.15
+    cost_other_error: float = 5.15
+    payoff_matrix: dict[str, dict[str, float]] = field(default_factory=dict)
+    # running the small model
+    setup_cost: float = 5_000.0
+    yearly_maintenance: float = 2_000.0
+    price_per_vcpu_hour: float = 0.0446
+    # the hosted large-model alternative
+    llm_name: str = "OpenAI gpt-4o-mini"
+    llm_input_price_per_m: float = 0.15
+    llm_output_price_per_m: float = 0.60
+    llm_output_tokens: float = 5.0
+    llm_prompt_tokens: float = 150.0
+    llm_accuracy: float = 0.90
+    llm_setup_cost: float = 2_000.0
+    tokens_per_char_latin: float = 0.25
+    tokens_per_char_cjk: float = 0.6
+    # energy and devices
+    grid_region: str = "World"
+    grid_gco2_per_kwh: float = 471.0
+    pue: float = 1.56
+    cpu_watts_per_thread: float = 4.0
+    device_disk_budget_mb: float = 15.0
+    device_memory_budget_mb: float = 100.0
+    latency_budget_ms: float = 100.0
+    # scoring
+    business_weights: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_BUSINESS_WEIGHTS)
+    )
+    social_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SOCIAL_WEIGHTS))
+    business_share: float = 0.5
+    sources: dict[str, Source] = field(default_factory=lambda: dict(DEFAULT_SOURCES))
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in NUMERIC_FIELDS:
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise AssumptionError(f"'{f.name}' must be a number, not {value!r}.")
+                if not math.isfinite(value) or value < 0:
+                    raise AssumptionError(f"'{f.name}' must be zero or more, not {value}.")
+        for name in TEXT_FIELDS:
+            if not isinstance(getattr(self, name), str):
+                raise AssumptionError(f"'{name}' must be text.")
+        if self.llm_accuracy > 1:
+            raise AssumptionError("'llm_accuracy' is a share between 0 and 1 (0.9 = 90%).")
+        if self.business_share > 1:
+            raise AssumptionError("'business_share' is a share between 0 and 1.")
+        if self.pue < 1:
+            raise AssumptionError("'pue' (power usage effectiveness) is 1.0 or more.")
+        if self.payoff_mode not in PAYOFF_MODES:
+            raise AssumptionError(f"'payoff_mode' must be one of {', '.join(PAYOFF_MODES)}.")
+        for name, dims in (
+            ("business_weights", BUSINESS_DIMENSIONS),
+            ("social_weights", SOCIAL_DIMENSIONS),
+        ):
+            weights = getattr(self, name)
+            unknown = set(weights) - set(dims)
+            if unknown:
+                raise AssumptionError(
+                    f"Unknown {name} key(s) {', '.join(sorted(unknown))}; use {', '.join(dims)}."
+                )
+            if any(not _nonneg(v) for v in weights.values()):
+                raise AssumptionError(f"Every weight in '{name}' must be zero or more.")
+        for true, row in self.payoff_matrix.items():
+            if not isinstance(row, dict) or any(not _nonneg(v) for v in row.values()):
+                raise AssumptionError(
+                    f"Payoff matrix row '{true}' must map predicted labels to costs of 0 or more."
+                )
+
+    # ---------------------------------------------------------------- editing
+
+    def edit(self, **changes: Any) -> Assumptions:
+        """A copy with ``changes``; each value that changes gets the source 'your input'."""
+        sources = dict(self.sources)
+        today = date.today().isoformat()
+        changes = dict(changes)
+        for key in ("business_weights", "social_weights"):
+            if key in changes:  # a partial table updates only the weights it names
+                changes[key] = {**getattr(self, key), **changes[key]}
+        for key, value in changes.items():
+            if key not in FIELD_NAMES or key == "sources":
+                raise AssumptionError(f"Unknown assumption '{key}'.")
+            old = getattr(self, key)
+            if value != old:
+                was = self.sources.get(key)
+                shown = repr(old) if isinstance(old, str) else old
+                note = f"default was {shown}" + (f" ({was.source})" if was else "")
+                sources[key] = Source(USER_SOURCE, today, note)
+        return replace(self, **changes, sources=sources)
+
+    def source(self, key: str) -> Source:
+        """The source of one field ('not stated' when the scenario gave none)."""
+        return self.sources.get(key, Source("not stated", "", "no source given for this value"))
+
+    def unit(self, key: str) -> str:
+        """The unit of a numeric field in this scenario's currency ('' for text fields)."""
+        return FIELD_UNITS.get(key, "").replace("{cur}", self.currency)
+
+    def is_user_value(self, key: str) -> bool:
+        return self.source(key).source == USER_SOURCE
+
+    # ----------------------------------------------------------- serialising
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["payoff_matrix"] = {t: dict(row) for t, row in self.payoff_matrix.items()}
+        out["sources"] = {k: list(v) for k, v in self.sources.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: Assumptions | None = None) -> Assumptions:
+        """Read a dict written by ``to_dict`` (or a partial one); missing fields keep ``base``'s."""
+        base = base or cls()
+        unknown = set(data) - set(FIELD_NAMES)
+        if unknown:
+            raise AssumptionError(
+                f"Unknown assumption(s) {', '.join(sorted(unknown))}; check the spelling."
+            )
+        try:
+            values = _coerce_values(data, base)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise AssumptionError(f"A scenario value has the wrong type: {exc}.") from None
+        sources = dict(base.sources)
+        given = data.get("sources") or {}
+        if not isinstance(given, dict):
+            raise AssumptionError("'sources' must be a table of field -> [source, date, note].")
+        for key in values:
+            if key not in given and key not in META_FIELDS:
+                sources[key] = (
+                    base.sources.get(key, Source("scenario file", "", "no source given"))
+                    if values[key] == getattr(base, key)
+                    else Source("scenario file", "", "no source given for this value")
+                )
+        for key, src in given.items():
+            sources[key] = _read_source(key, src)
+        return replace(base, **values, sources=sources)
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        data = self.to_dict()
+        data["sources"] = {
+            k: {"source": s[0], "date": s[1], "note": s[2]} for k, s in data["sources"].items()
+        }
+        return tomli_w.dumps(data)
+
+    @classmethod
+    def from_toml(cls, text: str, base: Assumptions | None = None) -> Assumptions:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise AssumptionError(f"This scenario file is not valid TOML: {exc}.") from None
+        return cls.from_dict(data, base)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, base: Assumptions | None = None) -> Assumptions:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AssumptionError(f"This scenario file is not valid JSON: {exc}.") from None
+        if not isinstance(data, dict):
+            raise AssumptionError("A JSON scenario must be an object of assumption names.")
+        return cls.from_dict(data, base)
+
+
+def _coerce_values(data: dict[str, Any], base: Assumptions) -> dict[str, Any]:
+    """Scenario values converted to the types of ``base``'s fields (ints to floats, ...)."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "sources":
+            continue
+        default = getattr(base, key)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif isinstance(default, dict) and not isinstance(value, dict):
+            raise TypeError(f"'{key}' must be a table of names to numbers")
+        elif key in TEXT_FIELDS:
+            value = str(value)
+        values[key] = value
+    if "payoff_matrix" in values:
+        values["payoff_matrix"] = {
+            str(t): {str(p): float(c) for p, c in row.items()}
+            for t, row in values["payoff_matrix"].items()
+        }
+    for key in ("business_weights", "social_weights"):
+        if key in values:
+            values[key] = {**getattr(base, key), **{k: float(v) for k, v in values[key].items()}}
+    return values
+
+
+def _nonneg(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _read_source(key: str, src: Any) -> Source:
+    if isinstance(src, dict):
+        return Source(
+            str(src.get("source", "")), str(src.get("date", "")), str(src.get("note", ""))
+        )
+    if isinstance(src, (list, tuple)) and 1 <= len(src) <= 3:
+        return Source(*(str(s) for s in src))
+    raise AssumptionError(f"The source of '{key}' must be [source, date, note].")
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Assumptions))
+# A scenario's own name needs no source.
+META_FIELDS = ("name", "preset")
+TEXT_FIELDS = (
+    "name",
+    "preset",
+    "currency",
+    "payoff_mode",
+    "positive_class",
+    "llm_name",
+    "grid_region",
+)
+NUMERIC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Assumptions) if f.type == "float")
+
+
+def source_kind(src: Source) -> str:
+    """'user', 'assumption', 'illustrative', 'second_hand', 'derived', 'default' or 'sourced'."""
+    text = f"{src.source} {src.note}".lower()
+    if src.source == USER_SOURCE:
+        return "user"
+    if "assumption" in text:
+        return "assumption"
+    if src.source in ("illustrative",) or "illustrative" in src.note.lower():
+        return "illustrative"
+    if "⚠" in text:
+        return "second_hand"
+    if src.source in ("derived", "default", "not stated", "scenario file"):
+        return src.source.replace(" ", "_")
+    return "sourced"
+
+
+def with_grid_region(a: Assumptions) -> Assumptions:
+    """Credit Ember/OWID as the source when the grid intensity is that of the chosen region."""
+    region = a.grid_region
+    if GRID_INTENSITY.get(region) != a.grid_gco2_per_kwh or region == "World":
+        return a
+    sources = dict(a.sources)
+    sources["grid_gco2_per_kwh"] = Source(
+        f"Ember / Our World in Data, {region} {a.grid_gco2_per_kwh:g} gCO2e/kWh", "2024", ""
+    )
+    sources["grid_region"] = Source("Ember / Our World in Data", "2024", "")
+    return replace(a, sources=sources)
+
+
+# ------------------------------------------------------------------------- files
+
+
+def load_assumptions(path: Path | str, base: Assumptions | None = None) -> Assumptions:
+    """Read a scenario from a ``.toml`` or ``.json`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AssumptionError(f"Scenario file not found: {path}.")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        return Assumptions.from_json(text, base)
+    return Assumptions.from_toml(text, base)
+
+
+def save_assumptions(assumptions: Assumptions, path: Path | str) -> Path:
+    """Write a scenario as TOML or JSON, chosen by the file's suffix."""
+    path = Path(path)
+    text = assumptions.to_json() if path.suffix.lower() == ".json" else assumptions.to_toml()
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def parse_scenario(data: bytes, filename: str) -> Assumptions:
+    """An uploaded scenario file (TOML or JSON by name, else sniffed)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise AssumptionError("A scenario file must be UTF-8 text (TOML or JSON).") from None
+    if filename.lower().endswith(".json") or text.lstrip().startswith("{"):
+        return Assumptions.from_json(text)
+    return Assumptions.from_toml(text)
+
+
+def load_preset(preset_id: str) -> Assumptions:
+    """One of the bundled presets (``PRESET_IDS``), read from ``data/scenarios``."""
+    if preset_id not in PRESET_IDS:
+        raise AssumptionError(f"Unknown preset '{preset_id}'; choose from {', '.join(PRESET_IDS)}.")
+    return load_assumptions(SCENARIO_DIR / f"{preset_id}.toml")
+
+
+def to_store(store, assumptions: Assumptions, name: str, dataset_id: str | None = None):
+    """Save a scenario in the run store; returns the ScenarioRecord."""
+    return store.save_scenario(name, assumptions.to_dict(), dataset_id=dataset_id)
+
+
+def from_store(store, scenario_id: int) -> Assumptions:
+    """Read a scenario saved with :func:`to_store`."""
+    return Assumptions.from_dict(store.get_scenario(scenario_id).data)

@@ -1,0 +1,209 @@
+"""AppTest of the Results and Playground pages against a store with real trained runs.
+
+Until the pages are in ``app.PAGES`` they run under a minimal router (the same
+``st.navigation`` over ``pages/``, without app.py's sidebar), with the active dataset and the
+language set in session state as the sidebar would.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from slm_core import jobs
+from slm_core.data.split import content_hash
+from slm_core.store import RunStore
+from tests.conftest import ROOT
+
+TIMEOUT = 120
+WORDS = {
+    "sport": "match goal team coach league score player season win",
+    "money": "bank price market profit shares tax budget loan interest",
+    "tech": "phone software chip internet app data cloud robot code",
+}
+
+
+@pytest.fixture
+def stored(fresh_home):
+    """Two trained linear runs on a small 3-topic dataset, in a fresh SLM_HOME."""
+    from ui.state import get_store
+
+    get_store.clear()  # the cached store of an earlier test points at another SLM_HOME
+    store = RunStore()
+    texts, labels = [], []
+    names = list(WORDS)
+    for j, (label, vocab) in enumerate(WORDS.items()):
+        v = vocab.split()
+        for i in range(40):
+            texts.append(" ".join(v[(i * 3 + k) % len(v)] for k in range(3)) + f" n{i}")
+            # Every fifth label is wrong, so that the models make mistakes to browse.
+            labels.append(names[(j + 1) % 3] if i % 5 == 0 else label)
+    frame = pd.DataFrame({"text": texts, "label": labels})
+    dataset = store.add_dataset(
+        "topics",
+        "cli",
+        "topics.csv",
+        content_hash(frame),
+        frame,
+        report={"token_unit": "word"},
+        split_config={},
+    )
+    run_ids = []
+    for model_id in ("tfidf_lr", "nb"):
+        run = store.create_run(dataset.id, model_id, "quick", {})
+        assert jobs.run_inline(store, run.id).status == "succeeded"
+        run_ids.append(run.id)
+    yield store, dataset, run_ids
+    get_store.clear()
+
+
+def _frames(at: AppTest, column: str) -> list[pd.DataFrame]:
+    """The data of every st.dataframe on the page that has ``column`` (tables have no key)."""
+    return [d.value for d in at.dataframe if column in d.value.columns]
+
+
+ROUTER = """
+import streamlit as st
+PAGES = ["pages/results.py", "pages/playground.py", "pages/train.py", "pages/data.py"]
+st.navigation([st.Page(p, default=(p == {page!r})) for p in PAGES]).run()
+"""
+
+
+def _page(name: str, dataset_id: str, lang: str = "en", *, tmp_path) -> AppTest:
+    """Run ``pages/<name>`` under a router whose folder links to the real ``pages/``."""
+    folder = tmp_path / f"router_{name[:-3]}"
+    folder.mkdir()
+    (folder / "pages").symlink_to(ROOT / "pages", target_is_directory=True)
+    router = folder / "router.py"
+    router.write_text(ROUTER.format(page=f"pages/{name}"), encoding="utf-8")
+    at = AppTest.from_file(str(router), default_timeout=TIMEOUT)
+    at.session_state["dataset_id"] = dataset_id
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_results_page_leaderboard_comparison_and_details(stored, tmp_path):
+    store, dataset, run_ids = stored
+    at = _page("results.py", dataset.id, tmp_path=tmp_path)
+    assert not at.error
+    (board,) = _frames(at, "Accuracy 95% CI")
+    assert sorted(board["Run"].tolist()) == sorted(run_ids)
+    for run_id in run_ids:
+        row = board[board["Run"] == run_id].iloc[0]
+        assert row["Accuracy"] == pytest.approx(store.get_run(run_id).metrics["accuracy"])
+        lo, hi = (float(v) for v in row["Accuracy 95% CI"].split(" – "))
+        assert lo <= row["Accuracy"] <= hi
+    # The comparison starts with the most accurate run against the runner-up.
+    best = max(run_ids, key=lambda r: (store.get_run(r).metrics["accuracy"], -r))
+    assert board["Run"].iloc[0] == best
+    verdicts = [m.value for m in [*at.success, *at.info] if "is better than" in m.value]
+    assert len(verdicts) == 1 and verdicts[0].startswith(f"#{best} ")
+
+    shown = best  # the details section starts on the most accurate run
+    accuracy = store.get_run(shown).metrics["accuracy"]
+    at.slider(key=f"threshold_{shown}").set_value(0.0).run()
+    assert not at.exception
+    assert any(
+        f"≥ 0% sure, it handles 100.0% of items with {accuracy:.1%} accuracy" in m.value
+        for m in at.markdown
+    )
+    at.slider(key=f"threshold_{shown}").set_value(0.99).run()
+    assert any("≥ 99%" in m.value for m in at.markdown)
+
+    # Error browser: the misclassified test texts, then only those of one true label.
+    (errors,) = _frames(at, "Confidence")  # of the shown run
+    assert len(errors) > 0 and (errors["True label"] != errors["Predicted label"]).all()
+    true_label = errors["True label"].iloc[0]
+    at.selectbox(key=f"err_true_{shown}").set_value(true_label).run()
+    assert not at.exception
+    (filtered,) = _frames(at, "Confidence")
+    assert set(filtered["True label"]) == {true_label} and len(filtered) <= len(errors)
+
+    other = next(r for r in run_ids if r != best)
+    at.selectbox(key="results_run").set_value(other).run()
+    assert not at.exception
+    (per_class,) = _frames(at, "Support")
+    assert sorted(per_class["Label"]) == sorted(WORDS)
+    evaluation = store.get_result(other, "evaluation")
+    assert per_class["F1"].tolist() == pytest.approx([c["f1"] for c in evaluation["per_class"]])
+    assert any(f"#{other} " in m.value and "no feedback yet" in m.value for m in at.markdown)
+
+
+def test_results_page_in_chinese_and_with_feedback(stored, tmp_path):
+    store, dataset, run_ids = stored
+    store.add_feedback(run_ids[0], "coach", "sport", True)
+    store.add_feedback(run_ids[0], "bank", "sport", False, "money")
+    at = _page("results.py", dataset.id, lang="zh", tmp_path=tmp_path)
+    assert at.title[0].value == "结果"
+    (board,) = _frames(at, "准确率 95% 置信区间")
+    row = board[board["运行"] == run_ids[0]].iloc[0]
+    assert row["已评价回答数"] == 2 and row["评为正确的比例"] == pytest.approx(0.5)
+    assert any("已评价 2 个回答" in m.value for m in at.markdown)
+
+
+def test_results_page_without_runs(fresh_home):
+    from ui.state import get_store
+
+    get_store.clear()
+    store = RunStore()
+    frame = pd.DataFrame({"text": ["a b", "c d"], "label": ["x", "y"]})
+    dataset = store.add_dataset("tiny", "cli", None, content_hash(frame), frame)
+    for page in ("results.py", "playground.py"):
+        at = _page(page, dataset.id, tmp_path=fresh_home)
+        assert any("No finished training runs" in m.value for m in at.info)
+    get_store.clear()
+
+
+def test_playground_answers_with_every_model_and_stores_feedback(stored, tmp_path):
+    store, dataset, run_ids = stored
+    at = _page("playground.py", dataset.id, tmp_path=tmp_path)
+    assert any("Type a text" in m.value for m in at.info)
+    text = "<b>The coach</b> & the team"
+    at.text_area(key="pg_text").input(text)
+    at.button(key="pg_ask").click().run()
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric] == ["sport"] * len(run_ids)
+    times = [c.value for c in at.caption if c.value.startswith(":material/timer:")]
+    assert len(times) == len(run_ids) and all(c.endswith(" ms") for c in times)
+    answers = _frames(at, "Probability")
+    assert len(answers) == len(run_ids)
+    for proba in answers:
+        assert sorted(proba["Label"]) == sorted(WORDS)
+        assert proba["Probability"].sum() == pytest.approx(1.0)
+    highlights = [h.proto.body for h in at.get("html")]
+    assert len(highlights) == len(run_ids)
+    for body in highlights:
+        assert "<b>" not in body and "&lt;b&gt;" in body and "&amp;" in body
+        assert "coach</span>" in body
+
+    first, second = (f"pg_thumbs_{r}_" for r in run_ids)
+    thumbs = {f.key.rsplit("_", 1)[0] + "_": f for f in at.feedback}
+    thumbs[first].set_value(1).run()
+    assert not at.exception
+    fb = store.list_feedback(dataset_id=dataset.id)
+    assert [(f.run_id, f.text, f.predicted_label, f.is_correct) for f in fb] == [
+        (run_ids[0], text, "sport", True)
+    ]
+    thumbs = {f.key.rsplit("_", 1)[0] + "_": f for f in at.feedback}
+    thumbs[second].set_value(0).run()
+    label_box = next(s for s in at.selectbox if s.key.startswith(f"pg_label_{run_ids[1]}_"))
+    label_box.set_value("tech")
+    next(b for b in at.button if b.key and b.key.startswith(f"pg_save_{run_ids[1]}_")).click()
+    at.run()
+    assert not at.exception
+    last = store.list_feedback(dataset_id=dataset.id)[-1]
+    assert (last.run_id, last.is_correct, last.corrected_label) == (run_ids[1], False, "tech")
+    assert len(store.list_feedback(dataset_id=dataset.id)) == 2  # reruns store nothing twice
+
+    # The correction can be exported and turned into a new dataset version, made active.
+    (corrections,) = _frames(at, "corrected_label") or _frames(at, "predicted_label")
+    assert corrections["label"].tolist() == ["tech"]
+    at.button(key="pg_new_version").click().run()
+    assert not at.exception
+    new_id = at.session_state["_pending_dataset_id"]
+    new = store.get_dataset(new_id)
+    assert new.parent_id == dataset.id and new.rows == dataset.rows + 1
+    assert any("New dataset version" in s.value for s in at.success)

@@ -1,0 +1,333 @@
+"""Run store on SQLite in a temporary SLM_HOME: CRUD, atomic claims, cancel, interruption."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateTable
+
+from slm_core.errors import NotFoundError, SlmError
+from slm_core.store import INTERRUPTED_MESSAGE, RunStore, metadata, runs
+
+
+@pytest.fixture
+def store(fresh_home) -> RunStore:
+    return RunStore(home=fresh_home)
+
+
+def _frame(n: int = 6) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"text": [f"text {i} 你好" for i in range(n)], "label": ["a", "b"] * (n // 2)}
+    )
+
+
+def _dataset(store: RunStore, content_hash: str = "ab" * 32, name: str = "tickets", **kw):
+    return store.add_dataset(
+        name,
+        "upload",
+        "tickets.csv",
+        content_hash,
+        _frame(),
+        report={"rows": 6, "cjk_share": np.float64(0.4), "bad": float("nan")},
+        mapping={"text": "body", "label": "topic"},
+        split_config={"train": 0.7, "val": 0.15, "test": 0.15, "seed": 42},
+        **kw,
+    )
+
+
+def test_default_location_follows_slm_home(fresh_home):
+    store = RunStore()
+    assert store.home == fresh_home.resolve()
+    assert (fresh_home / "runs.sqlite").exists()
+
+
+def test_add_dataset_is_idempotent_and_frame_round_trips(store):
+    first = _dataset(store)
+    again = _dataset(store, name="other name")
+    assert again == first
+    assert first.id == ("ab" * 32)[:12]
+    assert first.rows == 6 and first.source == "upload" and first.filename == "tickets.csv"
+    assert first.report == {"rows": 6, "cjk_share": 0.4, "bad": None}  # numpy and NaN made JSON
+    assert first.mapping == {"text": "body", "label": "topic"}
+    assert first.split_config["seed"] == 42
+    assert first.created_at.tzinfo is not None
+    pd.testing.assert_frame_equal(store.load_frame(first.id), _frame(), check_dtype=False)
+    d = first.to_dict()
+    assert isinstance(d["created_at"], str) and d["id"] == first.id
+    assert len(store.list_datasets()) == 1
+
+
+def test_dataset_lookup_by_id_prefix_and_name(store):
+    a = _dataset(store, "aa11" + "0" * 60, name="bbc")
+    b = _dataset(store, "aa22" + "0" * 60, name="tweets")
+    child = _dataset(store, "cc33" + "0" * 60, name="tweets", parent_id=b.id)
+    assert child.parent_id == b.id
+    assert [d.id for d in store.list_datasets()] == [child.id, b.id, a.id]
+    assert store.find_dataset(a.id) == a
+    assert store.find_dataset("aa1") == a
+    assert store.find_dataset("bbc") == a
+    assert store.find_dataset("tweets") == child  # the newest version of that name
+    with pytest.raises(NotFoundError, match="more characters"):
+        store.find_dataset("aa")
+    with pytest.raises(NotFoundError, match="zzz"):
+        store.find_dataset("zzz")
+    with pytest.raises(NotFoundError, match="nope123"):
+        store.get_dataset("nope123")
+    with pytest.raises(NotFoundError, match="nope123"):
+        store.load_frame("nope123")
+    with pytest.raises(ValueError):
+        store.add_dataset("x", "somewhere", None, "f" * 64, _frame())
+
+
+def test_run_lifecycle(store):
+    ds = _dataset(store)
+    run = store.create_run(ds.id, "lstm", "quick", {"epochs": np.int64(2), "lr": 1e-3})
+    assert run.status == "queued" and run.is_active and not run.is_finished
+    assert run.params == {"epochs": 2, "lr": 0.001}
+    assert run.history == {} and run.progress == {} and run.cancel_requested is False
+    with pytest.raises(NotFoundError):
+        store.create_run("missing", "lstm", "quick", {})
+
+    assert store.next_queued_run() == run
+    assert store.claim_run(run.id, os.getpid())
+    running = store.get_run(run.id)
+    assert running.status == "running" and running.pid == os.getpid()
+    assert running.started_at is not None and running.worker_host
+    assert store.next_queued_run() is None
+
+    progress = {"epoch": 1, "epochs": 2, "batch": 3, "batches": 10, "fraction": 0.15}
+    store.set_progress(run.id, {**progress, "message": "Epoch 1"})
+    store.append_history(run.id, {"loss": 0.9, "accuracy": np.float32(0.5)})
+    store.append_history(run.id, {"loss": 0.5, "accuracy": 0.75, "val_loss": 0.6})
+    running = store.get_run(run.id)
+    assert running.progress["batch"] == 3 and running.progress["message"] == "Epoch 1"
+    assert running.history == {
+        "loss": [0.9, 0.5],
+        "accuracy": [0.5, 0.75],
+        "val_loss": [None, 0.6],  # one entry per epoch, even for a key that came late
+    }
+
+    artifacts = store.artifact_dir(run.id)
+    assert artifacts.is_dir() and artifacts == store.home / "runs" / str(run.id)
+    done = store.finish_run(
+        run.id, "succeeded", metrics={"accuracy": 0.8}, train_seconds=1.5, artifact_path=artifacts
+    )
+    assert done.status == "succeeded" and done.metrics == {"accuracy": 0.8}
+    assert done.train_seconds == 1.5 and done.artifact_path == str(artifacts)
+    assert done.finished_at >= done.started_at
+    # A late report (e.g. a fallback "failed") never overwrites the first outcome.
+    assert store.finish_run(run.id, "failed", error="late").status == "succeeded"
+    with pytest.raises(ValueError):
+        store.finish_run(run.id, "running")
+
+    other = store.create_run(ds.id, "cnn", "balanced", {})
+    assert [r.id for r in store.list_runs()] == [other.id, run.id]
+    assert [r.id for r in store.list_runs(statuses=["queued"])] == [other.id]
+    assert store.list_runs(dataset_id="zzz") == []
+    assert store.get_run(run.id).to_dict()["status"] == "succeeded"
+    with pytest.raises(NotFoundError, match="999"):
+        store.get_run(999)
+
+
+def test_claim_is_atomic_across_connections(store):
+    ds = _dataset(store)
+    run = store.create_run(ds.id, "lstm", "quick", {})
+    # Separate stores = separate connection pools, as separate processes would have.
+    stores = [RunStore(store.url, store.home) for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    wins: list[bool] = []
+
+    def claim(s: RunStore) -> None:
+        barrier.wait()
+        wins.append(s.claim_run(run.id, os.getpid()))
+
+    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 5 + [True]
+    assert store.claim_run(run.id, os.getpid()) is False
+
+
+def test_cancel_queued_and_running(store):
+    ds = _dataset(store)
+    queued = store.create_run(ds.id, "lstm", "quick", {})
+    running = store.create_run(ds.id, "cnn", "quick", {})
+    assert store.claim_run(running.id, os.getpid())
+
+    cancelled = store.request_cancel(queued.id)
+    assert cancelled.status == "cancelled" and cancelled.finished_at is not None
+    assert cancelled.error
+    assert store.claim_run(queued.id, os.getpid()) is False  # a cancelled run is never started
+
+    asked = store.request_cancel(running.id)
+    assert asked.status == "running" and asked.cancel_requested
+    assert store.is_cancel_requested(running.id)
+    assert not store.is_cancel_requested(store.create_run(ds.id, "nb", "quick", {}).id)
+    assert store.is_cancel_requested(12345)  # a deleted run tells its worker to stop
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_mark_interrupted_only_touches_dead_workers(store):
+    ds = _dataset(store)
+    dead, alive, recycled, foreign_stale, foreign_fresh, queued = (
+        store.create_run(ds.id, "lstm", "quick", {}) for _ in range(6)
+    )
+    assert store.claim_run(dead.id, _dead_pid())
+    assert store.claim_run(alive.id, os.getpid())
+    assert store.claim_run(recycled.id, os.getpid())
+    assert store.claim_run(foreign_stale.id, 1)
+    assert store.claim_run(foreign_fresh.id, 1)
+    old = datetime.now(UTC) - timedelta(hours=3)
+    with store.engine.begin() as conn:
+        # Our pid, but a different process start time: the pid was reused by someone else.
+        conn.execute(update(runs).where(runs.c.id == recycled.id).values(pid_started=1.0))
+        conn.execute(
+            update(runs)
+            .where(runs.c.id.in_([foreign_stale.id, foreign_fresh.id]))
+            .values(worker_host="another-host")
+        )
+        conn.execute(update(runs).where(runs.c.id == foreign_stale.id).values(updated_at=old))
+
+    assert store.mark_interrupted() == 3
+    status = {r.id: r.status for r in store.list_runs()}
+    assert status[dead.id] == status[recycled.id] == status[foreign_stale.id] == "interrupted"
+    assert status[alive.id] == status[foreign_fresh.id] == "running"
+    assert status[queued.id] == "queued"
+    assert store.get_run(dead.id).error == INTERRUPTED_MESSAGE
+    assert store.mark_interrupted() == 0
+
+
+def test_results_put_get_replace(store):
+    ds = _dataset(store)
+    run = store.create_run(ds.id, "tfidf_lr", "quick", {})
+    assert store.get_result(run.id, "evaluation") is None
+    store.put_result(run.id, "evaluation", {"accuracy": 0.9, "per_class": {"a": [1, 2]}})
+    store.put_result(run.id, "benchmark", {"p50_ms": 1.2})
+    store.put_result(run.id, "evaluation", {"accuracy": 0.95})
+    assert store.get_result(run.id, "evaluation") == {"accuracy": 0.95}
+    assert store.get_result(run.id, "benchmark") == {"p50_ms": 1.2}
+    with pytest.raises(NotFoundError):
+        store.put_result(999, "evaluation", {})
+
+
+def test_feedback_and_summary(store):
+    ds = _dataset(store)
+    r1 = store.create_run(ds.id, "tfidf_lr", "quick", {})
+    r2 = store.create_run(ds.id, "lstm", "quick", {})
+    store.add_feedback(r1.id, "good one", "a", True)
+    store.add_feedback(r1.id, "bad one", "a", False, corrected_label="b")
+    store.add_feedback(r1.id, "another good", "b", True)
+    fb = store.add_feedback(r2.id, "短文本", "b", False)
+    assert fb.dataset_id == ds.id and fb.is_correct is False and fb.corrected_label is None
+    assert fb.to_dict()["text"] == "短文本"
+    assert store.feedback_summary(ds.id) == {
+        r1.id: {"rated": 3, "right": 2},
+        r2.id: {"rated": 1, "right": 0},
+    }
+    assert [f.text for f in store.list_feedback(run_id=r1.id)] == [
+        "good one",
+        "bad one",
+        "another good",
+    ]
+    corrected = store.list_feedback(dataset_id=ds.id, corrected_only=True)
+    assert [(f.text, f.corrected_label) for f in corrected] == [("bad one", "b")]
+
+    store.delete_run(r1.id)  # corrected examples outlive the run
+    assert len(store.list_feedback(dataset_id=ds.id)) == 4
+    assert store.feedback_summary(ds.id) == {r2.id: {"rated": 1, "right": 0}}
+
+
+def test_scenarios(store):
+    ds = _dataset(store)
+    general = store.save_scenario("default", {"hourly_cost": 30, "volume": 1000})
+    specific = store.save_scenario("support", {"hourly_cost": 45}, dataset_id=ds.id)
+    assert store.get_scenario(general.id).data == {"hourly_cost": 30, "volume": 1000}
+    updated = store.save_scenario("support v2", {"hourly_cost": 50}, ds.id, specific.id)
+    assert updated.id == specific.id and updated.name == "support v2"
+    assert [s.id for s in store.list_scenarios(ds.id)] == [specific.id, general.id]
+    store.delete_scenario(general.id)
+    with pytest.raises(NotFoundError):
+        store.get_scenario(general.id)
+    with pytest.raises(NotFoundError):
+        store.save_scenario("x", {}, scenario_id=999)
+
+
+def test_delete_run_and_dataset(store):
+    ds = _dataset(store)
+    run = store.create_run(ds.id, "lstm", "quick", {})
+    store.claim_run(run.id, os.getpid())
+    (store.artifact_dir(run.id) / "model.keras").write_bytes(b"x")
+    with pytest.raises(SlmError, match="cancel"):
+        store.delete_run(run.id)
+    with pytest.raises(SlmError, match="cancel"):
+        store.delete_dataset(ds.id)
+    store.finish_run(run.id, "succeeded")
+    store.put_result(run.id, "evaluation", {"accuracy": 1.0})
+    store.delete_run(run.id)
+    assert not (store.home / "runs" / str(run.id)).exists()
+    with pytest.raises(NotFoundError):
+        store.get_run(run.id)
+
+    child = _dataset(store, "cd" * 32, parent_id=ds.id)
+    run2 = store.create_run(ds.id, "cnn", "quick", {})
+    store.add_feedback(run2.id, "t", "a", True)
+    store.delete_dataset(ds.id)
+    assert [d.id for d in store.list_datasets()] == [child.id]
+    assert store.get_dataset(child.id).parent_id is None
+    assert store.list_runs() == [] and store.list_feedback() == []
+    assert not store.frame_path(ds.id).exists()
+
+
+def test_two_stores_and_another_process_share_writes(store):
+    ds = _dataset(store)
+    other = RunStore(store.url, store.home)
+    run = other.create_run(ds.id, "lstm", "quick", {})
+    assert store.get_run(run.id).status == "queued"
+    store.request_cancel(run.id)
+    assert other.get_run(run.id).status == "cancelled"
+
+    code = (
+        "import sys; from slm_core.store import RunStore; "
+        "s = RunStore(sys.argv[1], sys.argv[2]); "
+        "r = s.create_run(sys.argv[3], 'cnn', 'quick', {'from': 'child'}); "
+        "s.append_history(r.id, {'loss': 1.0}); print(r.id)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, store.url, str(store.home), ds.id],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    child_run = store.get_run(int(out.stdout.strip()))
+    assert child_run.params == {"from": "child"} and child_run.history == {"loss": [1.0]}
+
+
+def test_sqlite_uses_wal_and_foreign_keys(store):
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10000
+
+
+def test_schema_compiles_for_postgresql():
+    dialect = postgresql.dialect()
+    ddl = "\n".join(str(CreateTable(t).compile(dialect=dialect)) for t in metadata.sorted_tables)
+    assert "SERIAL" in ddl and "TIMESTAMP WITH TIME ZONE" in ddl and "JSON" in ddl
+    assert "BOOLEAN" in ddl

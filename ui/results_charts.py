@@ -1,0 +1,195 @@
+"""Plotly figures for the Results page, drawn from an EvalResult (no computation here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from slm_core.evaluate import Calibration, CoverageCurve
+
+_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+
+
+def confusion_figure(
+    matrix: Sequence[Sequence[float]],
+    classes: Sequence[str],
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    percent: bool = False,
+) -> go.Figure:
+    """Confusion matrix as a heatmap with one clickable marker per cell.
+
+    Streamlit's chart selection does not report clicks on heatmap cells, so a scatter of
+    near-invisible square markers sits on top: selecting one gives its (predicted, true) pair.
+    """
+    classes = [str(c) for c in classes]
+    labels = [[f"{v:.0%}" if percent else f"{int(v):,}" for v in row] for row in matrix]
+    heat = go.Heatmap(
+        z=[list(row) for row in matrix],
+        x=classes,
+        y=classes,
+        colorscale="Blues",
+        text=labels,
+        texttemplate="%{text}" if len(classes) <= 15 else None,
+        hoverinfo="skip",
+        showscale=False,
+    )
+    xs = [c for _ in classes for c in classes]
+    ys = [r for r in classes for _ in classes]
+    flat = [v for row in labels for v in row]
+    cells = go.Scatter(
+        x=xs,
+        y=ys,
+        mode="markers",
+        marker={
+            "symbol": "square",
+            "size": max(8, min(48, 480 // max(len(classes), 1))),
+            "opacity": 0.02,
+            "color": "#000000",
+        },
+        customdata=flat,
+        hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>%{{customdata}}<extra></extra>",
+        showlegend=False,
+    )
+    fig = go.Figure([heat, cells])
+    size = min(900, 160 + 36 * len(classes))
+    fig.update_layout(
+        title=title,
+        height=size,
+        margin=_MARGIN,
+        xaxis={"title": x_title, "type": "category", "side": "bottom"},
+        yaxis={"title": y_title, "type": "category", "autorange": "reversed"},
+        clickmode="event+select",
+    )
+    return fig
+
+
+def roc_figure(
+    roc: dict[str, dict], *, title: str, x_title: str, y_title: str, chance: str
+) -> go.Figure:
+    """One-vs-rest ROC curves, one line per label, AUC in the legend."""
+    fig = go.Figure()
+    for cls, curve in roc.items():
+        fig.add_trace(
+            go.Scatter(
+                x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{cls} (AUC {curve['auc']:.3f})"
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name=chance, line={"dash": "dot", "color": "grey"}
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=380,
+        margin=_MARGIN,
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        xaxis_range=[0, 1],
+        yaxis_range=[0, 1.02],
+    )
+    return fig
+
+
+def pr_figure(pr: dict[str, dict], *, title: str, x_title: str, y_title: str) -> go.Figure:
+    """One-vs-rest precision-recall curves, average precision in the legend."""
+    fig = go.Figure()
+    for cls, curve in pr.items():
+        fig.add_trace(
+            go.Scatter(
+                x=curve["recall"],
+                y=curve["precision"],
+                mode="lines",
+                name=f"{cls} (AP {curve['average_precision']:.3f})",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=380,
+        margin=_MARGIN,
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        xaxis_range=[0, 1],
+        yaxis_range=[0, 1.02],
+    )
+    return fig
+
+
+def reliability_figure(
+    cal: Calibration, *, title: str, x_title: str, y_title: str, count_title: str, perfect: str
+) -> go.Figure:
+    """Accuracy against mean confidence per bin, with the diagonal and bin sizes as bars."""
+    centres = [(lo + hi) / 2 for lo, hi in zip(cal.lower, cal.upper, strict=True)]
+    points = [
+        (c, a, n)
+        for c, a, n in zip(cal.confidence, cal.accuracy, cal.count, strict=True)
+        if c is not None
+    ]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=centres,
+            y=cal.count,
+            name=count_title,
+            yaxis="y2",
+            marker_color="rgba(100,116,139,0.25)",
+            width=0.9 / cal.n_bins,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name=perfect, line={"dash": "dot", "color": "grey"}
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[p[0] for p in points],
+            y=[p[1] for p in points],
+            mode="lines+markers",
+            name=y_title,
+            customdata=[p[2] for p in points],
+            hovertemplate=f"{x_title} %{{x:.2f}}<br>{y_title} %{{y:.2f}}<br>"
+            f"{count_title} %{{customdata}}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=380,
+        margin=_MARGIN,
+        xaxis={"title": x_title, "range": [0, 1]},
+        yaxis={"title": y_title, "range": [0, 1.02]},
+        yaxis2={"title": count_title, "overlaying": "y", "side": "right", "showgrid": False},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def coverage_figure(
+    curve: CoverageCurve,
+    threshold: float,
+    *,
+    x_title: str,
+    coverage_title: str,
+    accuracy_title: str,
+) -> go.Figure:
+    """Share answered and accuracy on the answered texts, over the confidence threshold."""
+    x = [float(v) for v in curve.thresholds]
+    accuracy = [None if v != v else float(v) for v in curve.accuracy]  # NaN -> gap
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(x=x, y=[float(v) for v in curve.coverage], mode="lines", name=coverage_title)
+    )
+    fig.add_trace(go.Scatter(x=x, y=accuracy, mode="lines", name=accuracy_title))
+    fig.add_vline(x=threshold, line_dash="dash", line_color="grey")
+    fig.update_layout(
+        height=340,
+        margin=_MARGIN,
+        xaxis={"title": x_title, "range": [0, 1]},
+        yaxis={"range": [0, 1.02], "tickformat": ".0%"},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
