@@ -18,11 +18,14 @@ $(STAMP): requirements.txt requirements-demo.txt
 
 install: $(STAMP)
 
-# Debian's Chromium for the browser test (Playwright's own browser download cannot work offline).
+# Debian's Chromium for the browser test (Playwright's own browser download cannot work offline),
+# with CJK and emoji fonts so screenshots of the Chinese interface are legible.
+BROWSER_PKGS := chromium fonts-noto-cjk fonts-noto-color-emoji
 browser:
-	@test -x /usr/bin/chromium || { \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-	  || echo "warning: could not install chromium; the browser test will be skipped"; }
+	@missing=$$(for p in $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+	  || echo "warning: could not install $$missing; the browser test may be skipped"; fi
 
 run: install
 	$(BIN)/python -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \

@@ -151,7 +151,7 @@ def job_board() -> None:
                 )
             elif run.error:
                 head.error(run.error)
-            if run.history and run.history.get("loss"):
+            if len(run.history.get("loss") or []) > 1:  # linear models have one point
                 st.plotly_chart(
                     history_figure(run.history, t("train.loss"), t("train.accuracy")),
                     key=f"hist_{run.id}_{len(run.history['loss'])}",

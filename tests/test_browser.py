@@ -113,14 +113,15 @@ def test_journey_upload_train_and_switch_language(server, page):
 
     _nav(page, "Data")
     with page.expect_file_chooser() as chooser:
-        page.get_by_text("Browse files").first.click()
+        page.locator("[data-testid='stFileUploaderDropzone'] button").first.click()
     chooser.value.set_files(str(SAMPLE_ZH))
     page.get_by_text("Validation report").wait_for()
     _settle(page)
+    page.screenshot(path=str(SHOTS / "02_data_report.png"), full_page=True)
     body = page.locator("[data-testid='stMain']").inner_text()
     assert "Rows" in body and "40" in body
-    assert "工单内容" in body
-    page.screenshot(path=str(SHOTS / "02_data_report.png"), full_page=True)
+    assert "encoding utf-8" in body
+    assert "No problems found" in body
     page.get_by_role("button", name="Use this dataset").click()
     page.get_by_text("made active").wait_for()
     _settle(page)

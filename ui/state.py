@@ -23,11 +23,17 @@ def t(key: str, **values: object) -> str:
 
 @st.cache_resource(show_spinner=False)
 def get_store():
-    """One run store per server process; runs left 'running' by a dead worker are marked."""
+    """One run store per server process.
+
+    Runs left 'running' by a dead worker are marked interrupted, and runs still queued after a
+    restart get a worker again.
+    """
+    from slm_core import jobs
     from slm_core.store import RunStore
 
     store = RunStore()
     store.mark_interrupted()
+    jobs.ensure_runner(store)
     return store
 
 

@@ -1,0 +1,45 @@
+"""`make bench`: run every benchmark in its own process and list what each one wrote.
+
+Each benchmark measures the product's path and a reference in the same run and reports ratios,
+so results are comparable across machines. Results land in bench/results/*.json and *.md.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+# (script, extra args) — sizes chosen so the whole suite takes minutes on 2 cores.
+BENCHMARKS: list[tuple[str, list[str]]] = [
+    ("train_bench.py", []),
+    ("inference_bench.py", []),
+]
+
+
+def main() -> int:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    failed = []
+    for script, args in BENCHMARKS:
+        path = HERE / script
+        if not path.exists():
+            print(f"skip {script}: not present", flush=True)
+            continue
+        print(f"== {script} {' '.join(args)}", flush=True)
+        code = subprocess.call([sys.executable, str(path), *args], cwd=ROOT, env=env)
+        if code:
+            failed.append(script)
+    for md in sorted((HERE / "results").glob("*.md")):
+        print(f"\n--- {md.relative_to(ROOT)} ---\n{md.read_text(encoding='utf-8')}")
+    if failed:
+        print(f"error: benchmark(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

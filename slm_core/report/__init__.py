@@ -1,0 +1,68 @@
+"""Shareable results: the HTML report, model cards, and CSV/JSON export of every figure.
+
+``collect_report`` gathers everything once (evaluations with confidence intervals, measured
+cost, per-group results, both scorecards); the renderers only format it. Nothing here imports
+Streamlit or TensorFlow; Plotly is imported when a chart is drawn.
+"""
+
+from slm_core.report.collect import (
+    CostFigures,
+    ReportData,
+    RunFigures,
+    collect_report,
+    cost_figures,
+    package_versions,
+)
+from slm_core.report.export import (
+    csv_files,
+    csv_zip,
+    report_json,
+    report_json_text,
+    safe_cell,
+    table_csv,
+)
+from slm_core.report.html import build_report_html, render_html, write_report
+from slm_core.report.model_card import (
+    SECTIONS,
+    CardText,
+    ModelCard,
+    build_model_card,
+    card_filename,
+    model_card_markdown,
+    model_cards,
+    read_card_text,
+    save_card_text,
+)
+from slm_core.report.tables import Kpi, Table, build_tables, format_cell, kpi_tiles
+
+__all__ = [
+    "SECTIONS",
+    "CardText",
+    "CostFigures",
+    "Kpi",
+    "ModelCard",
+    "ReportData",
+    "RunFigures",
+    "Table",
+    "build_model_card",
+    "build_report_html",
+    "build_tables",
+    "card_filename",
+    "collect_report",
+    "cost_figures",
+    "csv_files",
+    "csv_zip",
+    "format_cell",
+    "kpi_tiles",
+    "model_card_markdown",
+    "model_cards",
+    "package_versions",
+    "read_card_text",
+    "render_html",
+    "report_json",
+    "report_json_text",
+    "safe_cell",
+    "save_card_text",
+    "table_csv",
+    "write_report",
+]

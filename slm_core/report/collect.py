@@ -1,0 +1,305 @@
+"""Everything a shareable report shows, gathered once from the run store.
+
+``collect_report`` reads the dataset, every finished run's evaluation (with confidence
+intervals), its cost benchmark when the Cost page has measured one, per-group accuracy on the
+test split, and the business and social scorecards under one set of assumptions. The HTML
+report, the model cards, the CSV/JSON export and the presentation page all render this one
+object, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from slm_core.errors import SlmError
+
+BENCH_KIND = "bench"
+# Packages whose versions a reader needs to reproduce the figures (only those installed).
+VERSIONED_PACKAGES = (
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "onnxruntime",
+    "ai-edge-litert",
+    "fairlearn",
+    "codecarbon",
+    "plotly",
+    "streamlit",
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Python, SLM Value Lab and the installed versions of the packages behind the figures."""
+    from slm_core import __version__
+
+    out = {"slm-value-lab": __version__, "python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _num(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+# ------------------------------------------------------------------- cost
+
+
+@dataclass(frozen=True)
+class CostFigures:
+    """One run's measured serving cost, read from its 'bench' result (None = not measured).
+
+    The benchmark nests its figures in more than one way (a single-thread block, or flat keys);
+    this reads them the same way the Value page does.
+    """
+
+    measured: bool
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    cpu_seconds_per_prediction: float | None = None
+    artifact_bytes: float | None = None
+    peak_rss_bytes: float | None = None
+    energy_kwh_per_million: float | None = None
+    runtime: str | None = None
+
+    def cost_per_million(self, price_per_vcpu_hour: float) -> float | None:
+        """Money per 1M predictions = CPU-seconds per prediction × 1M ÷ 3600 × price per vCPU-h."""
+        if self.cpu_seconds_per_prediction is None:
+            return None
+        return self.cpu_seconds_per_prediction * 1e6 / 3600.0 * price_per_vcpu_hour
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _single_thread_block(bench: Mapping[str, Any]) -> Mapping[str, Any]:
+    latency = bench.get("latency_ms")
+    if isinstance(latency, Mapping):
+        for key in ("single_thread", "1_thread", "threads_1", "one_thread", "1", "single"):
+            block = latency.get(key)
+            if isinstance(block, Mapping):
+                return block
+        if "p50" in latency:
+            return latency
+    single = bench.get("single_thread")
+    if isinstance(single, Mapping):
+        inner = single.get("latency_ms")
+        return inner if isinstance(inner, Mapping) else single
+    return {}
+
+
+def cost_figures(bench: Mapping[str, Any] | None) -> CostFigures:
+    """Read a run's 'bench' result; ``measured`` is False when there is none."""
+    if not bench:
+        return CostFigures(measured=False)
+    single = bench.get("single_thread") if isinstance(bench.get("single_thread"), Mapping) else {}
+    block = _single_thread_block(bench)
+
+    def pick(key: str) -> float | None:
+        return _num(bench.get(key, single.get(key)))
+
+    runtime = bench.get("runtime") or bench.get("serving_runtime")
+    return CostFigures(
+        measured=True,
+        p50_ms=_num(block.get("p50")),
+        p95_ms=_num(block.get("p95")),
+        p99_ms=_num(block.get("p99")),
+        cpu_seconds_per_prediction=pick("cpu_seconds_per_prediction"),
+        artifact_bytes=pick("artifact_bytes"),
+        peak_rss_bytes=pick("peak_rss_bytes"),
+        energy_kwh_per_million=pick("energy_kwh_per_million"),
+        runtime=str(runtime) if isinstance(runtime, str) else None,
+    )
+
+
+# ------------------------------------------------------------------- runs
+
+
+@dataclass(frozen=True)
+class GroupFigure:
+    """Accuracy on the test texts of one group (from the dataset's optional group column)."""
+
+    group: str
+    n: int
+    accuracy: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "n": self.n, "accuracy": self.accuracy}
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """One finished run with its evaluation, cost and per-group results."""
+
+    run: Any  # RunRecord
+    evaluation: Any  # EvalResult
+    cost: CostFigures
+    bench: dict[str, Any] | None = None
+    groups: tuple[GroupFigure, ...] = ()
+
+    @property
+    def run_id(self) -> int:
+        return self.run.id
+
+    @property
+    def label(self) -> str:
+        """The same column name the Value page uses, e.g. '#3 tfidf_lr'."""
+        from slm_core.value.scorecard import run_label
+
+        return run_label(self.run.id, self.run.model_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run.to_dict(),
+            "label": self.label,
+            "evaluation": self.evaluation.to_dict(),
+            "cost": self.cost.to_dict(),
+            "bench": self.bench,
+            "groups": [g.to_dict() for g in self.groups],
+        }
+
+
+def group_figures(groups: list[str] | None, y_true: list[str], y_pred: list[str]):
+    """Test accuracy per group, largest group first (empty without a group column)."""
+    if not groups:
+        return ()
+    totals: dict[str, list[int]] = {}
+    for g, truth, pred in zip(groups, y_true, y_pred, strict=True):
+        cell = totals.setdefault(str(g), [0, 0])
+        cell[0] += 1
+        cell[1] += int(truth == pred)
+    ordered = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return tuple(GroupFigure(g, n, right / n) for g, (n, right) in ordered)
+
+
+# ----------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The dataset, its evaluated runs, their scorecards, and when and with what it was made."""
+
+    dataset: Any  # DatasetRecord
+    runs: tuple[RunFigures, ...]
+    value: Any  # ValueReport, or None when no run has finished
+    generated_at: datetime
+    versions: dict[str, str] = field(default_factory=dict)
+    skipped: tuple[tuple[int, str], ...] = ()
+
+    def run(self, run_id: int) -> RunFigures:
+        for r in self.runs:
+            if r.run_id == run_id:
+                return r
+        from slm_core.errors import NotFoundError
+
+        raise NotFoundError(f"Run {run_id} is not in this report; it may not have finished.")
+
+    @property
+    def best(self) -> RunFigures | None:
+        """The recommended run (best balance under the weights), else the most accurate one."""
+        if not self.runs:
+            return None
+        winner = self.value.recommendation.winner if self.value is not None else None
+        for r in self.runs:
+            if r.label == winner:
+                return r
+        return max(self.runs, key=lambda r: (r.evaluation.accuracy, -r.run_id))
+
+    @property
+    def any_cost_measured(self) -> bool:
+        return any(r.cost.measured for r in self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset.to_dict(),
+            "runs": [r.to_dict() for r in self.runs],
+            "value": self.value.to_dict() if self.value is not None else None,
+            "generated_at": self.generated_at.isoformat(),
+            "versions": dict(self.versions),
+            "skipped": [list(s) for s in self.skipped],
+        }
+
+
+def collect_report(
+    store,
+    dataset_id: str,
+    assumptions=None,
+    *,
+    thresholds: Mapping[int, float] | None = None,
+    value=None,
+    measure: bool = True,
+) -> ReportData:
+    """Gather the report of ``dataset_id``: evaluations, cost, groups and scorecards.
+
+    Parameters
+    ----------
+    assumptions
+        ``slm_core.value.Assumptions``; the defaults when None (as ``value`` on the CLI).
+    thresholds
+        Per-run confidence thresholds chosen on the Value page (None: the best one).
+    value
+        A ``ValueReport`` already computed for these runs (the pages pass theirs).
+    measure
+        Let the scorecards measure robustness and faithfulness that are not stored yet.
+    """
+    from slm_core.evaluate import evaluate_run
+    from slm_core.train import load_test_predictions
+
+    dataset = store.get_dataset(dataset_id)
+    runs = sorted(
+        store.list_runs(dataset_id=dataset.id, statuses=("succeeded",)), key=lambda r: r.id
+    )
+    figures: list[RunFigures] = []
+    skipped: list[tuple[int, str]] = []
+    for run in runs:
+        try:
+            evaluation = evaluate_run(store, run.id)
+            preds = load_test_predictions(store, run.id)
+        except (SlmError, ValueError, OSError) as exc:
+            skipped.append((run.id, str(exc)))
+            continue
+        bench = store.get_result(run.id, BENCH_KIND)
+        figures.append(
+            RunFigures(
+                run=run,
+                evaluation=evaluation,
+                cost=cost_figures(bench),
+                bench=bench,
+                groups=group_figures(preds.groups, preds.y_true, preds.y_pred),
+            )
+        )
+    if value is None and figures:
+        from slm_core.value import Assumptions, build_scorecards
+
+        value = build_scorecards(
+            store,
+            dataset.id,
+            assumptions or Assumptions(),
+            thresholds=thresholds,
+            measure=measure,
+        )
+    return ReportData(
+        dataset=dataset,
+        runs=tuple(figures),
+        value=value,
+        generated_at=datetime.now(UTC),
+        versions=package_versions(),
+        skipped=tuple(skipped),
+    )

@@ -1,0 +1,344 @@
+"""Serving: raw text in, label and probabilities out, with the fastest form that passed parity.
+
+A :class:`Predictor` splits every prediction into two timed halves, ``vectorize`` (plain
+Python/NumPy: the saved vocabulary for Keras models, the fitted TF-IDF for linear ones) and
+``infer`` (the runtime), so the benchmark can report the vectorisation share. Keras models are
+served from their exported LiteRT or ONNX file (see :mod:`slm_core.runtime.export`); TensorFlow
+is imported only for the ``keras`` fallback form, used when no exported form exists or passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from slm_core.errors import NotFoundError, SlmError
+
+SERVING_DIR = "serving"
+MANIFEST_FILE = "manifest.json"
+# Fixed batch sizes of the exported LiteRT signatures ("b1", "b32"): LSTM conversion with a
+# dynamic batch dimension fails ("Lowering tensor list ops is failed").
+LITERT_BATCHES = (1, 32)
+FORM_FILES = {
+    "litert_f32": "model_f32.tflite",
+    "litert_int8": "model_int8.tflite",
+    "onnx": "model.onnx",
+}
+NEURAL_FORMS = ("litert_f32", "litert_int8", "onnx", "keras")
+LINEAR_FORMS = ("sklearn",)
+
+
+class Runtime(Protocol):
+    """Class probabilities for an ``(n, max_len)`` int32 id matrix (rows not normalised)."""
+
+    name: str
+
+    def run(self, ids: np.ndarray) -> np.ndarray: ...
+
+
+def thread_count(threads: int | None) -> int:
+    """``threads`` or, for None/0, every core this process may use."""
+    if threads:
+        return max(1, int(threads))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class LiteRTRuntime:
+    """A LiteRT model with fixed-shape signatures ``b1`` and ``b32`` (ai-edge-litert)."""
+
+    def __init__(self, path: Path, threads: int | None = None, name: str = "litert_f32"):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.name = name
+        self.path = Path(path)
+        self._interpreter = Interpreter(
+            model_path=str(self.path), num_threads=thread_count(threads)
+        )
+        signatures = self._interpreter.get_signature_list()
+        self._runners: dict[int, Any] = {}
+        self._output: dict[int, str] = {}
+        for batch in LITERT_BATCHES:
+            key = f"b{batch}"
+            if key in signatures:
+                self._runners[batch] = self._interpreter.get_signature_runner(key)
+                self._output[batch] = signatures[key]["outputs"][0]
+        if 1 not in self._runners:
+            raise SlmError(f"{self.path.name} has no batch-of-one signature; export it again.")
+        self.max_len = int(self._runners[1].get_input_details()["ids"]["shape"][1])
+
+    def _call(self, batch: int, ids: np.ndarray) -> np.ndarray:
+        return self._runners[batch](ids=ids)[self._output[batch]]
+
+    def run(self, ids: np.ndarray) -> np.ndarray:
+        ids = _fit_width(np.ascontiguousarray(ids, dtype=np.int32), self.max_len)
+        big = max(self._runners)
+        parts = []
+        for start in range(0, len(ids), big):
+            rows = ids[start : start + big]
+            if len(rows) == big:
+                parts.append(self._call(big, rows))
+            elif len(rows) > big // 4:
+                # Padding a partial chunk to the big signature beats many single calls.
+                padded = np.zeros((big, ids.shape[1]), dtype=np.int32)
+                padded[: len(rows)] = rows
+                parts.append(self._call(big, padded)[: len(rows)])
+            else:
+                parts.extend(self._call(1, rows[i : i + 1]) for i in range(len(rows)))
+        if not parts:
+            return np.zeros((0, 0))
+        return np.asarray(np.concatenate(parts, axis=0), dtype=np.float64)
+
+
+class OnnxRuntime:
+    """An ONNX model with dynamic batch and length (onnxruntime, CPU)."""
+
+    def __init__(self, path: Path, threads: int | None = None, name: str = "onnx"):
+        import onnxruntime as ort
+
+        self.name = name
+        self.path = Path(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = thread_count(threads)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Idle worker threads would otherwise spin and be billed as CPU time.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(self.path), options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+
+    def run(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int32)
+        # Padding is masked inside the model, so trailing all-padding columns can go.
+        width = int(max(1, (ids != 0).sum(axis=1).max())) if ids.size else 1
+        out = self._session.run(None, {self._input: np.ascontiguousarray(ids[:, :width])})[0]
+        return np.asarray(out, dtype=np.float64)
+
+
+class KerasRuntime:
+    """The Keras model itself through its traced ``tf.function`` (the slow fallback)."""
+
+    name = "keras"
+
+    def __init__(self, classifier: Any):
+        self._classifier = classifier
+
+    def run(self, ids: np.ndarray) -> np.ndarray:
+        return self._classifier.predict_proba_ids(ids)
+
+
+def _fit_width(ids: np.ndarray, width: int) -> np.ndarray:
+    if ids.shape[1] == width:
+        return ids
+    if ids.shape[1] > width:
+        return np.ascontiguousarray(ids[:, :width])
+    out = np.zeros((len(ids), width), dtype=np.int32)
+    out[:, : ids.shape[1]] = ids
+    return out
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One text's predicted label and every class's probability."""
+
+    label: str
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "probabilities": dict(self.probabilities)}
+
+
+class Predictor:
+    """Text -> label + probabilities for one saved model, in the form chosen for serving.
+
+    Behaves like a fitted classifier (``classes_``, ``predict_proba``, ``predict``) so pages
+    can use it where they used the loaded model.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_id: str,
+        family: str,
+        form: str,
+        classes: Sequence[str],
+        threads: int,
+        vectorize,
+        infer,
+        parity: dict[str, Any] | None = None,
+        files: Sequence[Path] = (),
+    ):
+        self.model_id = model_id
+        self.family = family
+        self.form = form
+        self.classes_ = [str(c) for c in classes]
+        self.threads = threads
+        self.parity = parity
+        self.files = tuple(Path(f) for f in files)
+        self._vectorize = vectorize
+        self._infer = infer
+
+    def vectorize(self, texts: Sequence[str]) -> Any:
+        """Model input for ``texts``: int32 token ids (Keras) or TF-IDF features (linear)."""
+        return self._vectorize(list(texts))
+
+    def infer(self, features: Any) -> np.ndarray:
+        """Class probabilities ``(n, classes)``, rows summing to 1, for vectorised texts."""
+        proba = np.asarray(self._infer(features), dtype=np.float64)
+        total = proba.sum(axis=1, keepdims=True)
+        return proba / np.where(total > 0, total, 1.0)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
+        return self.infer(self.vectorize(texts))
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [self.classes_[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+    def predict_one(self, text: str) -> Prediction:
+        """The app's single-text path: raw text in, label and probabilities out."""
+        row = self.predict_proba([text])[0]
+        return Prediction(
+            self.classes_[int(row.argmax())],
+            {c: float(p) for c, p in zip(self.classes_, row, strict=True)},
+        )
+
+    @property
+    def artifact_bytes(self) -> int:
+        """Bytes on disk of what serving needs (model file, vocabulary, metadata)."""
+        return sum(f.stat().st_size for f in self.files if f.is_file())
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def read_manifest(serving_dir: Path) -> dict[str, Any] | None:
+    """The export manifest of a model, or None when it has not been exported."""
+    path = Path(serving_dir) / MANIFEST_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def default_serving_dir(model_dir: Path) -> Path:
+    """``<run>/serving`` beside ``<run>/model``."""
+    return Path(model_dir).parent / SERVING_DIR
+
+
+def open_runtime(form: str, serving_dir: Path, threads: int | None) -> Runtime:
+    """The runtime of one exported form (LiteRT or ONNX)."""
+    if form not in FORM_FILES:
+        raise SlmError(f"Unknown serving form '{form}'; use one of {', '.join(FORM_FILES)}.")
+    path = Path(serving_dir) / FORM_FILES[form]
+    if not path.is_file():
+        raise NotFoundError(f"{path.name} is missing; measure the run again to re-export it.")
+    if form == "onnx":
+        return OnnxRuntime(path, threads)
+    return LiteRTRuntime(path, threads, name=form)
+
+
+def load_predictor(
+    model_dir: Path,
+    *,
+    serving_dir: Path | None = None,
+    threads: int | None = None,
+    form: str | None = None,
+) -> Predictor:
+    """A :class:`Predictor` for a saved model.
+
+    Parameters
+    ----------
+    model_dir
+        The directory ``save()`` wrote (``model.json`` inside).
+    serving_dir
+        Where the exported forms and their manifest are; default ``<run>/serving``.
+    threads
+        Threads for the runtime; None = every available core.
+    form
+        Force a form ("litert_f32", "litert_int8", "onnx", "keras", "sklearn"); default is
+        the manifest's served form, else "keras" / "sklearn".
+    """
+    from slm_core.models.registry import META_FILE, read_meta
+
+    model_dir = Path(model_dir)
+    meta = read_meta(model_dir)
+    n_threads = thread_count(threads)
+    meta_file = model_dir / META_FILE
+    if meta.get("family") == "linear":
+        if form not in (None, "sklearn"):
+            raise SlmError(f"A linear model is served by scikit-learn, not '{form}'.")
+        return _linear_predictor(model_dir, meta, n_threads, meta_file)
+
+    from slm_core.models.tokenize import Vocabulary
+
+    serving_dir = Path(serving_dir) if serving_dir else default_serving_dir(model_dir)
+    manifest = read_manifest(serving_dir) or {}
+    chosen = form or manifest.get("served") or "keras"
+    files = dict(meta.get("files") or {})
+    vocab_file = model_dir / files.get("vocabulary", "vocab.json")
+    vocabulary = Vocabulary.load(vocab_file)
+    max_len = int(meta["max_len"])
+    parity = (manifest.get("forms") or {}).get(chosen, {}).get("parity")
+
+    def vectorize(texts: list[str]) -> np.ndarray:
+        return vocabulary.encode(texts, max_len)
+
+    if chosen == "keras":
+        from slm_core.models.registry import load_model
+
+        os.environ.setdefault("SLM_TF_THREADS", str(n_threads))
+        classifier = load_model(model_dir)
+        runtime: Runtime = KerasRuntime(classifier)
+        model_file = model_dir / files.get("model", "model.keras")
+    else:
+        runtime = open_runtime(chosen, serving_dir, n_threads)
+        model_file = serving_dir / FORM_FILES[chosen]
+    return Predictor(
+        model_id=str(meta["model_id"]),
+        family="neural",
+        form=chosen,
+        classes=meta["classes"],
+        threads=n_threads,
+        vectorize=vectorize,
+        infer=runtime.run,
+        parity=parity,
+        files=(model_file, vocab_file, meta_file),
+    )
+
+
+def _linear_predictor(model_dir: Path, meta: dict, threads: int, meta_file: Path) -> Predictor:
+    from slm_core.models.registry import load_model
+
+    model = load_model(model_dir)
+    files = dict(meta.get("files") or {})
+
+    def infer(features) -> np.ndarray:
+        return model.estimator_.predict_proba(features)
+
+    return Predictor(
+        model_id=str(meta["model_id"]),
+        family="linear",
+        form="sklearn",
+        classes=model.classes_,
+        threads=threads,
+        vectorize=model.vectorizer_.transform,
+        infer=infer,
+        parity={"reference": True},
+        files=(model_dir / files.get("model", "model.joblib"), meta_file),
+    )
