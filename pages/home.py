@@ -3,8 +3,18 @@
 import streamlit as st
 
 from slm_core.models.registry import MODEL_IDS, get_spec
+from ui.navigation import PAGES
 from ui.state import active_dataset, get_store, t
 from ui.widgets import dataset_summary
+
+STEPS = [
+    ("pages/data.py", "home.step_data"),
+    ("pages/train.py", "home.step_train"),
+    ("pages/results.py", "home.step_results"),
+    ("pages/cost.py", "home.step_cost"),
+    ("pages/value.py", "home.step_value"),
+    ("pages/report.py", "home.step_report"),
+]
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
@@ -22,8 +32,9 @@ else:
 
 st.subheader(t("home.steps"))
 steps = st.columns(3)
-steps[0].page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
-steps[1].page_link("pages/train.py", label=t("home.step_train"), icon=":material/model_training:")
+for i, (path, step_key) in enumerate(STEPS):
+    icon = next(icon for page, _, icon in PAGES if page == path)
+    steps[i % 3].page_link(path, label=t(step_key), icon=icon)
 
 st.subheader(t("home.models"))
 cols = st.columns(2)

@@ -15,19 +15,30 @@ from ui.report_widgets import PRESENT_CSS, report_data, styled_scores
 from ui.state import active_dataset, get_store, lang, t
 
 st.html(PRESENT_CSS)
+
+
+def leave() -> None:
+    """The only way out when the sidebar is hidden."""
+    st.page_link("pages/report.py", label=t("present.exit"), icon=":material/close_fullscreen:")
+
+
 dataset = active_dataset()
 if dataset is None:
     st.info(t("present.no_dataset"))
+    st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
+    leave()
     st.stop()
 if not get_store().list_runs(dataset_id=dataset.id, statuses=("succeeded",)):
     st.info(t("present.no_runs"))
     st.page_link("pages/train.py", label=t("home.step_train"), icon=":material/model_training:")
+    leave()
     st.stop()
 
 with st.spinner(t("report_page.building")):
-    data = report_data()
+    data, _ = report_data()
 if not data.runs or data.value is None:
     st.info(t("present.no_runs"))
+    leave()
     st.stop()
 v = data.value
 
@@ -67,4 +78,4 @@ st.caption(
         date=data.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
     )
 )
-st.page_link("pages/report.py", label=t("present.exit"), icon=":material/close_fullscreen:")
+leave()

@@ -18,7 +18,7 @@ from slm_core.report import (
     save_card_text,
     table_csv,
 )
-from ui.report_widgets import cached_cards, fingerprint, report_data, table_frame
+from ui.report_widgets import cached_cards, html_size_mb, report_data, table_frame
 from ui.state import active_dataset, get_store, lang, t
 
 st.title(t("report_page.title"))
@@ -35,7 +35,9 @@ if not store.list_runs(dataset_id=dataset.id, statuses=("succeeded",)):
     st.stop()
 
 with st.spinner(t("report_page.building")):
-    data = report_data()
+    data, key = report_data()
+for run_id, error in data.skipped:
+    st.warning(t("report_html.skipped", run=run_id, error=error), icon=":material/warning:")
 if not data.runs:  # every finished run lost its files: nothing can be evaluated
     st.info(t("report_page.no_runs"))
     st.stop()
@@ -56,7 +58,6 @@ report_lang = (
     or lang()
 )
 tables = build_tables(data, report_lang)
-key = fingerprint(store, dataset.id)
 cards = cached_cards(data, key, report_lang)
 
 
@@ -77,8 +78,10 @@ with st.container(border=True):
         icon=":material/download:",
         type="primary",
         key="report.dl_html",
+        # No rerun on click: a rerun would replace the other buttons' deferred downloads.
+        on_click="ignore",
     )
-    st.caption(t("report_page.html_size"))
+    st.caption(t("report_page.html_size", size=f"{html_size_mb():.0f}"))
     st.page_link(
         "pages/present.py", label=t("report_page.present_link"), icon=":material/slideshow:"
     )
@@ -102,6 +105,7 @@ with st.container(border=True):
         mime="application/zip",
         icon=":material/download:",
         key="report.dl_cards",
+        on_click="ignore",
     )
     labels = {r.run_id: r.label for r in data.runs}
     run_id = st.selectbox(
@@ -136,6 +140,7 @@ with st.container(border=True):
         mime="text/markdown",
         icon=":material/description:",
         key="report.dl_card",
+        on_click="ignore",
     )
     with st.expander(t("report_page.card_preview"), expanded=False):
         st.markdown(card)
@@ -152,6 +157,7 @@ with st.container(border=True):
         mime="application/zip",
         icon=":material/table_view:",
         key="report.dl_csv",
+        on_click="ignore",
     )
     c2.download_button(
         t("report_page.download_json"),
@@ -160,6 +166,7 @@ with st.container(border=True):
         mime="application/json",
         icon=":material/data_object:",
         key="report.dl_json",
+        on_click="ignore",
     )
     shown = {k: tb for k, tb in tables.items() if tb.rows}
     table_key = st.selectbox(
@@ -179,4 +186,5 @@ with st.container(border=True):
         mime="text/csv",
         icon=":material/download:",
         key="report.dl_table",
+        on_click="ignore",
     )

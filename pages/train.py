@@ -135,7 +135,7 @@ def job_board() -> None:
                     epochs=progress.get("epochs", "?"),
                     batch=progress.get("batch", 0),
                     batches=progress.get("batches", "?"),
-                    message=progress.get("message", ""),
+                    message=t("stage." + progress.get("message", "queued")),
                 )
                 head.progress(min(max(fraction, 0.0), 1.0), text=label)
             elif run.status == "succeeded":

@@ -45,7 +45,7 @@ def fingerprint(store, dataset_id: str) -> str:
             str(r.finished_at),
             store.get_result(r.id, "bench"),
             store.get_result(r.id, "evaluation") is not None,
-            store.get_result(r.id, "model_card") is not None,
+            (store.get_result(r.id, "model_card") or {}).get("intended_use"),
         )
         for r in runs
     ]
@@ -79,7 +79,7 @@ if dataset is None:
     st.stop()
 store = get_store()
 key = fingerprint(store, dataset.id)
-with st.spinner(t("value.measuring")):
+with st.spinner(t("value.measuring", model=dataset.name)):
     inputs = cached_inputs(store, dataset.id, key)
 
 base = base_assumptions()

@@ -205,11 +205,24 @@ def cmd_value(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from slm_core.report import write_report
+    from slm_core.value.assumptions import Assumptions, load_assumptions
+
+    store = _store()
+    dataset = store.find_dataset(args.dataset)
+    assumptions = load_assumptions(args.assumptions) if args.assumptions else Assumptions()
+    path = write_report(store, dataset.id, args.out, lang=args.lang, assumptions=assumptions)
+    print(json.dumps({"path": str(path)}) if args.json else f"wrote {path}")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "inspect": (cmd_inspect, "validate a data file and print its DataReport"),
     "train": (cmd_train, "train models on a data file and store the runs"),
     "evaluate": (cmd_evaluate, "full evaluation of a finished run (metrics with CIs, ...)"),
     "value": (cmd_value, "business and social scorecards for every run on a dataset"),
+    "report": (cmd_report, "self-contained HTML report of a dataset's runs (opens offline)"),
 }
 
 
@@ -232,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="dataset id, id prefix or name")
     p.add_argument("--assumptions", help="scenario file (.toml or .json) with your assumptions")
     p.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the table")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser("report", help=COMMANDS["report"][1])
+    p.add_argument("--dataset", required=True, help="dataset id, id prefix or name")
+    p.add_argument("--out", default="report.html", help="output file (or folder)")
+    p.add_argument("--lang", default="en", choices=["en", "zh"], help="report language")
+    p.add_argument("--assumptions", help="scenario file (.toml or .json) with your assumptions")
     p.add_argument("--json", action="store_true", help="print JSON")
     return parser
 

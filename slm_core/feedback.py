@@ -65,7 +65,11 @@ def corrections_frame(store, dataset_id: str) -> pd.DataFrame:
 
 def corrections_csv(store, dataset_id: str) -> bytes:
     """The corrected examples as CSV (UTF-8 with BOM, so Excel shows Chinese correctly)."""
-    return corrections_frame(store, dataset_id).to_csv(index=False).encode("utf-8-sig")
+    from slm_core.report.export import safe_cell
+
+    # Texts typed in the Playground are untrusted: neutralise spreadsheet formulas.
+    frame = corrections_frame(store, dataset_id).map(safe_cell)
+    return frame.to_csv(index=False).encode("utf-8-sig")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from slm_core.data.split import make_splits
+from slm_core.energy import track_training
 from slm_core.data.types import SplitConfig
 from slm_core.errors import CancelledError, NotFoundError, SlmError
 from slm_core.metrics import headline_metrics
@@ -29,6 +30,7 @@ MODEL_SUBDIR = "model"
 PREDICTIONS_FILE = "test_predictions.parquet"
 # Run-level settings stored in a run's params beside the model's own hyper-parameters.
 RUN_KEYS = ("seed", "split_seed")
+# Progress messages are stage keys (translated by the UI as ``stage.<key>``).
 # Progress and cancel checks hit the database; once per this many seconds is live enough.
 POLL_SECONDS = 0.5
 
@@ -80,7 +82,7 @@ class _StoreCallbacks:
                 "batch": 0,
                 "batches": 0,
                 "fraction": (epoch + 1) / max(total, 1),
-                "message": "epoch finished",
+                "message": "epoch_done",
             },
         )
 
@@ -109,7 +111,7 @@ def train_stored_run(store, run_id: int) -> dict:
     frame = store.load_frame(run.dataset_id)
     params = dict(run.params)
     config = split_config_for(dataset.split_config, params)
-    store.set_progress(run_id, {"fraction": 0.0, "message": "splitting data"})
+    store.set_progress(run_id, {"fraction": 0.0, "message": "splitting"})
     splits = make_splits(frame, config)
     token_unit = dataset.report.get("token_unit", "word")
     model_params = {k: v for k, v in params.items() if k not in RUN_KEYS}
@@ -122,18 +124,19 @@ def train_stored_run(store, run_id: int) -> dict:
     sink.epochs = int(model.get_params().get("epochs") or 1)
     store.set_progress(run_id, {"fraction": 0.0, "message": "training"})
     started = time.perf_counter()
-    model.fit(
-        splits.train["text"].tolist(),
-        splits.train["label"].tolist(),
-        splits.val["text"].tolist(),
-        splits.val["label"].tolist(),
-        callbacks=sink.as_callbacks(),
-    )
+    with track_training() as meter:
+        model.fit(
+            splits.train["text"].tolist(),
+            splits.train["label"].tolist(),
+            splits.val["text"].tolist(),
+            splits.val["label"].tolist(),
+            callbacks=sink.as_callbacks(),
+        )
     train_seconds = time.perf_counter() - started
     if sink.should_stop():
         raise CancelledError("Cancelled by the user.")
 
-    store.set_progress(run_id, {"fraction": 1.0, "message": "evaluating on the test split"})
+    store.set_progress(run_id, {"fraction": 1.0, "message": "evaluating"})
     test_texts = splits.test["text"].tolist()
     proba = model.predict_proba(test_texts)
     classes = list(model.classes_)
@@ -152,6 +155,7 @@ def train_stored_run(store, run_id: int) -> dict:
         predictions[f"p:{cls}"] = proba[:, j]
     predictions.to_parquet(out / PREDICTIONS_FILE, index=False)
     (out / "history.json").write_text(json.dumps(model.history_), encoding="utf-8")
+    metrics.update(meter.metrics())
     metrics.update(
         train_seconds=train_seconds,
         n_params=int(getattr(model, "n_params_", 0)),

@@ -5,12 +5,15 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ui.state import t
+
 
 def history_figure(history: dict[str, list[float]], title_loss: str, title_acc: str) -> go.Figure:
-    """Train/validation loss and accuracy per epoch, side by side."""
+    """Train/validation loss and accuracy per epoch, side by side, in the interface language."""
+    names = {"train": t("chart.train"), "val": t("chart.val"), "epoch": t("chart.epoch")}
     fig = make_subplots(rows=1, cols=2, subplot_titles=(title_loss, title_acc))
     for col, metric in ((1, "loss"), (2, "accuracy")):
-        for key, dash in ((metric, "solid"), (f"val_{metric}", "dash")):
+        for key, split, dash in ((metric, "train", "solid"), (f"val_{metric}", "val", "dash")):
             values = history.get(key) or []
             if values:
                 fig.add_trace(
@@ -24,7 +27,7 @@ def history_figure(history: dict[str, list[float]], title_loss: str, title_acc: 
                     row=1,
                     col=col,
                 )
-    fig.update_xaxes(title_text="epoch", dtick=1)
+    fig.update_xaxes(title_text=names["epoch"], dtick=1)
     fig.update_layout(
         height=280,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},

@@ -6,5 +6,8 @@ PAGES: list[tuple[str, str, str]] = [
     ("pages/train.py", "nav.train", ":material/model_training:"),
     ("pages/results.py", "results.nav", ":material/leaderboard:"),
     ("pages/playground.py", "playground.nav", ":material/science:"),
+    ("pages/cost.py", "cost.nav", ":material/payments:"),
     ("pages/value.py", "nav.value", ":material/balance:"),
+    ("pages/report.py", "nav.report", ":material/description:"),
+    ("pages/present.py", "nav.present", ":material/co_present:"),
 ]

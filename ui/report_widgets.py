@@ -86,19 +86,20 @@ def cached_report_data(dataset_id: str, key: str, assumptions_json: str, thresho
 
 
 def report_data():
-    """The active dataset's ReportData under the Value page's scenario (None: no dataset)."""
+    """(ReportData, store fingerprint) of the active dataset under the Value page's scenario.
+
+    (None, None) when no dataset is active.
+    """
     from ui.state import active_dataset
 
     dataset = active_dataset()
     if dataset is None:
-        return None
-    store = get_store()
-    return cached_report_data(
-        dataset.id,
-        fingerprint(store, dataset.id),
-        current_assumptions().to_json(),
-        current_thresholds(),
+        return None, None
+    key = fingerprint(get_store(), dataset.id)
+    data = cached_report_data(
+        dataset.id, key, current_assumptions().to_json(), current_thresholds()
     )
+    return data, key
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -150,5 +151,9 @@ def styled_scores(table: Table, *, with_formula: bool = False):
     return shown.style.apply(lambda _: colours, axis=None)
 
 
-def csv_download_name(dataset_id: str, table_key: str) -> str:
-    return f"{table_key}_{dataset_id}.csv"
+@st.cache_resource(show_spinner=False)
+def html_size_mb() -> float:
+    """Roughly what the HTML report weighs: the inlined plotly.js plus the report itself."""
+    from slm_core.report.html import plotly_js
+
+    return (len(plotly_js().encode("utf-8")) + 200_000) / 1e6

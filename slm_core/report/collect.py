@@ -71,6 +71,7 @@ class CostFigures:
 
     measured: bool
     p50_ms: float | None = None
+    p90_ms: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
     cpu_seconds_per_prediction: float | None = None
@@ -78,6 +79,8 @@ class CostFigures:
     peak_rss_bytes: float | None = None
     energy_kwh_per_million: float | None = None
     runtime: str | None = None
+    throughput_32: float | None = None  # texts per second at batch 32 (primary setting)
+    throughput_256: float | None = None
 
     def cost_per_million(self, price_per_vcpu_hour: float) -> float | None:
         """Money per 1M predictions = CPU-seconds per prediction × 1M ÷ 3600 × price per vCPU-h."""
@@ -116,9 +119,18 @@ def cost_figures(bench: Mapping[str, Any] | None) -> CostFigures:
         return _num(bench.get(key, single.get(key)))
 
     runtime = bench.get("runtime") or bench.get("serving_runtime")
+    throughput = bench.get("throughput") if isinstance(bench.get("throughput"), Mapping) else {}
+
+    def rate(batch: str) -> float | None:
+        value = throughput.get(batch)
+        if isinstance(value, Mapping):
+            value = value.get("texts_per_second")
+        return _num(value)
+
     return CostFigures(
         measured=True,
         p50_ms=_num(block.get("p50")),
+        p90_ms=_num(block.get("p90")),
         p95_ms=_num(block.get("p95")),
         p99_ms=_num(block.get("p99")),
         cpu_seconds_per_prediction=pick("cpu_seconds_per_prediction"),
@@ -126,6 +138,8 @@ def cost_figures(bench: Mapping[str, Any] | None) -> CostFigures:
         peak_rss_bytes=pick("peak_rss_bytes"),
         energy_kwh_per_million=pick("energy_kwh_per_million"),
         runtime=str(runtime) if isinstance(runtime, str) else None,
+        throughput_32=rate("32"),
+        throughput_256=rate("256"),
     )
 
 

@@ -17,7 +17,14 @@ from typing import Any
 
 from slm_core.i18n import format_money, t
 from slm_core.report.collect import ReportData, collect_report
-from slm_core.report.tables import Table, build_tables, format_cell, kpi_tiles, visible
+from slm_core.report.tables import (
+    Table,
+    build_tables,
+    cheaper_than_llm,
+    format_cell,
+    kpi_tiles,
+    visible,
+)
 
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
 # The browser refuses every network request; inline scripts and styles only.
@@ -71,6 +78,8 @@ footer { margin-top: 40px; color: var(--muted); font-size: .85rem; }
 """
 
 NUMERIC_KINDS = {
+    "rate",
+    "sig",
     "int",
     "float",
     "pct",
@@ -195,7 +204,7 @@ def render_html(
     from slm_core.value.scorecard import recommendation_text, sensitivity_text
 
     tables = tables if tables is not None else build_tables(data, lang)
-    tr = lambda key, **kw: t(f"report_html.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"report_html.{key}", lang, **kw)
     v = data.value
     currency = v.assumptions.currency if v is not None else "USD"
     d = data.dataset
@@ -240,6 +249,11 @@ def render_html(
             cost_body = _p(tr("cost_intro")) + figure_html(
                 charts.cost_figure(data, lang), "chart-cost"
             )
+            ratio = cheaper_than_llm(data)
+            if ratio is not None:
+                cost_body += _p(
+                    tr("cheaper", model=ratio[0], ratio=f"{ratio[1]:,.0f}"), "callout info"
+                )
             missing = [r.label for r in data.runs if not r.cost.measured]
             if missing:
                 cost_body += (

@@ -305,7 +305,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _model_details(c: ModelCard, lang: str) -> list[str]:
-    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     params = ", ".join(f"{k}={v}" for k, v in sorted(c.params.items())) or "–"
     size = "–" if c.size_bytes is None else f"{c.size_bytes / 1e6:.2f} MB"
     lines = [
@@ -329,7 +329,7 @@ def _model_details(c: ModelCard, lang: str) -> list[str]:
 
 
 def _intended_use(c: ModelCard, lang: str) -> list[str]:
-    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     classes = _join([md(k) for k in c.dataset.get("classes", {})], lang)
     draft_use = tr("draft_use", dataset=md(c.dataset.get("name", "")), classes=classes)
     text = c.text
@@ -347,7 +347,7 @@ def _intended_use(c: ModelCard, lang: str) -> list[str]:
 
 
 def _factors(c: ModelCard, lang: str) -> list[str]:
-    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     ds = c.dataset
     groups = ds.get("groups") or {}
     lines = [
@@ -363,7 +363,7 @@ def _factors(c: ModelCard, lang: str) -> list[str]:
 
 
 def _metrics(c: ModelCard, lang: str) -> list[str]:
-    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     m, v = c.metrics, c.value
     lines = [
         "- " + tr("metric_measures"),
@@ -385,7 +385,7 @@ def _metrics(c: ModelCard, lang: str) -> list[str]:
 
 
 def _evaluation_data(c: ModelCard, lang: str) -> list[str]:
-    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     ds = c.dataset
     split = ds.get("split_sizes") or {}
     cfg = ds.get("split_config") or {}
@@ -404,7 +404,7 @@ def _evaluation_data(c: ModelCard, lang: str) -> list[str]:
 
 
 def _training_data(c: ModelCard, lang: str) -> list[str]:
-    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     ds = c.dataset
     split = ds.get("split_sizes") or {}
     classes = ds.get("classes") or {}
@@ -429,7 +429,7 @@ def _training_data(c: ModelCard, lang: str) -> list[str]:
 
 
 def _quantitative(c: ModelCard, lang: str) -> list[str]:
-    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     m = c.metrics
     lines = [f"### {tr('overall')}", ""]
     lines += _table(
@@ -507,7 +507,7 @@ def _quantitative(c: ModelCard, lang: str) -> list[str]:
 
 
 def _ethics(c: ModelCard, lang: str) -> list[str]:
-    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     lines = [
         "- " + tr("ethics_data"),
         "- " + tr("ethics_offline"),
@@ -534,7 +534,7 @@ def _ethics(c: ModelCard, lang: str) -> list[str]:
 
 
 def _caveats(c: ModelCard, lang: str) -> list[str]:
-    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)  # noqa: E731
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     m, v = c.metrics, c.value
     lines = []
     lo, hi = m["accuracy_ci"]
@@ -608,7 +608,3 @@ def model_card_markdown(card: ModelCard, lang: str = "en") -> str:
         lines += ["", f"## {section_title(section, lang)}", ""]
         lines += _RENDER[section](card, lang)
     return "\n".join(lines) + "\n"
-
-
-def card_filename(card: ModelCard) -> str:
-    return f"model_card_run{card.run_id}_{card.model_id}.md"

@@ -30,6 +30,8 @@ KINDS = (
     "kwh",
     "grams",
     "months",
+    "rate",
+    "sig",
 )
 
 
@@ -118,6 +120,10 @@ def format_cell(value: Any, kind: str, lang: str = "en", currency: str = "USD") 
         return f"{x:.2f}"
     if kind in ("mb", "months"):
         return f"{x:,.2f}" if kind == "mb" else f"{x:.1f}"
+    if kind == "sig":
+        return f"{x:.3g}"
+    if kind == "rate":
+        return f"{x:,.0f}"
     if kind == "seconds":
         return f"{x:,.2f}"
     if kind in ("kwh", "grams"):
@@ -328,8 +334,11 @@ def cost_table(data: ReportData, lang: str) -> Table:
                 t("report_html.measured" if c.measured else "report_html.not_measured", lang),
                 c.runtime or "",
                 c.p50_ms,
+                c.p90_ms,
                 c.p95_ms,
                 c.p99_ms,
+                c.throughput_32,
+                c.throughput_256,
                 c.cpu_seconds_per_prediction,
                 per_m,
                 None if c.artifact_bytes is None else c.artifact_bytes / 1e6,
@@ -351,6 +360,9 @@ def cost_table(data: ReportData, lang: str) -> Table:
                 None,
                 None,
                 None,
+                None,
+                None,
+                None,
                 None if per_item is None else per_item * 1e6,
                 None,
                 None,
@@ -365,9 +377,12 @@ def cost_table(data: ReportData, lang: str) -> Table:
         _col("cost_status", lang),
         _col("runtime", lang),
         _col("p50_ms", lang, "ms"),
+        _col("p90_ms", lang, "ms"),
         _col("p95_ms", lang, "ms"),
         _col("p99_ms", lang, "ms"),
-        _col("cpu_seconds_per_prediction", lang, "float"),
+        _col("throughput_32", lang, "rate"),
+        _col("throughput_256", lang, "rate"),
+        _col("cpu_seconds_per_prediction", lang, "sig"),
         _col("cost_per_million", lang, "money", currency=symbol),
         _col("artifact_mb", lang, "mb"),
         _col("peak_rss_mb", lang, "mb"),
@@ -382,6 +397,25 @@ def cost_table(data: ReportData, lang: str) -> Table:
         pue=f"{pue:g}" if pue is not None else "–",
     )
     return Table("cost", t("report_table.cost", lang), columns, tuple(rows), note=note)
+
+
+def cheaper_than_llm(data: ReportData) -> tuple[str, float] | None:
+    """(cheapest measured model, how many times cheaper per prediction than the LLM API)."""
+    v = data.value
+    if v is None or v.llm is None:
+        return None
+    llm_item = _finite(v.llm.business.details.get("cost_per_item"))
+    price = v.assumptions.price_per_vcpu_hour
+    costs = [
+        (r.cost.cost_per_million(price), r.label)
+        for r in data.runs
+        if r.cost.cpu_seconds_per_prediction is not None
+    ]
+    costs = [(c, label) for c, label in costs if c is not None and c > 0]
+    if not llm_item or not costs:
+        return None
+    cheapest, label = min(costs)
+    return label, llm_item * 1e6 / cheapest
 
 
 def business_table(data: ReportData, lang: str) -> Table:
@@ -676,12 +710,6 @@ def build_tables(data: ReportData, lang: str = "en") -> dict[str, Table]:
     )
     tables = [b(data, lang) for b in builders]
     return {tb.key: tb for tb in tables}
-
-
-def column_values(table: Table, key: str) -> list[Any]:
-    """All values of one column (by key)."""
-    i = next(i for i, c in enumerate(table.columns) if c.key == key)
-    return [row[i] for row in table.rows]
 
 
 def visible(columns: Sequence[Column]) -> list[int]:
