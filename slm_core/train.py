@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from slm_core.data.split import make_splits
-from slm_core.energy import track_training
 from slm_core.data.types import SplitConfig
+from slm_core.energy import track_training
 from slm_core.errors import CancelledError, NotFoundError, SlmError
 from slm_core.metrics import headline_metrics
 from slm_core.models.base import TrainCallbacks

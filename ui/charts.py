@@ -12,7 +12,7 @@ def history_figure(history: dict[str, list[float]], title_loss: str, title_acc: 
     """Train/validation loss and accuracy per epoch, side by side, in the interface language."""
     names = {"train": t("chart.train"), "val": t("chart.val"), "epoch": t("chart.epoch")}
     fig = make_subplots(rows=1, cols=2, subplot_titles=(title_loss, title_acc))
-    for col, metric in ((1, "loss"), (2, "accuracy")):
+    for col, metric, title in ((1, "loss", title_loss), (2, "accuracy", title_acc)):
         for key, split, dash in ((metric, "train", "solid"), (f"val_{metric}", "val", "dash")):
             values = history.get(key) or []
             if values:
@@ -20,7 +20,7 @@ def history_figure(history: dict[str, list[float]], title_loss: str, title_acc: 
                     go.Scatter(
                         x=list(range(1, len(values) + 1)),
                         y=values,
-                        name=key,
+                        name=f"{names[split]} · {title}",
                         mode="lines+markers",
                         line={"dash": dash},
                     ),
