@@ -17,7 +17,7 @@ from ui.results_widgets import (
     run_label,
     run_version,
 )
-from ui.state import activate_dataset, active_dataset, get_store, t
+from ui.state import activate_dataset, get_store, require_dataset, t
 
 ANSWERS_KEY, SAVED_KEY, FLASH_KEY = "pg_answers", "pg_saved", "pg_flash"
 PER_ROW = 3
@@ -25,11 +25,7 @@ PER_ROW = 3
 st.title(t("playground.title"))
 if FLASH_KEY in st.session_state:
     st.success(st.session_state.pop(FLASH_KEY), icon=":material/check_circle:")
-dataset = active_dataset()
-if dataset is None:
-    st.info(t("home.no_dataset"))
-    st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
-    st.stop()
+dataset = require_dataset()
 store = get_store()
 unit = dataset.report.get("token_unit", "word")
 unit_name = t("unit." + unit)

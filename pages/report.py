@@ -19,15 +19,11 @@ from slm_core.report import (
     table_csv,
 )
 from ui.report_widgets import cached_cards, html_size_mb, report_data, table_frame
-from ui.state import active_dataset, get_store, lang, t
+from ui.state import get_store, lang, require_dataset, t
 
 st.title(t("report_page.title"))
 st.caption(t("report_page.intro"))
-dataset = active_dataset()
-if dataset is None:
-    st.info(t("home.no_dataset"))
-    st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
-    st.stop()
+dataset = require_dataset()
 store = get_store()
 if not store.list_runs(dataset_id=dataset.id, statuses=("succeeded",)):
     st.info(t("report_page.no_runs"))

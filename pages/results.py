@@ -26,15 +26,11 @@ from ui.results_widgets import (
     run_version,
     style_leaderboard,
 )
-from ui.state import active_dataset, get_store, lang, t
+from ui.state import get_store, lang, require_dataset, t
 
 st.title(t("results.title"))
 st.caption(t("results.intro"))
-dataset = active_dataset()
-if dataset is None:
-    st.info(t("home.no_dataset"))
-    st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
-    st.stop()
+dataset = require_dataset()
 
 store = get_store()
 runs = store.list_runs(dataset_id=dataset.id, statuses=("succeeded",))

@@ -8,7 +8,7 @@ from slm_core import jobs
 from slm_core.errors import SlmError
 from slm_core.models.registry import MODEL_IDS, PRESETS, get_spec, resolve_params
 from ui.charts import history_figure
-from ui.state import active_dataset, get_store, t
+from ui.state import get_store, require_dataset, t
 
 ACTIVE = ("queued", "running")
 STATUS_ICONS = {
@@ -21,11 +21,7 @@ STATUS_ICONS = {
 }
 
 st.title(t("train.title"))
-dataset = active_dataset()
-if dataset is None:
-    st.info(t("home.no_dataset"))
-    st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
-    st.stop()
+dataset = require_dataset()
 store = get_store()
 st.caption(
     t(

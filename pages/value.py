@@ -16,7 +16,7 @@ from slm_core.value.scorecard import (
     recommendation_text,
     sensitivity_text,
 )
-from ui.state import active_dataset, get_store, lang, t
+from ui.state import get_store, lang, require_dataset, t
 from ui.value_charts import profit_figure, radar_figure
 from ui.value_widgets import (
     assumptions_editor,
@@ -72,11 +72,7 @@ def cached_report(
 
 st.title(t("value.title"))
 st.caption(t("value.intro"))
-dataset = active_dataset()
-if dataset is None:
-    st.info(t("home.no_dataset"))
-    st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
-    st.stop()
+dataset = require_dataset()
 store = get_store()
 key = fingerprint(store, dataset.id)
 with st.spinner(t("value.measuring", model=dataset.name)):

@@ -65,3 +65,13 @@ def active_dataset():
         return get_store().get_dataset(dataset_id)
     except NotFoundError:
         return None
+
+
+def require_dataset():
+    """The active DatasetRecord; without one, say where to add it and stop the page."""
+    dataset = active_dataset()
+    if dataset is None:
+        st.info(t("home.no_dataset"))
+        st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
+        st.stop()
+    return dataset
