@@ -205,6 +205,19 @@ def cmd_value(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from slm_core.runtime import bench_run, format_bench
+
+    store = _store()
+    say = None if args.json else (lambda fraction, message: print(f"  {message}", file=sys.stderr))
+    report = bench_run(store, args.run, args.threads, progress=say)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_bench(report))
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from slm_core.report import write_report
     from slm_core.value.assumptions import Assumptions, load_assumptions
@@ -221,6 +234,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "inspect": (cmd_inspect, "validate a data file and print its DataReport"),
     "train": (cmd_train, "train models on a data file and store the runs"),
     "evaluate": (cmd_evaluate, "full evaluation of a finished run (metrics with CIs, ...)"),
+    "bench": (cmd_bench, "measure latency, size, memory, $ and energy of a finished run"),
     "value": (cmd_value, "business and social scorecards for every run on a dataset"),
     "report": (cmd_report, "self-contained HTML report of a dataset's runs (opens offline)"),
 }
@@ -240,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help=COMMANDS["evaluate"][1])
     p.add_argument("--run", type=int, required=True, help="run id")
     p.add_argument("--refresh", action="store_true", help="recompute instead of the cached one")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser("bench", help=COMMANDS["bench"][1])
+    p.add_argument("--run", type=int, required=True, help="run id")
+    p.add_argument("--threads", type=int, help="measure only this thread count (default 1 and all)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p = sub.add_parser("value", help=COMMANDS["value"][1])
     p.add_argument("--dataset", required=True, help="dataset id, id prefix or name")

@@ -99,7 +99,9 @@ def llm_input_tokens(
     ):
         _check(name, value)
     value = (
-        prompt_tokens + mean_cjk_chars * tokens_per_char_cjk + mean_other_chars * tokens_per_char_latin
+        prompt_tokens
+        + mean_cjk_chars * tokens_per_char_cjk
+        + mean_other_chars * tokens_per_char_latin
     )
     return Figure(
         value,

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def _quiet_codecarbon() -> None:
-    # CodeCarbon warns about every unknown CPU and logs at INFO on every measurement.
+    # CodeCarbon warns about every unknown CPU and logs at INFO on every measurement; its
+    # logger module reads this variable on import and resets the level.
+    os.environ.setdefault("CODECARBON_LOG_LEVEL", "error")
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
 
 
@@ -66,6 +68,7 @@ def cpu_power() -> CpuPower:
         from codecarbon.core import cpu as cc_cpu
         from codecarbon.core.util import count_cpus, detect_cpu_model
 
+        _quiet_codecarbon()  # its logger module resets the level on import
         logical = int(count_cpus() or logical)
         model = detect_cpu_model() or "Unknown"
         if model != "Unknown":
@@ -157,6 +160,7 @@ def track_training(
         _quiet_codecarbon()
         from codecarbon import OfflineEmissionsTracker
 
+        _quiet_codecarbon()
         tracker = OfflineEmissionsTracker(
             country_iso_code=country_iso_code,
             tracking_mode="process",

@@ -299,16 +299,20 @@ def load_predictor(
     def vectorize(texts: list[str]) -> np.ndarray:
         return vocabulary.encode(texts, max_len)
 
-    if chosen == "keras":
+    runtime: Runtime | None = None
+    if chosen != "keras":
+        try:
+            runtime = open_runtime(chosen, serving_dir, n_threads)
+            model_file = serving_dir / FORM_FILES[chosen]
+        except NotFoundError:
+            if form is not None:  # a form asked for by name must exist
+                raise
+            chosen, parity = "keras", None  # exported file deleted: serve the model itself
+    if runtime is None:
         from slm_core.models.registry import load_model
 
-        os.environ.setdefault("SLM_TF_THREADS", str(n_threads))
-        classifier = load_model(model_dir)
-        runtime: Runtime = KerasRuntime(classifier)
+        runtime = KerasRuntime(load_model(model_dir))
         model_file = model_dir / files.get("model", "model.keras")
-    else:
-        runtime = open_runtime(chosen, serving_dir, n_threads)
-        model_file = serving_dir / FORM_FILES[chosen]
     return Predictor(
         model_id=str(meta["model_id"]),
         family="neural",
