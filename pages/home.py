@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+from slm_core.models.names import model_description, model_name
 from slm_core.models.registry import MODEL_IDS, get_spec
 from ui.navigation import PAGES
-from ui.state import active_dataset, get_store, t
+from ui.state import active_dataset, get_store, lang, t
 from ui.widgets import dataset_summary
 
 STEPS = [
@@ -41,5 +42,7 @@ cols = st.columns(2)
 for i, model_id in enumerate(MODEL_IDS):
     spec = get_spec(model_id)
     with cols[i % 2].container(border=True):
-        st.markdown(f"**{spec.name}** · `{spec.id}` · {t('family.' + spec.family)}")
-        st.caption(spec.description)
+        st.markdown(
+            f"**{model_name(spec.id, lang())}** · `{spec.id}` · {t('family.' + spec.family)}"
+        )
+        st.caption(model_description(spec.id, lang()))

@@ -6,9 +6,10 @@ import streamlit as st
 
 from slm_core import jobs
 from slm_core.errors import SlmError
+from slm_core.models.names import model_description, model_name
 from slm_core.models.registry import MODEL_IDS, PRESETS, get_spec, resolve_params
 from ui.charts import history_figure
-from ui.state import get_store, require_dataset, t
+from ui.state import get_store, lang, require_dataset, t
 
 ACTIVE = ("queued", "running")
 STATUS_ICONS = {
@@ -37,7 +38,7 @@ with st.form("train_form", border=True):
         t("train.models"),
         MODEL_IDS,
         default=["tfidf_lr"],
-        format_func=lambda m: f"{get_spec(m).name} ({m})",
+        format_func=lambda m: f"{model_name(m, lang())} ({m})",
         help=t("train.models_help"),
     )
     preset = st.segmented_control(
@@ -53,7 +54,7 @@ with st.form("train_form", border=True):
         for model_id in chosen:
             spec = get_spec(model_id)
             params = resolve_params(model_id, preset or "quick", {})
-            st.markdown(f"**{spec.name}**")
+            st.markdown(f"**{model_name(model_id, lang())}**")
             cols = st.columns(4)
             edited = {}
             for i, (key, value) in enumerate(params.items()):
@@ -96,7 +97,7 @@ if submitted:
 
 with st.expander(t("train.cards")):
     for model_id in chosen or MODEL_IDS:
-        st.markdown(f"**{get_spec(model_id).name}** — {get_spec(model_id).description}")
+        st.markdown(f"**{model_name(model_id, lang())}** — {model_description(model_id, lang())}")
 
 
 @st.fragment(run_every="1s")
@@ -114,9 +115,9 @@ def job_board() -> None:
     for run in runs:
         with st.container(border=True):
             head, action = st.columns([5, 1])
-            spec = get_spec(run.model_id)
+            name = model_name(run.model_id, lang())
             head.markdown(
-                f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {spec.name}** · "
+                f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {name}** · "
                 f"{t('preset.' + run.preset)} · {t('status.' + run.status)}"
             )
             progress = run.progress or {}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slm_core.i18n import format_number, t
+from slm_core.models.names import model_description, model_name  # noqa: F401  (re-exported)
 from slm_core.report.collect import ReportData, RunFigures
 
 CARD_KIND = "model_card"
@@ -35,30 +36,6 @@ SECTIONS = (
 )
 # Below this many test texts a 95% interval is wide enough to say so in the caveats.
 SMALL_TEST_SET = 200
-
-
-def model_name(model_id: str, lang: str = "en") -> str:
-    """The model's plain-language name in ``lang`` (the registry's English name by default)."""
-    from slm_core.i18n import catalogue
-    from slm_core.models.registry import SPECS
-
-    key = f"model_card.model.{model_id}.name"
-    if lang != "en" and key in catalogue(lang):
-        return catalogue(lang)[key]
-    spec = SPECS.get(model_id)
-    return spec.name if spec else model_id
-
-
-def model_description(model_id: str, lang: str = "en") -> str:
-    """The model's plain-language description in ``lang``."""
-    from slm_core.i18n import catalogue
-    from slm_core.models.registry import SPECS
-
-    key = f"model_card.model.{model_id}.description"
-    if lang != "en" and key in catalogue(lang):
-        return catalogue(lang)[key]
-    spec = SPECS.get(model_id)
-    return spec.description if spec else ""
 
 
 # ----------------------------------------------------------------- user text

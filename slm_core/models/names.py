@@ -1,0 +1,26 @@
+"""Model names and descriptions in the interface language (catalogue first, registry fallback)."""
+
+from __future__ import annotations
+
+from slm_core.i18n import catalogue
+
+
+def _localized(model_id: str, field: str, lang: str) -> str | None:
+    key = f"model_card.model.{model_id}.{field}"
+    return catalogue(lang).get(key) if lang != "en" else None
+
+
+def model_name(model_id: str, lang: str = "en") -> str:
+    """The model's plain-language name in ``lang`` (the registry's English name by default)."""
+    from slm_core.models.registry import SPECS
+
+    spec = SPECS.get(model_id)
+    return _localized(model_id, "name", lang) or (spec.name if spec else model_id)
+
+
+def model_description(model_id: str, lang: str = "en") -> str:
+    """The model's plain-language description in ``lang``."""
+    from slm_core.models.registry import SPECS
+
+    spec = SPECS.get(model_id)
+    return _localized(model_id, "description", lang) or (spec.description if spec else "")
