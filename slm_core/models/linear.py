@@ -105,7 +105,12 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
         logs = self._logs(features, labels)
         if val_texts is not None and val_labels is not None and len(val_texts) > 0:
             logs.update(
-                {"val_" + k: v for k, v in self._logs(self.vectorizer_.transform(val_texts), val_labels).items()}
+                {
+                    "val_" + k: v
+                    for k, v in self._logs(
+                        self.vectorizer_.transform(val_texts), val_labels
+                    ).items()
+                }
             )
         hooks.on_batch(0, 1, 1)
         hooks.on_epoch(0, 1, logs)

@@ -72,6 +72,7 @@ class KerasTextClassifier:
         kernel_size: int = 5,
         heads: int = 4,
         blocks: int = 1,
+        lsa_init: bool | None = None,
         token_unit: str = "word",
         seed: int = 42,
     ):
@@ -90,12 +91,32 @@ class KerasTextClassifier:
         self.kernel_size = kernel_size
         self.heads = heads
         self.blocks = blocks
+        self.lsa_init = lsa_init
         self.token_unit = token_unit
         self.seed = seed
 
     # -- scikit-learn style parameters -------------------------------------------------
 
-    _PARAMS = ["arch", "epochs", "batch_size", "embedding_dim", "units", "dropout", "learning_rate", "vocab_size", "max_len", "max_len_cap", "class_weight", "patience", "kernel_size", "heads", "blocks", "token_unit", "seed"]
+    _PARAMS = [
+        "arch",
+        "epochs",
+        "batch_size",
+        "embedding_dim",
+        "units",
+        "dropout",
+        "learning_rate",
+        "vocab_size",
+        "max_len",
+        "max_len_cap",
+        "class_weight",
+        "patience",
+        "kernel_size",
+        "heads",
+        "blocks",
+        "lsa_init",
+        "token_unit",
+        "seed",
+    ]
 
     @property
     def model_id(self) -> str:
@@ -169,6 +190,10 @@ class KerasTextClassifier:
             val = (self.vocabulary_.encode(val_texts, self.max_len_), val_y)
 
         model = self._build(keras, len(self.classes_))
+        self.lsa_used_ = _use_lsa(self.lsa_init, counts, self.arch)
+        if self.lsa_used_:
+            vectors = _lsa_vectors(x, len(self.vocabulary_), self.embedding_dim)
+            _set_token_vectors(model, vectors * LSA_SCALE[self.arch])
         model.compile(
             optimizer=keras.optimizers.Adam(float(self.learning_rate), clipnorm=1.0),
             loss="sparse_categorical_crossentropy",
@@ -285,7 +310,11 @@ class KerasTextClassifier:
             tf, _ = _keras()
             model = self.model_
             spec = tf.TensorSpec([None, None], tf.int32)
-            self._infer = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+
+            def infer(ids):
+                return model(ids, training=False)
+
+            self._infer = tf.function(infer, input_signature=[spec], autograph=False)
         return self._infer
 
     def _check_fitted(self) -> None:
@@ -312,6 +341,7 @@ class KerasTextClassifier:
             token_unit=self.token_unit,
             extra={
                 "max_len": self.max_len_,
+                "lsa_used": bool(self.lsa_used_),
                 "n_params": self.n_params_,
                 "history": self.history_,
                 "files": {"model": MODEL_FILE, "vocabulary": VOCAB_FILE},
@@ -328,6 +358,7 @@ def load(directory: Path, meta: dict[str, Any]) -> KerasTextClassifier:
     clf.vocabulary_ = Vocabulary.load(directory / VOCAB_FILE)
     clf.classes_ = list(meta["classes"])
     clf.max_len_ = int(meta["max_len"])
+    clf.lsa_used_ = bool(meta.get("lsa_used", False))
     clf.n_params_ = int(meta.get("n_params", clf.model_.count_params()))
     clf.history_ = {k: list(v) for k, v in meta.get("history", {}).items()}
     clf._infer = None
@@ -384,3 +415,72 @@ def _dataset(tf, x, y, w, batch_size, rng, shuffle):
     # A known length lets Keras count steps instead of warning that the data "ran out".
     return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
 
+
+# -- embeddings initialised from the training texts -----------------------------------------
+
+# Standard deviation of the initial word vectors (Keras' random default is ~0.03). Measured on
+# BBC News: recurrent cells (bounded gates) did best with large vectors; ReLU convolutions and
+# attention blow up with them early in training and do better with smaller ones.
+LSA_SCALE = {"lstm": 0.3, "bigru": 0.3, "cnn": 0.1, "transformer": 0.1}
+# Where "auto" applies LSA. The transformer's zero-initialised positions already make it start
+# as a bag of words, and LSA vectors did not help it on BBC News.
+LSA_AUTO = frozenset({"lstm", "bigru", "cnn"})
+# "Auto" turns LSA on for document-length texts only: a tweet has too few words for their
+# co-occurrence to say much, and on the tweets demo LSA vectors lowered accuracy.
+LSA_MIN_MEDIAN_TOKENS = 64
+
+
+def _use_lsa(setting: bool | None, token_counts: Sequence[int], arch: str) -> bool:
+    """Whether to start from LSA word vectors: the user's choice, or "auto" (None)."""
+    if setting is not None:
+        return bool(setting)
+    if arch not in LSA_AUTO or not len(token_counts):
+        return False
+    return float(np.median(token_counts)) >= LSA_MIN_MEDIAN_TOKENS
+
+
+def _lsa_vectors(x: np.ndarray, vocab_size: int, dim: int) -> np.ndarray:
+    """Word vectors ``(vocab, k <= dim)``: truncated SVD of the word x text TF-IDF matrix (LSA).
+
+    Built from the training split only.
+
+    Why: with a few thousand texts, randomly initialised embeddings overfit before words that
+    occur in the same texts end up near each other; LSA puts them there before training starts
+    (on BBC News it lifted the LSTM from ~0.93-0.96 to ~0.98 test accuracy). Rows 0 and 1
+    (padding, unknown), and columns beyond ``k`` on tiny data, keep their random initial values.
+    """
+    from scipy import sparse
+    from sklearn.utils.extmath import randomized_svd
+
+    n_texts = len(x)
+    words = x.ravel()
+    texts = np.repeat(np.arange(n_texts), x.shape[1])
+    keep = words > 1
+    counts = sparse.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float64), (words[keep], texts[keep])),
+        shape=(vocab_size, n_texts),
+    )
+    counts.sum_duplicates()
+    counts.data = 1.0 + np.log(counts.data)
+    df = np.diff(counts.indptr)
+    idf = np.log((1.0 + n_texts) / (1.0 + df)) + 1.0
+    matrix = sparse.diags(idf) @ counts
+    k = min(dim, n_texts - 1, vocab_size - 3)
+    if k < 1 or matrix.nnz == 0:
+        return np.zeros((vocab_size, 0), dtype=np.float32)
+    u, s, _ = randomized_svd(matrix, k, random_state=0)
+    vectors = u * np.sqrt(s)
+    vectors /= max(float(vectors[2:].std()), 1e-12)  # unit std; callers scale
+    return vectors.astype(np.float32)
+
+
+def _set_token_vectors(model, vectors: np.ndarray) -> None:
+    """Copy ``vectors`` (rows 2+, its first columns) into the model's token embedding."""
+    from slm_core.models.keras_blocks import TokenAndPositionEmbedding
+
+    layer = model.get_layer("embedding")
+    if isinstance(layer, TokenAndPositionEmbedding):
+        layer = layer.tokens
+    (table,) = layer.get_weights()
+    table[2:, : vectors.shape[1]] = vectors[2:]
+    layer.set_weights([table])

@@ -67,7 +67,7 @@ class Vocabulary:
     """Term list in id order (0 = padding, 1 = out-of-vocabulary) with fast encoding."""
 
     def __init__(self, terms: Sequence[str], unit: str = "word"):
-        terms = list(terms)
+        terms = [str(t) for t in terms]  # TextVectorization returns numpy strings
         if len(terms) < 2 or terms[0] != PAD or terms[1] != OOV:
             raise TrainError("A vocabulary must start with the padding and unknown-token entries.")
         self.terms = terms

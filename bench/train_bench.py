@@ -1,0 +1,262 @@
+"""Training throughput and peak memory of each Keras model, next to a seed-style reference.
+
+The reference is what a first Keras tutorial does: ``TextVectorization`` (20k tokens, default
+standardisation) padding every text to 200 steps, Embedding 128 -> LSTM 64 -> softmax, Adam
+1e-3, no masking. It is measured in the same run, on the same split of the tweets demo
+(70/15/15 stratified, seed 42, duplicates and conflicting labels removed), so the ratios hold
+on whatever machine runs this. Each model trains in its own process: peak RSS is that
+process's own.
+
+Usage::
+
+    python bench/train_bench.py                          # 8000 training tweets, ~5 min
+    python bench/train_bench.py --rows 0 --ref-epochs 5  # the full split, as issue 3 measured
+
+samples/s = training texts x epochs run / wall seconds of ``fit`` (vocabulary, tracing and the
+validation passes included, so the figure is conservative for the app's models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MODELS = ("lstm", "bigru", "cnn", "transformer")
+TARGET_RATIO = 5.0
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _accuracy(predicted, expected) -> float:
+    return sum(p == e for p, e in zip(predicted, expected, strict=True)) / max(len(expected), 1)
+
+
+def _prepare(rows: int | None, seed: int, path: Path) -> dict:
+    from slm_core.data.split import make_splits
+    from slm_core.data.types import SplitConfig
+    from slm_core.dataset import load_demo_dataset
+
+    splits = make_splits(load_demo_dataset("tweets").frame, SplitConfig(seed=seed))
+    train = splits.train
+    if rows and rows < len(train):
+        train = train.sample(rows, random_state=seed)
+    data = {
+        name: {"text": list(frame["text"]), "label": list(frame["label"])}
+        for name, frame in (("train", train), ("val", splits.val), ("test", splits.test))
+    }
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    majority = splits.test["label"].value_counts(normalize=True).iloc[0]
+    return {name: len(v["text"]) for name, v in data.items()} | {"majority": float(majority)}
+
+
+def _work_reference(data: dict, epochs: int) -> dict:
+    """The seed-style LSTM, written the way the issue measured it."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(42)
+    classes = sorted(set(data["train"]["label"]))
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[v] for v in data["train"]["label"]])
+    start = time.perf_counter()
+    vectorize = keras.layers.TextVectorization(max_tokens=20000, output_sequence_length=200)
+    vectorize.adapt(tf.constant(data["train"]["text"]))
+    x = vectorize(tf.constant(data["train"]["text"]))
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(200,), dtype="int64"),
+            keras.layers.Embedding(20000, 128),
+            keras.layers.LSTM(64),
+            keras.layers.Dense(len(classes), activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
+    seconds = time.perf_counter() - start
+    test_x = vectorize(tf.constant(data["test"]["text"]))
+    proba = model.predict(test_x, batch_size=256, verbose=0)
+    predicted = [classes[i] for i in proba.argmax(axis=1)]
+    return {
+        "epochs_run": epochs,
+        "fit_seconds": seconds,
+        "accuracy": _accuracy(predicted, data["test"]["label"]),
+        "n_params": int(model.count_params()),
+        "max_len": 200,
+    }
+
+
+def _work_model(data: dict, model_id: str, preset: str, epochs: int | None) -> dict:
+    from slm_core.models.registry import build
+
+    overrides = {"epochs": epochs} if epochs else {}
+    model = build(model_id, preset, overrides, seed=42)
+    start = time.perf_counter()
+    model.fit(
+        data["train"]["text"],
+        data["train"]["label"],
+        data["val"]["text"],
+        data["val"]["label"],
+    )
+    seconds = time.perf_counter() - start
+    predicted = model.predict(data["test"]["text"])
+    return {
+        "epochs_run": len(model.history_.get("loss", [])),
+        "fit_seconds": seconds,
+        "accuracy": _accuracy(predicted, data["test"]["label"]),
+        "n_params": int(model.n_params_),
+        "max_len": int(model.max_len_),
+    }
+
+
+def worker(args: argparse.Namespace) -> None:
+    data = json.loads(Path(args.data).read_text(encoding="utf-8"))
+    if args.worker == "reference":
+        result = _work_reference(data, args.ref_epochs)
+    else:
+        result = _work_model(data, args.worker, args.preset, args.epochs)
+    n = len(data["train"]["text"])
+    result["samples_per_s"] = n * result["epochs_run"] / result["fit_seconds"]
+    result["peak_rss_mb"] = _peak_rss_mb()
+    print("RESULT " + json.dumps(result))
+
+
+def _run_worker(name: str, args: argparse.Namespace, data_path: Path) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        "--data",
+        str(data_path),
+        "--preset",
+        args.preset,
+        "--ref-epochs",
+        str(args.ref_epochs),
+    ]
+    if args.epochs:
+        command += ["--epochs", str(args.epochs)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr or done.stdout)[-2000:]}
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def _markdown(report: dict) -> str:
+    ref = report["reference"]
+    lines = [
+        "# Training benchmark (tweets demo)",
+        "",
+        f"{report['sizes']['train']} training texts, {report['sizes']['test']} test texts; "
+        f"preset `{report['preset']}`; {report['machine']}; "
+        f"majority-class accuracy {report['sizes']['majority']:.3f}. "
+        f"Target: >= {TARGET_RATIO:g}x the reference's samples/s at equal or better accuracy.",
+        "",
+        "| model | epochs | seq len | params | fit s | samples/s | x reference "
+        "| test accuracy | peak RSS MB | target met |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in [("reference (seed-style LSTM)", ref), *report["models"].items()]:
+        if "error" in r:
+            lines.append(f"| {name} | failed: {r['error'].splitlines()[-1][:80]} |")
+            continue
+        ratio = r.get("ratio")
+        met = "" if ratio is None else ("yes" if r.get("target_met") else "no")
+        lines.append(
+            f"| {name} | {r['epochs_run']} | {r['max_len']} | {r['n_params']:,} "
+            f"| {r['fit_seconds']:.1f} | {r['samples_per_s']:.0f} "
+            f"| {'' if ratio is None else f'{ratio:.1f}x'} | {r['accuracy']:.3f} "
+            f"| {r['peak_rss_mb']:.0f} | {met} |"
+        )
+    lines += [
+        "",
+        "samples/s = training texts x epochs run / wall seconds of `fit` (vocabulary building, "
+        "graph tracing and validation passes included). Each model ran in its own process.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rows", type=int, default=8000, help="training texts sampled (default 8000; 0 = all)"
+    )
+    parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    parser.add_argument("--ref-epochs", type=int, default=2, help="reference epochs (default 2)")
+    parser.add_argument("--preset", default="balanced")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return 0
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = Path(tmp) / "tweets.json"
+        sizes = _prepare(args.rows, args.seed, data_path)
+        print(f"data: {sizes}", file=sys.stderr)
+        reference = _run_worker("reference", args, data_path)
+        print(f"reference: {reference}", file=sys.stderr)
+        models = {}
+        for model_id in [m.strip() for m in args.models.split(",") if m.strip()]:
+            result = _run_worker(model_id, args, data_path)
+            if "error" not in result and "error" not in reference:
+                result["ratio"] = result["samples_per_s"] / reference["samples_per_s"]
+                result["target_met"] = bool(
+                    result["ratio"] >= TARGET_RATIO and result["accuracy"] >= reference["accuracy"]
+                )
+            models[model_id] = result
+            print(f"{model_id}: {result}", file=sys.stderr)
+    report = {
+        "benchmark": "train",
+        "dataset": "tweets",
+        "preset": args.preset,
+        "sizes": sizes,
+        "seed": args.seed,
+        "ref_epochs": args.ref_epochs,
+        "epochs_override": args.epochs,
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        ),
+        "tf_threads": os.environ.get("SLM_TF_THREADS"),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "reference": reference,
+        "models": models,
+        "target_ratio": TARGET_RATIO,
+    }
+    (out / "train.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (out / "train.md").write_text(_markdown(report), encoding="utf-8")
+    print(_markdown(report))
+    failed = [name for name, r in [("reference", reference), *models.items()] if "error" in r]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
