@@ -136,6 +136,9 @@ def test_journey_upload_train_and_switch_language(server, page):
 
     page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
     page.get_by_role("option", name="简体中文").click()
+    page.get_by_role("button", name="开始训练").wait_for()
     _settle(page)
-    assert "训练" in page.locator("[data-testid='stMain']").inner_text()
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert "训练任务" in main and "已完成" in main
+    assert "Start training" not in main
     page.screenshot(path=str(SHOTS / "04_train_zh.png"), full_page=True)
