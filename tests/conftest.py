@@ -39,8 +39,7 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 600):
     )
 
 
-@pytest.fixture
-def topic_texts() -> tuple[list[str], list[str]]:
+def make_topic_texts() -> tuple[list[str], list[str]]:
     """90 short English texts in 3 clearly separable topics."""
     words = {
         "sport": "match goal team coach league score player season win",
@@ -54,6 +53,11 @@ def topic_texts() -> tuple[list[str], list[str]]:
             texts.append(" ".join(v[(i + k) % len(v)] for k in range(5)) + f" item {i}")
             labels.append(label)
     return texts, labels
+
+
+@pytest.fixture
+def topic_texts() -> tuple[list[str], list[str]]:
+    return make_topic_texts()
 
 
 @pytest.fixture(autouse=True)

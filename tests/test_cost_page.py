@@ -18,7 +18,7 @@ from slm_core.data.split import content_hash
 from slm_core.store import RunStore
 from slm_core.value.assumptions import Assumptions
 from slm_core.value.business import text_lengths
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_topic_texts
 
 TIMEOUT = 120
 ROUTER = """
@@ -41,7 +41,7 @@ def stored(tmp_path_factory):
     get_store.clear()  # the cached store of an earlier test points at another SLM_HOME
     st.cache_data.clear()
     store = RunStore()
-    texts, labels = _topic_texts()
+    texts, labels = make_topic_texts()
     frame = pd.DataFrame({"text": texts, "label": labels})
     report = {"token_unit": "word", "script": "latin", "classes": {"sport": 30}}
     dataset = store.add_dataset(
@@ -57,21 +57,6 @@ def stored(tmp_path_factory):
     get_store.clear()
     st.cache_data.clear()
     patch.undo()
-
-
-def _topic_texts() -> tuple[list[str], list[str]]:
-    words = {
-        "sport": "match goal team coach league score player season win",
-        "money": "bank price market profit shares tax budget loan interest",
-        "tech": "phone software chip internet app data cloud robot code",
-    }
-    texts, labels = [], []
-    for label, vocab in words.items():
-        v = vocab.split()
-        for i in range(30):
-            texts.append(" ".join(v[(i + k) % len(v)] for k in range(5)) + f" item {i}")
-            labels.append(label)
-    return texts, labels
 
 
 def _page(dataset_id: str, tmp_path, lang: str = "en") -> AppTest:

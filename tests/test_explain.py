@@ -13,22 +13,12 @@ from slm_core.explain import (
     token_spans,
 )
 from slm_core.models.registry import build
-from tests.conftest import SAMPLE_ZH
+from tests.conftest import SAMPLE_ZH, make_topic_texts
 
 
 @pytest.fixture(scope="module")
 def linear_models():
-    words = {
-        "sport": "match goal team coach league score player season win",
-        "money": "bank price market profit shares tax budget loan interest",
-        "tech": "phone software chip internet app data cloud robot code",
-    }
-    texts, labels = [], []
-    for label, vocab in words.items():
-        v = vocab.split()
-        for i in range(30):
-            texts.append(" ".join(v[(i + k) % len(v)] for k in range(5)) + f" item {i}")
-            labels.append(label)
+    texts, labels = make_topic_texts()
     return {
         model_id: build(model_id, "balanced", token_unit="word", seed=0).fit(texts, labels)
         for model_id in ("tfidf_lr", "tfidf_svm", "nb")
