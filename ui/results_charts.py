@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -75,7 +76,10 @@ def roc_figure(
     for cls, curve in roc.items():
         fig.add_trace(
             go.Scatter(
-                x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{cls} (AUC {curve['auc']:.3f})"
+                x=curve["fpr"],
+                y=curve["tpr"],
+                mode="lines",
+                name=f"{html.escape(cls)} (AUC {curve['auc']:.3f})",
             )
         )
     fig.add_trace(
@@ -104,7 +108,7 @@ def pr_figure(pr: dict[str, dict], *, title: str, x_title: str, y_title: str) ->
                 x=curve["recall"],
                 y=curve["precision"],
                 mode="lines",
-                name=f"{cls} (AP {curve['average_precision']:.3f})",
+                name=f"{html.escape(cls)} (AP {curve['average_precision']:.3f})",
             )
         )
     fig.update_layout(
