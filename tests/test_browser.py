@@ -101,6 +101,7 @@ def _settle(pg) -> None:
 
 def _nav(pg, label: str) -> None:
     pg.locator("[data-testid='stSidebarNav'] a", has_text=label).first.click()
+    pg.wait_for_url(f"**/{label.lower()}")
     _settle(pg)
 
 
@@ -127,7 +128,8 @@ def test_journey_upload_train_and_switch_language(server, page):
     _settle(page)
 
     _nav(page, "Train")
-    assert "support_tickets_zh" in page.locator("[data-testid='stMain']").inner_text()
+    # The script state can read "notRunning" for a moment before the new page's run starts.
+    page.locator("[data-testid='stMain']").get_by_text("support_tickets_zh").first.wait_for()
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("test accuracy").first.wait_for(timeout=180_000)
     _settle(page)
