@@ -3,8 +3,14 @@
 Why they learn where the seed-style model did not (it padded 20-token tweets to 200 steps
 without masking and predicted the majority class): the sequence length comes from the data
 (95th percentile of token counts), padding is masked, batches are bucketed by length so little
-padding is computed at all, every architecture pools over time (max + mean) instead of reading
-one final state, and early stopping on validation loss restores the best epoch.
+padding is computed at all, every architecture pools over time (max and/or mean) instead of reading
+one final state, and early stopping on validation loss restores the best epoch. For
+document-length texts (BBC News), word vectors start from LSA on the training split, which
+small datasets need; the transformer starts order-blind (zero position vectors).
+
+Vocabulary: ``TextVectorization`` is adapted on the training split (already tokenised by
+``slm_core.models.tokenize``), and its vocabulary is then applied in Python/NumPy both for
+training batches and for serving, so no string op runs inside the Keras graph.
 
 TensorFlow is imported inside functions only: importing this module stays cheap.
 """

@@ -238,7 +238,11 @@ _SPECS: dict[str, ModelSpec] = {
         ),
         # Reading both ways doubles the work per token: a shorter cap keeps BBC-length
         # documents near two minutes on two cores.
-        presets=_neural_presets(balanced=dict(max_len_cap=256), thorough=dict(max_len_cap=512)),
+        # Larger batches: measured twice as fast here at the same accuracy on both demos.
+        presets=_neural_presets(
+            balanced=dict(max_len_cap=256, batch_size=64, learning_rate=3e-3),
+            thorough=dict(max_len_cap=512),
+        ),
     ),
     "cnn": ModelSpec(
         id="cnn",
@@ -251,7 +255,7 @@ _SPECS: dict[str, ModelSpec] = {
         ),
         presets=_neural_presets(
             quick=dict(units=64, kernel_size=3),
-            balanced=dict(units=128, kernel_size=5),
+            balanced=dict(units=128, kernel_size=5, batch_size=64, learning_rate=3e-3),
             thorough=dict(units=256, kernel_size=5),
         ),
     ),
@@ -269,7 +273,7 @@ _SPECS: dict[str, ModelSpec] = {
         presets=_neural_presets(
             # Attention costs grow with length squared: shorter caps than the other models.
             quick=dict(heads=2, blocks=1),
-            balanced=dict(heads=4, blocks=1, learning_rate=1e-3, max_len_cap=256),
+            balanced=dict(heads=4, blocks=1, learning_rate=1.5e-3, max_len_cap=256, batch_size=64),
             thorough=dict(heads=4, blocks=2, learning_rate=5e-4, max_len_cap=384),
         ),
     ),
