@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8501
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast lint format bench browser clean
+.PHONY: install run test test-fast lint format bench browser postgres clean
 
 $(STAMP): requirements.txt requirements-demo.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,20 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
 	  || echo "warning: could not install $$missing; the browser test may be skipped"; fi
 
+# A PostgreSQL server for the run-store tests against a real database (each test session starts
+# its own throw-away cluster from these binaries; nothing listens on a TCP port).
+POSTGRES_PKGS := postgresql
+postgres:
+	@missing=$$(for p in $(POSTGRES_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+	  || echo "warning: could not install $$missing; the PostgreSQL store tests may be skipped"; fi
+
 run: install
 	$(BIN)/python -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 	  --server.headless true
 
-test: install browser
+test: install browser postgres
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -25,7 +25,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Engine,
     Float,
     ForeignKey,
     Integer,
@@ -34,20 +33,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.pool import StaticPool
 
 from slm_core import config
 from slm_core.errors import NotFoundError, SlmError
+from slm_core.store_engine import make_engine
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -359,30 +355,6 @@ def pid_alive(pid: int | None, started: float | None = None) -> bool:
         return True
 
 
-def _make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    database = parsed.database or ""
-    if database in ("", ":memory:"):
-        # One shared connection, or every checkout would see a fresh empty database.
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-    else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    return engine
-
-
 class RunStore:
     """Datasets, runs, results, feedback and scenarios in one database plus files under ``home``.
 
@@ -398,7 +370,7 @@ class RunStore:
         self.home = (Path(home) if home is not None else config.slm_home()).expanduser().resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         self.url = url or config.database_url()
-        self.engine = _make_engine(self.url)
+        self.engine = make_engine(self.url)
         self._create_tables()
 
     def __repr__(self) -> str:
@@ -487,9 +459,7 @@ class RunStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
         if row is None:
-            raise NotFoundError(
-                f"No dataset with id {dataset_id!r}; pick one from the list of stored datasets."
-            )
+            raise NotFoundError("errors.store.no_dataset_with_id", dataset_id=f"{dataset_id!r}")
         return _dataset_record(row)
 
     def find_dataset(self, id_prefix_or_name: str) -> DatasetRecord:
@@ -511,12 +481,8 @@ class RunStore:
         if by_name:
             return _dataset_record(by_name[0])
         if by_prefix:
-            raise NotFoundError(
-                f"Several datasets have ids starting with {key!r}; give more characters of the id."
-            )
-        raise NotFoundError(
-            f"No dataset has the id or name {key!r}; list the stored datasets to find it."
-        )
+            raise NotFoundError("errors.store.several_datasets_have_ids", key=f"{key!r}")
+        raise NotFoundError("errors.store.no_dataset_id_name", key=f"{key!r}")
 
     def list_datasets(self) -> list[DatasetRecord]:
         """All datasets, newest first."""
@@ -534,8 +500,9 @@ class RunStore:
         if not path.exists():
             self.get_dataset(dataset_id)  # a clear message when the id itself is unknown
             raise NotFoundError(
-                f"The data file of dataset {dataset_id!r} is missing from {path.parent}; "
-                "upload the file again."
+                "errors.store.data_file_dataset_missing",
+                dataset_id=f"{dataset_id!r}",
+                parent=path.parent,
             )
         return pd.read_parquet(path)
 
@@ -545,7 +512,7 @@ class RunStore:
         dataset_runs = self.list_runs(dataset_id=dataset_id)
         run_ids = [r.id for r in dataset_runs]
         if any(r.status == "running" for r in dataset_runs):
-            raise SlmError("A run on this dataset is still training; cancel it before deleting.")
+            raise SlmError("errors.store.run_dataset_still_training")
         with self.engine.begin() as conn:
             conn.execute(delete(feedback).where(feedback.c.dataset_id == dataset_id))
             if run_ids:
@@ -600,7 +567,7 @@ class RunStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.id == int(run_id))).first()
         if row is None:
-            raise NotFoundError(f"No run with id {run_id}; list the runs to find the right id.")
+            raise NotFoundError("errors.store.no_run_with_id", run_id=run_id)
         return _run_record(row)
 
     def list_runs(
@@ -789,7 +756,7 @@ class RunStore:
         """Delete a run that is not training, with its results and files (feedback is kept)."""
         run = self.get_run(run_id)
         if run.status == "running":
-            raise SlmError(f"Run {run_id} is still training; cancel it before deleting it.")
+            raise SlmError("errors.store.run_still_training_cancel", run_id=run_id)
         with self.engine.begin() as conn:
             conn.execute(delete(run_results).where(run_results.c.run_id == run.id))
             conn.execute(update(feedback).where(feedback.c.run_id == run.id).values(run_id=None))
@@ -835,7 +802,7 @@ class RunStore:
                 return
             except IntegrityError:
                 continue  # another process inserted it first: update that row instead
-        raise SlmError(f"Could not save the {kind} result of run {run_id}; try again.")
+        raise SlmError("errors.store.could_save_result_run", kind=kind, run_id=run_id)
 
     def get_result(self, run_id: int, kind: str) -> dict[str, Any] | None:
         """The stored ``kind`` result of a run, or None."""
@@ -932,7 +899,9 @@ class RunStore:
                     update(scenarios).where(scenarios.c.id == int(scenario_id)).values(**values)
                 )
                 if result.rowcount == 0:
-                    raise NotFoundError(f"No scenario with id {scenario_id}; save it as new.")
+                    raise NotFoundError(
+                        "errors.store.no_scenario_with_id_2", scenario_id=scenario_id
+                    )
         return self.get_scenario(scenario_id)
 
     def get_scenario(self, scenario_id: int) -> ScenarioRecord:
@@ -940,7 +909,7 @@ class RunStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(scenarios).where(scenarios.c.id == int(scenario_id))).first()
         if row is None:
-            raise NotFoundError(f"No scenario with id {scenario_id}; pick one from the list.")
+            raise NotFoundError("errors.store.no_scenario_with_id", scenario_id=scenario_id)
         return _scenario_record(row)
 
     def list_scenarios(self, dataset_id: str | None = None) -> list[ScenarioRecord]:

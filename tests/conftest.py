@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_fixture import pg_cluster, pg_url  # noqa: F401  (fixtures for every test module)
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ZH = ROOT / "data" / "samples" / "support_tickets_zh.csv"
 

@@ -1,4 +1,8 @@
-"""Run store on SQLite in a temporary SLM_HOME: CRUD, atomic claims, cancel, interruption."""
+"""Run store on SQLite and on a real PostgreSQL server: CRUD, atomic claims, cancel, interruption.
+
+Every test that takes ``store`` runs once per backend; the PostgreSQL one gets a fresh database
+in the throw-away cluster of ``tests/pg_fixture.py``.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,13 @@ from slm_core.errors import NotFoundError, SlmError
 from slm_core.store import INTERRUPTED_MESSAGE, RunStore, metadata, runs
 
 
-@pytest.fixture
-def store(fresh_home) -> RunStore:
-    return RunStore(home=fresh_home)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, fresh_home):
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    store = RunStore(url, home=fresh_home)
+    assert store.engine.dialect.name == request.param
+    yield store
+    store.close()
 
 
 def _frame(n: int = 6) -> pd.DataFrame:
@@ -319,8 +327,8 @@ def test_two_stores_and_another_process_share_writes(store):
     assert child_run.params == {"from": "child"} and child_run.history == {"loss": [1.0]}
 
 
-def test_sqlite_uses_wal_and_foreign_keys(store):
-    with store.engine.connect() as conn:
+def test_sqlite_uses_wal_and_foreign_keys(fresh_home):
+    with RunStore(home=fresh_home).engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10000

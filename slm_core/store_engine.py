@@ -1,0 +1,58 @@
+"""The run store's database engine: URL normalisation and per-backend connection settings.
+
+SQLite (the default) gets WAL, a busy timeout and foreign keys, so the app, the job runner, its
+training children and the CLI can share one file. PostgreSQL goes through psycopg 3, the driver
+pinned in ``requirements.txt``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+# SQLAlchemy maps a bare "postgresql://" to psycopg2, which we do not ship; "postgres://" is the
+# spelling of Heroku-style DATABASE_URLs, which SQLAlchemy rejects outright.
+_PG_BARE_DRIVERS = ("postgresql", "postgres")
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Parse a store URL; a plain ``postgresql://`` (or ``postgres://``) uses psycopg 3.
+
+    An explicit driver (``postgresql+psycopg2://``, ``sqlite+pysqlite://``) is left as given.
+    """
+    parsed = make_url(url)
+    if parsed.drivername in _PG_BARE_DRIVERS:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for the run store at ``url`` (see :func:`normalise_url`)."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        # pre_ping: a pooled connection may have been closed by a server restart or a proxy.
+        return create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        # One shared connection, or every checkout would see a fresh empty database.
+        engine = create_engine(
+            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
