@@ -30,7 +30,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
-    Text,
     UniqueConstraint,
     case,
     delete,
@@ -43,7 +42,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from slm_core import config
 from slm_core.errors import NotFoundError, SlmError
-from slm_core.store_engine import make_engine
+from slm_core.store_engine import RowId, SafeText, make_engine
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,12 +63,12 @@ metadata = MetaData()
 datasets = Table(
     "datasets",
     metadata,
-    Column("id", Text, primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("source", Text, nullable=False),
-    Column("filename", Text),
-    Column("content_hash", Text, nullable=False, unique=True),
-    Column("parent_id", Text, ForeignKey("datasets.id", ondelete="SET NULL")),
+    Column("id", SafeText, primary_key=True),
+    Column("name", SafeText, nullable=False),
+    Column("source", SafeText, nullable=False),
+    Column("filename", SafeText),
+    Column("content_hash", SafeText, nullable=False, unique=True),
+    Column("parent_id", SafeText, ForeignKey("datasets.id", ondelete="SET NULL")),
     Column("created_at", _TS, nullable=False),
     Column("rows", Integer, nullable=False),
     Column("report_json", _JSON),
@@ -80,35 +79,35 @@ datasets = Table(
 runs = Table(
     "runs",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("dataset_id", Text, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
-    Column("model_id", Text, nullable=False),
-    Column("preset", Text),
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("dataset_id", SafeText, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", SafeText, nullable=False),
+    Column("preset", SafeText),
     Column("params_json", _JSON),
-    Column("status", Text, nullable=False, index=True),
+    Column("status", SafeText, nullable=False, index=True),
     Column("created_at", _TS, nullable=False),
     Column("started_at", _TS),
     Column("finished_at", _TS),
     Column("updated_at", _TS),  # heartbeat: last claim/progress/history write
     Column("train_seconds", Float),
     Column("metrics_json", _JSON),
-    Column("error", Text),
-    Column("artifact_path", Text),
+    Column("error", SafeText),
+    Column("artifact_path", SafeText),
     Column("progress_json", _JSON),
     Column("history_json", _JSON),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("pid", Integer),
     # The worker's process start time guards against a recycled pid looking alive.
     Column("pid_started", Float),
-    Column("worker_host", Text),
+    Column("worker_host", SafeText),
 )
 
 run_results = Table(
     "run_results",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("kind", Text, nullable=False),
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("run_id", RowId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", SafeText, nullable=False),
     Column("data_json", _JSON),
     Column("created_at", _TS, nullable=False),
     UniqueConstraint("run_id", "kind", name="uq_run_results_run_kind"),
@@ -117,23 +116,23 @@ run_results = Table(
 feedback = Table(
     "feedback",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", RowId, primary_key=True, autoincrement=True),
     # Feedback outlives a deleted run: its corrected examples still feed the next dataset.
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"), index=True),
-    Column("dataset_id", Text, ForeignKey("datasets.id", ondelete="CASCADE"), index=True),
-    Column("text", Text, nullable=False),
-    Column("predicted_label", Text),
+    Column("run_id", RowId, ForeignKey("runs.id", ondelete="SET NULL"), index=True),
+    Column("dataset_id", SafeText, ForeignKey("datasets.id", ondelete="CASCADE"), index=True),
+    Column("text", SafeText, nullable=False),
+    Column("predicted_label", SafeText),
     Column("is_correct", Boolean, nullable=False),
-    Column("corrected_label", Text),
+    Column("corrected_label", SafeText),
     Column("created_at", _TS, nullable=False),
 )
 
 scenarios = Table(
     "scenarios",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", Text, nullable=False),
-    Column("dataset_id", Text, ForeignKey("datasets.id", ondelete="SET NULL")),
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("name", SafeText, nullable=False),
+    Column("dataset_id", SafeText, ForeignKey("datasets.id", ondelete="SET NULL")),
     Column("data_json", _JSON),
     Column("created_at", _TS, nullable=False),
 )
@@ -666,7 +665,9 @@ class RunStore:
         if metrics is not None:
             values["metrics_json"] = jsonable(dict(metrics))
         if train_seconds is not None:
-            values["train_seconds"] = float(train_seconds)
+            # SQLite turns NaN into NULL but keeps infinity; PostgreSQL keeps both: store neither.
+            seconds = float(train_seconds)
+            values["train_seconds"] = seconds if math.isfinite(seconds) else None
         if artifact_path is not None:
             values["artifact_path"] = str(artifact_path)
         if error is not None:

@@ -1,4 +1,5 @@
-"""The run store's database engine: URL normalisation and per-backend connection settings.
+"""The run store's database engine: URL normalisation, per-backend connection settings, and
+column types that behave the same on SQLite and PostgreSQL.
 
 SQLite (the default) gets WAL, a busy timeout and foreign keys, so the app, the job runner, its
 training children and the CLI can share one file. PostgreSQL goes through psycopg 3, the driver
@@ -10,13 +11,47 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Integer, Text, TypeDecorator, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 # SQLAlchemy maps a bare "postgresql://" to psycopg2, which we do not ship; "postgres://" is the
 # spelling of Heroku-style DATABASE_URLs, which SQLAlchemy rejects outright.
 _PG_BARE_DRIVERS = ("postgresql", "postgres")
+
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+class RowId(TypeDecorator):
+    """An integer row id (SERIAL on PostgreSQL); an id out of its range matches no row.
+
+    A user can type any run id: PostgreSQL raises "integer out of range" for one past 32 bits
+    (SQLite overflows past 64) where the honest answer is "no such run". Ids start at 1, so -1
+    finds nothing. Our inserts never bind an id, the database assigns it.
+    """
+
+    impl = Integer
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is not None and not _INT32_MIN <= int(value) <= _INT32_MAX:
+            return -1
+        return value
+
+
+class SafeText(TypeDecorator):
+    """Text without NUL characters: PostgreSQL's text type cannot hold them, SQLite can.
+
+    Dropping them on every backend keeps both alike, so a pasted text or an odd error message
+    still saves. (JSON columns need nothing: JSON escapes NUL as \\u0000.)
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 def normalise_url(url: str | URL) -> URL:

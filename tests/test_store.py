@@ -21,6 +21,7 @@ from sqlalchemy.schema import CreateTable
 
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.store import INTERRUPTED_MESSAGE, RunStore, metadata, runs
+from slm_core.store_engine import normalise_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -339,3 +340,69 @@ def test_schema_compiles_for_postgresql():
     ddl = "\n".join(str(CreateTable(t).compile(dialect=dialect)) for t in metadata.sorted_tables)
     assert "SERIAL" in ddl and "TIMESTAMP WITH TIME ZONE" in ddl and "JSON" in ddl
     assert "BOOLEAN" in ddl
+
+
+def test_plain_postgresql_urls_use_psycopg3():
+    assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert normalise_url("postgres://u:pw@h:5433/db").drivername == "postgresql+psycopg"
+    assert normalise_url("postgres://u:pw@h:5433/db").password == "pw"
+    assert normalise_url("postgresql+psycopg2://u@h/db").drivername == "postgresql+psycopg2"
+    assert normalise_url("sqlite:////tmp/x.sqlite").drivername == "sqlite"
+
+
+def test_non_finite_numbers_are_stored_as_null(store):
+    ds = _dataset(store)
+    run = store.create_run(ds.id, "lstm", "quick", {"lr": float("inf"), "w": [np.nan, 1.0]})
+    assert run.params == {"lr": None, "w": [None, 1.0]}
+    store.claim_run(run.id, os.getpid())
+    store.set_progress(run.id, {"fraction": float("nan")})
+    store.append_history(run.id, {"loss": float("nan"), "accuracy": np.float32("inf")})
+    store.append_history(run.id, {"loss": 0.5, "accuracy": -np.inf})
+    assert store.get_run(run.id).history == {"loss": [None, 0.5], "accuracy": [None, None]}
+    done = store.finish_run(
+        run.id,
+        "succeeded",
+        metrics={"accuracy": np.float64("nan"), "per_class": np.array([np.inf, 0.5])},
+        train_seconds=float("inf"),
+    )
+    assert done.metrics == {"accuracy": None, "per_class": [None, 0.5]}
+    assert done.progress == {"fraction": None}
+    # The same on every backend: SQLite would turn NaN into NULL but keep infinity.
+    assert done.train_seconds is None
+    store.put_result(run.id, "evaluation", {"roc_auc": float("nan")})
+    assert store.get_result(run.id, "evaluation") == {"roc_auc": None}
+
+
+def test_nul_characters_and_huge_ids(store):
+    # PostgreSQL text cannot hold NUL; a pasted text or an odd error message must still save.
+    ds = _dataset(store, name="bad\x00name")
+    assert ds.name == "badname"
+    run = store.create_run(ds.id, "lstm", "quick", {"note": "a\x00b"})
+    assert run.params == {"note": "a\x00b"}  # JSON escapes it, so it round-trips unchanged
+    fb = store.add_feedback(run.id, "te\x00xt", "a\x00", False, corrected_label="b\x00")
+    assert (fb.text, fb.predicted_label, fb.corrected_label) == ("text", "a", "b")
+    store.claim_run(run.id, os.getpid())
+    assert store.finish_run(run.id, "failed", error="boom\x00").error == "boom"
+    # An id beyond a 32-bit integer column is simply not there (not a database error).
+    for huge in (2**31, 10**12, 10**20):
+        with pytest.raises(NotFoundError):
+            store.get_run(huge)
+        with pytest.raises(NotFoundError):
+            store.get_scenario(huge)
+        assert store.is_cancel_requested(huge)
+        assert store.get_result(huge, "evaluation") is None
+
+
+def test_processes_creating_the_schema_at_once(store):
+    # An empty database: several processes (app, runner, CLI) may create the tables together.
+    url = store.url
+    code = "import sys; from slm_core.store import RunStore; RunStore(sys.argv[1], sys.argv[2])"
+    metadata.drop_all(store.engine)
+    store.close()
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, url, str(store.home)], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    assert store.list_runs() == []
