@@ -97,3 +97,27 @@ def test_train_unknown_model_exits_2():
     result = run_cli("train", str(SAMPLE_ZH), "--models", "gpt5", "--json")
     assert result.returncode == 2
     assert "gpt5" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_and_evaluate_on_postgresql(tmp_path, pg_url):
+    # The shared-deployment setup: the README's plain postgresql:// URL, files in SLM_HOME.
+    env = {"SLM_HOME": str(tmp_path / "home"), "SLM_DATABASE_URL": pg_url}
+    trained = run_cli(
+        *("train", str(SAMPLE_ZH), "--text-col", "工单内容", "--label-col", "类别"),
+        *("--models", "tfidf_lr", "--preset", "quick", "--json"),
+        env=env,
+    )
+    assert trained.returncode == 0, trained.stderr
+    run_id = json.loads(trained.stdout)["runs"][0]["run_id"]
+    evaluated = run_cli("evaluate", "--run", str(run_id), "--json", env=env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert 0.0 <= json.loads(evaluated.stdout)["accuracy"] <= 1.0
+
+    from slm_core.store import RunStore
+
+    store = RunStore(pg_url, tmp_path / "home")
+    assert store.engine.dialect.name == "postgresql"
+    assert store.get_run(run_id).status == "succeeded"
+    assert store.get_result(run_id, "evaluation") is not None
+    missing = run_cli("evaluate", "--run", "99999999999", "--json", env=env)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr

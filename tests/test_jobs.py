@@ -21,6 +21,8 @@ from slm_core.errors import SlmError
 from slm_core.store import INTERRUPTED_MESSAGE, RunStore, pid_alive
 
 TARGET = "tests.job_targets:by_model"
+# The runner and its children reach the store through SLM_DATABASE_URL=store.url, so the
+# PostgreSQL variants below prove a detached worker works against a shared server too.
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "") -> object:
@@ -43,9 +45,12 @@ def _kill(pid: int | None) -> None:
 
 
 @pytest.fixture
-def store(fresh_home, monkeypatch):
+def store(request, fresh_home, monkeypatch):
+    """SQLite by default; tests marked ``parametrize("store", ..., indirect=True)`` get both."""
     monkeypatch.setenv("SLM_JOB_TARGET", TARGET)
-    store = RunStore(home=fresh_home)
+    backend = getattr(request, "param", "sqlite")
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    store = RunStore(url, home=fresh_home)
     yield store
     # Leave no process of ours behind: cancel what is left, give the runner a moment, then
     # kill the runner and any training child we started.
@@ -74,6 +79,7 @@ def _done(store: RunStore, run_id: int) -> Callable[[], bool]:
     return lambda: store.get_run(run_id).is_finished
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
 def test_two_queued_runs_succeed_in_order(store, dataset):
     first = jobs.submit(store, dataset.id, "steps", "quick", {"steps": 3})
     second = jobs.submit(store, dataset.id, "steps", "quick", {"steps": 4})
@@ -124,6 +130,7 @@ def test_job_that_ignores_cancel_is_killed_after_grace(store, dataset):
     wait_for(lambda: not pid_alive(child), timeout=5, what="child to be gone")
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
 def test_crashes_fail_only_their_run(store, dataset):
     ids = {
         model: jobs.submit(store, dataset.id, model, "quick", {}).id
@@ -172,6 +179,7 @@ def test_runner_stopped_by_sigterm_interrupts_its_run(store, dataset):
     wait_for(lambda: not pid_alive(child), timeout=5, what="child to be killed with the runner")
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
 def test_app_restart_marks_orphaned_run_interrupted(store, dataset):
     run = jobs.submit(store, dataset.id, "stubborn", "quick", {})
     wait_for(lambda: store.get_run(run.id).progress.get("message"), what="stubborn start")
