@@ -52,7 +52,7 @@ def register_dataset(store, prepared: PreparedDataset, source: str):  # -> Datas
     """Store a trainable dataset (idempotent by content); DataError if it cannot be trained."""
     if not prepared.report.trainable:
         first = prepared.report.errors[0].message
-        raise DataError(f"This dataset cannot be trained yet: {first}")
+        raise DataError("errors.dataset.dataset_cannot_trained_yet", first=first)
     return store.add_dataset(
         name=prepared.name,
         source=source,

@@ -3,13 +3,96 @@
 Every error a user can cause (bad file, wrong column, cancelled job) is raised as an
 ``SlmError`` whose ``str()`` is a single readable sentence. The UI shows it as-is and the
 CLI prints it on one line and exits 2, so no traceback ever reaches a user.
+
+An error is raised with a catalogue key and its values, ``DataError("errors.io.no_rows",
+filename=name)``: ``str()`` is the English sentence (the CLI, logs and the run store keep
+English), and ``localized(lang)`` renders the same message in the interface language. The
+sentences live in ``slm_core/locales/<lang>/errors.toml``. A plain sentence is still accepted
+(it is shown as it is in every language).
 """
 
 from __future__ import annotations
 
+import re
+import string
+from functools import cache
+from typing import Any
+
+from slm_core.i18n import DEFAULT_LANGUAGE, catalogue
+
+_ERROR_PREFIX = "errors."
+_FORMATTER = string.Formatter()
+
+
+def render(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: Any) -> str:
+    """The catalogue sentence ``key`` in ``lang`` (English fallback) with ``values`` filled.
+
+    Values that can localise themselves (an ``SlmError`` or a validation ``Problem`` quoted
+    inside another message) are rendered in the same language.
+    """
+    text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
+    filled = {
+        name: value.localized(lang) if hasattr(value, "localized") else value
+        for name, value in values.items()
+    }
+    # Always format: a sentence without values may still hold escaped braces ({{...}}).
+    return text.format(**filled)
+
+
+class Phrase:
+    """A catalogue fragment used as a value inside an error sentence ("the header has").
+
+    ``str()`` is English, so the English sentence reads as before; ``render`` asks it for the
+    interface language. A list of phrases is joined with ``sep`` in both languages.
+    """
+
+    def __init__(self, key: str, /, **values: Any) -> None:
+        self.key, self.values = key, values
+
+    def localized(self, lang: str) -> str:
+        return render(self.key, lang, **self.values)
+
+    def __str__(self) -> str:
+        return self.localized(DEFAULT_LANGUAGE)
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.key!r})"
+
+
+class Phrases:
+    """Several phrases joined into one value ("line 3 has 4, line 9 has 1")."""
+
+    def __init__(self, parts: list[Phrase], sep: str = ", ") -> None:
+        self.parts, self.sep = parts, sep
+
+    def localized(self, lang: str) -> str:
+        return self.sep.join(part.localized(lang) for part in self.parts)
+
+    def __str__(self) -> str:
+        return self.localized(DEFAULT_LANGUAGE)
+
 
 class SlmError(Exception):
     """Base class: the message is a one-line reason a non-engineer can act on."""
+
+    def __init__(self, message: str = "", /, **values: Any) -> None:
+        self.key = message if message in catalogue(DEFAULT_LANGUAGE) else None
+        self.values = values
+        super().__init__(render(message, DEFAULT_LANGUAGE, **values) if self.key else message)
+
+    def localized(self, lang: str) -> str:
+        """The message in ``lang``; errors raised with a plain sentence keep it."""
+        if self.key is None:
+            return localize_text(str(self), lang)
+        return render(self.key, lang, **self.values)
+
+    def __reduce__(self):
+        # Keep the key across pickling (worker processes), not only the English sentence.
+        return (_rebuild, (type(self), self.key or str(self), self.values))
+
+
+def _rebuild(cls: type[SlmError], message: str, values: dict[str, Any]) -> SlmError:
+    return cls(message, **values)
 
 
 class DataError(SlmError):
@@ -26,3 +109,50 @@ class CancelledError(SlmError):
 
 class NotFoundError(SlmError):
     """A dataset, run or artifact id does not exist."""
+
+
+# ------------------------------------------------------------ stored English messages
+
+
+@cache
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    """Every English error sentence as a regex whose groups are its placeholders.
+
+    Longest first, so a specific sentence wins over a general one ("Training failed: {x}").
+    """
+    out = []
+    for key, text in catalogue(DEFAULT_LANGUAGE).items():
+        if not key.startswith(_ERROR_PREFIX):
+            continue
+        pattern, seen = "", set()
+        for literal, name, _spec, _conv in _FORMATTER.parse(text):
+            pattern += re.escape(literal)
+            if name is not None:
+                pattern += f"(?P={name})" if name in seen else f"(?P<{name}>.+?)"
+                seen.add(name)
+        out.append((re.compile(pattern, re.DOTALL), key))
+    out.sort(key=lambda item: -len(catalogue(DEFAULT_LANGUAGE)[item[1]]))
+    return out
+
+
+def localize_text(text: str, lang: str) -> str:
+    """An English error sentence stored as text (a run's ``error``) in ``lang``.
+
+    Runs fail in worker processes and the store keeps the English sentence; matching it
+    against the catalogue recovers the key and its values, so the interface can show it in
+    the chosen language. Text that matches no sentence is returned as it is.
+    """
+    if lang == DEFAULT_LANGUAGE or not text:
+        return text
+    for pattern, key in _patterns():
+        match = pattern.fullmatch(text)
+        if match:
+            return render(key, lang, **match.groupdict())
+    return text
+
+
+def error_text(error: BaseException | str, lang: str) -> str:
+    """What the interface shows for an error or a stored error sentence in ``lang``."""
+    if isinstance(error, SlmError):
+        return error.localized(lang)
+    return localize_text(str(error), lang)

@@ -643,12 +643,16 @@ def evaluate_run(
     store, run_id: int, *, n_boot: int = 1000, seed: int = 0, refresh: bool = False
 ) -> EvalResult:
     """Evaluate a finished run on its test split; cached as the run's 'evaluation' result."""
-    from slm_core.errors import NotFoundError
+    from slm_core.errors import NotFoundError, Phrase
     from slm_core.train import load_test_predictions
 
     run = store.get_run(run_id)
     if run.status != "succeeded":
-        raise NotFoundError(f"Run {run_id} is {run.status}; only finished runs can be evaluated.")
+        raise NotFoundError(
+            "errors.evaluate.run_only_finished_runs",
+            run_id=run_id,
+            status=Phrase(f"status.{run.status}"),
+        )
     cached = None if refresh else store.get_result(run_id, EVALUATION_KIND)
     if (
         cached

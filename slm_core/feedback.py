@@ -130,13 +130,10 @@ def add_corrections_as_version(store, dataset_id: str, name: str | None = None) 
     parent = store.get_dataset(dataset_id)
     corrections = corrections_frame(store, dataset_id)
     if corrections.empty:
-        raise DataError(
-            "There are no corrected examples for this dataset yet; give a corrected label in "
-            "the Playground first."
-        )
+        raise DataError("errors.feedback.there_are_no_corrected")
     frame, added, relabelled = merged_frame(store.load_frame(dataset_id), corrections)
     if added == 0 and relabelled == 0:
-        raise DataError("Every corrected example is already in this dataset with its label.")
+        raise DataError("errors.feedback.every_corrected_example_already")
     mapping = ColumnMapping(
         text="text",
         label="label",
@@ -154,7 +151,7 @@ def add_corrections_as_version(store, dataset_id: str, name: str | None = None) 
     )
     if not prepared.report.trainable:
         first = prepared.report.errors[0].message
-        raise DataError(f"The corrected dataset cannot be trained: {first}")
+        raise DataError("errors.feedback.corrected_dataset_cannot_trained", first=first)
     record = store.add_dataset(
         name=prepared.name,
         source="feedback",

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import slm_core
-from slm_core.errors import CancelledError, SlmError
+from slm_core.errors import CancelledError, Phrase, SlmError
 from slm_core.models.base import TrainCallbacks
 from slm_core.store import CANCELLED_MESSAGE, RunRecord, RunStore
 
@@ -215,7 +215,9 @@ def run_inline(store: RunStore, run_id: int, target: str | None = None) -> RunRe
     """Claim and train one queued run in this process (the CLI's synchronous path)."""
     if not store.claim_run(run_id, os.getpid()):
         run = store.get_run(run_id)
-        raise SlmError(f"Run {run_id} is {run.status}, not queued; queue a new run instead.")
+        raise SlmError(
+            "errors.jobs.run_queued_queue_new", run_id=run_id, status=Phrase(f"status.{run.status}")
+        )
     _execute(store, run_id, resolve_target(target))
     return store.get_run(run_id)
 

@@ -134,7 +134,7 @@ def train_stored_run(store, run_id: int) -> dict:
         )
     train_seconds = time.perf_counter() - started
     if sink.should_stop():
-        raise CancelledError("Cancelled by the user.")
+        raise CancelledError("errors.train.cancelled_by_user")
 
     store.set_progress(run_id, {"fraction": 1.0, "message": "evaluating"})
     test_texts = splits.test["text"].tolist()
@@ -226,7 +226,7 @@ def load_test_predictions(store, run_id: int) -> TestPredictions:
     """Read ``test_predictions.parquet`` of a finished run (NotFoundError if it has none)."""
     path = store.artifact_dir(run_id) / PREDICTIONS_FILE
     if not path.exists():
-        raise NotFoundError(f"Run {run_id} has no test predictions; it has not finished training.")
+        raise NotFoundError("errors.train.run_no_test_predictions", run_id=run_id)
     frame = pd.read_parquet(path)
     prob_cols = [c for c in frame.columns if c.startswith("p:")]
     return TestPredictions(

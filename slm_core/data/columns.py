@@ -51,12 +51,13 @@ def resolve_column(frame: pd.DataFrame, spec: str | int | None) -> str | None:
         if 0 <= spec < len(columns):
             return columns[spec]
         raise DataError(
-            f"Column position {spec} is out of range; the file has {len(columns)} columns "
-            f"({_available(frame)}), numbered from 0."
+            "errors.columns.column_position_out_range",
+            spec=spec,
+            count=len(columns),
+            columns=_available(frame),
         )
     raise DataError(
-        f"Column '{spec}' is not in the file; available columns: {_available(frame)} "
-        "(give a name or a 0-based position)."
+        "errors.columns.column_file_available_columns", spec=spec, columns=_available(frame)
     )
 
 
@@ -82,10 +83,7 @@ def guess_mapping(frame: pd.DataFrame) -> ColumnMapping:
     columns = [str(c) for c in frame.columns]
     if len(columns) < 2:
         only = columns[0] if columns else "none"
-        raise DataError(
-            f"The table has only one column ({only}); a training file needs a text column and a "
-            "label column (for .txt files, put text<TAB>label on each line)."
-        )
+        raise DataError("errors.columns.table_only_one_column", only=only)
     sample = frame.head(20_000).map(cell_to_str)
     split = next(
         (

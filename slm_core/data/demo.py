@@ -60,10 +60,7 @@ def package_dir(package: str) -> Path:
     """Directory of an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            f"The demo dataset package '{package}' is not installed; run `make install` "
-            "(it installs requirements and the demo packages)."
-        )
+        raise DataError("errors.demo.demo_dataset_package_installed", package=package)
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -71,7 +68,7 @@ def demo_path(demo_id: str) -> Path:
     spec = _spec(demo_id)
     path = package_dir(spec.package) / spec.relative_path
     if not path.exists():
-        raise DataError(f"Demo data file {path} is missing from the installed package.")
+        raise DataError("errors.demo.demo_data_file_missing", path=path)
     return path
 
 
@@ -80,7 +77,7 @@ def _spec(demo_id: str) -> DemoSpec:
         return DEMOS[demo_id]
     except KeyError:
         raise DataError(
-            f"Unknown demo dataset '{demo_id}'; choose one of {', '.join(DEMOS)}."
+            "errors.demo.unknown_demo_dataset_choose", demo_id=demo_id, choices=", ".join(DEMOS)
         ) from None
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from slm_core import config
 from slm_core.data.types import Detected, ReadOptions, ReadResult
-from slm_core.errors import DataError
+from slm_core.errors import DataError, Phrase, Phrases
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".csv",
@@ -57,15 +57,16 @@ _HEADER_ROWS = 200
 _GUESS_SAMPLE_BYTES = 128 * 1024
 
 # File signatures of common non-text files, so the message can name what was uploaded.
+# What a binary file looks like: errors.io.magic_<name> in the catalogues.
 _MAGIC = (
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a zip archive such as an Excel .xlsx file (give it the .xlsx extension)"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel .xls or Word file (save it as .xlsx or CSV)"),
-    (b"PAR1", "a Parquet file (give it the .parquet extension)"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\x1f\x8b", "a gzip archive (unpack it first)"),
+    (b"%PDF", "pdf"),
+    (b"PK\x03\x04", "zip"),
+    (b"\xd0\xcf\x11\xe0", "ole"),
+    (b"PAR1", "parquet"),
+    (b"\x89PNG", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF8", "gif"),
+    (b"\x1f\x8b", "gzip"),
 )
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -119,10 +120,7 @@ def decode_bytes(data: bytes, encoding: str | None = None) -> tuple[str, str]:
                 if name == "utf-8-sig":
                     text, used = _decode_lines(data[len(bom) :])
                     return text, f"{used}, with BOM"
-                raise DataError(
-                    f"The file starts with a {name.upper()} byte-order mark but is not valid "
-                    f"{name.upper()}; re-save it as UTF-8."
-                ) from None
+                raise DataError("errors.io.file_starts_with_byte", bom=name.upper()) from None
     _reject_known_binary(data)
     # NUL is valid UTF-8, so look for it first: it means UTF-16/32 without a BOM, or binary.
     if b"\x00" in data:
@@ -140,21 +138,17 @@ def _decode_as(data: bytes, encoding: str) -> tuple[str, str]:
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
-        raise DataError(
-            f"Unknown encoding '{encoding}'; use a name such as utf-8, utf-16, gb18030, big5 "
-            "or cp1252, or leave the encoding on automatic detection."
-        ) from None
+        raise DataError("errors.io.unknown_encoding_use_name", encoding=encoding) from None
     name = _CODEC_UPGRADE.get(name, name)
     try:
         text = data.decode(name)
     except UnicodeDecodeError as exc:
-        where = f"byte {exc.start:,}"
+        where = Phrase("errors.io.at_byte", byte=f"{exc.start:,}")
         if "16" not in name and "32" not in name:
             line = data[: exc.start].count(b"\n") + 1
-            where += f" (line {line:,})"
+            where = Phrase("errors.io.at_byte_line", byte=f"{exc.start:,}", line=f"{line:,}")
         raise DataError(
-            f"The file is not valid {encoding}: {where} cannot be decoded; choose another "
-            "encoding or leave it on automatic detection."
+            "errors.io.file_valid_cannot_decoded", encoding=encoding, where=where
         ) from None
     return text.removeprefix("\ufeff"), encoding
 
@@ -163,15 +157,14 @@ def _reject_known_binary(data: bytes) -> None:
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise DataError(
-                f"The file is not text (it looks like {what}); upload a {_FORMAT_LIST} file."
+                "errors.io.file_text_looks_like",
+                what=Phrase(f"errors.io.magic_{what}"),
+                formats=_FORMAT_LIST,
             )
 
 
 def _not_text() -> DataError:
-    return DataError(
-        f"The file is not text (it contains binary data); upload a {_FORMAT_LIST} file, "
-        "or re-save it as UTF-8 CSV."
-    )
+    return DataError("errors.io.binary_data", formats=_FORMAT_LIST)
 
 
 def _decode_wide(data: bytes) -> tuple[str, str]:
@@ -376,26 +369,20 @@ def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions())
     limit = config.MAX_UPLOAD_MB
     if len(data) > limit * _MB:
         raise DataError(
-            f"The file is {_format_mb(len(data), limit)} MB; the upload limit is {limit} MB "
-            "(set SLM_MAX_UPLOAD_MB / .streamlit server.maxUploadSize)."
+            "errors.io.file_mb_upload_limit", size=_format_mb(len(data), limit), limit=limit
         )
     suffix = PurePath(filename).suffix.lower()
     fmt = _FORMATS.get(suffix)
     if fmt is None:
         if suffix == ".xls":
-            raise DataError(
-                "Old Excel .xls files are not supported; open the file in Excel and save it as "
-                ".xlsx or CSV."
-            )
+            raise DataError("errors.io.old_excel_xls_files")
         raise DataError(
-            f"Unsupported file type '{suffix or filename}'; upload one of "
-            f"{', '.join(SUPPORTED_EXTENSIONS)}."
+            "errors.io.unsupported_file_type_upload",
+            suffix=suffix or filename,
+            choices=", ".join(SUPPORTED_EXTENSIONS),
         )
     if not data or data.isspace():
-        raise DataError(
-            f"The file {filename} is empty; it needs a header row and one row per "
-            "example (text and label)."
-        )
+        raise DataError("errors.io.file_empty_needs_header", filename=filename)
     if fmt == "xlsx":
         result = _read_xlsx(data, options)
     elif fmt == "parquet":
@@ -404,7 +391,7 @@ def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions())
         text, encoding = decode_bytes(data, options.encoding)
         text = text.removeprefix("\ufeff")
         if not text.strip():
-            raise DataError(f"The file {filename} is empty (it holds only whitespace).")
+            raise DataError("errors.io.file_empty_holds_only", filename=filename)
         if fmt == "json":
             result = _read_json(text, encoding)
         elif fmt == "jsonl":
@@ -412,13 +399,10 @@ def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions())
         else:
             result = _read_delimited(text, encoding, fmt, options)
     if len(result.frame.columns) == 0:
-        raise DataError(f"The file {filename} has no columns; it needs a text and a label column.")
+        raise DataError("errors.io.file_no_columns_needs", filename=filename)
     if len(result.frame) == 0:
         cols = ", ".join(str(c) for c in result.frame.columns)
-        raise DataError(
-            f"The file {filename} has a header ({cols}) but no data rows; add one row per "
-            "example below the header."
-        )
+        raise DataError("errors.io.file_header_but_no", filename=filename, cols=cols)
     return result
 
 
@@ -443,16 +427,12 @@ def _read_delimited(text: str, encoding: str, fmt: str, options: ReadOptions) ->
     truncated = len(text) > _SNIFF_CHARS
     delimiter = options.delimiter or _detect_delimiter(sample, truncated, fmt)
     if delimiter is not None and len(delimiter) != 1:
-        raise DataError(
-            f"The delimiter must be a single character, not '{delimiter}'; use , ; | or a tab."
-        )
+        raise DataError("errors.io.delimiter_must_single_character", delimiter=delimiter)
     # TXT is a line format (text<TAB>label): a quote character there is part of the text.
     quoting = csv.QUOTE_NONE if fmt == "txt" and delimiter == "\t" else csv.QUOTE_MINIMAL
     records = _parse_records(text, delimiter, quoting)
     if not records:
-        raise DataError(
-            "The file holds only blank lines; add a header row and one row per example."
-        )
+        raise DataError("errors.io.file_holds_only_blank")
     header = options.header
     if header is None:
         header = _detect_header([r for _, r in records[:_HEADER_ROWS]], fmt)
@@ -505,9 +485,7 @@ def _parse_records(text: str, delimiter: str | None, quoting: int) -> list[tuple
                 records.append((line, row))
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise DataError(
-            f"The file cannot be parsed near line {line:,} ({exc}); check the quotes on that line."
-        ) from None
+        raise DataError("errors.io.file_cannot_parsed_near", line=f"{line:,}", exc=exc) from None
     return records
 
 
@@ -641,14 +619,19 @@ def _fit_widths(records: Records, header: bool, delimiter: str | None) -> int:
         if len(narrower) < len(bad):
             width, bad = trimmed, narrower
     if bad:
-        shown = ", ".join(f"line {line:,} has {n}" for line, n in bad[:5])
-        more = f" and {len(bad) - 5:,} more rows" if len(bad) > 5 else ""
-        ref = "the header has" if header else "the first row has"
+        # Phrases, not English fragments, so the sentence reads whole in either language.
+        shown = Phrases([Phrase("errors.io.line_has", line=f"{ln:,}", n=n) for ln, n in bad[:5]])
+        more = Phrase("errors.io.more_rows", count=f"{len(bad) - 5:,}") if len(bad) > 5 else ""
+        ref = Phrase("errors.io.header_has" if header else "errors.io.first_row_has")
         name = _DELIMITER_NAMES.get(delimiter or "", repr(delimiter))
+        name = Phrase(f"errors.io.delimiter_{name}") if delimiter in _DELIMITER_NAMES else name
         raise DataError(
-            f"Rows have different numbers of fields ({ref} {width}; {shown}{more}); put quotes "
-            f'around fields that contain the delimiter ({name}), e.g. "a, b", or choose another '
-            "delimiter."
+            "errors.io.rows_have_different_numbers",
+            ref=ref,
+            width=width,
+            shown=shown,
+            more=more,
+            name=name,
         )
     for _, row in records:
         del row[width:]
@@ -720,18 +703,15 @@ def _read_xlsx(data: bytes, options: ReadOptions) -> ReadResult:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise DataError(
-            f"The file is not a readable Excel .xlsx workbook ({type(exc).__name__}); re-save it "
-            "from Excel as .xlsx or export it as CSV."
-        ) from None
+        raise DataError("errors.io.file_readable_excel_xlsx", reason=type(exc).__name__) from None
     try:
         sheets = tuple(workbook.sheetnames)
         if not sheets:
-            raise DataError("The workbook has no sheets; add a sheet with a header and rows.")
+            raise DataError("errors.io.workbook_no_sheets_add")
         sheet = options.sheet if options.sheet is not None else sheets[0]
         if sheet not in sheets:
             raise DataError(
-                f"The workbook has no sheet '{sheet}'; choose one of {', '.join(sheets)}."
+                "errors.io.workbook_no_sheet_choose", sheet=sheet, choices=", ".join(sheets)
             )
         rows = [list(r) for r in workbook[sheet].iter_rows(values_only=True)]
     finally:
@@ -744,10 +724,7 @@ def _read_xlsx(data: bytes, options: ReadOptions) -> ReadResult:
         )
     rows = [r for r in rows if any(cell_to_str(c).strip() for c in r)]
     if not rows:
-        raise DataError(
-            f"The sheet '{sheet}' is empty; put a header row and one row per example "
-            "on it, or pick another sheet."
-        )
+        raise DataError("errors.io.sheet_empty_put_header", sheet=sheet)
     width = max(
         max((i + 1 for i, c in enumerate(r) if cell_to_str(c).strip()), default=0) for r in rows
     )
@@ -772,10 +749,7 @@ def _records_frame(records: list[object], where: str) -> pd.DataFrame:
             width = widths.pop()
             body = [[cell_to_str(c) for c in r] for r in records]
             return pd.DataFrame(body, columns=[f"col_{i}" for i in range(width)], dtype=str)
-    raise DataError(
-        f'The JSON {where} must hold records like {{"text": "...", "label": "..."}}; '
-        "found other values."
-    )
+    raise DataError("errors.io.json_must_hold_records", where=Phrase(f"errors.io.json_{where}"))
 
 
 def _read_json(text: str, encoding: str) -> ReadResult:
@@ -783,8 +757,7 @@ def _read_json(text: str, encoding: str) -> ReadResult:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(
-            f"The JSON file is malformed at line {exc.lineno}, column {exc.colno} ({exc.msg}); "
-            "fix it or export the data again."
+            "errors.io.json_file_malformed_at", lineno=exc.lineno, colno=exc.colno, msg=exc.msg
         ) from None
     if isinstance(value, dict):
         lists = [v for v in value.values() if isinstance(v, list)]
@@ -793,16 +766,11 @@ def _read_json(text: str, encoding: str) -> ReadResult:
         elif len(lists) == 1:
             value = lists[0]
         else:
-            raise DataError(
-                'The JSON file must be an array of records ([{"text": ..., "label": ...}, ...]) '
-                'or an object like {"data": [...]}.'
-            )
+            raise DataError("errors.io.json_file_must_array_2")
     if not isinstance(value, list):
-        raise DataError(
-            'The JSON file must be an array of records ([{"text": ..., "label": ...}, ...]).'
-        )
+        raise DataError("errors.io.json_file_must_array")
     if not value:
-        raise DataError("The JSON file holds an empty array; add one record per example.")
+        raise DataError("errors.io.json_file_holds_empty")
     frame = _records_frame(value, "array")
     return ReadResult(frame=frame, detected=Detected(format="json", encoding=encoding))
 
@@ -817,9 +785,10 @@ def _read_jsonl(text: str, encoding: str) -> ReadResult:
             records.append(json.loads(line))
         except json.JSONDecodeError as exc:
             raise DataError(
-                f"Line {number:,} of the JSONL file is not valid JSON ({exc.msg}, column "
-                f"{exc.colno}); each line must be one object like "
-                '{"text": ..., "label": ...}.'
+                "errors.io.line_jsonl_file_valid",
+                number=f"{number:,}",
+                msg=exc.msg,
+                colno=exc.colno,
             ) from None
     frame = _records_frame(records, "lines")
     return ReadResult(frame=frame, detected=Detected(format="jsonl", encoding=encoding))
@@ -832,10 +801,7 @@ def _read_parquet(data: bytes) -> ReadResult:
     try:
         table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowException, OSError, ValueError):
-        raise DataError(
-            "The file is not a readable Parquet file (it is damaged or not Parquet); export it "
-            "again or use CSV."
-        ) from None
+        raise DataError("errors.io.file_readable_parquet_file") from None
     raw = table.to_pandas()
     names = _column_names([str(c) for c in raw.columns])
     frame = pd.DataFrame(

@@ -71,13 +71,18 @@ def _check_config(config: SplitConfig) -> None:
     ratios = (config.train, config.val, config.test)
     if min(ratios) < 0 or config.train <= 0 or config.test <= 0:
         raise DataError(
-            "Split ratios must be positive for train and test (validation may be 0); "
-            f"got {config.train:g}/{config.val:g}/{config.test:g}."
+            "errors.split.split_ratios_must_positive",
+            train=f"{config.train:g}",
+            val=f"{config.val:g}",
+            test=f"{config.test:g}",
         )
     if abs(sum(ratios) - 1.0) > 1e-6:
         raise DataError(
-            f"Split ratios must add up to 1 (100%); got {config.train:g} + {config.val:g} + "
-            f"{config.test:g} = {sum(ratios):g}."
+            "errors.split.split_ratios_must_add",
+            train=f"{config.train:g}",
+            val=f"{config.val:g}",
+            test=f"{config.test:g}",
+            total=f"{sum(ratios):g}",
         )
 
 
@@ -94,10 +99,7 @@ def make_splits(canonical: pd.DataFrame, config: SplitConfig = SplitConfig()) ->
     clean = clean_rows(canonical, config)
     frame = clean.frame
     if frame.empty:
-        raise DataError(
-            "No rows are left to train on after removing empty texts or labels, duplicates and "
-            "texts with conflicting labels; check the text and label columns."
-        )
+        raise DataError("errors.split.no_rows_are_left")
     notes: list[str] = []
     if "split" in frame.columns:
         roles = _user_roles(frame, config, notes)
@@ -131,16 +133,10 @@ def _user_roles(frame: pd.DataFrame, config: SplitConfig, notes: list[str]) -> p
     bad = frame.loc[roles.isna(), "split"]
     if len(bad):
         shown = ", ".join(repr(v) for v in list(dict.fromkeys(bad))[:5])
-        raise DataError(
-            f"{len(bad):,} rows have a split value other than train / val / validation / dev / "
-            f"test ({shown}); fix those values or do not map a split column."
-        )
+        raise DataError("errors.split.rows_have_split_value", count=f"{len(bad):,}", shown=shown)
     for needed in ("train", "test"):
         if not (roles == needed).any():
-            raise DataError(
-                f"The split column has no '{needed}' rows; mark some rows as {needed} or do not "
-                "map a split column."
-            )
+            raise DataError("errors.split.split_column_no_rows", needed=needed)
     if not (roles == "val").any() and config.val > 0:
         train = frame[roles == "train"].drop_duplicates("_key")
         share = config.val / (config.train + config.val)

@@ -61,7 +61,17 @@ class Problem:
 
     code: str
     severity: Severity
-    message: str
+    message: str  # English, for the CLI and logs
+    key: str = ""  # catalogue sentence of ``message``, so the interface can translate it
+    values: tuple[tuple[str, str], ...] = ()  # its placeholder values (a tuple keeps it hashable)
+
+    def localized(self, lang: str) -> str:
+        """The message in the interface language (the English one when it has no key)."""
+        if not self.key:
+            return self.message
+        from slm_core.errors import render  # errors imports i18n; keep types import-light
+
+        return render(self.key, lang, **dict(self.values))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,7 +10,7 @@ import pandas as pd
 from slm_core.data.io import cell_to_str
 from slm_core.data.split import MIN_STRATIFIED, clean_rows, split_role, text_key
 from slm_core.data.types import ColumnMapping, DataReport, Detected, Problem, Severity
-from slm_core.errors import DataError
+from slm_core.errors import DataError, render
 from slm_core.text import cjk_share, normalize_text, script_of, token_count, token_unit
 
 SHORT_TOKENS = 3  # fewer tokens than this is "very short"
@@ -59,15 +59,25 @@ class _Findings:
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
 
-    def add(self, code: str, message: str) -> None:
+    def add(self, code: str, key: str | None = None, /, **values: str) -> None:
+        # The message is a catalogue sentence (errors.problem.<code> unless one code has
+        # several wordings); the key and values let the interface show it in its language.
         severity = PROBLEM_CODES[code][0]
-        problem = Problem(code=code, severity=severity, message=message)
+        key = key or f"errors.problem.{code}"
+        problem = Problem(
+            code=code,
+            severity=severity,
+            message=render(key, "en", **values),
+            key=key,
+            values=tuple((name, str(value)) for name, value in values.items()),
+        )
         (self.errors if severity == "error" else self.warnings).append(problem)
 
 
 def _names(values: list[str], limit: int = 5) -> str:
+    # "… (+3)" rather than "and 3 more": the list is quoted inside sentences of either language.
     shown = ", ".join(f"'{v}'" for v in values[:limit])
-    return shown + (f" and {len(values) - limit:,} more" if len(values) > limit else "")
+    return shown + (f", … (+{len(values) - limit:,})" if len(values) > limit else "")
 
 
 def _label(value: object) -> str:
@@ -78,27 +88,27 @@ def _label(value: object) -> str:
 
 def _check_mapping(frame: pd.DataFrame, mapping: ColumnMapping, found: _Findings) -> None:
     columns = list(frame.columns)
-    choose = "choose one of: " + ", ".join(str(c) for c in columns)
+    choose = ", ".join(str(c) for c in columns)
     if mapping.text not in columns:
-        found.add(
-            "missing_text_column", f"The text column '{mapping.text}' is not in the file; {choose}."
-        )
+        found.add("missing_text_column", text=mapping.text, choose=choose)
     if mapping.label not in columns:
         found.add(
             "missing_label_column",
-            f"The label column '{mapping.label}' is not in the file; {choose}.",
+            label=mapping.label,
+            choose=choose,
         )
     for role, column in (("group", mapping.group), ("split", mapping.split)):
         if column is not None and column not in columns:
             found.add(
                 "missing_column",
-                f"The {role} column '{column}' is not in the file; {choose}, or none.",
+                f"errors.problem.missing_{role}_column",
+                column=column,
+                choose=choose,
             )
     if not found.errors and mapping.text == mapping.label:
         found.add(
             "same_column",
-            f"The text and the label are both column '{mapping.text}'; "
-            "choose two different columns.",
+            text=mapping.text,
         )
 
 
@@ -111,7 +121,8 @@ def canonical_frame(frame: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame
     found = _Findings()
     _check_mapping(frame, mapping, found)
     if found.errors:
-        raise DataError(found.errors[0].message)
+        first = found.errors[0]
+        raise DataError(first.key, **dict(first.values))
     out = {
         "text": [normalize_text(cell_to_str(v)) for v in frame[mapping.text].tolist()],
         "label": [_label(v) for v in frame[mapping.label].tolist()],
@@ -182,19 +193,15 @@ def validate(frame: pd.DataFrame, mapping: ColumnMapping, detected: Detected) ->
     _check_classes(found, classes, distinct, tiny, imbalance, mapping.label)
     if "split" in canon:
         _check_split(found, canon["split"])
-    unit_name = "characters" if unit == "char" else "words"
-    for code, n, message in (
-        ("duplicates", duplicates, "rows repeat an earlier text (ignoring case and spacing); "
-         "duplicates are removed before splitting so no text is in both train and test."),
-        ("conflicts", conflicts, "texts appear with more than one label; they are left out of "
-         "training by default — fix their labels in the file."),
-        ("short_texts", short, f"texts have fewer than {SHORT_TOKENS} {unit_name}; they give a "
-         "model little to learn from."),
-        ("long_texts", long_texts, f"texts are longer than {LONG_CHARS:,} characters; sequence "
-         "models read only their beginning."),
-    ):  # fmt: skip
+    for code, n, values in (
+        ("duplicates", duplicates, {}),
+        ("conflicts", conflicts, {}),
+        ("short_texts", short, {"tokens": str(SHORT_TOKENS)}),
+        ("long_texts", long_texts, {"chars": f"{LONG_CHARS:,}"}),
+    ):
         if n:
-            found.add(code, f"{n:,} {message}")
+            key = f"errors.problem.{code}_{unit}" if code == "short_texts" else None
+            found.add(code, key, count=f"{n:,}", **values)
     if "group" in canon:
         _check_groups(found, canon["group"], groups)
 
@@ -222,37 +229,35 @@ def validate(frame: pd.DataFrame, mapping: ColumnMapping, detected: Detected) ->
 
 def _check_texts(found: _Findings, rows: int, empty: int, column: str) -> None:
     if rows == 0:
-        found.add("no_rows", "The table has no rows; add one row per example.")
+        found.add("no_rows")
     elif empty == rows:
         found.add(
             "all_texts_empty",
-            f"Every text in column '{column}' is empty; choose the column that holds the texts.",
+            column=column,
         )
     elif empty > MOSTLY_EMPTY * rows:
         found.add(
             "mostly_empty",
-            f"{empty:,} of {rows:,} texts ({empty / rows:.0%}) in column "
-            f"'{column}' are empty; check that this is the text column, or remove the "
-            "empty rows.",
+            empty=f"{empty:,}",
+            rows=f"{rows:,}",
+            share=f"{empty / rows:.0%}",
+            column=column,
         )
     elif empty:
-        found.add(
-            "empty_texts", f"{empty:,} rows have an empty text; they are left out of training."
-        )
+        found.add("empty_texts", empty=f"{empty:,}")
 
 
 def _check_labels(found: _Findings, rows: int, unlabelled: int, column: str) -> None:
     if rows and unlabelled == rows:
         found.add(
             "labels_empty",
-            f"Every value in the label column '{column}' is empty; choose "
-            "the column that holds the labels, or fill it in.",
+            column=column,
         )
     elif unlabelled:
         found.add(
             "empty_labels",
-            f"{unlabelled:,} rows have no label in column '{column}'; "
-            "they are left out of training.",
+            unlabelled=f"{unlabelled:,}",
+            column=column,
         )
 
 
@@ -268,9 +273,8 @@ def _check_classes(
         only = next(iter(classes))
         found.add(
             "one_class",
-            f"The file has only one class '{only}' — a classifier needs at "
-            "least two labels; add examples of other classes or choose another label "
-            f"column than '{column}'.",
+            only=only,
+            column=column,
         )
         return
     if not classes:
@@ -279,9 +283,9 @@ def _check_classes(
     if single:
         found.add(
             "single_example_class",
-            f"{len(single):,} classes have a single example "
-            f"({_names(single)}); add at least {MIN_CLASS} examples of each (10+ is "
-            "better), or remove those rows.",
+            count=f"{len(single):,}",
+            names=_names(single),
+            min_class=MIN_CLASS,
         )
     too_small = [
         f"{c} ({distinct[c]})" for c in tiny if distinct[c] < MIN_CLASS and c not in single
@@ -289,26 +293,25 @@ def _check_classes(
     if too_small:
         found.add(
             "class_too_small",
-            f"{len(too_small):,} classes have fewer than {MIN_CLASS} "
-            f"distinct texts after removing duplicates and conflicting labels "
-            f"({_names(too_small)}); add examples or remove those classes so each can "
-            "appear in train, validation and test.",
+            count=f"{len(too_small):,}",
+            min_class=MIN_CLASS,
+            names=_names(too_small),
         )
     small = [f"{c} ({distinct[c]})" for c in tiny if distinct[c] >= MIN_CLASS]
     if small:
         found.add(
             "tiny_classes",
-            f"{len(small):,} classes have fewer than {MIN_STRATIFIED} "
-            f"distinct texts ({_names(small)}); their test scores will rest on one or two "
-            "examples.",
+            count=f"{len(small):,}",
+            min_stratified=MIN_STRATIFIED,
+            names=_names(small),
         )
     if imbalance > IMBALANCE_WARN:
         largest, smallest = next(iter(classes)), list(classes)[-1]
         found.add(
             "imbalanced",
-            f"The largest class '{largest}' has {imbalance:.0f}x as many "
-            f"rows as the smallest '{smallest}'; accuracy will flatter the model, so "
-            "compare macro-F1.",
+            largest=largest,
+            imbalance=f"{imbalance:.0f}",
+            smallest=smallest,
         )
 
 
@@ -319,17 +322,15 @@ def _check_split(found: _Findings, values: pd.Series) -> None:
         shown = _names(list(dict.fromkeys(bad.tolist())))
         found.add(
             "bad_split_values",
-            f"{len(bad):,} rows have a split value other than train / "
-            f"val / validation / dev / test ({shown}); fix them or do not map a split "
-            "column.",
+            count=f"{len(bad):,}",
+            shown=shown,
         )
         return
     missing = [r for r in ("train", "test") if not (roles == r).any()]
     if missing:
         found.add(
             "split_missing_part",
-            f"The split column has no {' or '.join(missing)} rows; "
-            "mark some rows as such or do not map a split column.",
+            parts=" / ".join(missing),
         )
 
 
@@ -338,14 +339,15 @@ def _check_groups(found: _Findings, values: pd.Series, groups: dict[str, int]) -
     if tiny:
         found.add(
             "tiny_groups",
-            f"{len(tiny):,} groups have fewer than {TINY_GROUP} rows "
-            f"({_names(tiny)}); per-group scores for them will be unreliable.",
+            count=f"{len(tiny):,}",
+            tiny_group=TINY_GROUP,
+            names=_names(tiny),
         )
     missing = int((values == "").sum())
     if missing:
         found.add(
             "missing_groups",
-            f"{missing:,} rows have no group; they are left out of per-group comparisons.",
+            missing=f"{missing:,}",
         )
 
 

@@ -172,7 +172,7 @@ class ProgressCallback(keras.callbacks.Callback):
 
     def _check(self) -> None:
         if self.hooks.should_stop():
-            raise CancelledError("Training was cancelled.")
+            raise CancelledError("errors.keras_blocks.training_was_cancelled")
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch

@@ -81,25 +81,22 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
         """Fit the vectorizer and estimator on the training texts (one step: no epochs)."""
         hooks = callbacks or TrainCallbacks()
         if hooks.should_stop():
-            raise CancelledError("Training was cancelled.")
+            raise CancelledError("errors.keras_blocks.training_was_cancelled")
         texts, labels = list(texts), np.array([str(v) for v in labels], dtype=object)
         if len(texts) != len(labels):
-            raise TrainError("There must be exactly one label per text.")
+            raise TrainError("errors.linear.there_must_exactly_one")
         if len(set(labels)) < 2:
-            raise TrainError("Training needs at least two different labels.")
+            raise TrainError("errors.linear.training_needs_at_least")
         hooks.on_batch(0, 0, 1)
         self.vectorizer_ = self._vectorizer()
         try:
             features = self.vectorizer_.fit_transform(texts)
         except ValueError as exc:  # e.g. "After pruning, no terms remain"
-            raise TrainError(
-                f"No usable words were found in the texts ({exc}); lower 'min_df' or check "
-                "the text column."
-            ) from exc
+            raise TrainError("errors.linear.no_usable_words_were", exc=exc) from exc
         self.estimator_ = self._estimator(labels)
         self._fit_estimator(features, labels)
         if hooks.should_stop():
-            raise CancelledError("Training was cancelled.")
+            raise CancelledError("errors.keras_blocks.training_was_cancelled")
         self.classes_ = [str(c) for c in self.estimator_.classes_]
         self.history_: dict[str, list[float]] = {}
         self.n_params_ = int(self._count_params())
@@ -137,7 +134,7 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "estimator_"):
-            raise TrainError(f"The {self.model_id} model has not been trained yet.")
+            raise TrainError("errors.linear.model_been_trained_yet", model_id=self.model_id)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         self._check_fitted()
@@ -271,10 +268,7 @@ class TfidfLinearSVM(_TfidfClassifier):
     def _estimator(self, y):
         smallest = int(np.unique(y, return_counts=True)[1].min())
         if smallest < 2:
-            raise TrainError(
-                "The calibrated SVM needs at least 2 training examples of every label; "
-                "add examples or merge rare labels."
-            )
+            raise TrainError("errors.linear.calibrated_svm_needs_at")
         svm = LinearSVC(
             C=float(self.C),
             class_weight="balanced" if self.class_weight else None,
@@ -343,5 +337,7 @@ def load(directory: Path, meta: dict[str, Any]) -> _TfidfClassifier:
     """Load a joblib model this app saved (never load a file from elsewhere: it is a pickle)."""
     model = joblib.load(Path(directory) / MODEL_FILE)
     if not isinstance(model, _TfidfClassifier) or model.model_id != meta["model_id"]:
-        raise TrainError(f"{directory} does not hold a {meta['model_id']} model saved by this app.")
+        raise TrainError(
+            "errors.linear.does_hold_model_saved", directory=directory, model_id=meta["model_id"]
+        )
     return model

@@ -134,7 +134,7 @@ class KerasTextClassifier:
     def set_params(self, **params: Any) -> KerasTextClassifier:
         for name, value in params.items():
             if name not in self._PARAMS:
-                raise TrainError(f"'{name}' is not a setting of the {self.arch} model.")
+                raise TrainError("errors.neural.setting_model", name=name, arch=self.arch)
             setattr(self, name, value)
         return self
 
@@ -151,15 +151,15 @@ class KerasTextClassifier:
         """Adapt the vocabulary on ``texts``, train, and keep the best validation epoch."""
         hooks = callbacks or TrainCallbacks()
         if self.arch not in ARCHITECTURES:
-            raise TrainError(f"Unknown architecture '{self.arch}'.")
+            raise TrainError("errors.neural.unknown_architecture", arch=self.arch)
         texts, labels = list(texts), [str(v) for v in labels]
         if len(texts) != len(labels):
-            raise TrainError("There must be exactly one label per text.")
+            raise TrainError("errors.linear.there_must_exactly_one")
         self.classes_ = sorted(set(labels))
         if len(self.classes_) < 2:
-            raise TrainError("Training needs at least two different labels.")
+            raise TrainError("errors.linear.training_needs_at_least")
         if hooks.should_stop():
-            raise CancelledError("Training was cancelled.")
+            raise CancelledError("errors.keras_blocks.training_was_cancelled")
 
         tf, keras = _keras()
         keras.utils.set_random_seed(int(self.seed))
@@ -189,8 +189,7 @@ class KerasTextClassifier:
             unknown = sorted({str(v) for v in val_labels} - set(index))
             if unknown:
                 raise TrainError(
-                    f"The validation split has labels absent from training ({', '.join(unknown)}); "
-                    "give every label enough examples for a stratified split."
+                    "errors.neural.validation_split_labels_absent", labels=", ".join(unknown)
                 )
             val_y = np.array([index[str(v)] for v in val_labels], dtype=np.int32)
             val = (self.vocabulary_.encode(val_texts, self.max_len_), val_y)
@@ -290,7 +289,7 @@ class KerasTextClassifier:
         self._check_fitted()
         ids = np.asarray(ids, dtype=np.int32)
         if ids.ndim != 2:
-            raise TrainError("Token ids must be a 2-D array (texts x positions).")
+            raise TrainError("errors.neural.token_ids_must_d")
         out = np.zeros((len(ids), len(self.classes_)), dtype=np.float64)
         if len(ids) == 0:
             return out
@@ -325,7 +324,7 @@ class KerasTextClassifier:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise TrainError(f"The {self.arch} model has not been trained yet.")
+            raise TrainError("errors.neural.model_been_trained_yet", arch=self.arch)
 
     # -- persistence ---------------------------------------------------------------------
 

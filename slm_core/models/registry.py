@@ -301,7 +301,9 @@ def get_spec(model_id: str) -> ModelSpec:
         return SPECS[model_id]
     except KeyError:
         raise TrainError(
-            f"Unknown model '{model_id}'; choose one of {', '.join(MODEL_IDS)}."
+            "errors.registry.unknown_model_choose_one",
+            model_id=model_id,
+            choices=", ".join(MODEL_IDS),
         ) from None
 
 
@@ -311,7 +313,7 @@ def _coerce(name: str, value: Any) -> Any:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "auto")):
         if nullable:
             return None
-        raise TrainError(f"'{name}' needs a value.")
+        raise TrainError("errors.registry.needs_value", name=name)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -320,23 +322,29 @@ def _coerce(name: str, value: Any) -> Any:
             return True
         if text in ("false", "0", "no", "off"):
             return False
-        raise TrainError(f"'{name}' must be true or false, not {value!r}.")
+        raise TrainError("errors.registry.must_true_false", name=name, value=f"{value!r}")
     if isinstance(value, bool):
-        raise TrainError(f"'{name}' must be a number, not {value!r}.")
+        raise TrainError("errors.registry.must_number", name=name, value=f"{value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise TrainError(f"'{name}' must be a number, not {value!r}.") from None
+        raise TrainError("errors.registry.must_number", name=name, value=f"{value!r}") from None
     if not math.isfinite(number):
-        raise TrainError(f"'{name}' must be a finite number, not {value!r}.")
+        raise TrainError("errors.registry.must_finite_number", name=name, value=f"{value!r}")
     if kind == "int":
         if number != int(number):
-            raise TrainError(f"'{name}' must be a whole number, not {value!r}.")
+            raise TrainError("errors.registry.must_whole_number", name=name, value=f"{value!r}")
         number = int(number)
     if not low <= number <= high:
         if name == "dropout":
-            raise TrainError(f"'dropout' must be at least 0 and below 1, not {value!r}.")
-        raise TrainError(f"'{name}' must be between {low:g} and {high:g}, not {value!r}.")
+            raise TrainError("errors.registry.dropout_must_at_least", value=f"{value!r}")
+        raise TrainError(
+            "errors.registry.must_between",
+            name=name,
+            low=f"{low:g}",
+            high=f"{high:g}",
+            value=f"{value!r}",
+        )
     return number
 
 
@@ -346,21 +354,25 @@ def resolve_params(
     """The full effective hyper-parameters: the preset's values with validated overrides."""
     spec = get_spec(model_id)
     if preset not in spec.presets:
-        raise TrainError(f"Unknown preset '{preset}'; choose one of {', '.join(PRESETS)}.")
+        raise TrainError(
+            "errors.registry.unknown_preset_choose_one", preset=preset, choices=", ".join(PRESETS)
+        )
     params = dict(spec.presets[preset])
     for name, value in (overrides or {}).items():
         if name in _IGNORED_BY_LINEAR and spec.family == "linear":
             continue
         if name not in params:
             raise TrainError(
-                f"'{name}' is not a setting of the {model_id} model; its settings are "
-                f"{', '.join(sorted(params))}."
+                "errors.registry.setting_model_settings_are",
+                name=name,
+                model_id=model_id,
+                settings=", ".join(sorted(params)),
             )
         params[name] = _coerce(name, value)
     if params.get("max_len") is not None and params["max_len"] > params.get("max_len_cap", 1e9):
         params["max_len_cap"] = params["max_len"]
     if "heads" in params and params["heads"] > params["embedding_dim"]:
-        raise TrainError("'heads' cannot exceed 'embedding_dim'; lower heads or raise the size.")
+        raise TrainError("errors.registry.heads_cannot_exceed_embedding")
     return params
 
 
@@ -374,9 +386,13 @@ def build(
     """An untrained classifier for ``model_id`` with the preset's (and overridden) settings."""
     params = resolve_params(model_id, preset, overrides)
     if token_unit not in TOKEN_UNITS:
-        raise TrainError(f"Token unit must be one of {', '.join(TOKEN_UNITS)}, not '{token_unit}'.")
+        raise TrainError(
+            "errors.registry.token_unit_must_one",
+            choices=", ".join(TOKEN_UNITS),
+            token_unit=token_unit,
+        )
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TrainError(f"The seed must be a whole number, not {seed!r}.")
+        raise TrainError("errors.registry.seed_must_whole_number", seed=f"{seed!r}")
     if model_id in LINEAR_IDS:
         from slm_core.models.linear import LINEAR_CLASSES
 
@@ -417,12 +433,16 @@ def read_meta(directory: Path) -> dict[str, Any]:
     """The ``model.json`` of a saved model."""
     path = Path(directory) / META_FILE
     if not path.is_file():
-        raise NotFoundError(f"No saved model found in {directory} (missing {META_FILE}).")
+        raise NotFoundError(
+            "errors.registry.no_saved_model_found", directory=directory, meta_file=META_FILE
+        )
     meta = json.loads(path.read_text(encoding="utf-8"))
     if meta.get("format_version") != FORMAT_VERSION:
         raise TrainError(
-            f"The model in {directory} was saved in format {meta.get('format_version')}; "
-            f"this version reads format {FORMAT_VERSION}. Retrain it."
+            "errors.registry.model_was_saved_format",
+            directory=directory,
+            found=meta.get("format_version"),
+            expected=FORMAT_VERSION,
         )
     return meta
 
@@ -439,4 +459,4 @@ def load_model(directory: Path) -> TextClassifier:
         from slm_core.models import neural
 
         return neural.load(Path(directory), meta)
-    raise TrainError(f"The model in {directory} has unknown id '{model_id}'.")
+    raise TrainError("errors.registry.model_unknown_id", directory=directory, model_id=model_id)

@@ -45,7 +45,9 @@ def standardize(text: object) -> str:
 def tokenize(text: object, unit: str = "word") -> list[str]:
     """Split one raw text into tokens: words for 'word', CJK characters for 'char'."""
     if unit not in TOKEN_UNITS:
-        raise TrainError(f"Token unit must be one of {', '.join(TOKEN_UNITS)}, not '{unit}'.")
+        raise TrainError(
+            "errors.tokenize.token_unit_must_one", choices=", ".join(TOKEN_UNITS), unit=unit
+        )
     pattern = _CHAR_RE if unit == "char" else _WORD_RE
     return pattern.findall(standardize(text))
 
@@ -69,12 +71,12 @@ class Vocabulary:
     def __init__(self, terms: Sequence[str], unit: str = "word"):
         terms = [str(t) for t in terms]  # TextVectorization returns numpy strings
         if len(terms) < 2 or terms[0] != PAD or terms[1] != OOV:
-            raise TrainError("A vocabulary must start with the padding and unknown-token entries.")
+            raise TrainError("errors.tokenize.vocabulary_must_start_with")
         self.terms = terms
         self.unit = unit
         self._index = {t: i for i, t in enumerate(terms)}
         if len(self._index) != len(terms):
-            raise TrainError("The saved vocabulary has a repeated term; retrain the model.")
+            raise TrainError("errors.tokenize.saved_vocabulary_repeated_term")
 
     def __len__(self) -> int:
         return len(self.terms)

@@ -223,7 +223,7 @@ class ReportData:
                 return r
         from slm_core.errors import NotFoundError
 
-        raise NotFoundError(f"Run {run_id} is not in this report; it may not have finished.")
+        raise NotFoundError("errors.collect.run_report_may_have", run_id=run_id)
 
     @property
     def best(self) -> RunFigures | None:

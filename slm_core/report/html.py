@@ -429,7 +429,9 @@ def write_report(
     from slm_core.errors import SlmError
 
     if lang not in HTML_LANG:
-        raise SlmError(f"Unknown report language '{lang}'; use one of: {', '.join(HTML_LANG)}.")
+        raise SlmError(
+            "errors.html.unknown_report_language_use", lang=lang, choices=", ".join(HTML_LANG)
+        )
     dataset = store.find_dataset(dataset_id)
     text = build_report_html(
         store, dataset.id, lang, assumptions=assumptions, thresholds=thresholds
@@ -442,6 +444,6 @@ def write_report(
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise SlmError(
-            f"Cannot write the report to {path}: {exc.strerror}; pick another --out."
+            "errors.html.cannot_write_report_pick", path=path, strerror=exc.strerror
         ) from None
     return path

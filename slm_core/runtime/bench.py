@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from slm_core import cost
-from slm_core.errors import NotFoundError, SlmError
+from slm_core.errors import NotFoundError, Phrase, SlmError
 from slm_core.runtime.latency import LatencyConfig
 from slm_core.runtime.serve import default_serving_dir, read_manifest, thread_count
 
@@ -260,17 +260,19 @@ def bench_run(
     run = store.get_run(run_id)
     if run.status != "succeeded":
         raise SlmError(
-            f"Run {run_id} is {run.status}; only a successfully trained run can be measured."
+            "errors.runtime_bench.run_only_successfully_trained",
+            run_id=run_id,
+            status=Phrase(f"status.{run.status}"),
         )
     model_dir = store.artifact_dir(run_id) / MODEL_SUBDIR
     if not (model_dir / "model.json").exists():
-        raise NotFoundError(f"Run {run_id} has no saved model; train it again to measure it.")
+        raise NotFoundError("errors.runtime_bench.run_no_saved_model", run_id=run_id)
     meta = read_meta(model_dir)
     family = str(meta.get("family", "linear"))
     preds = load_test_predictions(store, run_id)
     texts = _sample_texts(preds.texts, max_texts)
     if not texts:
-        raise SlmError(f"Run {run_id} has no test texts to measure with.")
+        raise SlmError("errors.runtime_bench.run_no_test_texts", run_id=run_id)
     all_threads = thread_count(None)
     wanted = [1, all_threads] if threads is None else [int(threads)]
     wanted = list(dict.fromkeys(max(1, w) for w in wanted))
@@ -470,9 +472,9 @@ def start_background(store, run_ids: list[int], threads: int | None = None) -> i
     Each run's progress is written to its 'bench_progress' result.
     """
     if not run_ids:
-        raise SlmError("Choose at least one trained run to measure.")
+        raise SlmError("errors.runtime_bench.choose_at_least_one")
     if background_job(store) is not None:
-        raise SlmError("A measurement is already running; wait for it to finish.")
+        raise SlmError("errors.runtime_bench.measurement_already_running_wait")
     for run_id in run_ids:
         store.put_result(
             run_id, PROGRESS_KIND, {"status": "queued", "fraction": 0.0, "message": "queued"}

@@ -225,7 +225,7 @@ def parity(
     """Compare a form's probabilities with the reference model's on the same texts."""
     proba, reference_proba = np.asarray(proba), np.asarray(reference_proba)
     if proba.shape != reference_proba.shape:
-        raise SlmError("The exported model returned a different number of classes.")
+        raise SlmError("errors.runtime_export.exported_model_returned_different")
     pred, ref = proba.argmax(axis=1), reference_proba.argmax(axis=1)
     n = len(pred)
     accuracy = reference_accuracy = None
@@ -276,7 +276,7 @@ def export_model(
     say("loading the Keras model")
     classifier = load_model(model_dir)
     if not hasattr(classifier, "model_"):
-        raise SlmError("Only Keras models are exported; linear models are served as they are.")
+        raise SlmError("errors.runtime_export.only_keras_models_are")
     texts = [str(t) for t in texts]
     ids = classifier.encode(texts)
     if reference_proba is None:

@@ -69,13 +69,12 @@ def _run_child(args: list[str], threads: int, timeout: float) -> dict[str, Any]:
             )
         except subprocess.TimeoutExpired:
             raise SlmError(
-                f"Measuring took longer than {timeout:.0f} s and was stopped; try again when "
-                "the machine is less busy."
+                "errors.runtime_measure.measuring_took_longer_than", timeout=f"{timeout:.0f}"
             ) from None
         if proc.returncode != 0 or not out.exists():
             lines = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
             reason = lines[-1].strip() if lines else f"exit code {proc.returncode}"
-            raise SlmError(f"The measuring process failed: {reason[:300]}")
+            raise SlmError("errors.runtime_measure.measuring_process_failed", reason=reason[:300])
         return json.loads(out.read_text(encoding="utf-8"))
 
 

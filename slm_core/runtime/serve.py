@@ -72,7 +72,7 @@ class LiteRTRuntime:
                 self._runners[batch] = self._interpreter.get_signature_runner(key)
                 self._output[batch] = signatures[key]["outputs"][0]
         if 1 not in self._runners:
-            raise SlmError(f"{self.path.name} has no batch-of-one signature; export it again.")
+            raise SlmError("errors.runtime_serve.no_batch_one_signature", name=self.path.name)
         self.max_len = int(self._runners[1].get_input_details()["ids"]["shape"][1])
 
     def _call(self, batch: int, ids: np.ndarray) -> np.ndarray:
@@ -244,10 +244,14 @@ def default_serving_dir(model_dir: Path) -> Path:
 def open_runtime(form: str, serving_dir: Path, threads: int | None) -> Runtime:
     """The runtime of one exported form (LiteRT or ONNX)."""
     if form not in FORM_FILES:
-        raise SlmError(f"Unknown serving form '{form}'; use one of {', '.join(FORM_FILES)}.")
+        raise SlmError(
+            "errors.runtime_serve.unknown_serving_form_use",
+            form=form,
+            choices=", ".join(FORM_FILES),
+        )
     path = Path(serving_dir) / FORM_FILES[form]
     if not path.is_file():
-        raise NotFoundError(f"{path.name} is missing; measure the run again to re-export it.")
+        raise NotFoundError("errors.runtime_serve.missing_measure_run_again", name=path.name)
     if form == "onnx":
         return OnnxRuntime(path, threads)
     return LiteRTRuntime(path, threads, name=form)
@@ -282,7 +286,7 @@ def load_predictor(
     meta_file = model_dir / META_FILE
     if meta.get("family") == "linear":
         if form not in (None, "sklearn"):
-            raise SlmError(f"A linear model is served by scikit-learn, not '{form}'.")
+            raise SlmError("errors.runtime_serve.linear_model_served_by", form=form)
         return _linear_predictor(model_dir, meta, n_threads, meta_file)
 
     from slm_core.models.tokenize import Vocabulary

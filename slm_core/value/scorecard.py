@@ -442,7 +442,7 @@ class ValueReport:
         for c in self.scorecards:
             if c.run_id == run_id:
                 return c
-        raise NotFoundError(f"Run {run_id} has no scorecard on this dataset.")
+        raise NotFoundError("errors.scorecard.run_no_scorecard_dataset", run_id=run_id)
 
     def to_dict(self) -> dict[str, Any]:
         return {
