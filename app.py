@@ -13,6 +13,7 @@ from ui.state import (
     LANG_KEY,
     PENDING_DATASET_KEY,
     demo_dataset_id,
+    error_text,
     get_store,
     t,
 )
@@ -28,7 +29,7 @@ with st.sidebar:
         default_id = demo_dataset_id(DEFAULT_DEMO)
     except SlmError as exc:  # demo package missing: the app still works with uploads
         default_id = None
-        st.warning(str(exc))
+        st.warning(error_text(exc))
     if PENDING_DATASET_KEY in st.session_state:
         st.session_state[DATASET_KEY] = st.session_state.pop(PENDING_DATASET_KEY)
     datasets = {d.id: d for d in store.list_datasets()}

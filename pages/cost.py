@@ -27,7 +27,7 @@ from ui.cost_widgets import (
     status_line,
     table_height,
 )
-from ui.state import active_dataset, get_store, lang, t
+from ui.state import active_dataset, error_text, get_store, lang, t
 
 CURRENCY = "USD"
 JOB_FLAG = "_cost_job_alive"
@@ -62,7 +62,7 @@ def _start(run_ids: list[int]) -> None:
     try:
         start_background(store, run_ids)
     except SlmError as exc:
-        st.warning(str(exc), icon=":material/hourglass:")
+        st.warning(error_text(exc), icon=":material/hourglass:")
         return
     st.session_state[JOB_FLAG] = True
     st.toast(t("cost.measure.started", runs=", ".join(f"#{i}" for i in run_ids)))
@@ -187,7 +187,7 @@ else:
                     key=f"cost_forms_{run.id}",
                 )
                 for note in bench.get("notes") or []:
-                    st.caption(note)
+                    st.caption(error_text(note))
 
 # ---------------------------------------------------------------------- money
 st.subheader(t("cost.money.title"))

@@ -12,7 +12,7 @@ from slm_core.data.split import make_splits
 from slm_core.data.types import ColumnMapping, ReadOptions, ReadResult, SplitConfig
 from slm_core.dataset import prepare_dataset, register_dataset
 from slm_core.errors import SlmError
-from ui.state import activate_dataset, get_store, t
+from ui.state import activate_dataset, error_text, get_store, t
 from ui.widgets import render_report
 
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "gb18030", "gbk", "big5", "cp1252", "latin-1"]
@@ -91,7 +91,7 @@ try:
         read, default_mapping = demo_cached(demo_id)
         name, filename = spec.name, demo_id
 except SlmError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(error_text(exc), icon=":material/error:")
     st.stop()
 
 detected = read.detected
@@ -105,7 +105,7 @@ st.caption(
     )
 )
 for note in detected.notes:
-    st.caption(note)
+    st.caption(error_text(note))
 st.dataframe(read.frame.head(100), hide_index=True, height=240)
 
 st.subheader(t("data.mapping"))
@@ -113,7 +113,7 @@ columns = list(read.frame.columns)
 try:
     guess = default_mapping or guess_mapping(read.frame)
 except SlmError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(error_text(exc), icon=":material/error:")
     st.stop()
 c1, c2, c3, c4 = st.columns(4)
 text_col = c1.selectbox(t("data.text_col"), columns, index=columns.index(guess.text))
@@ -158,7 +158,7 @@ config = SplitConfig(
 try:
     prepared = prepare_dataset(read, mapping, name, filename, config)
 except SlmError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(error_text(exc), icon=":material/error:")
     st.stop()
 
 st.subheader(t("data.report"))
@@ -178,7 +178,7 @@ if prepared.report.trainable:
             )
         )
     except SlmError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(error_text(exc), icon=":material/error:")
         st.stop()
     dataset_name = st.text_input(t("data.name"), value=name)
     if st.button(t("data.use"), type="primary", icon=":material/check:"):

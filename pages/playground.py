@@ -17,7 +17,7 @@ from ui.results_widgets import (
     run_label,
     run_version,
 )
-from ui.state import activate_dataset, get_store, require_dataset, t
+from ui.state import activate_dataset, error_text, get_store, require_dataset, t
 
 ANSWERS_KEY, SAVED_KEY, FLASH_KEY = "pg_answers", "pg_saved", "pg_flash"
 PER_ROW = 3
@@ -96,7 +96,7 @@ else:
             box = col.container(border=True)
             box.markdown(f"**{name}**")
             if "error" in ans:
-                box.error(t("playground.failed", model=name, error=ans["error"]))
+                box.error(t("playground.failed", model=name, error=error_text(ans["error"])))
                 continue
             best = max(range(len(ans["proba"])), key=ans["proba"].__getitem__)
             predicted = ans["classes"][best]
@@ -184,7 +184,7 @@ else:
         try:
             version = add_corrections_as_version(store, dataset.id)
         except SlmError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(error_text(exc), icon=":material/error:")
         else:
             st.session_state[FLASH_KEY] = t(
                 "playground.new_version_done",

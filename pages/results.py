@@ -26,7 +26,7 @@ from ui.results_widgets import (
     run_version,
     style_leaderboard,
 )
-from ui.state import get_store, lang, require_dataset, t
+from ui.state import error_text, get_store, lang, require_dataset, t
 
 st.title(t("results.title"))
 st.caption(t("results.intro"))
@@ -39,7 +39,7 @@ for run in runs:
     try:
         evaluations[run.id] = cached_evaluation(run.id, run_version(run))
     except SlmError as exc:
-        st.warning(t("results.failed", id=run.id, error=exc), icon=":material/warning:")
+        st.warning(t("results.failed", id=run.id, error=error_text(exc)), icon=":material/warning:")
 runs = [r for r in runs if r.id in evaluations]
 if not runs:
     st.info(t("results.no_runs"))
@@ -67,7 +67,7 @@ def show_comparison(a_id: int, b_id: int) -> None:
         preds_a = cached_test_predictions(a_id, run_version(by_id[a_id]))
         preds_b = cached_test_predictions(b_id, run_version(by_id[b_id]))
     except SlmError as exc:  # e.g. the run's files were deleted by hand
-        st.warning(str(exc), icon=":material/warning:")
+        st.warning(error_text(exc), icon=":material/warning:")
         return
     y, pa, pb = paired_predictions(preds_a, preds_b)
     if not y:
@@ -197,7 +197,7 @@ with tabs[1]:
     try:
         preds = cached_test_predictions(run_id, run_version(run))
     except SlmError as exc:  # the evaluation is cached, but the run's files are gone
-        st.warning(str(exc), icon=":material/warning:")
+        st.warning(error_text(exc), icon=":material/warning:")
         preds = None
     if preds is not None:
         show_errors(preds, true_label, pred_label)

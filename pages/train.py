@@ -9,7 +9,7 @@ from slm_core.errors import SlmError
 from slm_core.models.names import model_description, model_name
 from slm_core.models.registry import MODEL_IDS, PRESETS, get_spec, resolve_params
 from ui.charts import history_figure
-from ui.state import get_store, lang, require_dataset, t
+from ui.state import error_text, get_store, lang, require_dataset, t
 
 ACTIVE = ("queued", "running")
 STATUS_ICONS = {
@@ -93,7 +93,7 @@ if submitted:
                 run = jobs.submit(store, dataset.id, model_id, preset or "quick", params)
                 st.toast(t("train.queued", model=model_id, id=run.id))
             except SlmError as exc:
-                st.error(f"{model_id}: {exc}", icon=":material/error:")
+                st.error(f"{model_id}: {error_text(exc)}", icon=":material/error:")
 
 with st.expander(t("train.cards")):
     for model_id in chosen or MODEL_IDS:
@@ -147,7 +147,7 @@ def job_board() -> None:
                     )
                 )
             elif run.error:
-                head.error(run.error)
+                head.error(error_text(run.error))
             if len(run.history.get("loss") or []) > 1:  # linear models have one point
                 st.plotly_chart(
                     history_figure(run.history, t("train.loss"), t("train.accuracy")),

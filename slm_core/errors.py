@@ -147,8 +147,25 @@ def localize_text(text: str, lang: str) -> str:
     for pattern, key in _patterns():
         match = pattern.fullmatch(text)
         if match:
-            return render(key, lang, **match.groupdict())
+            values = {name: _fragment(value) for name, value in match.groupdict().items()}
+            return render(key, lang, **values)
     return text
+
+
+@cache
+def _fragments() -> dict[str, str]:
+    """English run statuses and fixed error fragments ("failed", "the header has") by text."""
+    return {
+        text: key
+        for key, text in catalogue(DEFAULT_LANGUAGE).items()
+        if key.startswith(("status.", _ERROR_PREFIX)) and "{" not in text
+    }
+
+
+def _fragment(value: str) -> str | Phrase:
+    # A stored sentence quotes a status or fragment in English; render it in the same language.
+    key = _fragments().get(value)
+    return Phrase(key) if key else value
 
 
 def error_text(error: BaseException | str, lang: str) -> str:

@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import slm_core
-from slm_core.errors import CancelledError, Phrase, SlmError
+from slm_core.errors import CancelledError, Phrase, SlmError, render
 from slm_core.models.base import TrainCallbacks
 from slm_core.store import CANCELLED_MESSAGE, RunRecord, RunStore
 
 DEFAULT_TARGET = "slm_core.train:execute_run"
 DEFAULT_GRACE_S = 5.0
 POLL_S = 0.2
-INTERRUPTED_BY_STOP = "The worker was stopped while this run was training; start it again."
+INTERRUPTED_BY_STOP = render("errors.run.worker_stopped")
 
 Target = Callable[[str, str, int], None]
 
@@ -190,14 +190,14 @@ def _execute(store: RunStore, run_id: int, target: str) -> None:
         store.finish_run(
             run_id,
             "failed",
-            error="Training ran out of memory; try a smaller preset, batch size or max length.",
+            error=render("errors.run.out_of_memory"),
         )
     except KeyboardInterrupt:
         store.finish_run(run_id, "cancelled", error=CANCELLED_MESSAGE)
         raise
     except Exception as exc:
         traceback.print_exc()
-        store.finish_run(run_id, "failed", error=f"Training failed: {_one_line(exc)}")
+        store.finish_run(run_id, "failed", error=render("errors.run.failed", reason=_one_line(exc)))
     else:
         run = store.get_run(run_id)
         if not run.is_finished:
@@ -207,7 +207,7 @@ def _execute(store: RunStore, run_id: int, target: str) -> None:
                 store.finish_run(
                     run_id,
                     "failed",
-                    error="Training ended without recording a result; see the run's log.",
+                    error=render("errors.run.no_result"),
                 )
 
 
@@ -290,12 +290,12 @@ def _exit_reason(returncode: int, log: Path) -> str:
     if returncode < 0:
         signum = -returncode
         if signum == signal.SIGKILL:
-            return "The training process was killed (out of memory?); try a smaller preset."
+            return render("errors.run.killed")
         if signum == signal.SIGSEGV:
-            return f"The training process crashed (segmentation fault); see {log}."
+            return render("errors.run.segfault", log=log)
         name = signal.Signals(signum).name if signum in signal.valid_signals() else signum
-        return f"The training process was stopped by signal {name}; start the run again."
-    return f"The training process exited with code {returncode} before finishing; see {log}."
+        return render("errors.run.signal", name=name)
+    return render("errors.run.exit_code", code=returncode, log=log)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

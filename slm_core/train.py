@@ -19,7 +19,7 @@ import pandas as pd
 from slm_core.data.split import make_splits
 from slm_core.data.types import SplitConfig
 from slm_core.energy import track_training
-from slm_core.errors import CancelledError, NotFoundError, SlmError
+from slm_core.errors import CancelledError, NotFoundError, SlmError, render
 from slm_core.metrics import headline_metrics
 from slm_core.models.base import TrainCallbacks
 from slm_core.models.registry import build
@@ -182,7 +182,7 @@ def execute_run(store_url: str, home: str, run_id: int) -> None:
         store.finish_run(
             run_id,
             "cancelled",
-            error="Cancelled by the user.",
+            error=render("errors.run.cancelled"),
             train_seconds=time.perf_counter() - started,
         )
     except SlmError as exc:
@@ -191,14 +191,15 @@ def execute_run(store_url: str, home: str, run_id: int) -> None:
         store.finish_run(
             run_id,
             "failed",
-            error="Out of memory: try a smaller preset, "
-            "a shorter max length or a smaller batch size.",
+            error=render("errors.run.out_of_memory_train"),
         )
     except Exception as exc:  # a crash in one run must not take the others down
         traceback.print_exc()
         reason = " ".join(str(exc).split())[:300]
         store.finish_run(
-            run_id, "failed", error=f"Training crashed ({type(exc).__name__}): {reason}"
+            run_id,
+            "failed",
+            error=render("errors.run.crashed", kind=type(exc).__name__, reason=reason),
         )
     else:
         store.finish_run(

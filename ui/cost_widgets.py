@@ -17,7 +17,7 @@ import streamlit as st
 from slm_core import cost
 from slm_core.energy import country_intensities
 from slm_core.value.assumptions import GRID_INTENSITY, Assumptions
-from ui.state import t
+from ui.state import error_text, t
 
 WORLD = "World"
 DEFAULTS = Assumptions()
@@ -142,7 +142,7 @@ def forms_frame(bench: Mapping[str, Any]) -> pd.DataFrame:
                 t("cost.col.agreement"): None if agreement is None else agreement * 100,
                 t("cost.col.delta"): None if delta is None else delta * 100,
                 t("cost.col.passed"): bool(form.get("passed")),
-                t("cost.col.error"): form.get("error") or "",
+                t("cost.col.error"): error_text(form.get("error") or ""),
             }
         )
     return pd.DataFrame(rows)

@@ -21,6 +21,13 @@ def t(key: str, **values: object) -> str:
     return _translate(key, lang(), **values)
 
 
+def error_text(error: BaseException | str) -> str:
+    """An error (or a run's stored English error sentence) in the interface language."""
+    from slm_core.errors import error_text as _error_text
+
+    return _error_text(error, lang())
+
+
 @st.cache_resource(show_spinner=False)
 def get_store():
     """One run store per server process.

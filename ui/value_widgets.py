@@ -30,7 +30,7 @@ from slm_core.value.assumptions import (
 from slm_core.value.business import cost_matrix
 from slm_core.value.scorecard import format_figure, note_text
 from slm_core.value.social import CARD_ITEMS
-from ui.state import lang, t
+from ui.state import error_text, lang, t
 
 BASE_KEY = "value.base"  # the loaded scenario, as Assumptions.to_dict()
 VERSION_KEY = "value.version"  # bumped on every load so that editors start afresh
@@ -199,7 +199,7 @@ def scenario_bar(store, dataset_id: str, current: Assumptions) -> None:
             try:
                 loaded = parse_scenario(upload.getvalue(), upload.name)
             except SlmError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(error_text(exc), icon=":material/error:")
             else:
                 st.session_state["value.upload_digest"] = digest
                 load_into_state(loaded)

@@ -12,10 +12,11 @@ from ui.state import lang, t
 def problem_text(problem) -> str:
     """A validation finding in the interface language (English message as fallback)."""
     key = f"problem.{problem.code}"
+    detail = problem.localized(lang())
     translated = t(key)
     if lang() == "en" or translated == key:
-        return problem.message
-    return f"{translated} — {problem.message}"
+        return detail
+    return f"{translated} — {detail}"
 
 
 def render_report(report: DataReport) -> None:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from slm_core import config
 from slm_core.data.types import Detected, ReadOptions, ReadResult
-from slm_core.errors import DataError, Phrase, Phrases
+from slm_core.errors import DataError, Phrase, Phrases, render
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".csv",
@@ -419,10 +419,7 @@ def _format_mb(size: int, limit: int) -> str:
 def _read_delimited(text: str, encoding: str, fmt: str, options: ReadOptions) -> ReadResult:
     notes: list[str] = []
     if encoding.startswith("utf-8 ("):
-        notes.append(
-            "The file mixes encodings: lines that are not valid UTF-8 were read as cp1252 or "
-            "latin-1; if some characters look wrong, choose the file's encoding."
-        )
+        notes.append(render("errors.note.mixed_encodings"))
     sample = text[:_SNIFF_CHARS]
     truncated = len(text) > _SNIFF_CHARS
     delimiter = options.delimiter or _detect_delimiter(sample, truncated, fmt)
@@ -440,10 +437,7 @@ def _read_delimited(text: str, encoding: str, fmt: str, options: ReadOptions) ->
     if fmt == "txt" and delimiter == "\t" and width == 2:
         records, joined = _join_extra_tabs(records)
         if joined:
-            notes.append(
-                f"Lines with more than one tab: {joined:,}; everything before the last tab "
-                "was kept as the text."
-            )
+            notes.append(render("errors.note.extra_tabs", count=f"{joined:,}"))
     width = _fit_widths(records, header, delimiter)
     rows = [r for _, r in records]
     if header:
@@ -719,8 +713,12 @@ def _read_xlsx(data: bytes, options: ReadOptions) -> ReadResult:
     notes = []
     if len(sheets) > 1 and options.sheet is None:
         notes.append(
-            f"The workbook has {len(sheets)} sheets ({', '.join(sheets)}); reading the first, "
-            f"'{sheet}'. Choose another sheet to read a different one."
+            render(
+                "errors.note.several_sheets",
+                count=len(sheets),
+                sheets=", ".join(sheets),
+                sheet=sheet,
+            )
         )
     rows = [r for r in rows if any(cell_to_str(c).strip() for c in r)]
     if not rows:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from slm_core import cost
-from slm_core.errors import NotFoundError, Phrase, SlmError
+from slm_core.errors import NotFoundError, Phrase, SlmError, render
 from slm_core.runtime.latency import LatencyConfig
 from slm_core.runtime.serve import default_serving_dir, read_manifest, thread_count
 
@@ -281,7 +281,7 @@ def bench_run(
     say(0.0, "waiting for other measurements to finish")
     with _bench_lock(store.home):
         if store.list_runs(statuses=("running",)):
-            notes.append("A training run was active while measuring: figures may be slower.")
+            notes.append(render("errors.note.training_active"))
         serving_dir = default_serving_dir(model_dir)
         manifest = None
         if family == "neural":
@@ -302,9 +302,9 @@ def bench_run(
                 for name, form in (manifest.get("forms") or {}).items()
                 if not form.get("passed")
             ]
-            notes.extend(f"Not served: {line}" for line in failed)
+            notes.extend(render("errors.note.not_served", line=line) for line in failed)
             if manifest.get("served") == "keras":
-                notes.append("No exported form passed the parity check; Keras itself serves.")
+                notes.append(render("errors.note.keras_serves"))
         settings: dict[str, dict[str, Any]] = {}
         start = 0.4 if family == "neural" else 0.05
         step = (0.95 - start) / len(wanted)
