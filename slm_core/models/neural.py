@@ -199,8 +199,10 @@ class KerasTextClassifier:
         if self.lsa_used_:
             vectors = _lsa_vectors(x, len(self.vocabulary_), self.embedding_dim)
             _set_token_vectors(model, vectors * LSA_SCALE[self.arch])
+        from slm_core.models.lazy_adam import LazyAdam
+
         model.compile(
-            optimizer=keras.optimizers.Adam(float(self.learning_rate), clipnorm=1.0),
+            optimizer=LazyAdam(float(self.learning_rate), clipnorm=1.0),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
             jit_compile=False,
