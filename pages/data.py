@@ -6,13 +6,13 @@ import streamlit as st
 
 from slm_core.config import MAX_UPLOAD_MB
 from slm_core.data.columns import guess_mapping
-from slm_core.data.demo import DEMOS, load_demo
+from slm_core.data.demo import DEMOS, demo_text, load_demo
 from slm_core.data.io import SUPPORTED_EXTENSIONS, read_table
 from slm_core.data.split import make_splits
 from slm_core.data.types import ColumnMapping, ReadOptions, ReadResult, SplitConfig
 from slm_core.dataset import prepare_dataset, register_dataset
 from slm_core.errors import SlmError
-from ui.state import activate_dataset, error_text, get_store, t
+from ui.state import activate_dataset, error_text, get_store, lang, t
 from ui.widgets import render_report
 
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "gb18030", "gbk", "big5", "cp1252", "latin-1"]
@@ -82,10 +82,13 @@ try:
             read = read_cached(upload.getvalue(), upload.name, options)
         name = filename = upload.name
     else:
-        demo_id = st.selectbox(t("data.demo"), list(DEMOS), format_func=lambda d: DEMOS[d].name)
+        demo_id = st.selectbox(
+            t("data.demo"), list(DEMOS), format_func=lambda d: demo_text(d, "name", lang())
+        )
         spec = DEMOS[demo_id]
+        info = {f: demo_text(demo_id, f, lang()) for f in ("description", "task", "licence")}
         st.caption(
-            f"{spec.description} {spec.task}. {t('data.licence')}: {spec.licence}. "
+            f"{info['description']} {info['task']}. {t('data.licence')}: {info['licence']}. "
             f"{t('data.package')}: `{spec.package}`"
         )
         read, default_mapping = demo_cached(demo_id)

@@ -9,7 +9,12 @@ import streamlit as st
 
 from slm_core.errors import SlmError
 from slm_core.explain import model_family, timed_predict, token_attributions
-from slm_core.feedback import add_corrections_as_version, corrections_csv, corrections_frame
+from slm_core.feedback import (
+    CORRECTION_COLUMNS,
+    add_corrections_as_version,
+    corrections_csv,
+    corrections_frame,
+)
 from ui.results_widgets import (
     highlight_html,
     load_run_model,
@@ -165,7 +170,8 @@ st.caption(t("playground.feedback_counts", rated=rated, corrected=len(correction
 if corrections.empty:
     st.info(t("playground.no_corrections"))
 else:
-    st.dataframe(corrections, hide_index=True, key="pg_corrections")
+    headers = {c: t(f"playground.col.{c}") for c in CORRECTION_COLUMNS}
+    st.dataframe(corrections.rename(columns=headers), hide_index=True, key="pg_corrections")
     left, right = st.columns(2)
     left.download_button(
         t("playground.export"),

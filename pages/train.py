@@ -6,8 +6,8 @@ import streamlit as st
 
 from slm_core import jobs
 from slm_core.errors import SlmError
-from slm_core.models.names import model_description, model_name
-from slm_core.models.registry import MODEL_IDS, PRESETS, get_spec, resolve_params
+from slm_core.models.names import model_description, model_name, param_help, param_label
+from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
 from ui.charts import history_figure
 from ui.state import error_text, get_store, lang, require_dataset, t
 
@@ -52,7 +52,6 @@ with st.form("train_form", border=True):
     with st.expander(t("train.params")):
         st.caption(t("train.params_help"))
         for model_id in chosen:
-            spec = get_spec(model_id)
             params = resolve_params(model_id, preset or "quick", {})
             st.markdown(f"**{model_name(model_id, lang())}**")
             cols = st.columns(4)
@@ -60,24 +59,24 @@ with st.form("train_form", border=True):
             for i, (key, value) in enumerate(params.items()):
                 widget_key = f"param_{model_id}_{key}"
                 col = cols[i % 4]
-                helptext = spec.param_help.get(key)
+                label, helptext = param_label(key, lang()), param_help(key, lang())
                 if isinstance(value, bool):
-                    edited[key] = col.checkbox(key, value, key=widget_key, help=helptext)
+                    edited[key] = col.checkbox(label, value, key=widget_key, help=helptext)
                 elif isinstance(value, int):
                     edited[key] = col.number_input(
-                        key, value=value, step=1, key=widget_key, help=helptext
+                        label, value=value, step=1, key=widget_key, help=helptext
                     )
                 elif isinstance(value, float):
                     edited[key] = col.number_input(
-                        key, value=value, format="%.5g", key=widget_key, help=helptext
+                        label, value=value, format="%.5g", key=widget_key, help=helptext
                     )
                 elif value is None:
                     raw = col.number_input(
-                        f"{key} (0 = auto)", value=0, step=1, key=widget_key, help=helptext
+                        t("param.auto", label=label), value=0, step=1, key=widget_key, help=helptext
                     )
                     edited[key] = int(raw) or None
                 else:
-                    edited[key] = col.text_input(key, str(value), key=widget_key, help=helptext)
+                    edited[key] = col.text_input(label, str(value), key=widget_key, help=helptext)
             overrides[model_id] = {k: v for k, v in edited.items() if v != params.get(k)}
     submitted = st.form_submit_button(
         t("train.start"), type="primary", icon=":material/play_arrow:"

@@ -154,6 +154,7 @@ with tab_business:
             y_title=t("value.profit_y"),
             llm_label=t("value.llm_column", name=a.llm_name),
             money_prefix=CURRENCY_SYMBOLS.get(a.currency, ""),
+            hover={w: t(f"value.hover.{w}") for w in ("threshold", "net", "automated", "accuracy")},
         ),
         key="value_profit",
     )

@@ -13,15 +13,12 @@ sentences live in ``slm_core/locales/<lang>/errors.toml``. A plain sentence is s
 
 from __future__ import annotations
 
-import re
-import string
 from functools import cache
 from typing import Any
 
-from slm_core.i18n import DEFAULT_LANGUAGE, catalogue
+from slm_core.i18n import DEFAULT_LANGUAGE, catalogue, match_key
 
 _ERROR_PREFIX = "errors."
-_FORMATTER = string.Formatter()
 
 
 def render(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: Any) -> str:
@@ -114,27 +111,6 @@ class NotFoundError(SlmError):
 # ------------------------------------------------------------ stored English messages
 
 
-@cache
-def _patterns() -> list[tuple[re.Pattern[str], str]]:
-    """Every English error sentence as a regex whose groups are its placeholders.
-
-    Longest first, so a specific sentence wins over a general one ("Training failed: {x}").
-    """
-    out = []
-    for key, text in catalogue(DEFAULT_LANGUAGE).items():
-        if not key.startswith(_ERROR_PREFIX):
-            continue
-        pattern, seen = "", set()
-        for literal, name, _spec, _conv in _FORMATTER.parse(text):
-            pattern += re.escape(literal)
-            if name is not None:
-                pattern += f"(?P={name})" if name in seen else f"(?P<{name}>.+?)"
-                seen.add(name)
-        out.append((re.compile(pattern, re.DOTALL), key))
-    out.sort(key=lambda item: -len(catalogue(DEFAULT_LANGUAGE)[item[1]]))
-    return out
-
-
 def localize_text(text: str, lang: str) -> str:
     """An English error sentence stored as text (a run's ``error``) in ``lang``.
 
@@ -144,12 +120,11 @@ def localize_text(text: str, lang: str) -> str:
     """
     if lang == DEFAULT_LANGUAGE or not text:
         return text
-    for pattern, key in _patterns():
-        match = pattern.fullmatch(text)
-        if match:
-            values = {name: _fragment(value) for name, value in match.groupdict().items()}
-            return render(key, lang, **values)
-    return text
+    found = match_key(text, _ERROR_PREFIX)
+    if found is None:
+        return text
+    key, values = found
+    return render(key, lang, **{name: _fragment(value) for name, value in values.items()})
 
 
 @cache

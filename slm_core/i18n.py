@@ -7,6 +7,8 @@ languages hold the same keys.
 
 from __future__ import annotations
 
+import re
+import string
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -47,6 +49,54 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: object) -> str:
         lang = DEFAULT_LANGUAGE
     text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
     return text.format(**values) if values else text
+
+
+@cache
+def _patterns(prefix: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Every English string under ``prefix`` as a regex whose groups are its placeholders.
+
+    Longest first, so a specific sentence wins over a general one ("Training failed: {x}").
+    """
+    english = catalogue(DEFAULT_LANGUAGE)
+    out = []
+    for key in sorted((k for k in english if k.startswith(prefix)), key=lambda k: -len(english[k])):
+        pattern, seen = "", set()
+        for literal, name, _spec, _conv in string.Formatter().parse(english[key]):
+            pattern += re.escape(literal)
+            if name is not None:
+                pattern += f"(?P={name})" if name in seen else f"(?P<{name}>.+?)"
+                seen.add(name)
+        out.append((re.compile(pattern, re.DOTALL), key))
+    return tuple(out)
+
+
+def match_key(text: str, prefix: str) -> tuple[str, dict[str, str]] | None:
+    """The catalogue key under ``prefix`` whose English string produced ``text``, and its values.
+
+    Some English text is stored, not rendered on demand (a run's error, a scenario's sources);
+    matching it back to its key lets the interface show it in another language.
+    """
+    for pattern, key in _patterns(prefix):
+        match = pattern.fullmatch(text)
+        if match:
+            return key, match.groupdict()
+    return None
+
+
+def localize_known(text: str, lang: str, prefix: str) -> str:
+    """Stored English ``text`` in ``lang`` when it is a catalogue string under ``prefix``.
+
+    Placeholder values that are themselves such strings are translated too; text that matches
+    nothing is returned as it is.
+    """
+    if lang == DEFAULT_LANGUAGE or not text:
+        return text
+    found = match_key(text, prefix)
+    if found is None:
+        return text
+    key, values = found
+    values = {name: localize_known(value, lang, prefix) for name, value in values.items()}
+    return t(key, lang, **values) if values else t(key, lang)
 
 
 def format_number(value: float, lang: str = DEFAULT_LANGUAGE, digits: int = 0) -> str:

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from slm_core import jobs
 from slm_core.data.split import content_hash
+from slm_core.i18n import t
 from slm_core.store import RunStore
 from tests.conftest import ROOT
 
@@ -199,8 +200,8 @@ def test_playground_answers_with_every_model_and_stores_feedback(stored, tmp_pat
     assert len(store.list_feedback(dataset_id=dataset.id)) == 2  # reruns store nothing twice
 
     # The correction can be exported and turned into a new dataset version, made active.
-    (corrections,) = _frames(at, "corrected_label") or _frames(at, "predicted_label")
-    assert corrections["label"].tolist() == ["tech"]
+    (corrections,) = _frames(at, t("playground.col.predicted_label"))
+    assert corrections[t("playground.col.label")].tolist() == ["tech"]
     at.button(key="pg_new_version").click().run()
     assert not at.exception
     new_id = at.session_state["_pending_dataset_id"]

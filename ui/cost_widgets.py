@@ -16,8 +16,8 @@ import streamlit as st
 
 from slm_core import cost
 from slm_core.energy import country_intensities
-from slm_core.value.assumptions import GRID_INTENSITY, Assumptions
-from ui.state import error_text, t
+from slm_core.value.assumptions import GRID_INTENSITY, Assumptions, localized_source
+from ui.state import error_text, lang, t
 
 WORLD = "World"
 DEFAULTS = Assumptions()
@@ -235,7 +235,7 @@ def money_frame(
 
 def money_inputs(currency: str = "USD") -> tuple[float, str]:
     """Price per vCPU-hour and the basis (single texts or batches) as edited."""
-    source = DEFAULTS.source("price_per_vcpu_hour")
+    source = localized_source(DEFAULTS.source("price_per_vcpu_hour"), lang())
     left, right = st.columns(2)
     price = left.number_input(
         t("cost.money.price", cur=currency),
@@ -260,7 +260,10 @@ def money_inputs(currency: str = "USD") -> tuple[float, str]:
 def llm_inputs(currency: str = "USD") -> LlmInputs:
     """The API alternative's editable prices and token rules (defaults as on the Value page)."""
     d = DEFAULTS
-    src_in, src_out = d.source("llm_input_price_per_m"), d.source("llm_output_price_per_m")
+    src_in, src_out = (
+        localized_source(d.source(f), lang())
+        for f in ("llm_input_price_per_m", "llm_output_price_per_m")
+    )
     c1, c2, c3 = st.columns(3)
     name = c1.text_input(
         t("cost.llm.name"), value=d.llm_name, key="cost.llm_name", help=t("cost.llm.name_help")
@@ -298,7 +301,10 @@ def llm_inputs(currency: str = "USD") -> LlmInputs:
         key="cost.llm_prompt",
         help=t("cost.llm.prompt_tokens_help"),
     )
-    src_latin, src_cjk = d.source("tokens_per_char_latin"), d.source("tokens_per_char_cjk")
+    src_latin, src_cjk = (
+        localized_source(d.source(f), lang())
+        for f in ("tokens_per_char_latin", "tokens_per_char_cjk")
+    )
     per_latin = c6.number_input(
         t("cost.llm.per_char_latin"),
         min_value=0.0,

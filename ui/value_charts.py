@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+_HOVER = {"threshold": "threshold", "net": "net", "automated": "automated", "accuracy": "accuracy"}
 
 
 def profit_figure(
@@ -17,11 +18,15 @@ def profit_figure(
     y_title: str,
     llm_label: str,
     money_prefix: str = "$",
+    hover: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Yearly net value against the confidence threshold, one line per model.
 
     A marker shows each model's threshold in use; a dashed line the LLM-API alternative.
+    ``hover`` names the tooltip rows (threshold, net, automated, accuracy) in the page's language.
     """
+    words = {**_HOVER, **(hover or {})}
+    net = f"{words['threshold']} %{{x:.2f}}<br>{words['net']} {money_prefix}%{{y:,.0f}}"
     fig = go.Figure()
     for card in report.scorecards:
         curve = card.business.curve
@@ -37,8 +42,8 @@ def profit_figure(
                     for c, a in zip(curve["coverage"], curve["accuracy"], strict=True)
                 ],
                 hovertemplate=(
-                    "threshold %{x:.2f}<br>net %{y:,.0f}<br>automated %{customdata[0]:.1%}"
-                    "<br>accuracy %{customdata[1]}<extra>%{fullData.name}</extra>"
+                    f"{net}<br>{words['automated']} %{{customdata[0]:.1%}}"
+                    f"<br>{words['accuracy']} %{{customdata[1]}}<extra>%{{fullData.name}}</extra>"
                 ),
             )
         )
@@ -52,7 +57,7 @@ def profit_figure(
                 name=card.label,
                 legendgroup=card.label,
                 showlegend=False,
-                hovertemplate="threshold %{x:.2f}<br>net %{y:,.0f}<extra>%{fullData.name}</extra>",
+                hovertemplate=f"{net}<extra>%{{fullData.name}}</extra>",
             )
         )
     if report.llm is not None:

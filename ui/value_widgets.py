@@ -22,7 +22,9 @@ from slm_core.value.assumptions import (
     Assumptions,
     from_store,
     load_preset,
+    localized_source,
     parse_scenario,
+    scenario_name,
     source_kind,
     to_store,
     with_grid_region,
@@ -142,6 +144,7 @@ def source_help(a: Assumptions, field: str) -> str:
     """Tooltip: unit, kind of default, source, date and note of one assumption."""
     src = a.source(field)
     parts = [p for p in (a.unit(field), t(f"value.kind.{source_kind(src)}")) if p]
+    src = localized_source(src, lang())
     origin = src.source + (f" ({src.date})" if src.date else "")
     text = " · ".join(parts) + f"  \n{origin}"
     return text + (f"  \n{src.note}" if src.note else "")
@@ -155,12 +158,12 @@ def scenario_choices(store, dataset_id: str) -> dict[str, tuple[str, Any]]:
     out: dict[str, tuple[str, Any]] = {}
     for preset in PRESET_IDS:
         out[f"preset:{preset}"] = (
-            f"{t('value.preset_prefix')}: {load_preset(preset).name}",
+            f"{t('value.preset_prefix')}: {scenario_name(load_preset(preset).name, lang())}",
             lambda preset=preset: load_preset(preset),
         )
     for record in store.list_scenarios(dataset_id):
         out[f"saved:{record.id}"] = (
-            f"{t('value.saved_prefix')}: {record.name} (#{record.id})",
+            f"{t('value.saved_prefix')}: {scenario_name(record.name, lang())} (#{record.id})",
             lambda rid=record.id: from_store(store, rid),
         )
     return out
@@ -185,7 +188,7 @@ def scenario_bar(store, dataset_id: str, current: Assumptions) -> None:
     if c2.button(t("value.load_scenario"), icon=":material/download:", key="value.load"):
         loaded = choices[choice][1]()
         load_into_state(loaded)
-        st.session_state["value.flash"] = t("value.loaded", name=loaded.name)
+        st.session_state["value.flash"] = t("value.loaded", name=scenario_name(loaded.name, lang()))
         st.rerun()
     if "value.flash" in st.session_state:
         st.success(st.session_state.pop("value.flash"), icon=":material/check:")
@@ -203,11 +206,15 @@ def scenario_bar(store, dataset_id: str, current: Assumptions) -> None:
             else:
                 st.session_state["value.upload_digest"] = digest
                 load_into_state(loaded)
-                st.session_state["value.flash"] = t("value.loaded", name=loaded.name)
+                st.session_state["value.flash"] = t(
+                    "value.loaded", name=scenario_name(loaded.name, lang())
+                )
                 st.rerun()
 
     c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1.2], vertical_alignment="bottom")
-    name = c1.text_input(t("value.save_name"), value=current.name, key="value.save_name")
+    name = c1.text_input(
+        t("value.save_name"), value=scenario_name(current.name, lang()), key="value.save_name"
+    )
     if c2.button(t("value.save"), icon=":material/save:", key="value.save"):
         record = to_store(store, Assumptions.from_dict({"name": name}, current), name, dataset_id)
         st.toast(t("value.saved", name=record.name, id=record.id))
@@ -562,6 +569,7 @@ def sources_frame(a: Assumptions) -> pd.DataFrame:
     rows = []
     for name in names:
         src = a.source(name)
+        shown = localized_source(src, lang())
         value = getattr(a, name)
         if isinstance(value, dict):
             value = json.dumps(value, ensure_ascii=False)
@@ -571,9 +579,9 @@ def sources_frame(a: Assumptions) -> pd.DataFrame:
                 t("value.col_value"): str(value),
                 t("value.col_unit"): a.unit(name),
                 t("value.col_kind"): t(f"value.kind.{source_kind(src)}"),
-                t("value.col_source"): src.source,
-                t("value.col_date"): src.date,
-                t("value.col_note"): src.note,
+                t("value.col_source"): shown.source,
+                t("value.col_date"): shown.date,
+                t("value.col_note"): shown.note,
             }
         )
     return pd.DataFrame(rows)

@@ -56,6 +56,19 @@ DEMOS: dict[str, DemoSpec] = _read_manifest()
 DEFAULT_DEMO = "bbc_news"
 
 
+def demo_text(demo_id: str, field: str, lang: str) -> str:
+    """A demo's ``name``, ``task``, ``licence`` or ``description`` in the interface language.
+
+    The manifest is English (the CLI reads it); the interface reads ``demos.<id>.<field>`` from
+    the catalogues, and falls back to the manifest for a demo the catalogues do not know yet.
+    """
+    from slm_core.i18n import t
+
+    key = f"demos.{demo_id}.{field}"
+    text = t(key, lang)
+    return getattr(DEMOS[demo_id], field) if text == key else text
+
+
 def package_dir(package: str) -> Path:
     """Directory of an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)

@@ -24,3 +24,15 @@ def model_description(model_id: str, lang: str = "en") -> str:
 
     spec = SPECS.get(model_id)
     return _localized(model_id, "description", lang) or (spec.description if spec else "")
+
+
+def param_label(name: str, lang: str = "en") -> str:
+    """A hyper-parameter's readable label in ``lang`` (its setting id when none is written)."""
+    return catalogue(lang).get(f"param.{name}.label") or name
+
+
+def param_help(name: str, lang: str = "en") -> str | None:
+    """What a hyper-parameter does, in ``lang``; English from the registry as the fallback."""
+    from slm_core.models.registry import PARAM_HELP
+
+    return catalogue(lang).get(f"param.{name}.help") or PARAM_HELP.get(name)

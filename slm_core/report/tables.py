@@ -605,7 +605,12 @@ def curves_table(data: ReportData, lang: str) -> Table:
 
 
 def assumptions_table(data: ReportData, lang: str) -> Table:
-    from slm_core.value.assumptions import FIELD_NAMES, source_kind
+    from slm_core.value.assumptions import (
+        FIELD_NAMES,
+        localized_source,
+        scenario_name,
+        source_kind,
+    )
 
     v = data.value
     rows = []
@@ -621,7 +626,10 @@ def assumptions_table(data: ReportData, lang: str) -> Table:
                 import json
 
                 value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            if name == "name":
+                value = scenario_name(value, lang)
             src = a.source(name)
+            shown = localized_source(src, lang)
             label = t(f"value.field.{name}", lang)
             rows.append(
                 (
@@ -630,9 +638,9 @@ def assumptions_table(data: ReportData, lang: str) -> Table:
                     value,
                     a.unit(name),
                     t(f"value.kind.{source_kind(src)}", lang),
-                    src.source,
-                    src.date,
-                    src.note,
+                    shown.source,
+                    shown.date,
+                    shown.note,
                 )
             )
     return Table(

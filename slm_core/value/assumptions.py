@@ -256,20 +256,26 @@ class Assumptions:
             value = getattr(self, f.name)
             if f.name in NUMERIC_FIELDS:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise AssumptionError(f"'{f.name}' must be a number, not {value!r}.")
+                    raise AssumptionError(
+                        "errors.assumptions.must_number", name=f.name, value=f"{value!r}"
+                    )
                 if not math.isfinite(value) or value < 0:
-                    raise AssumptionError(f"'{f.name}' must be zero or more, not {value}.")
+                    raise AssumptionError(
+                        "errors.assumptions.must_zero_more", name=f.name, value=value
+                    )
         for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
-                raise AssumptionError(f"'{name}' must be text.")
+                raise AssumptionError("errors.assumptions.must_text", name=name)
         if self.llm_accuracy > 1:
-            raise AssumptionError("'llm_accuracy' is a share between 0 and 1 (0.9 = 90%).")
+            raise AssumptionError("errors.assumptions.llm_accuracy_share_between")
         if self.business_share > 1:
-            raise AssumptionError("'business_share' is a share between 0 and 1.")
+            raise AssumptionError("errors.assumptions.business_share_share_between")
         if self.pue < 1:
-            raise AssumptionError("'pue' (power usage effectiveness) is 1.0 or more.")
+            raise AssumptionError("errors.assumptions.pue_power_usage_effectiveness")
         if self.payoff_mode not in PAYOFF_MODES:
-            raise AssumptionError(f"'payoff_mode' must be one of {', '.join(PAYOFF_MODES)}.")
+            raise AssumptionError(
+                "errors.assumptions.payoff_mode_must_one", choices=", ".join(PAYOFF_MODES)
+            )
         for name, dims in (
             ("business_weights", BUSINESS_DIMENSIONS),
             ("social_weights", SOCIAL_DIMENSIONS),
@@ -278,15 +284,16 @@ class Assumptions:
             unknown = set(weights) - set(dims)
             if unknown:
                 raise AssumptionError(
-                    f"Unknown {name} key(s) {', '.join(sorted(unknown))}; use {', '.join(dims)}."
+                    "errors.assumptions.unknown_key_s_use",
+                    name=name,
+                    keys=", ".join(sorted(unknown)),
+                    choices=", ".join(dims),
                 )
             if any(not _nonneg(v) for v in weights.values()):
-                raise AssumptionError(f"Every weight in '{name}' must be zero or more.")
+                raise AssumptionError("errors.assumptions.every_weight_must_zero", name=name)
         for true, row in self.payoff_matrix.items():
             if not isinstance(row, dict) or any(not _nonneg(v) for v in row.values()):
-                raise AssumptionError(
-                    f"Payoff matrix row '{true}' must map predicted labels to costs of 0 or more."
-                )
+                raise AssumptionError("errors.assumptions.payoff_matrix_row_must", true=true)
 
     # ---------------------------------------------------------------- editing
 
@@ -300,7 +307,7 @@ class Assumptions:
                 changes[key] = {**getattr(self, key), **changes[key]}
         for key, value in changes.items():
             if key not in FIELD_NAMES or key == "sources":
-                raise AssumptionError(f"Unknown assumption '{key}'.")
+                raise AssumptionError("errors.assumptions.unknown_assumption", key=key)
             old = getattr(self, key)
             if value != old:
                 was = self.sources.get(key)
@@ -335,16 +342,16 @@ class Assumptions:
         unknown = set(data) - set(FIELD_NAMES)
         if unknown:
             raise AssumptionError(
-                f"Unknown assumption(s) {', '.join(sorted(unknown))}; check the spelling."
+                "errors.assumptions.unknown_assumption_s_check", keys=", ".join(sorted(unknown))
             )
         try:
             values = _coerce_values(data, base)
         except (TypeError, ValueError, AttributeError) as exc:
-            raise AssumptionError(f"A scenario value has the wrong type: {exc}.") from None
+            raise AssumptionError("errors.assumptions.scenario_value_wrong_type", exc=exc) from None
         sources = dict(base.sources)
         given = data.get("sources") or {}
         if not isinstance(given, dict):
-            raise AssumptionError("'sources' must be a table of field -> [source, date, note].")
+            raise AssumptionError("errors.assumptions.sources_must_table_field")
         for key in values:
             if key not in given and key not in META_FIELDS:
                 sources[key] = (
@@ -370,7 +377,7 @@ class Assumptions:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise AssumptionError(f"This scenario file is not valid TOML: {exc}.") from None
+            raise AssumptionError("errors.assumptions.scenario_file_valid_toml", exc=exc) from None
         return cls.from_dict(data, base)
 
     def to_json(self) -> str:
@@ -381,9 +388,9 @@ class Assumptions:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise AssumptionError(f"This scenario file is not valid JSON: {exc}.") from None
+            raise AssumptionError("errors.assumptions.scenario_file_valid_json", exc=exc) from None
         if not isinstance(data, dict):
-            raise AssumptionError("A JSON scenario must be an object of assumption names.")
+            raise AssumptionError("errors.assumptions.json_scenario_must_object")
         return cls.from_dict(data, base)
 
 
@@ -428,7 +435,7 @@ def _read_source(key: str, src: Any) -> Source:
         )
     if isinstance(src, (list, tuple)) and 1 <= len(src) <= 3:
         return Source(*(str(s) for s in src))
-    raise AssumptionError(f"The source of '{key}' must be [source, date, note].")
+    raise AssumptionError("errors.assumptions.source_must_source_date", key=key)
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Assumptions))
@@ -482,7 +489,7 @@ def load_assumptions(path: Path | str, base: Assumptions | None = None) -> Assum
     """Read a scenario from a ``.toml`` or ``.json`` file."""
     path = Path(path)
     if not path.is_file():
-        raise AssumptionError(f"Scenario file not found: {path}.")
+        raise AssumptionError("errors.assumptions.scenario_file_found", path=path)
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
         return Assumptions.from_json(text, base)
@@ -502,7 +509,7 @@ def parse_scenario(data: bytes, filename: str) -> Assumptions:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise AssumptionError("A scenario file must be UTF-8 text (TOML or JSON).") from None
+        raise AssumptionError("errors.assumptions.scenario_file_must_utf") from None
     if filename.lower().endswith(".json") or text.lstrip().startswith("{"):
         return Assumptions.from_json(text)
     return Assumptions.from_toml(text)
@@ -511,7 +518,11 @@ def parse_scenario(data: bytes, filename: str) -> Assumptions:
 def load_preset(preset_id: str) -> Assumptions:
     """One of the bundled presets (``PRESET_IDS``), read from ``data/scenarios``."""
     if preset_id not in PRESET_IDS:
-        raise AssumptionError(f"Unknown preset '{preset_id}'; choose from {', '.join(PRESET_IDS)}.")
+        raise AssumptionError(
+            "errors.assumptions.unknown_preset_choose_from",
+            preset_id=preset_id,
+            choices=", ".join(PRESET_IDS),
+        )
     return load_assumptions(SCENARIO_DIR / f"{preset_id}.toml")
 
 
@@ -523,3 +534,24 @@ def to_store(store, assumptions: Assumptions, name: str, dataset_id: str | None 
 def from_store(store, scenario_id: int) -> Assumptions:
     """Read a scenario saved with :func:`to_store`."""
     return Assumptions.from_dict(store.get_scenario(scenario_id).data)
+
+
+# ------------------------------------------------------------ interface language
+
+
+def localized_source(src: Source, lang: str) -> Source:
+    """A source with its publisher, date and note in ``lang`` where the catalogue has them.
+
+    Sources are data (scenario files and saved scenarios keep English); the catalogue's
+    ``source_text`` section translates the known ones, and anything else (a user's note) stays.
+    """
+    from slm_core.i18n import localize_known
+
+    return Source(*(localize_known(part, lang, "source_text.") for part in src))
+
+
+def scenario_name(name: str, lang: str) -> str:
+    """A preset's name in ``lang`` (a name the user typed is shown as typed)."""
+    from slm_core.i18n import localize_known
+
+    return localize_known(name, lang, "scenario.")
