@@ -6,7 +6,7 @@ import streamlit as st
 
 from slm_core import cost
 from slm_core.errors import SlmError
-from slm_core.i18n import format_money
+from slm_core.i18n import format_money, format_number
 from slm_core.runtime import BENCH_KIND, background_job, start_background
 from slm_core.value.business import text_lengths
 from ui.cost_charts import latency_figure, money_figure
@@ -201,7 +201,7 @@ with st.container(border=True):
     st.caption(
         t(
             "cost.llm.lengths",
-            n=f"{lengths.n_texts:,}",
+            n=format_number(lengths.n_texts, lang()),
             cjk=f"{lengths.mean_cjk_chars:.1f}",
             other=f"{lengths.mean_other_chars:.1f}",
         )
@@ -245,7 +245,7 @@ if priced:
     }
     if factor.value is not None and factor.value >= 1:
         st.success(
-            t("cost.money.cheaper_line", factor=f"{factor.value:,.0f}", **values),
+            t("cost.money.cheaper_line", factor=format_number(factor.value, lang()), **values),
             icon=":material/savings:",
         )
     elif factor.value is not None:

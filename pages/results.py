@@ -7,6 +7,7 @@ import streamlit as st
 from slm_core.errors import SlmError
 from slm_core.evaluate import mcnemar, mcnemar_verdict, paired_predictions
 from slm_core.feedback import feedback_stats
+from slm_core.i18n import format_number
 from ui.charts import history_figure
 from ui.results_charts import (
     confusion_figure,
@@ -49,7 +50,9 @@ if not runs:
 labels = {r.id: run_label(r) for r in runs}
 by_id = {r.id: r for r in runs}
 first = evaluations[runs[0].id]
-st.markdown(t("results.dataset", name=dataset.name, runs=len(runs), n=f"{first.n:,}"))
+st.markdown(
+    t("results.dataset", name=dataset.name, runs=len(runs), n=format_number(first.n, lang()))
+)
 stats = feedback_stats(store, dataset.id)
 
 # ------------------------------------------------------------------------- leaderboard

@@ -6,6 +6,7 @@ import streamlit as st
 
 from slm_core import jobs
 from slm_core.errors import SlmError
+from slm_core.i18n import format_number
 from slm_core.models.names import model_description, model_name, param_help, param_label
 from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
 from ui.charts import history_figure
@@ -28,7 +29,7 @@ st.caption(
     t(
         "train.dataset",
         name=dataset.name,
-        rows=f"{dataset.rows:,}",
+        rows=format_number(dataset.rows, lang()),
         unit=t("unit." + dataset.report.get("token_unit", "word")),
     )
 )
@@ -40,6 +41,7 @@ with st.form("train_form", border=True):
         default=["tfidf_lr"],
         format_func=lambda m: f"{model_name(m, lang())} ({m})",
         help=t("train.models_help"),
+        key="train_models",
     )
     preset = st.segmented_control(
         t("train.preset"),

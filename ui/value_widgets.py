@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from slm_core.errors import SlmError
-from slm_core.i18n import CURRENCY_SYMBOLS, format_money
+from slm_core.i18n import CURRENCY_SYMBOLS, format_money, format_number
 from slm_core.value.assumptions import (
     BUSINESS_DIMENSIONS,
     GRID_INTENSITY,
@@ -538,7 +538,7 @@ def business_frame(report) -> pd.DataFrame:
         "automated_accuracy": lambda b: (
             "–" if b.automated_accuracy is None else f"{b.automated_accuracy:.1%}"
         ),
-        "automated_per_year": lambda b: f"{b.automated_per_year:,.0f}",
+        "automated_per_year": lambda b: format_number(b.automated_per_year, lang()),
         "labour_saved": lambda b: money(b.labour_saved),
         "correct_value": lambda b: money(b.correct_value),
         "error_cost": lambda b: money(b.error_cost),

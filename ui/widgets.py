@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from slm_core.data.types import DataReport
+from slm_core.i18n import format_number
 from ui.state import lang, t
 
 
@@ -22,16 +23,20 @@ def problem_text(problem) -> str:
 def render_report(report: DataReport) -> None:
     """Headline tiles, class balance and every error/warning of a DataReport."""
     cols = st.columns(6)
-    cols[0].metric(t("report.rows"), f"{report.rows:,}")
+    cols[0].metric(t("report.rows"), format_number(report.rows, lang()))
     cols[1].metric(t("report.classes"), len(report.classes))
     cols[2].metric(
         t("report.imbalance"), f"{report.imbalance_ratio:.1f}×", help=t("report.imbalance_help")
     )
     cols[3].metric(
-        t("report.duplicates"), f"{report.duplicate_rows:,}", help=t("report.duplicates_help")
+        t("report.duplicates"),
+        format_number(report.duplicate_rows, lang()),
+        help=t("report.duplicates_help"),
     )
     cols[4].metric(
-        t("report.conflicts"), f"{report.conflicting_texts:,}", help=t("report.conflicts_help")
+        t("report.conflicts"),
+        format_number(report.conflicting_texts, lang()),
+        help=t("report.conflicts_help"),
     )
     cols[5].metric(
         t("report.script"),
@@ -72,7 +77,7 @@ def dataset_summary(dataset) -> None:
         t(
             "home.dataset_line",
             name=dataset.name,
-            rows=f"{dataset.rows:,}",
+            rows=format_number(dataset.rows, lang()),
             classes=len(classes),
             labels=", ".join(list(classes)[:8]),
             script=t(f"script.{report.get('script', 'latin')}"),
