@@ -12,6 +12,7 @@ from ui.state import (
     DATASET_KEY,
     LANG_KEY,
     PENDING_DATASET_KEY,
+    dataset_name,
     demo_dataset_id,
     error_text,
     get_store,
@@ -38,10 +39,12 @@ with st.sidebar:
             default_id if default_id in datasets else next(iter(datasets), None)
         )
     if datasets:
+        names = {i: dataset_name(d) for i, d in datasets.items()}
         st.selectbox(
             t("sidebar.active_dataset"),
             list(datasets),
-            format_func=lambda i: f"{datasets[i].name} · {datasets[i].rows:,} · {i[:6]}",
+            # Names resolved now: a format_func reading the language later could see another one.
+            format_func=lambda i: f"{names[i]} · {datasets[i].rows:,} · {i[:6]}",
             key=DATASET_KEY,
             help=t("sidebar.active_dataset_help"),
         )

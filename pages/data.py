@@ -82,9 +82,8 @@ try:
             read = read_cached(upload.getvalue(), upload.name, options)
         name = filename = upload.name
     else:
-        demo_id = st.selectbox(
-            t("data.demo"), list(DEMOS), format_func=lambda d: demo_text(d, "name", lang())
-        )
+        demo_names = {d: demo_text(d, "name", lang()) for d in DEMOS}
+        demo_id = st.selectbox(t("data.demo"), list(DEMOS), format_func=demo_names.get)
         spec = DEMOS[demo_id]
         info = {f: demo_text(demo_id, f, lang()) for f in ("description", "task", "licence")}
         st.caption(

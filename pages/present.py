@@ -10,9 +10,10 @@ import streamlit as st
 
 from slm_core.report.charts import radar_figure
 from slm_core.report.tables import kpi_tiles, scores_table
+from slm_core.value.assumptions import scenario_name
 from slm_core.value.scorecard import recommendation_text, sensitivity_text
 from ui.report_widgets import PRESENT_CSS, report_data, styled_scores
-from ui.state import active_dataset, get_store, lang, t
+from ui.state import active_dataset, dataset_name, get_store, lang, t
 
 st.html(PRESENT_CSS)
 
@@ -42,7 +43,7 @@ if not data.runs or data.value is None:
     st.stop()
 v = data.value
 
-st.title(t("present.title", dataset=dataset.name), anchor=False)
+st.title(t("present.title", dataset=dataset_name(dataset)), anchor=False)
 
 tiles = kpi_tiles(data, lang())
 for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
@@ -73,7 +74,7 @@ best = data.best
 st.caption(
     t(
         "present.footnote",
-        scenario=v.assumptions.name,
+        scenario=scenario_name(v.assumptions.name, lang()),
         n=best.evaluation.n if best else 0,
         date=data.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
     )

@@ -18,6 +18,7 @@ from slm_core.report import (
     save_card_text,
     table_csv,
 )
+from slm_core.value.assumptions import scenario_name
 from ui.report_widgets import cached_cards, html_size_mb, report_data, table_frame
 from ui.state import get_store, lang, require_dataset, t
 
@@ -38,7 +39,7 @@ if not data.runs:  # every finished run lost its files: nothing can be evaluated
     st.info(t("report_page.no_runs"))
     st.stop()
 a = data.value.assumptions
-st.caption(t("report_page.scenario", name=a.name))
+st.caption(t("report_page.scenario", name=scenario_name(a.name, lang())))
 
 languages = list(LANGUAGES)
 # Keyed by the interface language so that switching it in the sidebar resets the choice.

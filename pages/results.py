@@ -27,7 +27,7 @@ from ui.results_widgets import (
     run_version,
     style_leaderboard,
 )
-from ui.state import error_text, get_store, lang, require_dataset, t
+from ui.state import dataset_name, error_text, get_store, lang, require_dataset, t
 
 st.title(t("results.title"))
 st.caption(t("results.intro"))
@@ -51,7 +51,12 @@ labels = {r.id: run_label(r) for r in runs}
 by_id = {r.id: r for r in runs}
 first = evaluations[runs[0].id]
 st.markdown(
-    t("results.dataset", name=dataset.name, runs=len(runs), n=format_number(first.n, lang()))
+    t(
+        "results.dataset",
+        name=dataset_name(dataset),
+        runs=len(runs),
+        n=format_number(first.n, lang()),
+    )
 )
 stats = feedback_stats(store, dataset.id)
 

@@ -10,7 +10,7 @@ from slm_core.i18n import format_number
 from slm_core.models.names import model_description, model_name, param_help, param_label
 from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
 from ui.charts import history_figure
-from ui.state import error_text, get_store, lang, require_dataset, t
+from ui.state import dataset_name, error_text, get_store, lang, require_dataset, t
 
 ACTIVE = ("queued", "running")
 STATUS_ICONS = {
@@ -28,7 +28,7 @@ store = get_store()
 st.caption(
     t(
         "train.dataset",
-        name=dataset.name,
+        name=dataset_name(dataset),
         rows=format_number(dataset.rows, lang()),
         unit=t("unit." + dataset.report.get("token_unit", "word")),
     )

@@ -8,7 +8,12 @@ import json
 import streamlit as st
 
 from slm_core.i18n import CURRENCY_SYMBOLS
-from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, Assumptions
+from slm_core.value.assumptions import (
+    BUSINESS_DIMENSIONS,
+    SOCIAL_DIMENSIONS,
+    Assumptions,
+    scenario_name,
+)
 from slm_core.value.scorecard import (
     collect_inputs,
     evaluate_value,
@@ -204,7 +209,7 @@ with tab_compare:
         format_func=lambda o: choices[o][0],
         key="value.compare",
     )
-    named = [(f"{t('value.col_current')}: {a.name}", report)]
+    named = [(f"{t('value.col_current')}: {scenario_name(a.name, lang())}", report)]
     for option in picked:
         other = choices[option][1]()
         other_json = other.to_json()

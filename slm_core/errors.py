@@ -57,13 +57,16 @@ class Phrase:
 
 
 class Phrases:
-    """Several phrases joined into one value ("line 3 has 4, line 9 has 1")."""
+    """Several phrases joined into one value ("line 3 has 4, line 9 has 1").
 
-    def __init__(self, parts: list[Phrase], sep: str = ", ") -> None:
-        self.parts, self.sep = parts, sep
+    The separator is the language's list comma (``errors.list_sep``: ", " or "，").
+    """
+
+    def __init__(self, parts: list[Phrase]) -> None:
+        self.parts = parts
 
     def localized(self, lang: str) -> str:
-        return self.sep.join(part.localized(lang) for part in self.parts)
+        return render("errors.list_sep", lang).join(part.localized(lang) for part in self.parts)
 
     def __str__(self) -> str:
         return self.localized(DEFAULT_LANGUAGE)

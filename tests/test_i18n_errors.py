@@ -254,3 +254,23 @@ def test_train_page_in_chinese_shows_no_raw_hyper_parameter_ids():
         assert not any(re.search(rf"\b{re.escape(i)}\b", text) for i in ids if len(i) > 1), text
         assert _CJK.search(widget.label) and _CJK.search(widget.help or ""), widget.key
     assert any(t("param.auto", "zh", label="") in w.label for w in params)
+
+
+def test_assumption_units_follow_the_language():
+    from slm_core.value.assumptions import FIELD_UNITS
+
+    a = Assumptions(currency="CNY")
+    for field, unit in FIELD_UNITS.items():
+        assert a.unit(field, "en") == unit.replace("{cur}", "CNY"), field
+    assert (
+        a.unit("annual_volume", "zh") == "条/年"
+        and a.unit("hourly_labour_cost", "zh") == "CNY/小时"
+    )
+
+
+def test_a_dataset_read_note_localises():
+    from slm_core.data.demo import load_demo
+
+    read, _ = load_demo("bbc_news")
+    (note,) = read.detected.notes
+    assert "label folders" in note and _chinese(localize_text(note, "zh"))

@@ -214,6 +214,13 @@ def money_frame(
 ) -> pd.DataFrame:
     """CPU ms per prediction, money per 1M, the API's money per 1M and the ratio, per measured
     run."""
+    columns = [
+        t("cost.col.model"),
+        t("cost.col.cpu_ms"),
+        t("cost.col.per_million", cur=currency),
+        t("cost.col.llm_per_million", name=llm_name, cur=currency),
+        t("cost.col.cheaper"),
+    ]
     rows = []
     for run in runs:
         if not benches.get(run.id):
@@ -223,14 +230,15 @@ def money_frame(
         factor = cost.cheaper_factor(money, llm_cost)
         rows.append(
             {
-                t("cost.col.model"): run_label(run),
-                t("cost.col.cpu_ms"): None if cpu is None else cpu * 1000,
-                t("cost.col.per_million", cur=currency): money.value,
-                t("cost.col.llm_per_million", name=llm_name, cur=currency): llm_cost.value,
-                t("cost.col.cheaper"): factor.value,
+                columns[0]: run_label(run),
+                columns[1]: None if cpu is None else cpu * 1000,
+                columns[2]: money.value,
+                columns[3]: llm_cost.value,
+                columns[4]: factor.value,
             }
         )
-    return pd.DataFrame(rows)
+    # Named columns even with no measured run: the page reads them before anything is measured.
+    return pd.DataFrame(rows, columns=columns)
 
 
 def money_inputs(currency: str = "USD") -> tuple[float, str]:

@@ -21,6 +21,13 @@ def t(key: str, **values: object) -> str:
     return _translate(key, lang(), **values)
 
 
+def dataset_name(dataset) -> str:
+    """A dataset's name; a bundled demo's English name is shown in the interface language."""
+    from slm_core.i18n import localize_known
+
+    return localize_known(dataset.name, lang(), "demos.")
+
+
 def error_text(error: BaseException | str) -> str:
     """An error (or a run's stored English error sentence) in the interface language."""
     from slm_core.errors import error_text as _error_text

@@ -143,7 +143,7 @@ def _ensure_state(base: Assumptions) -> None:
 def source_help(a: Assumptions, field: str) -> str:
     """Tooltip: unit, kind of default, source, date and note of one assumption."""
     src = a.source(field)
-    parts = [p for p in (a.unit(field), t(f"value.kind.{source_kind(src)}")) if p]
+    parts = [p for p in (a.unit(field, lang()), t(f"value.kind.{source_kind(src)}")) if p]
     src = localized_source(src, lang())
     origin = src.source + (f" ({src.date})" if src.date else "")
     text = " · ".join(parts) + f"  \n{origin}"
@@ -241,7 +241,7 @@ def scenario_bar(store, dataset_id: str, current: Assumptions) -> None:
 def _number(base: Assumptions, field: str, container) -> float:
     step, fmt = _NUMBER_FORMAT.get(field, (1.0, "%.2f"))
     return container.number_input(
-        t(f"value.field.{field}") + (f" ({base.unit(field)})" if base.unit(field) else ""),
+        t(f"value.field.{field}") + (f" ({base.unit(field, lang())})" if base.unit(field) else ""),
         min_value=_LOWER.get(field, 0.0),
         max_value=_UPPER.get(field),
         step=step,
@@ -577,7 +577,7 @@ def sources_frame(a: Assumptions) -> pd.DataFrame:
             {
                 t("value.col_field"): t(f"value.field.{name}"),
                 t("value.col_value"): str(value),
-                t("value.col_unit"): a.unit(name),
+                t("value.col_unit"): a.unit(name, lang()),
                 t("value.col_kind"): t(f"value.kind.{source_kind(src)}"),
                 t("value.col_source"): shown.source,
                 t("value.col_date"): shown.date,

@@ -7,7 +7,7 @@ import streamlit as st
 
 from slm_core.data.types import DataReport
 from slm_core.i18n import format_number
-from ui.state import lang, t
+from ui.state import dataset_name, lang, t
 
 
 def problem_text(problem) -> str:
@@ -76,7 +76,7 @@ def dataset_summary(dataset) -> None:
     st.markdown(
         t(
             "home.dataset_line",
-            name=dataset.name,
+            name=dataset_name(dataset),
             rows=format_number(dataset.rows, lang()),
             classes=len(classes),
             labels=", ".join(list(classes)[:8]),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from slm_core.data.types import ColumnMapping, Detected, ReadResult
-from slm_core.errors import DataError
+from slm_core.errors import DataError, render
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,8 @@ def read_text_folder(root: Path) -> ReadResult:
         format="folder",
         encoding=", ".join(sorted(encodings)),
         header=True,
-        notes=(f"{len(rows)} files in {len({r[1] for r in rows})} label folders",),
+        notes=(
+            render("errors.note.text_folder", files=len(rows), folders=len({r[1] for r in rows})),
+        ),
     )
     return ReadResult(frame=frame, detected=detected)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from slm_core.i18n import format_money, t
+from slm_core.i18n import format_money, format_number, localize_known, t
 from slm_core.report.collect import ReportData, collect_report
 from slm_core.report.tables import (
     Table,
@@ -200,7 +200,7 @@ def render_html(
     ``cards`` maps run id to that run's Markdown model card, shown folded under each model.
     """
     from slm_core.report import charts
-    from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS
+    from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, scenario_name
     from slm_core.value.scorecard import recommendation_text, sensitivity_text
 
     tables = tables if tables is not None else build_tables(data, lang)
@@ -217,7 +217,9 @@ def render_html(
     if v is not None:
         summary.append(f'<div class="callout">{esc(recommendation_text(v, lang))}</div>')
         summary.append(f'<div class="callout info">{esc(sensitivity_text(v, lang))}</div>')
-        summary.append(_p(tr("scenario_line", name=v.assumptions.name), "note"))
+        summary.append(
+            _p(tr("scenario_line", name=scenario_name(v.assumptions.name, lang)), "note")
+        )
     else:
         summary.append(f'<div class="callout warn">{esc(tr("no_runs"))}</div>')
     sections.append(("summary", tr("summary"), "".join(summary)))
@@ -318,8 +320,8 @@ def render_html(
                 _p(
                     tr(
                         "assumptions_intro",
-                        name=a.name,
-                        volume=f"{a.annual_volume:,.0f}",
+                        name=scenario_name(a.name, lang),
+                        volume=format_number(a.annual_volume, lang),
                         wage=format_money(a.hourly_labour_cost, a.currency, lang, 2),
                     )
                 )
@@ -380,7 +382,7 @@ def render_html(
 
     toc = "".join(f'<a href="#{esc(a)}">{esc(title)}</a>' for a, title, _ in sections)
     body = "".join(_section(a, title, content) for a, title, content in sections)
-    title = tr("title", name=d.name)
+    title = tr("title", name=localize_known(d.name, lang, "demos."))
     version = data.versions.get("slm-value-lab", "")
     return (
         "<!DOCTYPE html>\n"

@@ -15,11 +15,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from slm_core.i18n import format_number, t
+from slm_core.i18n import format_number, localize_known, t
 from slm_core.models.names import model_description, model_name  # noqa: F401  (re-exported)
 from slm_core.report.collect import ReportData, RunFigures
 
 CARD_KIND = "model_card"
+
+
 CARD_VERSION = 1
 USER_FIELDS = ("intended_use", "intended_users", "out_of_scope", "ethical_notes")
 # The nine sections of Mitchell et al. (2019), in order; each is a '## ' heading of the card.
@@ -128,6 +130,11 @@ class ModelCard:
         }
         out.update(self.text.to_dict())
         return out
+
+
+def _shown(text: str, lang: str, prefix: str) -> str:
+    # The card keeps the English demo and preset names (it is data); the text shows them in lang.
+    return localize_known(str(text), lang, prefix)
 
 
 def _value_fields(data: ReportData, r: RunFigures) -> dict[str, Any]:
@@ -308,7 +315,9 @@ def _model_details(c: ModelCard, lang: str) -> list[str]:
 def _intended_use(c: ModelCard, lang: str) -> list[str]:
     tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
     classes = _join([md(k) for k in c.dataset.get("classes", {})], lang)
-    draft_use = tr("draft_use", dataset=md(c.dataset.get("name", "")), classes=classes)
+    draft_use = tr(
+        "draft_use", dataset=md(_shown(c.dataset.get("name", ""), lang, "demos.")), classes=classes
+    )
     text = c.text
 
     def field_line(label: str, value: str, draft: str) -> str:
@@ -355,7 +364,7 @@ def _metrics(c: ModelCard, lang: str) -> list[str]:
                 threshold=f"{v['threshold']:.2f}",
                 coverage=_pct(v.get("coverage")),
                 accuracy=_pct(v.get("automated_accuracy")),
-                scenario=md(v.get("scenario", "")),
+                scenario=md(_shown(v.get("scenario", ""), lang, "scenario.")),
             )
         )
     return lines
@@ -390,7 +399,7 @@ def _training_data(c: ModelCard, lang: str) -> list[str]:
         "- "
         + tr(
             "train_dataset",
-            name=md(ds.get("name", "")),
+            name=md(_shown(ds.get("name", ""), lang, "demos.")),
             id=md(ds.get("id", "")),
             rows=format_number(float(ds.get("rows", 0)), "en"),
             source=md(ds.get("source", "")),
@@ -534,7 +543,7 @@ def _caveats(c: ModelCard, lang: str) -> list[str]:
             + tr(
                 key,
                 overall="–" if overall is None else f"{overall:.0f}",
-                scenario=md(v.get("scenario", "")),
+                scenario=md(_shown(v.get("scenario", ""), lang, "scenario.")),
             )
         )
     return lines
@@ -567,7 +576,7 @@ def model_card_markdown(card: ModelCard, lang: str = "en") -> str:
         t(
             "model_card.summary",
             lang,
-            dataset=md(card.dataset.get("name", "")),
+            dataset=md(_shown(card.dataset.get("name", ""), lang, "demos.")),
             accuracy=_pct(m["accuracy"]),
             ci=_ci(m["accuracy_ci"]),
             n=m["n_test"],

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slm_core.i18n import CURRENCY_SYMBOLS, format_money, format_number, t
+from slm_core.i18n import CURRENCY_SYMBOLS, format_money, format_number, localize_known, t
 from slm_core.report.collect import ReportData
+from slm_core.value.assumptions import scenario_name
 
 # Column kinds: how a raw value is shown (the CSV and JSON keep the raw value).
 KINDS = (
@@ -150,7 +151,7 @@ def dataset_table(data: ReportData, lang: str) -> Table:
     script = r.get("script", "latin")
     unit = r.get("token_unit", "word")
     fields: list[tuple[str, Any]] = [
-        ("name", d.name),
+        ("name", localize_known(d.name, lang, "demos.")),
         ("id", d.id),
         ("source", d.source),
         ("filename", d.filename or ""),
@@ -636,7 +637,7 @@ def assumptions_table(data: ReportData, lang: str) -> Table:
                     name,
                     label,
                     value,
-                    a.unit(name),
+                    a.unit(name, lang),
                     t(f"value.kind.{source_kind(src)}", lang),
                     shown.source,
                     shown.date,
@@ -688,7 +689,7 @@ def recommendation_table(data: ReportData, lang: str) -> Table:
                 t("report_field.sensitivity_value", lang),
                 sens.value if sens else None,
             ),
-            ("scenario", t("report_field.scenario", lang), v.assumptions.name),
+            ("scenario", t("report_field.scenario", lang), scenario_name(v.assumptions.name, lang)),
         ]
     return Table(
         "recommendation",
@@ -836,7 +837,7 @@ def kpi_tiles(data: ReportData, lang: str = "en") -> list[Kpi]:
                     lang,
                     coverage=f"{b.coverage:.0%}",
                     threshold=f"{b.threshold:.2f}" if b.threshold is not None else "–",
-                    scenario=a.name,
+                    scenario=scenario_name(a.name, lang),
                 ),
                 b.net_value,
             )

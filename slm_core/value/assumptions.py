@@ -320,9 +320,17 @@ class Assumptions:
         """The source of one field ('not stated' when the scenario gave none)."""
         return self.sources.get(key, Source("not stated", "", "no source given for this value"))
 
-    def unit(self, key: str) -> str:
-        """The unit of a numeric field in this scenario's currency ('' for text fields)."""
-        return FIELD_UNITS.get(key, "").replace("{cur}", self.currency)
+    def unit(self, key: str, lang: str = "en") -> str:
+        """The unit of a numeric field in this scenario's currency ('' for text fields).
+
+        ``lang`` other than English reads ``field_unit.<key>`` from the catalogue ("条/年").
+        """
+        unit = FIELD_UNITS.get(key, "")
+        if unit and lang != "en":
+            from slm_core.i18n import catalogue
+
+            unit = catalogue(lang).get(f"field_unit.{key}", unit)
+        return unit.replace("{cur}", self.currency)
 
     def is_user_value(self, key: str) -> bool:
         return self.source(key).source == USER_SOURCE
