@@ -199,3 +199,11 @@ def test_measure_button_runs_the_benchmark_in_the_background(stored, tmp_path, m
         after["latency_ms"]["single_thread"]["p50"]
     )
     assert not at.button(key=f"cost.measure.{plain}").disabled
+
+
+def test_money_table_has_its_columns_before_any_run_is_measured():
+    """The Cost page reads the model and per-million columns even when nothing is measured."""
+    from ui.cost_widgets import money_frame
+
+    frame = money_frame([], {}, 0.0446, "single", cost.Figure(110.0, "USD", ""), "API")
+    assert frame.empty and len(frame.columns) == 5
