@@ -29,7 +29,6 @@ from typing import IO, Any
 
 import slm_core
 from slm_core.errors import CancelledError, Phrase, SlmError, render
-from slm_core.models.base import TrainCallbacks
 from slm_core.store import CANCELLED_MESSAGE, RunRecord, RunStore
 
 DEFAULT_TARGET = "slm_core.train:execute_run"
@@ -229,58 +228,6 @@ def log_tail(store: RunStore, run_id: int, lines: int = 40) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
-
-
-def run_callbacks(
-    store: RunStore, run_id: int, epochs: int, min_interval_s: float = 0.5
-) -> TrainCallbacks:
-    """TrainCallbacks that write progress and history to the store and poll for cancellation.
-
-    Batch progress and cancel checks hit the database at most every ``min_interval_s``; epoch
-    ends are always written.
-    """
-    state = {"progress_at": 0.0, "cancel_at": 0.0, "cancel": False}
-
-    def on_batch(epoch: int, batch: int, batches: int) -> None:
-        now = time.monotonic()
-        if now - state["progress_at"] < min_interval_s and batch + 1 < batches:
-            return
-        state["progress_at"] = now
-        fraction = (epoch + (batch + 1) / max(batches, 1)) / max(epochs, 1)
-        store.set_progress(
-            run_id,
-            {
-                "epoch": epoch + 1,
-                "epochs": epochs,
-                "batch": batch + 1,
-                "batches": batches,
-                "fraction": min(fraction, 1.0),
-                "message": f"Epoch {epoch + 1} of {epochs}, batch {batch + 1} of {batches}",
-            },
-        )
-
-    def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:
-        store.append_history(run_id, logs)
-        store.set_progress(
-            run_id,
-            {
-                "epoch": epoch + 1,
-                "epochs": total,
-                "batch": None,
-                "batches": None,
-                "fraction": min((epoch + 1) / max(total, 1), 1.0),
-                "message": f"Finished epoch {epoch + 1} of {total}",
-            },
-        )
-
-    def should_stop() -> bool:
-        now = time.monotonic()
-        if not state["cancel"] and now - state["cancel_at"] >= min_interval_s:
-            state["cancel_at"] = now
-            state["cancel"] = store.is_cancel_requested(run_id)
-        return bool(state["cancel"])
-
-    return TrainCallbacks(on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop)
 
 
 # ------------------------------------------------------------------ the runner

@@ -43,19 +43,24 @@ def split_config_for(dataset_split_config: dict, params: dict) -> SplitConfig:
     return config
 
 
-class _StoreCallbacks:
-    """Forward model progress to the run store, throttled, and poll for cancellation."""
+class StoreCallbacks:
+    """Forward model progress to the run store, throttled, and poll for cancellation.
 
-    def __init__(self, store, run_id: int) -> None:
+    Batch progress and cancel checks hit the database at most every ``min_interval_s``; the
+    last batch of an epoch and every epoch end are always written.
+    """
+
+    def __init__(
+        self, store, run_id: int, epochs: int = 1, min_interval_s: float = POLL_SECONDS
+    ) -> None:
         self.store, self.run_id = store, run_id
-        self._last_progress = 0.0
-        self._last_cancel_check = 0.0
+        self.epochs, self.min_interval_s = epochs, min_interval_s
+        self._last_progress = self._last_cancel_check = float("-inf")
         self._cancelled = False
-        self.epochs = 1
 
     def on_batch(self, epoch: int, batch: int, total: int) -> None:
         now = time.monotonic()
-        if now - self._last_progress < POLL_SECONDS:
+        if now - self._last_progress < self.min_interval_s and batch + 1 < total:
             return
         self._last_progress = now
         fraction = (epoch + (batch + 1) / max(total, 1)) / max(self.epochs, 1)
@@ -88,7 +93,7 @@ class _StoreCallbacks:
 
     def should_stop(self) -> bool:
         now = time.monotonic()
-        if not self._cancelled and now - self._last_cancel_check >= POLL_SECONDS:
+        if not self._cancelled and now - self._last_cancel_check >= self.min_interval_s:
             self._last_cancel_check = now
             self._cancelled = self.store.is_cancel_requested(self.run_id)
         return self._cancelled
@@ -120,8 +125,7 @@ def train_stored_run(store, run_id: int) -> dict:
         run.model_id, run.preset or "balanced", model_params, token_unit=token_unit, seed=seed
     )
 
-    sink = _StoreCallbacks(store, run_id)
-    sink.epochs = int(model.get_params().get("epochs") or 1)
+    sink = StoreCallbacks(store, run_id, epochs=int(model.get_params().get("epochs") or 1))
     store.set_progress(run_id, {"fraction": 0.0, "message": "training"})
     started = time.perf_counter()
     with track_training() as meter:

@@ -209,13 +209,22 @@ def test_run_inline_trains_in_this_process(store, dataset):
     assert "ModuleNotFoundError" in jobs.run_inline(store, bad.id, target="no_such:fn").error
 
 
-def test_run_callbacks_write_progress_history_and_see_cancel(store, dataset):
+def test_store_callbacks_write_progress_history_and_see_cancel(store, dataset):
+    from slm_core.train import StoreCallbacks
+
     run = store.create_run(dataset.id, "lstm", "quick", {})
     store.claim_run(run.id, os.getpid())
-    cb = jobs.run_callbacks(store, run.id, epochs=2, min_interval_s=0.0)
+    cb = StoreCallbacks(store, run.id, epochs=2, min_interval_s=0.0)
     cb.on_batch(0, 4, 10)
     progress = store.get_run(run.id).progress
     assert progress["epoch"] == 1 and progress["batch"] == 5 and progress["fraction"] == 0.25
+    assert progress["message"] == "training"  # a stage key the interface translates
+    throttled = StoreCallbacks(store, run.id, epochs=2, min_interval_s=3600.0)
+    throttled.on_batch(0, 0, 10)
+    throttled.on_batch(0, 5, 10)  # within the interval: not written
+    assert store.get_run(run.id).progress["batch"] == 1
+    throttled.on_batch(0, 9, 10)  # an epoch's last batch is always written
+    assert store.get_run(run.id).progress["batch"] == 10
     cb.on_epoch(0, 2, {"loss": 0.7, "accuracy": 0.6, "val_loss": 0.8, "val_accuracy": 0.5})
     run_now = store.get_run(run.id)
     assert run_now.history["val_accuracy"] == [0.5] and run_now.progress["fraction"] == 0.5
