@@ -1,0 +1,95 @@
+"""Run store: datasets, training runs, their results, user feedback and value scenarios.
+
+SQLAlchemy Core over SQLite by default (WAL, busy timeout, foreign keys on) so that the
+Streamlit process, the job runner, its training children and the CLI can use one store at
+the same time; ``SLM_DATABASE_URL=postgresql://...`` works unchanged for a shared deployment.
+Every read returns a frozen record, never a raw row.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
+
+from slm_core import config
+from slm_core.store.datasets import DatasetsMixin
+from slm_core.store.feedback import FeedbackMixin
+from slm_core.store.processes import pid_alive
+from slm_core.store.records import (
+    ACTIVE_STATUSES,
+    CANCELLED_MESSAGE,
+    DATASET_SOURCES,
+    INTERRUPTED_MESSAGE,
+    STATUSES,
+    TERMINAL_STATUSES,
+    DatasetRecord,
+    FeedbackRecord,
+    RunRecord,
+    ScenarioRecord,
+    jsonable,
+)
+from slm_core.store.runs import RunsMixin
+from slm_core.store.schema import datasets, feedback, metadata, run_results, runs, scenarios
+from slm_core.store_engine import make_engine
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "CANCELLED_MESSAGE",
+    "DATASET_SOURCES",
+    "INTERRUPTED_MESSAGE",
+    "STATUSES",
+    "TERMINAL_STATUSES",
+    "DatasetRecord",
+    "FeedbackRecord",
+    "RunRecord",
+    "RunStore",
+    "ScenarioRecord",
+    "datasets",
+    "feedback",
+    "jsonable",
+    "metadata",
+    "pid_alive",
+    "run_results",
+    "runs",
+    "scenarios",
+]
+
+
+class RunStore(DatasetsMixin, RunsMixin, FeedbackMixin):
+    """Datasets, runs, results, feedback and scenarios in one database plus files under ``home``.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL; default :func:`slm_core.config.database_url`.
+    home
+        Data directory for frames, artifacts and logs; default :func:`slm_core.config.slm_home`.
+    """
+
+    def __init__(self, url: str | None = None, home: Path | str | None = None) -> None:
+        self.home = (Path(home) if home is not None else config.slm_home()).expanduser().resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.url = url or config.database_url()
+        self.engine = make_engine(self.url)
+        self._create_tables()
+
+    def __repr__(self) -> str:
+        return f"RunStore(url={self.engine.url!r}, home={str(self.home)!r})"
+
+    def _create_tables(self) -> None:
+        # Two processes may create the schema at the same moment; the loser sees
+        # "already exists" and simply finds the tables on the next try.
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except DBAPIError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def close(self) -> None:
+        """Release pooled connections (the store stays usable; it reconnects on demand)."""
+        self.engine.dispose()

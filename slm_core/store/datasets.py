@@ -1,0 +1,166 @@
+"""Dataset versions in the run store: their rows and their canonical frames on disk."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from slm_core.errors import NotFoundError, SlmError
+from slm_core.store.records import DATASET_SOURCES, DatasetRecord, _dataset_record, _now, jsonable
+from slm_core.store.schema import datasets, feedback, run_results, runs, scenarios
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.engine import Engine
+
+
+class DatasetsMixin:
+    """Storing, finding, loading and deleting dataset versions."""
+
+    engine: Engine
+    home: Path
+
+    def frame_path(self, dataset_id: str) -> Path:
+        """Where the canonical frame of ``dataset_id`` is stored."""
+        return self.home / "datasets" / f"{dataset_id}.parquet"
+
+    def add_dataset(
+        self,
+        name: str,
+        source: str,
+        filename: str | None,
+        content_hash: str,
+        frame: pd.DataFrame,
+        report: Mapping[str, Any] | None = None,
+        mapping: Mapping[str, Any] | None = None,
+        split_config: Mapping[str, Any] | None = None,
+        parent_id: str | None = None,
+    ) -> DatasetRecord:
+        """Store a dataset version; the same ``content_hash`` returns the existing record."""
+        if source not in DATASET_SOURCES:
+            raise ValueError(f"source must be one of {DATASET_SOURCES}, not {source!r}")
+        existing = self._dataset_by_hash(content_hash)
+        if existing is not None:
+            return existing
+        dataset_id = content_hash[:12]
+        path = self.frame_path(dataset_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write the file first and atomically, so a row never points at a missing frame.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        frame.reset_index(drop=True).to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        values = {
+            "id": dataset_id,
+            "name": name,
+            "source": source,
+            "filename": filename,
+            "content_hash": content_hash,
+            "parent_id": parent_id,
+            "created_at": _now(),
+            "rows": len(frame),
+            "report_json": jsonable(dict(report or {})),
+            "mapping_json": jsonable(dict(mapping or {})),
+            "split_config_json": jsonable(dict(split_config or {})),
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(datasets).values(**values))
+        except IntegrityError:
+            # Another process stored the same content first.
+            existing = self._dataset_by_hash(content_hash)
+            if existing is None:
+                raise
+            return existing
+        return self.get_dataset(dataset_id)
+
+    def _dataset_by_hash(self, content_hash: str) -> DatasetRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(datasets).where(datasets.c.content_hash == content_hash)
+            ).first()
+        return _dataset_record(row) if row else None
+
+    def get_dataset(self, dataset_id: str) -> DatasetRecord:
+        """The dataset with this exact id; raises NotFoundError if there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
+        if row is None:
+            raise NotFoundError("errors.store.no_dataset_with_id", dataset_id=f"{dataset_id!r}")
+        return _dataset_record(row)
+
+    def find_dataset(self, id_prefix_or_name: str) -> DatasetRecord:
+        """A dataset by full id, unique id prefix, or name (the newest with that name)."""
+        key = id_prefix_or_name.strip()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(datasets)
+                .where(datasets.c.id.startswith(key, autoescape=True) | (datasets.c.name == key))
+                .order_by(datasets.c.created_at.desc())
+            ).all()
+        by_id = [r for r in rows if r.id == key]
+        by_prefix = [r for r in rows if r.id.startswith(key)]
+        by_name = [r for r in rows if r.name == key]
+        if by_id:
+            return _dataset_record(by_id[0])
+        if len(by_prefix) == 1:
+            return _dataset_record(by_prefix[0])
+        if by_name:
+            return _dataset_record(by_name[0])
+        if by_prefix:
+            raise NotFoundError("errors.store.several_datasets_have_ids", key=f"{key!r}")
+        raise NotFoundError("errors.store.no_dataset_id_name", key=f"{key!r}")
+
+    def list_datasets(self) -> list[DatasetRecord]:
+        """All datasets, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(datasets).order_by(datasets.c.created_at.desc(), datasets.c.id)
+            ).all()
+        return [_dataset_record(r) for r in rows]
+
+    def load_frame(self, dataset_id: str) -> pd.DataFrame:
+        """The canonical frame (text, label[, group][, split]) of a stored dataset."""
+        import pandas as pd
+
+        path = self.frame_path(dataset_id)
+        if not path.exists():
+            self.get_dataset(dataset_id)  # a clear message when the id itself is unknown
+            raise NotFoundError(
+                "errors.store.data_file_dataset_missing",
+                dataset_id=f"{dataset_id!r}",
+                parent=path.parent,
+            )
+        return pd.read_parquet(path)
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Delete a dataset with its runs, results, feedback and files."""
+        self.get_dataset(dataset_id)
+        dataset_runs = self.list_runs(dataset_id=dataset_id)
+        run_ids = [r.id for r in dataset_runs]
+        if any(r.status == "running" for r in dataset_runs):
+            raise SlmError("errors.store.run_dataset_still_training")
+        with self.engine.begin() as conn:
+            conn.execute(delete(feedback).where(feedback.c.dataset_id == dataset_id))
+            if run_ids:
+                conn.execute(delete(run_results).where(run_results.c.run_id.in_(run_ids)))
+                conn.execute(
+                    update(feedback).where(feedback.c.run_id.in_(run_ids)).values(run_id=None)
+                )
+                conn.execute(delete(runs).where(runs.c.id.in_(run_ids)))
+            conn.execute(
+                update(scenarios)
+                .where(scenarios.c.dataset_id == dataset_id)
+                .values(dataset_id=None)
+            )
+            conn.execute(
+                update(datasets).where(datasets.c.parent_id == dataset_id).values(parent_id=None)
+            )
+            conn.execute(delete(datasets).where(datasets.c.id == dataset_id))
+        for run_id in run_ids:
+            self._remove_run_files(run_id)
+        self.frame_path(dataset_id).unlink(missing_ok=True)

@@ -1,0 +1,209 @@
+"""Frozen records the run store returns, the run statuses, and JSON-safe conversion."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+ACTIVE_STATUSES = ("queued", "running")
+TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
+DATASET_SOURCES = ("upload", "demo", "cli", "feedback")
+INTERRUPTED_MESSAGE = "The app or worker stopped while this run was training; start it again."
+CANCELLED_MESSAGE = "Cancelled by the user."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything is written in UTC.
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` as plain JSON types (numpy scalars, paths, NaN and dataclasses handled)."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        # PostgreSQL's JSON type rejects NaN and infinities.
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "to_dict"):
+        return jsonable(value.to_dict())
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:  # numpy scalar
+        return jsonable(value.item())
+    if hasattr(value, "tolist"):  # numpy array
+        return jsonable(value.tolist())
+    return str(value)
+
+
+def _record_dict(record: Any) -> dict[str, Any]:
+    out = asdict(record)
+    for key, value in out.items():
+        if isinstance(value, datetime):
+            out[key] = value.isoformat()
+    return out
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A stored dataset version; its canonical frame lives in ``home/datasets/<id>.parquet``."""
+
+    id: str
+    name: str
+    source: str
+    filename: str | None
+    content_hash: str
+    parent_id: str | None
+    created_at: datetime
+    rows: int
+    report: dict[str, Any] = field(default_factory=dict)
+    mapping: dict[str, Any] = field(default_factory=dict)
+    split_config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _record_dict(self)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training run: what was asked, where it stands, and what came out."""
+
+    id: int
+    dataset_id: str
+    model_id: str
+    preset: str | None
+    params: dict[str, Any]
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    train_seconds: float | None
+    metrics: dict[str, Any]
+    error: str | None
+    artifact_path: str | None
+    progress: dict[str, Any]
+    history: dict[str, list[Any]]
+    cancel_requested: bool
+    pid: int | None
+    worker_host: str | None
+    updated_at: datetime | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        return _record_dict(self)
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """A user's verdict on one prediction, with an optional corrected label."""
+
+    id: int
+    run_id: int | None
+    dataset_id: str | None
+    text: str
+    predicted_label: str | None
+    is_correct: bool
+    corrected_label: str | None
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return _record_dict(self)
+
+
+@dataclass(frozen=True)
+class ScenarioRecord:
+    """A saved set of business-value assumptions."""
+
+    id: int
+    name: str
+    dataset_id: str | None
+    data: dict[str, Any]
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return _record_dict(self)
+
+
+def _dataset_record(row: Any) -> DatasetRecord:
+    return DatasetRecord(
+        id=row.id,
+        name=row.name,
+        source=row.source,
+        filename=row.filename,
+        content_hash=row.content_hash,
+        parent_id=row.parent_id,
+        created_at=_utc(row.created_at),
+        rows=row.rows,
+        report=row.report_json or {},
+        mapping=row.mapping_json or {},
+        split_config=row.split_config_json or {},
+    )
+
+
+def _run_record(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        dataset_id=row.dataset_id,
+        model_id=row.model_id,
+        preset=row.preset,
+        params=row.params_json or {},
+        status=row.status,
+        created_at=_utc(row.created_at),
+        started_at=_utc(row.started_at),
+        finished_at=_utc(row.finished_at),
+        train_seconds=row.train_seconds,
+        metrics=row.metrics_json or {},
+        error=row.error,
+        artifact_path=row.artifact_path,
+        progress=row.progress_json or {},
+        history=row.history_json or {},
+        cancel_requested=bool(row.cancel_requested),
+        pid=row.pid,
+        worker_host=row.worker_host,
+        updated_at=_utc(row.updated_at),
+    )
+
+
+def _feedback_record(row: Any) -> FeedbackRecord:
+    return FeedbackRecord(
+        id=row.id,
+        run_id=row.run_id,
+        dataset_id=row.dataset_id,
+        text=row.text,
+        predicted_label=row.predicted_label,
+        is_correct=bool(row.is_correct),
+        corrected_label=row.corrected_label,
+        created_at=_utc(row.created_at),
+    )
+
+
+def _scenario_record(row: Any) -> ScenarioRecord:
+    return ScenarioRecord(
+        id=row.id,
+        name=row.name,
+        dataset_id=row.dataset_id,
+        data=row.data_json or {},
+        created_at=_utc(row.created_at),
+    )

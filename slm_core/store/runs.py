@@ -1,0 +1,315 @@
+"""Training runs in the run store: queue, claims, progress, outcomes, results and files."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import socket
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from slm_core.errors import NotFoundError, SlmError
+from slm_core.store.processes import _process_start, pid_alive
+from slm_core.store.records import (
+    CANCELLED_MESSAGE,
+    INTERRUPTED_MESSAGE,
+    TERMINAL_STATUSES,
+    RunRecord,
+    _now,
+    _run_record,
+    _utc,
+    jsonable,
+)
+from slm_core.store.schema import feedback, run_results, runs
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+class RunsMixin:
+    """The life of a training run, from queued to finished, and its stored results."""
+
+    engine: Engine
+    home: Path
+
+    def create_run(
+        self,
+        dataset_id: str,
+        model_id: str,
+        preset: str | None,
+        params: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        """Queue a new run of ``model_id`` on ``dataset_id``."""
+        self.get_dataset(dataset_id)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(runs).values(
+                    dataset_id=dataset_id,
+                    model_id=model_id,
+                    preset=preset,
+                    params_json=jsonable(dict(params or {})),
+                    status="queued",
+                    created_at=_now(),
+                    cancel_requested=False,
+                    history_json={},
+                    progress_json={},
+                )
+            )
+            run_id = result.inserted_primary_key[0]
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: int) -> RunRecord:
+        """The run with this id; raises NotFoundError if there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == int(run_id))).first()
+        if row is None:
+            raise NotFoundError("errors.store.no_run_with_id", run_id=run_id)
+        return _run_record(row)
+
+    def list_runs(
+        self, dataset_id: str | None = None, statuses: Iterable[str] | None = None
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally of one dataset and/or in some statuses."""
+        query = select(runs).order_by(runs.c.id.desc())
+        if dataset_id is not None:
+            query = query.where(runs.c.dataset_id == dataset_id)
+        if statuses is not None:
+            query = query.where(runs.c.status.in_(list(statuses)))
+        with self.engine.connect() as conn:
+            return [_run_record(r) for r in conn.execute(query).all()]
+
+    def next_queued_run(self) -> RunRecord | None:
+        """The oldest queued run, or None when the queue is empty."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(runs).where(runs.c.status == "queued").order_by(runs.c.id).limit(1)
+            ).first()
+        return _run_record(row) if row else None
+
+    def claim_run(self, run_id: int, pid: int) -> bool:
+        """Atomically move a queued run to running for process ``pid``; False if not queued."""
+        now = _now()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(runs)
+                .where((runs.c.id == int(run_id)) & (runs.c.status == "queued"))
+                .values(
+                    status="running",
+                    started_at=now,
+                    updated_at=now,
+                    pid=pid,
+                    pid_started=_process_start(pid),
+                    worker_host=socket.gethostname(),
+                )
+            )
+        return result.rowcount == 1
+
+    def set_worker(self, run_id: int, pid: int) -> None:
+        """Record that process ``pid`` (on this host) now does the work of a running run."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == int(run_id))
+                .values(pid=pid, pid_started=_process_start(pid), worker_host=socket.gethostname())
+            )
+
+    def set_progress(self, run_id: int, progress: Mapping[str, Any]) -> None:
+        """Replace the live progress (epoch, epochs, batch, batches, fraction, message)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == int(run_id))
+                .values(progress_json=jsonable(dict(progress)), updated_at=_now())
+            )
+
+    def append_history(self, run_id: int, epoch_logs: Mapping[str, Any]) -> None:
+        """Append one epoch's logs (loss, accuracy, val_loss, ...) to the run's history.
+
+        Keys missing from an epoch get ``None`` so that every list has one entry per epoch.
+        Only the run's own worker appends, so read-then-write cannot lose an epoch.
+        """
+        history = {k: list(v) for k, v in self.get_run(run_id).history.items()}
+        epochs = max((len(v) for v in history.values()), default=0)
+        logs = jsonable(dict(epoch_logs))
+        for key in logs:
+            history.setdefault(key, [None] * epochs)
+        for key, values in history.items():
+            values.append(logs.get(key))
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == int(run_id))
+                .values(history_json=history, updated_at=_now())
+            )
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        metrics: Mapping[str, Any] | None = None,
+        train_seconds: float | None = None,
+        artifact_path: str | Path | None = None,
+        error: str | None = None,
+    ) -> RunRecord:
+        """Record the outcome of a run; a run that already has an outcome keeps its first one.
+
+        An 'interrupted' run may still be finished by its worker if it turns out to be alive.
+        """
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(f"finish_run status must be one of {TERMINAL_STATUSES}")
+        values: dict[str, Any] = {"status": status, "finished_at": _now(), "updated_at": _now()}
+        if metrics is not None:
+            values["metrics_json"] = jsonable(dict(metrics))
+        if train_seconds is not None:
+            # SQLite turns NaN into NULL but keeps infinity; PostgreSQL keeps both: store neither.
+            seconds = float(train_seconds)
+            values["train_seconds"] = seconds if math.isfinite(seconds) else None
+        if artifact_path is not None:
+            values["artifact_path"] = str(artifact_path)
+        if error is not None:
+            values["error"] = error
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(
+                    (runs.c.id == int(run_id))
+                    & runs.c.status.in_(("queued", "running", "interrupted"))
+                )
+                .values(**values)
+            )
+        return self.get_run(run_id)
+
+    def request_cancel(self, run_id: int) -> RunRecord:
+        """Cancel a run: a queued one at once, a running one by asking its worker to stop."""
+        now = _now()
+        with self.engine.begin() as conn:
+            queued = conn.execute(
+                update(runs)
+                .where((runs.c.id == int(run_id)) & (runs.c.status == "queued"))
+                .values(
+                    status="cancelled",
+                    cancel_requested=True,
+                    finished_at=now,
+                    updated_at=now,
+                    error=CANCELLED_MESSAGE,
+                )
+            )
+            if queued.rowcount == 0:
+                conn.execute(
+                    update(runs)
+                    .where((runs.c.id == int(run_id)) & (runs.c.status == "running"))
+                    .values(cancel_requested=True)
+                )
+        return self.get_run(run_id)
+
+    def is_cancel_requested(self, run_id: int) -> bool:
+        """Whether the user asked to cancel this run (True for an unknown run too)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(runs.c.cancel_requested).where(runs.c.id == int(run_id))
+            ).scalar_one_or_none()
+        # A run deleted under a worker's feet should stop that worker.
+        return True if value is None else bool(value)
+
+    def mark_interrupted(self, stale_after_s: float = 3600.0) -> int:
+        """Mark runs left 'running' by a process that is gone as 'interrupted'; return how many.
+
+        A run worked on by this host is interrupted when its worker pid is dead (or recycled).
+        A run of another host (shared database) only when it has not reported for
+        ``stale_after_s`` seconds, since its pid cannot be checked from here.
+        """
+        host = socket.gethostname()
+        now = _now()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    runs.c.id, runs.c.pid, runs.c.pid_started, runs.c.worker_host, runs.c.updated_at
+                ).where(runs.c.status == "running")
+            ).all()
+        count = 0
+        for row in rows:
+            if row.worker_host in (None, host):
+                alive = pid_alive(row.pid, row.pid_started)
+            else:
+                seen = _utc(row.updated_at)
+                alive = seen is not None and (now - seen).total_seconds() < stale_after_s
+            if alive:
+                continue
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    update(runs)
+                    .where(
+                        (runs.c.id == row.id)
+                        & (runs.c.status == "running")
+                        # The worker may have handed the run to a new process meanwhile.
+                        & ((runs.c.pid == row.pid) | runs.c.pid.is_(None))
+                    )
+                    .values(status="interrupted", finished_at=now, error=INTERRUPTED_MESSAGE)
+                )
+            count += result.rowcount
+        return count
+
+    def delete_run(self, run_id: int) -> None:
+        """Delete a run that is not training, with its results and files (feedback is kept)."""
+        run = self.get_run(run_id)
+        if run.status == "running":
+            raise SlmError("errors.store.run_still_training_cancel", run_id=run_id)
+        with self.engine.begin() as conn:
+            conn.execute(delete(run_results).where(run_results.c.run_id == run.id))
+            conn.execute(update(feedback).where(feedback.c.run_id == run.id).values(run_id=None))
+            conn.execute(delete(runs).where(runs.c.id == run.id))
+        self._remove_run_files(run.id)
+
+    def _remove_run_files(self, run_id: int) -> None:
+        shutil.rmtree(self.home / "runs" / str(run_id), ignore_errors=True)
+        self.log_path(run_id).unlink(missing_ok=True)
+
+    def artifact_dir(self, run_id: int) -> Path:
+        """The run's artifact directory ``home/runs/<id>/`` (created)."""
+        path = self.home / "runs" / str(int(run_id))
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log_path(self, run_id: int) -> Path:
+        """The log file of the process that trains ``run_id``: ``home/logs/run-<id>.log``."""
+        return self.home / "logs" / f"run-{int(run_id)}.log"
+
+    def put_result(self, run_id: int, kind: str, data: Mapping[str, Any]) -> None:
+        """Store (or replace) the ``kind`` result of a run, e.g. 'evaluation' or 'benchmark'."""
+        self.get_run(run_id)
+        payload = jsonable(dict(data))
+        for _ in range(3):
+            with self.engine.begin() as conn:
+                updated = conn.execute(
+                    update(run_results)
+                    .where((run_results.c.run_id == int(run_id)) & (run_results.c.kind == kind))
+                    .values(data_json=payload, created_at=_now())
+                )
+                if updated.rowcount:
+                    return
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        insert(run_results).values(
+                            run_id=int(run_id), kind=kind, data_json=payload, created_at=_now()
+                        )
+                    )
+                return
+            except IntegrityError:
+                continue  # another process inserted it first: update that row instead
+        raise SlmError("errors.store.could_save_result_run", kind=kind, run_id=run_id)
+
+    def get_result(self, run_id: int, kind: str) -> dict[str, Any] | None:
+        """The stored ``kind`` result of a run, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(run_results.c.data_json).where(
+                    (run_results.c.run_id == int(run_id)) & (run_results.c.kind == kind)
+                )
+            ).first()
+        return None if row is None else (row.data_json or {})
