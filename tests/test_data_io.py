@@ -20,7 +20,8 @@ from data_fixtures import (
 )
 
 from slm_core import config
-from slm_core.data.io import SUPPORTED_EXTENSIONS, decode_bytes, read_table
+from slm_core.data.decode import decode_bytes
+from slm_core.data.io import SUPPORTED_EXTENSIONS, read_table
 from slm_core.data.types import ReadOptions
 from slm_core.errors import DataError
 

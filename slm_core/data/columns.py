@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from slm_core.data.io import cell_to_str
+from slm_core.data.cells import cell_to_str
 from slm_core.data.types import ColumnMapping
 from slm_core.errors import DataError
 

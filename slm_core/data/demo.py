@@ -109,7 +109,7 @@ def load_demo(demo_id: str) -> tuple[ReadResult, ColumnMapping]:
 
 def read_text_folder(root: Path) -> ReadResult:
     """One text file per document, one sub-folder per label (the BBC layout)."""
-    from slm_core.data.io import decode_bytes
+    from slm_core.data.decode import decode_bytes
 
     rows: list[tuple[str, str, str]] = []
     encodings: set[str] = set()

@@ -7,7 +7,7 @@ import unicodedata
 
 import pandas as pd
 
-from slm_core.data.io import cell_to_str
+from slm_core.data.cells import cell_to_str
 from slm_core.data.split import MIN_STRATIFIED, clean_rows, split_role, text_key
 from slm_core.data.types import ColumnMapping, DataReport, Detected, Problem, Severity
 from slm_core.errors import DataError, render
