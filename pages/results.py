@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from slm_core.errors import SlmError
-from slm_core.evaluate import mcnemar, mcnemar_verdict, paired_predictions
 from slm_core.feedback import feedback_stats
 from slm_core.i18n import format_number
+from slm_core.mcnemar import mcnemar, mcnemar_verdict, paired_predictions
 from ui.charts import history_figure
 from ui.results_charts import (
     confusion_figure,

@@ -21,19 +21,15 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from slm_core.curves import calibration, coverage_curve
 from slm_core.evaluate import (
     EVALUATION_KIND,
     EvalResult,
-    calibration,
-    compare_runs,
-    coverage_curve,
     evaluate_predictions,
     evaluate_run,
     format_evaluation,
-    mcnemar,
-    mcnemar_verdict,
-    paired_predictions,
 )
+from slm_core.mcnemar import compare_runs, mcnemar, mcnemar_verdict, paired_predictions
 
 
 def _synthetic(n: int, k: int, signal: float, seed: int):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from slm_core.evaluate import Calibration, CoverageCurve
+from slm_core.curves import Calibration, CoverageCurve
 
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from slm_core.evaluate import DEFAULT_THRESHOLDS, coverage_curve
+from slm_core.curves import DEFAULT_THRESHOLDS, coverage_curve
 from slm_core.value.assumptions import Assumptions
 
 LLM_NAME = "llm_api"
@@ -34,7 +34,7 @@ _CJK_RE = re.compile(
     "[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002fa1f\uf900-\ufaff"
     "\u3040-\u30ff\uac00-\ud7af\u3000-\u303f]"
 )
-# Confidence exactly at the threshold counts as answered (same rule as evaluate.coverage_curve).
+# Confidence exactly at the threshold counts as answered (same rule as curves.coverage_curve).
 _EPS = 1e-12
 
 
@@ -89,7 +89,7 @@ def threshold_table(
     classes: Sequence[str],
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
 ) -> ThresholdTable:
-    """Coverage (from ``evaluate.coverage_curve``) plus the automated confusion per threshold."""
+    """Coverage (from ``curves.coverage_curve``) plus the automated confusion per threshold."""
     curve = coverage_curve(y_true, proba, classes, thresholds)
     classes = [str(c) for c in classes]
     extra = sorted({str(y) for y in y_true} - set(classes))

@@ -1,0 +1,132 @@
+"""McNemar's test between two models' predictions on the same test items, in plain language."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+# Below this many discordant pairs the chi-square approximation is poor; use the exact test.
+MCNEMAR_EXACT_BELOW = 25
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """Paired comparison of two models on the same test items.
+
+    ``only_a`` counts items A got right and B wrong; ``only_b`` the reverse. Only these
+    discordant items carry information about which model is better.
+    """
+
+    n: int
+    accuracy_a: float
+    accuracy_b: float
+    only_a: int
+    only_b: int
+    statistic: float
+    p_value: float
+    method: str  # "exact" (binomial) or "chi2" (with continuity correction)
+
+    def better(self, alpha: float = 0.05) -> str | None:
+        """'a' or 'b' when the difference is significant at ``alpha``, else None."""
+        if self.p_value >= alpha or self.only_a == self.only_b:
+            return None
+        return "a" if self.only_a > self.only_b else "b"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mcnemar(y_true: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str]) -> McNemarResult:
+    """McNemar's test: exact binomial below 25 discordant items, else chi-square (corrected)."""
+    from scipy.stats import binom, chi2
+
+    y = np.asarray([str(v) for v in y_true])
+    a = np.asarray([str(v) for v in pred_a]) == y
+    b = np.asarray([str(v) for v in pred_b]) == y
+    if not (len(y) == len(a) == len(b)):
+        raise ValueError("y_true, pred_a and pred_b must have the same length")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    discordant = only_a + only_b
+    if discordant == 0:
+        statistic, p_value, method = 0.0, 1.0, "exact"
+    elif discordant < MCNEMAR_EXACT_BELOW:
+        statistic = float(min(only_a, only_b))
+        p_value = float(min(1.0, 2 * binom.cdf(min(only_a, only_b), discordant, 0.5)))
+        method = "exact"
+    else:
+        statistic = float((abs(only_a - only_b) - 1) ** 2 / discordant)
+        p_value = float(chi2.sf(statistic, 1))
+        method = "chi2"
+    n = len(y)
+    return McNemarResult(
+        n=n,
+        accuracy_a=float(a.mean()) if n else math.nan,
+        accuracy_b=float(b.mean()) if n else math.nan,
+        only_a=only_a,
+        only_b=only_b,
+        statistic=statistic,
+        p_value=p_value,
+        method=method,
+    )
+
+
+def _p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def mcnemar_verdict(
+    result: McNemarResult, name_a: str, name_b: str, lang: str = "en", alpha: float = 0.05
+) -> str:
+    """Plain-language answer to "is A better than B?" in ``lang`` ('en' or 'zh')."""
+    from slm_core.i18n import t
+
+    values = {
+        "a": name_a,
+        "b": name_b,
+        "p": _p_text(result.p_value),
+        "only_a": result.only_a,
+        "only_b": result.only_b,
+        "n": result.n,
+    }
+    winner = result.better(alpha)
+    if winner == "a":
+        key = "results.verdict_yes"
+    elif winner == "b":
+        key = "results.verdict_no"
+    else:
+        key = "results.verdict_tie"
+    return t(key, lang, **values)
+
+
+def paired_predictions(a, b) -> tuple[list[str], list[str], list[str]]:
+    """Truth and both predictions on the test texts two runs share (``TestPredictions`` each).
+
+    Runs with the same split have identical test sets; otherwise texts are matched by content.
+    """
+    if a.texts == b.texts and a.y_true == b.y_true:
+        return list(a.y_true), list(a.y_pred), list(b.y_pred)
+    other = {
+        text: (truth, pred) for text, truth, pred in zip(b.texts, b.y_true, b.y_pred, strict=True)
+    }
+    y, pa, pb = [], [], []
+    for text, truth, pred in zip(a.texts, a.y_true, a.y_pred, strict=True):
+        match = other.get(text)
+        if match is not None and match[0] == truth:
+            y.append(truth)
+            pa.append(pred)
+            pb.append(match[1])
+    return y, pa, pb
+
+
+def compare_runs(store, run_a: int, run_b: int) -> McNemarResult:
+    """McNemar's test between two finished runs on the test texts they share."""
+    from slm_core.train import load_test_predictions
+
+    y, pa, pb = paired_predictions(
+        load_test_predictions(store, run_a), load_test_predictions(store, run_b)
+    )
+    return mcnemar(y, pa, pb)
