@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from slm_core.report.charts import radar_figure
-from slm_core.report.tables import kpi_tiles, scores_table
+from slm_core.report.kpis import kpi_tiles
+from slm_core.report.value_tables import scores_table
 from slm_core.value.assumptions import scenario_name
 from slm_core.value.scorecard import recommendation_text, sensitivity_text
 from ui.report_widgets import PRESENT_CSS, report_data, styled_scores

@@ -43,7 +43,8 @@ from slm_core.report import (
     write_report,
 )
 from slm_core.report.html import esc
-from slm_core.report.tables import cheaper_than_llm, format_cell, money_text
+from slm_core.report.table_types import format_cell, money_text
+from slm_core.report.value_tables import cheaper_than_llm
 from slm_core.store import RunStore
 from slm_core.value import Assumptions
 from slm_core.value.scorecard import recommendation_text, sensitivity_text

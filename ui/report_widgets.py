@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from slm_core.report.tables import Table, format_cell, visible
+from slm_core.report.table_types import Table, format_cell, visible
 from ui.state import get_store, lang
 
 # The Value page keeps the scenario being edited here (see ui/value_widgets.py).

@@ -22,6 +22,7 @@ from slm_core.report.export import (
     table_csv,
 )
 from slm_core.report.html import build_report_html, render_html, write_report
+from slm_core.report.kpis import Kpi, kpi_tiles
 from slm_core.report.model_card import (
     SECTIONS,
     CardText,
@@ -32,7 +33,8 @@ from slm_core.report.model_card import (
     read_card_text,
     save_card_text,
 )
-from slm_core.report.tables import Kpi, Table, build_tables, format_cell, kpi_tiles
+from slm_core.report.table_types import Table, format_cell
+from slm_core.report.tables import build_tables
 
 __all__ = [
     "SECTIONS",

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from slm_core.report.collect import ReportData
-from slm_core.report.tables import Table, build_tables
+from slm_core.report.table_types import Table
+from slm_core.report.tables import build_tables
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_VERSION = 1

@@ -17,14 +17,10 @@ from typing import Any
 
 from slm_core.i18n import format_money, format_number, localize_known, t
 from slm_core.report.collect import ReportData, collect_report
-from slm_core.report.tables import (
-    Table,
-    build_tables,
-    cheaper_than_llm,
-    format_cell,
-    kpi_tiles,
-    visible,
-)
+from slm_core.report.kpis import kpi_tiles
+from slm_core.report.table_types import Table, format_cell, visible
+from slm_core.report.tables import build_tables
+from slm_core.report.value_tables import cheaper_than_llm
 
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
 # The browser refuses every network request; inline scripts and styles only.
