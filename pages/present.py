@@ -12,7 +12,7 @@ from slm_core.report.charts import radar_figure
 from slm_core.report.kpis import kpi_tiles
 from slm_core.report.value_tables import scores_table
 from slm_core.value.assumptions import scenario_name
-from slm_core.value.scorecard import recommendation_text, sensitivity_text
+from slm_core.value.text import recommendation_text, sensitivity_text
 from ui.report_widgets import PRESENT_CSS, report_data, styled_scores
 from ui.state import active_dataset, dataset_name, get_store, lang, t
 

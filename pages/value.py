@@ -14,13 +14,9 @@ from slm_core.value.assumptions import (
     Assumptions,
     scenario_name,
 )
-from slm_core.value.scorecard import (
-    collect_inputs,
-    evaluate_value,
-    note_text,
-    recommendation_text,
-    sensitivity_text,
-)
+from slm_core.value.inputs import collect_inputs
+from slm_core.value.scorecard import evaluate_value
+from slm_core.value.text import note_text, recommendation_text, sensitivity_text
 from ui.state import get_store, lang, require_dataset, t
 from ui.value_charts import profit_figure, radar_figure
 from ui.value_widgets import (

@@ -157,7 +157,7 @@ def test_bench_run_stores_what_the_value_page_reads(linear_run):
     from slm_core.runtime import bench_run, format_bench
     from slm_core.runtime.bench import BenchReport
     from slm_core.runtime.latency import QUICK
-    from slm_core.value.scorecard import _bench_figures, single_thread_p50
+    from slm_core.value.inputs import _bench_figures, single_thread_p50
 
     store, run_id = linear_run
     seen = []

@@ -47,7 +47,7 @@ from slm_core.report.table_types import format_cell, money_text
 from slm_core.report.value_tables import cheaper_than_llm
 from slm_core.store import RunStore
 from slm_core.value import Assumptions
-from slm_core.value.scorecard import recommendation_text, sensitivity_text
+from slm_core.value.text import recommendation_text, sensitivity_text
 
 DATASET_NAME = 'News & "Topics" <script>alert(1)</script>'
 FORMULA_LABEL = "=1+2 money"

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import ui.navigation
 from slm_core.report import collect_report, read_card_text
-from slm_core.value.scorecard import recommendation_text
+from slm_core.value.text import recommendation_text
 from tests.conftest import ROOT
 from tests.test_report import DATASET_NAME, make_store
 

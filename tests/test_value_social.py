@@ -142,7 +142,7 @@ def test_missing_benchmark_says_not_measured_with_the_command():
     } <= keys
     note = next(n for n in dims["access"].notes if n.key == "value.note.latency_missing")
     assert note.params == {"run": 12}
-    from slm_core.value.scorecard import note_text
+    from slm_core.value.text import note_text
 
     assert "python -m slm_core bench --run 12" in note_text(note)
 

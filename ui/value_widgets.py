@@ -30,8 +30,8 @@ from slm_core.value.assumptions import (
     with_grid_region,
 )
 from slm_core.value.business import cost_matrix
-from slm_core.value.scorecard import format_figure, note_text
 from slm_core.value.social import CARD_ITEMS
+from slm_core.value.text import format_figure, note_text
 from ui.state import error_text, lang, t
 
 BASE_KEY = "value.base"  # the loaded scenario, as Assumptions.to_dict()

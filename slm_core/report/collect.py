@@ -175,7 +175,7 @@ class RunFigures:
     @property
     def label(self) -> str:
         """The same column name the Value page uses, e.g. '#3 tfidf_lr'."""
-        from slm_core.value.scorecard import run_label
+        from slm_core.value.inputs import run_label
 
         return run_label(self.run.id, self.run.model_id)
 

@@ -197,7 +197,7 @@ def render_html(
     """
     from slm_core.report import charts
     from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, scenario_name
-    from slm_core.value.scorecard import recommendation_text, sensitivity_text
+    from slm_core.value.text import recommendation_text, sensitivity_text
 
     tables = tables if tables is not None else build_tables(data, lang)
     tr = lambda key, **kw: t(f"report_html.{key}", lang, **kw)

@@ -176,7 +176,7 @@ def business_table(data: ReportData, lang: str) -> Table:
 
 def social_table(data: ReportData, lang: str) -> Table:
     from slm_core.value.assumptions import SOCIAL_DIMENSIONS
-    from slm_core.value.scorecard import format_figure, note_text
+    from slm_core.value.text import format_figure, note_text
 
     v = data.value
     rows = []
@@ -360,7 +360,7 @@ def assumptions_table(data: ReportData, lang: str) -> Table:
 
 
 def recommendation_table(data: ReportData, lang: str) -> Table:
-    from slm_core.value.scorecard import recommendation_text, sensitivity_text
+    from slm_core.value.text import recommendation_text, sensitivity_text
 
     v = data.value
     rows: list[tuple[Any, ...]] = []

@@ -12,14 +12,9 @@ from slm_core.value.assumptions import (
     load_preset,
     save_assumptions,
 )
-from slm_core.value.scorecard import (
-    Scorecard,
-    ValueReport,
-    build_scorecards,
-    collect_inputs,
-    evaluate_value,
-    format_value_report,
-)
+from slm_core.value.inputs import collect_inputs
+from slm_core.value.scorecard import Scorecard, ValueReport, build_scorecards, evaluate_value
+from slm_core.value.text import format_value_report
 
 __all__ = [
     "PRESET_IDS",
