@@ -19,22 +19,19 @@ from slm_core.value.scorecard import evaluate_value
 from slm_core.value.text import note_text, recommendation_text, sensitivity_text
 from ui.state import get_store, lang, require_dataset, t
 from ui.value_charts import profit_figure, radar_figure
-from ui.value_widgets import (
-    assumptions_editor,
-    base_assumptions,
+from ui.value_editor import assumptions_editor, threshold_inputs
+from ui.value_frames import (
     business_frame,
     checklist_frame,
     compare_frame,
     dimension_frame,
     figures_frame,
-    scenario_bar,
-    scenario_choices,
     score_frame,
     sources_frame,
     styled_scores,
     table_height,
-    threshold_inputs,
 )
+from ui.value_scenario import base_assumptions, scenario_bar, scenario_choices
 
 
 def fingerprint(store, dataset_id: str) -> str:

@@ -13,7 +13,7 @@ import streamlit as st
 from slm_core.report.table_types import Table, format_cell, visible
 from ui.state import get_store, lang
 
-# The Value page keeps the scenario being edited here (see ui/value_widgets.py).
+# The Value page keeps the scenario being edited here (see ui/value_scenario.py).
 VALUE_CURRENT_KEY = "value.current"
 VALUE_BASE_KEY = "value.base"
 VALUE_THRESHOLDS_KEY = "value.thresholds"

@@ -1,0 +1,200 @@
+"""The scenario being edited on the Value page: its session state and the load/save bar."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import streamlit as st
+
+from slm_core.errors import SlmError
+from slm_core.value.assumptions import (
+    BUSINESS_DIMENSIONS,
+    PRESET_IDS,
+    SOCIAL_DIMENSIONS,
+    Assumptions,
+    from_store,
+    load_preset,
+    localized_source,
+    parse_scenario,
+    scenario_name,
+    source_kind,
+    to_store,
+)
+from ui.state import error_text, lang, t
+
+BASE_KEY = "value.base"  # the loaded scenario, as Assumptions.to_dict()
+VERSION_KEY = "value.version"  # bumped on every load so that editors start afresh
+CURRENT_KEY = "value.current"  # the edited scenario, to survive a visit to another page
+PREFIX = "va."
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "people": (
+        "annual_volume",
+        "minutes_per_item",
+        "hourly_labour_cost",
+        "currency",
+        "value_per_correct",
+    ),
+    "errors": (
+        "payoff_mode",
+        "positive_class",
+        "cost_false_positive",
+        "cost_false_negative",
+        "cost_other_error",
+    ),
+    "costs": ("setup_cost", "yearly_maintenance", "price_per_vcpu_hour"),
+    "llm": (
+        "llm_name",
+        "llm_accuracy",
+        "llm_input_price_per_m",
+        "llm_output_price_per_m",
+        "llm_prompt_tokens",
+        "llm_output_tokens",
+        "llm_setup_cost",
+        "tokens_per_char_latin",
+        "tokens_per_char_cjk",
+    ),
+    "energy": (
+        "grid_region",
+        "grid_gco2_per_kwh",
+        "pue",
+        "cpu_watts_per_thread",
+        "device_disk_budget_mb",
+        "device_memory_budget_mb",
+        "latency_budget_ms",
+    ),
+    "weights": ("business_share",),
+}
+
+
+def widget_key(field: str) -> str:
+    """The session-state key of the widget that edits ``field``."""
+    return PREFIX + field
+
+
+def _widget_values(a: Assumptions) -> dict[str, Any]:
+    values = {f: getattr(a, f) for g in GROUPS.values() for f in g}
+    for dim in BUSINESS_DIMENSIONS:
+        values[f"bw.{dim}"] = float(a.business_weights.get(dim, 0.0))
+    for dim in SOCIAL_DIMENSIONS:
+        values[f"sw.{dim}"] = float(a.social_weights.get(dim, 0.0))
+    return values
+
+
+def load_into_state(a: Assumptions) -> None:
+    """Make ``a`` the scenario being edited: every widget starts from its values."""
+    st.session_state[BASE_KEY] = a.to_dict()
+    st.session_state.pop(CURRENT_KEY, None)
+    st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
+    for name, value in _widget_values(a).items():
+        st.session_state[widget_key(name)] = value
+
+
+def base_assumptions() -> Assumptions:
+    """The loaded scenario (the first preset until the user loads another)."""
+    if BASE_KEY not in st.session_state:
+        load_into_state(load_preset(PRESET_IDS[0]))
+    return Assumptions.from_dict(st.session_state[BASE_KEY])
+
+
+def ensure_state(base: Assumptions) -> None:
+    """Give every editor widget a value in session state before it is drawn."""
+    # Widgets are created from session state only. Streamlit drops the state of widgets that
+    # a run did not draw (another page was open), so refill it from the last edited values.
+    current = st.session_state.get(CURRENT_KEY)
+    source = Assumptions.from_dict(current) if current else base
+    for name, value in _widget_values(source).items():
+        st.session_state.setdefault(widget_key(name), value)
+
+
+def source_help(a: Assumptions, field: str) -> str:
+    """Tooltip: unit, kind of default, source, date and note of one assumption."""
+    src = a.source(field)
+    parts = [p for p in (a.unit(field, lang()), t(f"value.kind.{source_kind(src)}")) if p]
+    src = localized_source(src, lang())
+    origin = src.source + (f" ({src.date})" if src.date else "")
+    text = " · ".join(parts) + f"  \n{origin}"
+    return text + (f"  \n{src.note}" if src.note else "")
+
+
+def scenario_choices(store, dataset_id: str) -> dict[str, tuple[str, Any]]:
+    """Presets and saved scenarios: option id -> (label, loader returning Assumptions)."""
+    out: dict[str, tuple[str, Any]] = {}
+    for preset in PRESET_IDS:
+        out[f"preset:{preset}"] = (
+            f"{t('value.preset_prefix')}: {scenario_name(load_preset(preset).name, lang())}",
+            lambda preset=preset: load_preset(preset),
+        )
+    for record in store.list_scenarios(dataset_id):
+        out[f"saved:{record.id}"] = (
+            f"{t('value.saved_prefix')}: {scenario_name(record.name, lang())} (#{record.id})",
+            lambda rid=record.id: from_store(store, rid),
+        )
+    return out
+
+
+def scenario_bar(store, dataset_id: str, current: Assumptions) -> None:
+    """Pick a preset or a saved scenario, load a file, save and download the current one."""
+    choices = scenario_choices(store, dataset_id)
+    options = list(choices)
+
+    def label(option: str) -> str:
+        return choices[option][0]
+
+    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    choice = c1.selectbox(
+        t("value.scenario"),
+        options,
+        format_func=label,
+        help=t("value.scenario_help"),
+        key="value.scenario_choice",
+    )
+    if c2.button(t("value.load_scenario"), icon=":material/download:", key="value.load"):
+        loaded = choices[choice][1]()
+        load_into_state(loaded)
+        st.session_state["value.flash"] = t("value.loaded", name=scenario_name(loaded.name, lang()))
+        st.rerun()
+    if "value.flash" in st.session_state:
+        st.success(st.session_state.pop("value.flash"), icon=":material/check:")
+
+    upload = st.file_uploader(
+        t("value.upload"), type=["toml", "json"], help=t("value.upload_help"), key="value.upload"
+    )
+    if upload is not None:
+        digest = hashlib.sha1(upload.getvalue()).hexdigest()
+        if st.session_state.get("value.upload_digest") != digest:
+            try:
+                loaded = parse_scenario(upload.getvalue(), upload.name)
+            except SlmError as exc:
+                st.error(error_text(exc), icon=":material/error:")
+            else:
+                st.session_state["value.upload_digest"] = digest
+                load_into_state(loaded)
+                st.session_state["value.flash"] = t(
+                    "value.loaded", name=scenario_name(loaded.name, lang())
+                )
+                st.rerun()
+
+    c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1.2], vertical_alignment="bottom")
+    name = c1.text_input(
+        t("value.save_name"), value=scenario_name(current.name, lang()), key="value.save_name"
+    )
+    if c2.button(t("value.save"), icon=":material/save:", key="value.save"):
+        record = to_store(store, Assumptions.from_dict({"name": name}, current), name, dataset_id)
+        st.toast(t("value.saved", name=record.name, id=record.id))
+    stem = "".join(ch if ch.isalnum() else "_" for ch in current.name.lower()).strip("_")
+    c3.download_button(
+        t("value.download_toml"),
+        current.to_toml(),
+        f"{stem or 'scenario'}.toml",
+        mime="application/toml",
+        key="value.dl_toml",
+    )
+    c4.download_button(
+        t("value.download_json"),
+        current.to_json(),
+        f"{stem or 'scenario'}.json",
+        mime="application/json",
+        key="value.dl_json",
+    )
