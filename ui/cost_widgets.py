@@ -36,6 +36,14 @@ def _num(value: Any) -> float | None:
     return out if out == out else None  # NaN -> None
 
 
+def _measured(runs: Sequence, benches: Mapping[int, Mapping | None]):
+    """(run, bench) for each run in order that has a stored benchmark."""
+    for run in runs:
+        bench = benches.get(run.id)
+        if bench:
+            yield run, bench
+
+
 def _setting(bench: Mapping[str, Any] | None, key: str) -> Mapping[str, Any]:
     return ((bench or {}).get("settings") or {}).get(key) or {}
 
@@ -81,10 +89,7 @@ def parity_text(bench: Mapping[str, Any]) -> str:
 def latency_frame(runs: Sequence, benches: Mapping[int, Mapping | None]) -> pd.DataFrame:
     """Load, first call and p50/p90/p95/p99 at 1 thread and all threads, in ms, per run."""
     rows = []
-    for run in runs:
-        bench = benches.get(run.id)
-        if not bench:
-            continue
+    for run, bench in _measured(runs, benches):
         one, every = _setting(bench, "single_thread"), _setting(bench, "all_threads")
         row = {
             t("cost.col.model"): run_label(run),
@@ -103,10 +108,7 @@ def latency_frame(runs: Sequence, benches: Mapping[int, Mapping | None]) -> pd.D
 def serving_frame(runs: Sequence, benches: Mapping[int, Mapping | None]) -> pd.DataFrame:
     """Runtime, parity, throughput, vectorisation share, size, parameters and memory per run."""
     rows = []
-    for run in runs:
-        bench = benches.get(run.id)
-        if not bench:
-            continue
+    for run, bench in _measured(runs, benches):
         one = _setting(bench, "single_thread")
         tp = one.get("throughput") or {}
         share = _num(one.get("vectorize_share", bench.get("vectorize_share")))
@@ -222,10 +224,8 @@ def money_frame(
         t("cost.col.cheaper"),
     ]
     rows = []
-    for run in runs:
-        if not benches.get(run.id):
-            continue
-        cpu = cpu_seconds(benches.get(run.id), basis)
+    for run, bench in _measured(runs, benches):
+        cpu = cpu_seconds(bench, basis)
         money = cost.price_per_million(cpu, price, currency)
         factor = cost.cheaper_factor(money, llm_cost)
         rows.append(
@@ -432,10 +432,7 @@ def energy_frame(
 ) -> pd.DataFrame:
     """Energy and CO2e per 1M predictions and for training, per measured run."""
     rows = []
-    for run in runs:
-        bench = benches.get(run.id)
-        if not bench:
-            continue
+    for run, bench in _measured(runs, benches):
         it = cost.inference_kwh_per_million(
             cpu_seconds(bench, basis), wall_seconds(bench, basis), e.watts_per_thread, e.ram_watts
         )
