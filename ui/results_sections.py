@@ -1,0 +1,212 @@
+"""Sections of the Results page: the paired comparison, the error browser and per-model tabs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from slm_core.errors import SlmError
+from slm_core.mcnemar import mcnemar, mcnemar_verdict, paired_predictions
+from ui.results_charts import (
+    confusion_figure,
+    coverage_figure,
+    pr_figure,
+    reliability_figure,
+    roc_figure,
+)
+from ui.results_widgets import cached_test_predictions, errors_frame, run_version
+from ui.state import error_text, lang, t
+
+
+def show_comparison(
+    a_id: int, b_id: int, by_id: Mapping[int, Any], labels: Mapping[int, str]
+) -> None:
+    """McNemar's test between two runs on their shared test texts, with a plain verdict."""
+    try:
+        preds_a = cached_test_predictions(a_id, run_version(by_id[a_id]))
+        preds_b = cached_test_predictions(b_id, run_version(by_id[b_id]))
+    except SlmError as exc:  # e.g. the run's files were deleted by hand
+        st.warning(error_text(exc), icon=":material/warning:")
+        return
+    y, pa, pb = paired_predictions(preds_a, preds_b)
+    if not y:
+        st.warning(t("results.no_overlap"))
+        return
+    if len(y) < len(preds_a.texts):
+        st.caption(t("results.different_tests", n=f"{len(y):,}"))
+    test = mcnemar(y, pa, pb)
+    verdict = mcnemar_verdict(test, labels[a_id], labels[b_id], lang())
+    (st.success if test.better() else st.info)(verdict, icon=":material/balance:")
+    cols = st.columns(4)
+    cols[0].metric(labels[a_id], f"{test.accuracy_a:.1%}")
+    cols[1].metric(labels[b_id], f"{test.accuracy_b:.1%}")
+    cols[2].metric(t("results.only_a"), f"{test.only_a:,}")
+    cols[3].metric(t("results.only_b"), f"{test.only_b:,}")
+
+
+def show_errors(preds, true_label: str, pred_label: str) -> None:
+    """The misclassified test texts of one run, for one (true, predicted) pair or all."""
+    errors, shown, total = errors_frame(preds, true_label, pred_label)
+    st.caption(
+        t("results.errors_count", n=f"{shown:,}", total=f"{total:,}", size=f"{len(preds.texts):,}")
+    )
+    if errors.empty:
+        st.info(t("results.no_errors"))
+        return
+    # Test texts are user data: shown as plain table cells, never as HTML or Markdown.
+    st.dataframe(
+        errors,
+        hide_index=True,
+        column_config={
+            t("results.confidence"): st.column_config.NumberColumn(format="%.3f"),
+            t("results.text"): st.column_config.TextColumn(width="large"),
+        },
+    )
+
+
+def confusion_tab(result, run) -> None:
+    """Confusion matrices (counts clickable) and the misclassified texts of the chosen cell."""
+    run_id = run.id
+    st.caption(t("results.cm_help"))
+    true_key, pred_key, seen_key = f"err_true_{run_id}", f"err_pred_{run_id}", f"cm_seen_{run_id}"
+    left, right = st.columns(2)
+    with left:
+        event = st.plotly_chart(
+            confusion_figure(
+                result.confusion_matrix,
+                result.classes,
+                title=t("results.cm_counts"),
+                x_title=t("results.cm_x"),
+                y_title=t("results.cm_y"),
+            ),
+            key=f"cm_counts_{run_id}",
+            on_select="rerun",
+            selection_mode="points",
+        )
+    with right:
+        st.plotly_chart(
+            confusion_figure(
+                result.confusion_normalized,
+                result.classes,
+                percent=True,
+                title=t("results.cm_normalized"),
+                x_title=t("results.cm_x"),
+                y_title=t("results.cm_y"),
+            ),
+            key=f"cm_norm_{run_id}",
+        )
+    points = event.get("selection", {}).get("points", []) if event else []
+    if points:
+        cell = (str(points[0].get("y")), str(points[0].get("x")))
+        # Apply a click once: afterwards the selectboxes stay free to change.
+        if st.session_state.get(seen_key) != cell and cell[0] in result.classes:
+            st.session_state[seen_key] = cell
+            st.session_state[true_key], st.session_state[pred_key] = cell
+    st.markdown(f"**{t('results.errors')}**")
+    choices = [""] + list(result.classes)
+    show = lambda c: c or t("results.any")  # noqa: E731
+    left, right = st.columns(2)
+    true_label = left.selectbox(t("results.true_filter"), choices, format_func=show, key=true_key)
+    pred_label = right.selectbox(t("results.pred_filter"), choices, format_func=show, key=pred_key)
+    try:
+        preds = cached_test_predictions(run_id, run_version(run))
+    except SlmError as exc:  # the evaluation is cached, but the run's files are gone
+        st.warning(error_text(exc), icon=":material/warning:")
+        preds = None
+    if preds is not None:
+        show_errors(preds, true_label, pred_label)
+
+
+def curves_tab(result, run_id: int) -> None:
+    """One-vs-rest ROC and precision-recall curves with their macro averages."""
+    st.caption(t("results.curves_help"))
+    if result.roc:
+        auc = f"{result.roc_auc_macro:.3f}" if result.roc_auc_macro is not None else "–"
+        ap = (
+            f"{result.average_precision_macro:.3f}"
+            if result.average_precision_macro is not None
+            else "–"
+        )
+        st.markdown(t("results.auc_macro", auc=auc, ap=ap))
+        left, right = st.columns(2)
+        left.plotly_chart(
+            roc_figure(
+                result.roc,
+                title=t("results.roc_title"),
+                x_title=t("results.fpr"),
+                y_title=t("results.tpr"),
+                chance=t("results.chance"),
+            ),
+            key=f"roc_{run_id}",
+        )
+        right.plotly_chart(
+            pr_figure(
+                result.pr,
+                title=t("results.pr_title"),
+                x_title=t("results.recall"),
+                y_title=t("results.precision"),
+            ),
+            key=f"pr_{run_id}",
+        )
+    else:
+        st.info(t("results.no_curves"))
+
+
+def calibration_tab(result, run_id: int) -> None:
+    """Expected calibration error and the reliability diagram."""
+    st.caption(t("results.calibration_help"))
+    st.metric(
+        t("results.ece"),
+        f"{result.ece:.3f}",
+        help=t("results.ece_help", ece15=f"{result.ece_15:.3f}"),
+    )
+    st.plotly_chart(
+        reliability_figure(
+            result.calibration,
+            title=t("results.calibration_title"),
+            x_title=t("results.confidence_axis"),
+            y_title=t("results.accuracy_axis"),
+            count_title=t("results.count_axis"),
+            perfect=t("results.perfect"),
+        ),
+        key=f"reliability_{run_id}",
+    )
+
+
+def threshold_tab(result, run_id: int) -> None:
+    """Coverage and accuracy at a chosen confidence threshold, in a sentence and a chart."""
+    threshold = st.slider(
+        t("results.threshold"),
+        0.0,
+        1.0,
+        0.8,
+        0.01,
+        format="%.2f",
+        key=f"threshold_{run_id}",
+        help=t("results.threshold_help"),
+    )
+    point = result.coverage.at(threshold)
+    if point.n == 0 or point.accuracy is None:
+        st.markdown(t("results.threshold_none", x=f"{threshold:.0%}"))
+    else:
+        st.markdown(
+            t(
+                "results.threshold_sentence",
+                x=f"{threshold:.0%}",
+                y=f"{point.coverage:.1%}",
+                z=f"{point.accuracy:.1%}",
+                rest=f"{1 - point.coverage:.1%}",
+            )
+        )
+    st.plotly_chart(
+        coverage_figure(
+            result.coverage,
+            threshold,
+            x_title=t("results.threshold_axis"),
+            coverage_title=t("results.coverage_axis"),
+            accuracy_title=t("results.accuracy_axis"),
+        ),
+        key=f"coverage_{run_id}",
+    )
