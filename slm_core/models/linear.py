@@ -41,6 +41,26 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
 
     model_id: ClassVar[str] = ""
 
+    def __init__(
+        self,
+        ngram_max: int | None,
+        min_df: int,
+        max_features: int | None,
+        sublinear_tf: bool,
+        class_weight: bool,
+        token_unit: str,
+        seed: int,
+    ):
+        # scikit-learn reads each subclass's own __init__ signature for get_params, so the
+        # subclasses list every parameter and hand the shared ones to this one.
+        self.ngram_max = ngram_max
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.class_weight = class_weight
+        self.token_unit = token_unit
+        self.seed = seed
+
     # -- subclass hooks ------------------------------------------------------------------
 
     def _estimator(self, y: np.ndarray) -> Any:
@@ -219,14 +239,10 @@ class TfidfLogisticRegression(_TfidfClassifier):
         seed: int = 42,
     ):
         self.C = C
-        self.ngram_max = ngram_max
-        self.min_df = min_df
-        self.max_features = max_features
-        self.sublinear_tf = sublinear_tf
-        self.class_weight = class_weight
         self.max_iter = max_iter
-        self.token_unit = token_unit
-        self.seed = seed
+        super().__init__(
+            ngram_max, min_df, max_features, sublinear_tf, class_weight, token_unit, seed
+        )
 
     def _estimator(self, y):
         return LogisticRegression(
@@ -257,13 +273,9 @@ class TfidfLinearSVM(_TfidfClassifier):
         seed: int = 42,
     ):
         self.C = C
-        self.ngram_max = ngram_max
-        self.min_df = min_df
-        self.max_features = max_features
-        self.sublinear_tf = sublinear_tf
-        self.class_weight = class_weight
-        self.token_unit = token_unit
-        self.seed = seed
+        super().__init__(
+            ngram_max, min_df, max_features, sublinear_tf, class_weight, token_unit, seed
+        )
 
     def _estimator(self, y):
         smallest = int(np.unique(y, return_counts=True)[1].min())
@@ -306,13 +318,9 @@ class TfidfComplementNB(_TfidfClassifier):
         seed: int = 42,
     ):
         self.alpha = alpha
-        self.ngram_max = ngram_max
-        self.min_df = min_df
-        self.max_features = max_features
-        self.sublinear_tf = sublinear_tf
-        self.class_weight = class_weight
-        self.token_unit = token_unit
-        self.seed = seed
+        super().__init__(
+            ngram_max, min_df, max_features, sublinear_tf, class_weight, token_unit, seed
+        )
 
     def _estimator(self, y):
         return ComplementNB(alpha=float(self.alpha))
