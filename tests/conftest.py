@@ -62,6 +62,72 @@ def topic_texts() -> tuple[list[str], list[str]]:
     return make_topic_texts()
 
 
+FILLER = ["the", "a", "today", "report", "says", "note", "about", "new", "some", "more"]
+
+
+def planted_gap_frame(words: dict[str, str], per_class: int):
+    """Topic texts with a group column; 'south' texts mix in a word of the next topic."""
+    import random
+
+    import pandas as pd
+
+    rng = random.Random(0)
+    texts, labels, groups = [], [], []
+    names = list(words)
+    for j, (label, vocab) in enumerate(words.items()):
+        own, other = vocab.split(), words[names[(j + 1) % len(names)]].split()
+        for i in range(per_class):
+            if i % 2:  # the planted gap: south texts mix in a word of another topic
+                words_of_text = [rng.choice(own), rng.choice(other), *rng.sample(FILLER, 2)]
+            else:
+                words_of_text = rng.sample(own, 4)
+            texts.append(" ".join(words_of_text) + f" {i}")
+            labels.append(label)
+            groups.append("south" if i % 2 else "north")
+    return pd.DataFrame({"text": texts, "label": labels, "group": groups})
+
+
+def store_trained_runs(
+    store,
+    frame,
+    report: dict,
+    *,
+    name: str = "topics",
+    filename: str = "topics.csv",
+    models: tuple[str, ...] = ("tfidf_lr", "nb"),
+):
+    """Store ``frame`` as a dataset and train each of ``models`` on it inline, in order."""
+    from slm_core import jobs
+    from slm_core.data.split import content_hash
+
+    dataset = store.add_dataset(
+        name, "cli", filename, content_hash(frame), frame, report=report, split_config={}
+    )
+    run_ids = []
+    for model_id in models:
+        run = store.create_run(dataset.id, model_id, "quick", {})
+        assert jobs.run_inline(store, run.id).status == "succeeded"
+        run_ids.append(run.id)
+    return dataset, run_ids
+
+
+def page_under_router(router: str, folder: Path, dataset_id: str, lang: str, timeout: int):
+    """Run the AppTest of ``router`` (source) from ``folder``, which links to the real pages/."""
+    from streamlit.testing.v1 import AppTest
+
+    folder.mkdir(exist_ok=True)
+    if not (folder / "pages").exists():
+        (folder / "pages").symlink_to(ROOT / "pages", target_is_directory=True)
+    path = folder / "router.py"
+    path.write_text(router, encoding="utf-8")
+    at = AppTest.from_file(str(path), default_timeout=timeout)
+    at.session_state["dataset_id"] = dataset_id
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 @pytest.fixture(autouse=True)
 def _apptest_runs_router_every_time(monkeypatch):
     """Make AppTest rerun ``app.py`` like the real server does.

@@ -13,12 +13,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from slm_core import cost, jobs
-from slm_core.data.split import content_hash
+from slm_core import cost
 from slm_core.store import RunStore
 from slm_core.value.assumptions import Assumptions
 from slm_core.value.business import text_lengths
-from tests.conftest import ROOT, make_topic_texts
+from tests.conftest import make_topic_texts, page_under_router, store_trained_runs
 
 TIMEOUT = 120
 ROUTER = """
@@ -44,14 +43,7 @@ def stored(tmp_path_factory):
     texts, labels = make_topic_texts()
     frame = pd.DataFrame({"text": texts, "label": labels})
     report = {"token_unit": "word", "script": "latin", "classes": {"sport": 30}}
-    dataset = store.add_dataset(
-        "topics", "cli", "t.csv", content_hash(frame), frame, report=report, split_config={}
-    )
-    run_ids = []
-    for model_id in ("tfidf_lr", "nb"):
-        run = store.create_run(dataset.id, model_id, "quick", {})
-        assert jobs.run_inline(store, run.id).status == "succeeded"
-        run_ids.append(run.id)
+    dataset, run_ids = store_trained_runs(store, frame, report, filename="t.csv")
     bench_run(store, run_ids[0], config=QUICK)
     yield store, dataset, run_ids
     get_store.clear()
@@ -60,18 +52,7 @@ def stored(tmp_path_factory):
 
 
 def _page(dataset_id: str, tmp_path, lang: str = "en") -> AppTest:
-    folder = tmp_path / "router_cost"
-    folder.mkdir(exist_ok=True)
-    if not (folder / "pages").exists():
-        (folder / "pages").symlink_to(ROOT / "pages", target_is_directory=True)
-    router = folder / "router.py"
-    router.write_text(ROUTER, encoding="utf-8")
-    at = AppTest.from_file(str(router), default_timeout=TIMEOUT)
-    at.session_state["dataset_id"] = dataset_id
-    at.session_state["lang"] = lang
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return page_under_router(ROUTER, tmp_path / "router_cost", dataset_id, lang, TIMEOUT)
 
 
 def _frame(at: AppTest, key_column: str) -> pd.DataFrame:

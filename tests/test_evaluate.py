@@ -260,9 +260,8 @@ def test_paired_predictions_align_by_text():
 
 
 def _stored_runs(home, models=("tfidf_lr", "nb")):
-    from slm_core import jobs
-    from slm_core.data.split import content_hash
     from slm_core.store import RunStore
+    from tests.conftest import store_trained_runs
 
     store = RunStore(f"sqlite:///{home / 'runs.db'}", home)
     words = {
@@ -280,20 +279,7 @@ def _stored_runs(home, models=("tfidf_lr", "nb")):
             texts.append(" ".join(v[(i * 3 + k) % len(v)] for k in range(3)) + extra + f" n{i}")
             labels.append(label)
     frame = pd.DataFrame({"text": texts, "label": labels})
-    dataset = store.add_dataset(
-        "topics",
-        "cli",
-        "topics.csv",
-        content_hash(frame),
-        frame,
-        report={"token_unit": "word"},
-        split_config={},
-    )
-    run_ids = []
-    for model_id in models:
-        run = store.create_run(dataset.id, model_id, "quick", {})
-        assert jobs.run_inline(store, run.id).status == "succeeded"
-        run_ids.append(run.id)
+    dataset, run_ids = store_trained_runs(store, frame, {"token_unit": "word"}, models=models)
     return store, dataset, run_ids
 
 

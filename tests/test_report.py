@@ -11,7 +11,6 @@ import csv
 import html
 import io
 import json
-import random
 import re
 import zipfile
 from dataclasses import replace
@@ -20,7 +19,6 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from slm_core import jobs
 from slm_core.data.split import content_hash
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.i18n import catalogue
@@ -48,6 +46,7 @@ from slm_core.report.value_tables import cheaper_than_llm
 from slm_core.store import RunStore
 from slm_core.value import Assumptions
 from slm_core.value.text import recommendation_text, sensitivity_text
+from tests.conftest import planted_gap_frame, store_trained_runs
 
 DATASET_NAME = 'News & "Topics" <script>alert(1)</script>'
 FORMULA_LABEL = "=1+2 money"
@@ -57,7 +56,6 @@ WORDS = {
     FORMULA_LABEL: "bank price market profit shares tax budget loan interest",
     HTML_LABEL: "phone software chip internet app data cloud robot code",
 }
-FILLER = ["the", "a", "today", "report", "says", "note", "about", "new", "some", "more"]
 BENCH = {
     "latency_ms": {"single_thread": {"p50": 2.0, "p90": 3.0, "p95": 3.5, "p99": 5.0}},
     "cpu_seconds_per_prediction": 0.002,
@@ -70,20 +68,7 @@ BENCH = {
 def make_store(home) -> tuple[RunStore, object, list[int]]:
     """A store under ``home`` with two trained linear runs; run 1 has a cost benchmark."""
     store = RunStore(f"sqlite:///{home / 'runs.sqlite'}", home)
-    rng = random.Random(0)
-    texts, labels, groups = [], [], []
-    names = list(WORDS)
-    for j, (label, vocab) in enumerate(WORDS.items()):
-        own, other = vocab.split(), WORDS[names[(j + 1) % 3]].split()
-        for i in range(40):
-            if i % 2:  # the planted gap: south texts mix in a word of another topic
-                words = [rng.choice(own), rng.choice(other), *rng.sample(FILLER, 2)]
-            else:
-                words = rng.sample(own, 4)
-            texts.append(" ".join(words) + f" {i}")
-            labels.append(label)
-            groups.append("south" if i % 2 else "north")
-    frame = pd.DataFrame({"text": texts, "label": labels, "group": groups})
+    frame = planted_gap_frame(WORDS, 40)
     report = {
         "token_unit": "word",
         "script": "latin",
@@ -91,20 +76,7 @@ def make_store(home) -> tuple[RunStore, object, list[int]]:
         "groups": {"north": 60, "south": 60},
         "mean_length": 30.0,
     }
-    dataset = store.add_dataset(
-        DATASET_NAME,
-        "cli",
-        "topics.csv",
-        content_hash(frame),
-        frame,
-        report=report,
-        split_config={},
-    )
-    run_ids = []
-    for model_id in ("tfidf_lr", "nb"):
-        run = store.create_run(dataset.id, model_id, "quick", {})
-        assert jobs.run_inline(store, run.id).status == "succeeded"
-        run_ids.append(run.id)
+    dataset, run_ids = store_trained_runs(store, frame, report, name=DATASET_NAME)
     store.put_result(run_ids[0], "bench", BENCH)
     return store, dataset, run_ids
 

@@ -11,11 +11,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from slm_core import jobs
 from slm_core.data.split import content_hash
 from slm_core.i18n import t
 from slm_core.store import RunStore
-from tests.conftest import ROOT
+from tests.conftest import page_under_router, store_trained_runs
 
 TIMEOUT = 120
 WORDS = {
@@ -41,20 +40,7 @@ def stored(fresh_home):
             # Every fifth label is wrong, so that the models make mistakes to browse.
             labels.append(names[(j + 1) % 3] if i % 5 == 0 else label)
     frame = pd.DataFrame({"text": texts, "label": labels})
-    dataset = store.add_dataset(
-        "topics",
-        "cli",
-        "topics.csv",
-        content_hash(frame),
-        frame,
-        report={"token_unit": "word"},
-        split_config={},
-    )
-    run_ids = []
-    for model_id in ("tfidf_lr", "nb"):
-        run = store.create_run(dataset.id, model_id, "quick", {})
-        assert jobs.run_inline(store, run.id).status == "succeeded"
-        run_ids.append(run.id)
+    dataset, run_ids = store_trained_runs(store, frame, {"token_unit": "word"})
     yield store, dataset, run_ids
     get_store.clear()
 
@@ -73,17 +59,8 @@ st.navigation([st.Page(p, default=(p == {page!r})) for p in PAGES]).run()
 
 def _page(name: str, dataset_id: str, lang: str = "en", *, tmp_path) -> AppTest:
     """Run ``pages/<name>`` under a router whose folder links to the real ``pages/``."""
-    folder = tmp_path / f"router_{name[:-3]}"
-    folder.mkdir()
-    (folder / "pages").symlink_to(ROOT / "pages", target_is_directory=True)
-    router = folder / "router.py"
-    router.write_text(ROUTER.format(page=f"pages/{name}"), encoding="utf-8")
-    at = AppTest.from_file(str(router), default_timeout=TIMEOUT)
-    at.session_state["dataset_id"] = dataset_id
-    at.session_state["lang"] = lang
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    router = ROUTER.format(page=f"pages/{name}")
+    return page_under_router(router, tmp_path / f"router_{name[:-3]}", dataset_id, lang, TIMEOUT)
 
 
 def test_results_page_leaderboard_comparison_and_details(stored, tmp_path):

@@ -8,7 +8,6 @@ would.
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from slm_core.data.split import content_hash
 from slm_core.store import RunStore
 from slm_core.value import Assumptions, build_scorecards, format_value_report
 from slm_core.value.business import cost_matrix
-from tests.conftest import ROOT
+from tests.conftest import page_under_router, planted_gap_frame, store_trained_runs
 
 TIMEOUT = 120
 WORDS = {
@@ -29,7 +28,6 @@ WORDS = {
     "money": "bank price market profit shares tax budget loan interest",
     "tech": "phone software chip internet app data cloud robot code",
 }
-FILLER = ["the", "a", "today", "report", "says", "note", "about", "new", "some", "more"]
 BENCH = {
     "latency_ms": {
         "single_thread": {"p50": 2.0, "p90": 3.0, "p95": 3.5, "p99": 5.0},
@@ -51,33 +49,13 @@ def stored(fresh_home):
     get_store.clear()  # the cached store of an earlier test points at another SLM_HOME
     st.cache_data.clear()
     store = RunStore()
-    rng = random.Random(0)
-    texts, labels, groups = [], [], []
-    names = list(WORDS)
-    for j, (label, vocab) in enumerate(WORDS.items()):
-        own, other = vocab.split(), WORDS[names[(j + 1) % 3]].split()
-        for i in range(60):
-            if i % 2:  # the planted gap: south texts mix in a word of another topic
-                words = [rng.choice(own), rng.choice(other), *rng.sample(FILLER, 2)]
-            else:
-                words = rng.sample(own, 4)
-            texts.append(" ".join(words) + f" {i}")
-            labels.append(label)
-            groups.append("south" if i % 2 else "north")
-    frame = pd.DataFrame({"text": texts, "label": labels, "group": groups})
+    frame = planted_gap_frame(WORDS, 60)
     report = {
         "token_unit": "word",
         "script": "latin",
         "classes": {k: int(v) for k, v in frame["label"].value_counts().items()},
     }
-    dataset = store.add_dataset(
-        "topics", "cli", "topics.csv", content_hash(frame), frame, report=report, split_config={}
-    )
-    run_ids = []
-    for model_id in ("tfidf_lr", "nb"):
-        run = store.create_run(dataset.id, model_id, "quick", {})
-        assert jobs.run_inline(store, run.id).status == "succeeded"
-        run_ids.append(run.id)
+    dataset, run_ids = store_trained_runs(store, frame, report)
     store.put_result(run_ids[0], "bench", BENCH)
     yield store, dataset, run_ids
     get_store.clear()
@@ -179,18 +157,7 @@ st.navigation([st.Page(p, default=(p == "pages/value.py")) for p in PAGES]).run(
 
 
 def _page(dataset_id: str, tmp_path, lang: str = "en") -> AppTest:
-    folder = tmp_path / "router_value"
-    folder.mkdir(exist_ok=True)
-    if not (folder / "pages").exists():
-        (folder / "pages").symlink_to(ROOT / "pages", target_is_directory=True)
-    router = folder / "router.py"
-    router.write_text(ROUTER, encoding="utf-8")
-    at = AppTest.from_file(str(router), default_timeout=TIMEOUT)
-    at.session_state["dataset_id"] = dataset_id
-    at.session_state["lang"] = lang
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return page_under_router(ROUTER, tmp_path / "router_value", dataset_id, lang, TIMEOUT)
 
 
 def _frame(at: AppTest, column: str) -> pd.DataFrame:
