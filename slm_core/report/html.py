@@ -18,7 +18,7 @@ from typing import Any
 from slm_core.i18n import format_money, format_number, localize_known, t
 from slm_core.report.collect import ReportData, collect_report
 from slm_core.report.kpis import kpi_tiles
-from slm_core.report.table_types import Table, format_cell, visible
+from slm_core.report.table_types import KINDS, Table, format_cell, visible
 from slm_core.report.tables import build_tables
 from slm_core.report.value_tables import cheaper_than_llm
 
@@ -73,22 +73,8 @@ footer { margin-top: 40px; color: var(--muted); font-size: .85rem; }
 @media print { nav.toc, .chart { break-inside: avoid; } a { color: inherit; } }
 """
 
-NUMERIC_KINDS = {
-    "rate",
-    "sig",
-    "int",
-    "float",
-    "pct",
-    "money",
-    "ms",
-    "mb",
-    "score",
-    "seconds",
-    "kwh",
-    "grams",
-    "months",
-    "auto",
-}
+# Numbers are right-aligned; every kind but plain text is a number.
+NUMERIC_KINDS = frozenset(KINDS) - {"text"}
 
 
 def esc(text: Any) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from slm_core.i18n import localize_known, t
 from slm_core.report.collect import ReportData
-from slm_core.report.table_types import Table, column, finite_float, rounded
+from slm_core.report.table_types import Table, column, finite_float, rounded, run_columns, titled
 
 
 def dataset_table(data: ReportData, lang: str) -> Table:
@@ -40,9 +40,9 @@ def dataset_table(data: ReportData, lang: str) -> Table:
         ("split_test", split.get("test")),
         ("finished_runs", len(data.runs)),
     ]
-    return Table(
+    return titled(
         "dataset",
-        t("report_table.dataset", lang),
+        lang,
         (column("field", lang), column("value", lang, "auto")),
         tuple((t(f"report_field.{k}", lang), v) for k, v in fields),
     )
@@ -52,9 +52,9 @@ def classes_table(data: ReportData, lang: str) -> Table:
     counts = (data.dataset.report or {}).get("classes") or {}
     total = sum(counts.values()) or 1
     rows = tuple((str(c), int(n), n / total) for c, n in counts.items())
-    return Table(
+    return titled(
         "classes",
-        t("report_table.classes", lang),
+        lang,
         (column("class", lang), column("count", lang, "int"), column("share", lang, "pct")),
         rows,
     )
@@ -91,8 +91,7 @@ def leaderboard_table(data: ReportData, lang: str) -> Table:
             )
         )
     columns = (
-        column("run", lang, "int"),
-        column("model", lang),
+        *run_columns(lang),
         column("model_name", lang),
         column("preset", lang),
         column("n_test", lang, "int"),
@@ -111,9 +110,9 @@ def leaderboard_table(data: ReportData, lang: str) -> Table:
         column("n_params", lang, "int"),
     )
     n_boot = data.runs[0].evaluation.n_boot if data.runs else 0
-    return Table(
+    return titled(
         "leaderboard",
-        t("report_table.leaderboard", lang),
+        lang,
         columns,
         tuple(rows),
         note=t("report_table.leaderboard_note", lang, n_boot=n_boot),
@@ -126,12 +125,11 @@ def per_class_table(data: ReportData, lang: str) -> Table:
         for r in data.runs
         for c in r.evaluation.per_class
     )
-    return Table(
+    return titled(
         "per_class",
-        t("report_table.per_class", lang),
+        lang,
         (
-            column("run", lang, "int"),
-            column("model", lang),
+            *run_columns(lang),
             column("class", lang),
             column("precision", lang, "float"),
             column("recall", lang, "float"),
@@ -150,12 +148,11 @@ def confusion_table(data: ReportData, lang: str) -> Table:
         for j, pred in enumerate(r.evaluation.classes)
         for count in (r.evaluation.confusion_matrix[i][j],)
     )
-    return Table(
+    return titled(
         "confusion",
-        t("report_table.confusion", lang),
+        lang,
         (
-            column("run", lang, "int"),
-            column("model", lang),
+            *run_columns(lang),
             column("true_label", lang),
             column("predicted_label", lang),
             column("count", lang, "int"),
@@ -167,12 +164,11 @@ def confusion_table(data: ReportData, lang: str) -> Table:
 
 def groups_table(data: ReportData, lang: str) -> Table:
     rows = tuple((r.run_id, r.label, g.group, g.n, g.accuracy) for r in data.runs for g in r.groups)
-    return Table(
+    return titled(
         "groups",
-        t("report_table.groups", lang),
+        lang,
         (
-            column("run", lang, "int"),
-            column("model", lang),
+            *run_columns(lang),
             column("group", lang),
             column("n_test", lang, "int"),
             column("accuracy", lang, "pct"),

@@ -137,3 +137,13 @@ def visible(columns: Sequence[Column]) -> list[int]:
 
 def column(key: str, lang: str, kind: str = "text", show: bool = True, **values: Any) -> Column:
     return Column(key, t(f"report_col.{key}", lang, **values), kind, show)
+
+
+def titled(key: str, lang: str, columns, rows, **options: Any) -> Table:
+    """A table titled with the catalogue's ``report_table.<key>`` in ``lang``."""
+    return Table(key, t(f"report_table.{key}", lang), tuple(columns), tuple(rows), **options)
+
+
+def run_columns(lang: str) -> tuple[Column, Column]:
+    """The run number and model label that every per-run table starts with."""
+    return column("run", lang, "int"), column("model", lang)

@@ -6,7 +6,15 @@ from typing import Any
 
 from slm_core.i18n import CURRENCY_SYMBOLS, t
 from slm_core.report.collect import ReportData
-from slm_core.report.table_types import Column, Table, column, finite_float, money_text
+from slm_core.report.table_types import (
+    Column,
+    Table,
+    column,
+    finite_float,
+    money_text,
+    run_columns,
+    titled,
+)
 from slm_core.value.assumptions import scenario_name
 
 
@@ -71,8 +79,7 @@ def cost_table(data: ReportData, lang: str) -> Table:
         )
     symbol = CURRENCY_SYMBOLS.get(currency, currency)
     columns = (
-        column("run", lang, "int"),
-        column("model", lang),
+        *run_columns(lang),
         column("cost_status", lang),
         column("runtime", lang),
         column("p50_ms", lang, "ms"),
@@ -95,7 +102,7 @@ def cost_table(data: ReportData, lang: str) -> Table:
         grid=f"{grid:g}" if grid is not None else "–",
         pue=f"{pue:g}" if pue is not None else "–",
     )
-    return Table("cost", t("report_table.cost", lang), columns, tuple(rows), note=note)
+    return titled("cost", lang, columns, tuple(rows), note=note)
 
 
 def cheaper_than_llm(data: ReportData) -> tuple[str, float] | None:
@@ -147,8 +154,7 @@ def business_table(data: ReportData, lang: str) -> Table:
                 )
             )
     columns = (
-        column("run", lang, "int"),
-        column("model", lang),
+        *run_columns(lang),
         column("threshold", lang, "float"),
         column("threshold_source", lang),
         column("coverage", lang, "pct"),
@@ -165,9 +171,9 @@ def business_table(data: ReportData, lang: str) -> Table:
         column("roi", lang, "pct"),
         column("payback_months", lang, "months"),
     )
-    return Table(
+    return titled(
         "business",
-        t("report_table.business", lang),
+        lang,
         columns,
         tuple(rows),
         note=t("report_table.business_note", lang),
@@ -200,8 +206,7 @@ def social_table(data: ReportData, lang: str) -> Table:
                     )
                 )
     columns = (
-        column("run", lang, "int"),
-        column("model", lang),
+        *run_columns(lang),
         column("dimension", lang),
         column("raw_value", lang, "float", show=False),
         column("unit", lang, show=False),
@@ -210,7 +215,7 @@ def social_table(data: ReportData, lang: str) -> Table:
         column("status", lang),
         column("notes", lang),
     )
-    return Table("social", t("report_table.social", lang), columns, tuple(rows))
+    return titled("social", lang, columns, tuple(rows))
 
 
 def scores_table(data: ReportData, lang: str) -> Table:
@@ -219,7 +224,7 @@ def scores_table(data: ReportData, lang: str) -> Table:
 
     v = data.value
     if v is None:
-        return Table("scores", t("report_table.scores", lang), (), ())
+        return titled("scores", lang, (), ())
     cards = list(v.scorecards)
     llm = v.llm
     llm_name = t("value.llm_column", lang, name=v.assumptions.llm_name)
@@ -264,9 +269,9 @@ def scores_table(data: ReportData, lang: str) -> Table:
     if llm is None:
         rows = [(*r[:-2], r[-1]) for r in rows]
         columns = tuple(c for c in columns if c.key != "llm_api")
-    return Table(
+    return titled(
         "scores",
-        t("report_table.scores", lang),
+        lang,
         columns,
         tuple(rows),
         note=t("value.scores_caption", lang),
@@ -287,12 +292,11 @@ def curves_table(data: ReportData, lang: str) -> Table:
                 strict=True,
             ):
                 rows.append((c.run_id, c.label, th, cov, acc, net))
-    return Table(
+    return titled(
         "profit_curve",
-        t("report_table.profit_curve", lang),
+        lang,
         (
-            column("run", lang, "int"),
-            column("model", lang),
+            *run_columns(lang),
             column("threshold", lang, "float"),
             column("coverage", lang, "pct"),
             column("automated_accuracy", lang, "pct"),
@@ -342,9 +346,9 @@ def assumptions_table(data: ReportData, lang: str) -> Table:
                     shown.note,
                 )
             )
-    return Table(
+    return titled(
         "assumptions",
-        t("report_table.assumptions", lang),
+        lang,
         (
             column("key", lang, show=False),
             column("assumption", lang),
@@ -389,9 +393,9 @@ def recommendation_table(data: ReportData, lang: str) -> Table:
             ),
             ("scenario", t("report_field.scenario", lang), scenario_name(v.assumptions.name, lang)),
         ]
-    return Table(
+    return titled(
         "recommendation",
-        t("report_table.recommendation", lang),
+        lang,
         (column("key", lang, show=False), column("field", lang), column("value", lang, "auto")),
         tuple(rows),
         show=False,
