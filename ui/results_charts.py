@@ -68,6 +68,20 @@ def confusion_figure(
     return fig
 
 
+def _unit_square(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    """Lay out a curve of two rates, both axes from 0 to 1."""
+    fig.update_layout(
+        title=title,
+        height=380,
+        margin=_MARGIN,
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        xaxis_range=[0, 1],
+        yaxis_range=[0, 1.02],
+    )
+    return fig
+
+
 def roc_figure(
     roc: dict[str, dict], *, title: str, x_title: str, y_title: str, chance: str
 ) -> go.Figure:
@@ -87,16 +101,7 @@ def roc_figure(
             x=[0, 1], y=[0, 1], mode="lines", name=chance, line={"dash": "dot", "color": "grey"}
         )
     )
-    fig.update_layout(
-        title=title,
-        height=380,
-        margin=_MARGIN,
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        xaxis_range=[0, 1],
-        yaxis_range=[0, 1.02],
-    )
-    return fig
+    return _unit_square(fig, title, x_title, y_title)
 
 
 def pr_figure(pr: dict[str, dict], *, title: str, x_title: str, y_title: str) -> go.Figure:
@@ -111,16 +116,7 @@ def pr_figure(pr: dict[str, dict], *, title: str, x_title: str, y_title: str) ->
                 name=f"{html.escape(cls)} (AP {curve['average_precision']:.3f})",
             )
         )
-    fig.update_layout(
-        title=title,
-        height=380,
-        margin=_MARGIN,
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        xaxis_range=[0, 1],
-        yaxis_range=[0, 1.02],
-    )
-    return fig
+    return _unit_square(fig, title, x_title, y_title)
 
 
 def reliability_figure(
