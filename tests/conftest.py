@@ -41,15 +41,18 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 600):
     )
 
 
+# Three topics whose words never overlap.
+TOPIC_WORDS = {
+    "sport": "match goal team coach league score player season win",
+    "money": "bank price market profit shares tax budget loan interest",
+    "tech": "phone software chip internet app data cloud robot code",
+}
+
+
 def make_topic_texts() -> tuple[list[str], list[str]]:
     """90 short English texts in 3 clearly separable topics."""
-    words = {
-        "sport": "match goal team coach league score player season win",
-        "money": "bank price market profit shares tax budget loan interest",
-        "tech": "phone software chip internet app data cloud robot code",
-    }
     texts, labels = [], []
-    for label, vocab in words.items():
+    for label, vocab in TOPIC_WORDS.items():
         v = vocab.split()
         for i in range(30):
             texts.append(" ".join(v[(i + k) % len(v)] for k in range(5)) + f" item {i}")

@@ -261,14 +261,10 @@ def test_paired_predictions_align_by_text():
 
 def _stored_runs(home, models=("tfidf_lr", "nb")):
     from slm_core.store import RunStore
-    from tests.conftest import store_trained_runs
+    from tests.conftest import TOPIC_WORDS, store_trained_runs
 
     store = RunStore(f"sqlite:///{home / 'runs.db'}", home)
-    words = {
-        "sport": "match goal team coach league score player season win",
-        "money": "bank price market profit shares tax budget loan interest",
-        "tech": "phone software chip internet app data cloud robot code",
-    }
+    words = TOPIC_WORDS
     texts, labels = [], []
     for label, vocab in words.items():
         v = vocab.split()

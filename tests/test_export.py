@@ -21,12 +21,9 @@ from slm_core.runtime.serve import (  # noqa: E402
     load_predictor,
     read_manifest,
 )
+from tests.conftest import TOPIC_WORDS  # noqa: E402
 
-WORDS = {
-    "sport": "match goal team coach league score player season win",
-    "money": "bank price market profit shares tax budget loan interest",
-    "tech": "phone software chip internet app data cloud robot code",
-}
+WORDS = TOPIC_WORDS
 
 
 def _corpus(n_per_class: int = 40) -> tuple[list[str], list[str]]:

@@ -14,14 +14,10 @@ from streamlit.testing.v1 import AppTest
 from slm_core.data.split import content_hash
 from slm_core.i18n import t
 from slm_core.store import RunStore
-from tests.conftest import page_under_router, store_trained_runs
+from tests.conftest import TOPIC_WORDS, page_under_router, store_trained_runs
 
 TIMEOUT = 120
-WORDS = {
-    "sport": "match goal team coach league score player season win",
-    "money": "bank price market profit shares tax budget loan interest",
-    "tech": "phone software chip internet app data cloud robot code",
-}
+WORDS = TOPIC_WORDS
 
 
 @pytest.fixture

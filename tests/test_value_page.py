@@ -20,14 +20,10 @@ from slm_core.data.split import content_hash
 from slm_core.store import RunStore
 from slm_core.value import Assumptions, build_scorecards, format_value_report
 from slm_core.value.business import cost_matrix
-from tests.conftest import page_under_router, planted_gap_frame, store_trained_runs
+from tests.conftest import TOPIC_WORDS, page_under_router, planted_gap_frame, store_trained_runs
 
 TIMEOUT = 120
-WORDS = {
-    "sport": "match goal team coach league score player season win",
-    "money": "bank price market profit shares tax budget loan interest",
-    "tech": "phone software chip internet app data cloud robot code",
-}
+WORDS = TOPIC_WORDS
 BENCH = {
     "latency_ms": {
         "single_thread": {"p50": 2.0, "p90": 3.0, "p95": 3.5, "p99": 5.0},
