@@ -21,7 +21,7 @@ from sqlalchemy.schema import CreateTable
 
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.store import INTERRUPTED_MESSAGE, RunStore, metadata, runs
-from slm_core.store_engine import normalise_url
+from slm_core.store.engine import normalise_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from slm_core import config
 from slm_core.store.datasets import DatasetsMixin
+from slm_core.store.engine import make_engine
 from slm_core.store.feedback import FeedbackMixin
 from slm_core.store.processes import pid_alive
 from slm_core.store.records import (
@@ -32,7 +33,6 @@ from slm_core.store.records import (
 )
 from slm_core.store.runs import RunsMixin
 from slm_core.store.schema import datasets, feedback, metadata, run_results, runs, scenarios
-from slm_core.store_engine import make_engine
 
 __all__ = [
     "ACTIVE_STATUSES",

@@ -15,7 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from slm_core.store_engine import RowId, SafeText
+from slm_core.store.engine import RowId, SafeText
 
 # none_as_null: a Python None is SQL NULL, not the JSON text 'null'.
 _JSON = JSON(none_as_null=True)
