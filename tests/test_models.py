@@ -361,6 +361,23 @@ def test_callbacks_report_every_batch_and_epoch():
     assert linear_epochs[0][:2] == (0, 1) and linear_epochs[0][2]["val_accuracy"] > 0.9
 
 
+def test_a_token_budget_gives_long_texts_smaller_batches():
+    from slm_core.models.neural import MIN_TOKEN_BATCH, derive_batch_size
+
+    assert derive_batch_size(128, None, 256) == 128  # no budget: the batch size
+    assert derive_batch_size(128, 8192, 37) == 128  # tweets: the full batch
+    assert derive_batch_size(128, 8192, 256) == 32  # documents: 8192 / 256 tokens
+    assert derive_batch_size(128, 100, 256) == MIN_TOKEN_BATCH  # never a handful of texts
+    assert derive_batch_size(4, 8192, 256) == 4
+
+    seen = []
+    hooks = TrainCallbacks(on_batch=lambda e, b, n: seen.append(n))
+    overrides = tiny("lstm", epochs=1, batch_size=64, batch_tokens=80, max_len=10)
+    model = registry.build("lstm", "quick", overrides).fit(*TRAIN, callbacks=hooks)
+    assert model.batch_size_ == MIN_TOKEN_BATCH  # 80 tokens / 10 per text
+    assert seen[0] == -(-len(TRAIN[0]) // MIN_TOKEN_BATCH)
+
+
 def test_lsa_word_vectors_put_co_occurring_words_together():
     from slm_core.models.neural import _lsa_vectors
 

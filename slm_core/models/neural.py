@@ -57,8 +57,8 @@ def _keras():
 class KerasTextClassifier:
     """A Keras text classifier over token ids, with a pure-Python vocabulary in front.
 
-    Parameters are stored as given (scikit-learn rule); ``fit`` derives ``max_len_`` and the
-    vocabulary from the training texts only.
+    Parameters are stored as given (scikit-learn rule); ``fit`` derives ``max_len_``, the
+    batch size ``batch_size_`` and the vocabulary from the training texts only.
     """
 
     def __init__(
@@ -66,6 +66,7 @@ class KerasTextClassifier:
         arch: str = "lstm",
         epochs: int = 15,
         batch_size: int = 32,
+        batch_tokens: int | None = None,
         embedding_dim: int = 128,
         units: int = 64,
         dropout: float = 0.3,
@@ -85,6 +86,7 @@ class KerasTextClassifier:
         self.arch = arch
         self.epochs = epochs
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.embedding_dim = embedding_dim
         self.units = units
         self.dropout = dropout
@@ -107,6 +109,7 @@ class KerasTextClassifier:
         "arch",
         "epochs",
         "batch_size",
+        "batch_tokens",
         "embedding_dim",
         "units",
         "dropout",
@@ -208,11 +211,12 @@ class KerasTextClassifier:
             jit_compile=False,
         )
         rng = np.random.default_rng(int(self.seed))
-        train_ds = _dataset(tf, x, y, weights, int(self.batch_size), rng, shuffle=True)
+        self.batch_size_ = derive_batch_size(self.batch_size, self.batch_tokens, self.max_len_)
+        train_ds = _dataset(tf, x, y, weights, self.batch_size_, rng, shuffle=True)
         from slm_core.models.keras_blocks import ProgressCallback
 
         progress = ProgressCallback(
-            hooks, int(self.epochs), _count_batches(len(y), int(self.batch_size))
+            hooks, int(self.epochs), _count_batches(len(y), self.batch_size_)
         )
         keras_callbacks: list = [progress]
         val_ds = None
@@ -348,6 +352,7 @@ class KerasTextClassifier:
             token_unit=self.token_unit,
             extra={
                 "max_len": self.max_len_,
+                "batch_size": self.batch_size_,
                 "lsa_used": bool(self.lsa_used_),
                 "n_params": self.n_params_,
                 "history": self.history_,
@@ -365,6 +370,7 @@ def load(directory: Path, meta: dict[str, Any]) -> KerasTextClassifier:
     clf.vocabulary_ = Vocabulary.load(directory / VOCAB_FILE)
     clf.classes_ = list(meta["classes"])
     clf.max_len_ = int(meta["max_len"])
+    clf.batch_size_ = int(meta.get("batch_size", clf.batch_size))
     clf.lsa_used_ = bool(meta.get("lsa_used", False))
     clf.n_params_ = int(meta.get("n_params", clf.model_.count_params()))
     clf.history_ = {k: list(v) for k, v in meta.get("history", {}).items()}
@@ -373,6 +379,22 @@ def load(directory: Path, meta: dict[str, Any]) -> KerasTextClassifier:
 
 
 # -- length-bucketed batches ---------------------------------------------------------------
+
+MIN_TOKEN_BATCH = 8
+
+
+def derive_batch_size(batch_size: int, batch_tokens: int | None, max_len: int) -> int:
+    """Texts per training step: ``batch_size``, fewer where texts are long (``batch_tokens``).
+
+    Why: a fixed count of texts is either too few tokens per step for tweets (the per-step
+    cost of a small model is mostly overhead, so large batches train several times faster
+    per text) or too few steps per epoch for a few thousand long documents (which then
+    converge worse). A token budget per step gives short texts large batches and long texts
+    small ones, as token-based batching does in machine translation.
+    """
+    if not batch_tokens:
+        return int(batch_size)
+    return int(max(1, min(int(batch_size), max(MIN_TOKEN_BATCH, int(batch_tokens) // max_len))))
 
 
 def _count_batches(n: int, batch_size: int) -> int:
