@@ -17,6 +17,7 @@ ROOT = HERE.parent
 # (script, extra args) — sizes chosen so the whole suite takes minutes on 2 cores.
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("train_bench.py", []),
+    ("accuracy_bench.py", []),
     ("inference_bench.py", []),
 ]
 
