@@ -41,7 +41,9 @@ with st.form("train_form", border=True):
         default=["tfidf_lr"],
         format_func=lambda m: f"{model_name(m, lang())} ({m})",
         help=t("train.models_help"),
-        key="train_models",
+        # One widget per language: a kept key would keep the chips' labels of the language the
+        # models were picked in.
+        key=f"train_models_{lang()}",
     )
     preset = st.segmented_control(
         t("train.preset"),

@@ -143,4 +143,5 @@ def test_journey_upload_train_and_switch_language(server, page):
     main = page.locator("[data-testid='stMain']").inner_text()
     assert "训练任务" in main and "已完成" in main
     assert "Start training" not in main
+    assert "Word statistics" not in main  # the picked model's chip follows the language too
     page.screenshot(path=str(SHOTS / "04_train_zh.png"), full_page=True)

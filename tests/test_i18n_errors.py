@@ -240,7 +240,7 @@ def test_train_page_in_chinese_shows_no_raw_hyper_parameter_ids():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["lang"] = "zh"
     # Every model's settings at once; a form widget's value otherwise changes only on submit.
-    at.session_state["train_models"] = list(MODEL_IDS)
+    at.session_state["train_models_zh"] = list(MODEL_IDS)
     at.run()
     at.switch_page("pages/train.py")
     at.run()
