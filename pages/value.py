@@ -200,7 +200,7 @@ with tab_compare:
         t("value.compare_pick"),
         list(choices),
         format_func=lambda o: choices[o][0],
-        key="value.compare",
+        key=f"value.compare.{lang()}",  # chips keep the labels of the language they were picked in
     )
     named = [(f"{t('value.col_current')}: {scenario_name(a.name, lang())}", report)]
     for option in picked:

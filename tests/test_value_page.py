@@ -245,7 +245,7 @@ def test_value_page_without_runs_says_so(fresh_home, tmp_path):
 def test_scenarios_can_be_compared(stored, tmp_path):
     _, dataset, run_ids = stored
     at = _page(dataset.id, tmp_path)
-    at.multiselect(key="value.compare").set_value(
+    at.multiselect(key="value.compare.en").set_value(
         ["preset:content_moderation", "preset:sentiment_monitoring"]
     ).run()
     assert not at.exception, [e.value for e in at.exception]
