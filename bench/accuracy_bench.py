@@ -18,13 +18,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from workers import print_result, run_worker  # noqa: E402  (bench/ is this script's folder)
 
 LINEAR = ("tfidf_lr", "tfidf_svm", "nb")
 NEURAL = ("lstm", "bigru", "cnn", "transformer")
@@ -64,13 +65,7 @@ def _work(demo: str, model_id: str, preset: str, seed: int) -> dict:
 
 
 def _run(demo: str, model_id: str, preset: str, seed: int) -> dict:
-    command = [sys.executable, __file__, "--worker", f"{demo}:{model_id}:{preset}:{seed}"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        return {"error": (done.stderr or done.stdout)[-2000:]}
-    return json.loads(lines[-1][len("RESULT ") :])
+    return run_worker([sys.executable, __file__, "--worker", f"{demo}:{model_id}:{preset}:{seed}"])
 
 
 def _judge(results: dict[str, dict]) -> dict:
@@ -157,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         demo, model_id, preset, seed = args.worker.split(":")
-        print("RESULT " + json.dumps(_work(demo, model_id, preset, int(seed))))
+        print_result(_work(demo, model_id, preset, int(seed)))
         return 0
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]

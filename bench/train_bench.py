@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from workers import print_result, run_worker  # noqa: E402  (bench/ is this script's folder)
 
 MODELS = ("lstm", "bigru", "cnn", "transformer")
 TARGET_RATIO = 5.0
@@ -171,7 +172,7 @@ def worker(args: argparse.Namespace) -> None:
     n = len(data["train"]["text"])
     result["samples_per_s"] = n * result["epochs_run"] / result["fit_seconds"]
     result["peak_rss_mb"] = _peak_rss_mb()
-    print("RESULT " + json.dumps(result))
+    print_result(result)
 
 
 def _run_worker(name: str, args: argparse.Namespace, data_path: Path) -> dict:
@@ -189,12 +190,7 @@ def _run_worker(name: str, args: argparse.Namespace, data_path: Path) -> dict:
     ]
     if args.epochs:
         command += ["--epochs", str(args.epochs)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        return {"error": (done.stderr or done.stdout)[-2000:]}
-    return json.loads(lines[-1][len("RESULT ") :])
+    return run_worker(command)
 
 
 def _markdown(report: dict) -> str:
