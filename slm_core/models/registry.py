@@ -229,9 +229,10 @@ _SPECS: dict[str, ModelSpec] = {
             "slower to train and to run than the word-statistics models, needs a few thousand "
             "examples to beat them."
         ),
-        # Balanced presets (all four models): the smallest embeddings and largest batches that
-        # kept every model within 2 points of the best linear model on both demos while
-        # training >= 5x faster per text than the seed-style LSTM (bench/results/*.md).
+        # Balanced presets of the four Keras models were tuned together: the smallest
+        # embeddings and largest batches that kept each within 2 accuracy points of the best
+        # linear model on both demos (default seed) while training >= 5x more texts per second
+        # than the seed-style LSTM (bench/results/accuracy.md, train.md).
         presets=_neural_presets(balanced=dict(embedding_dim=64, batch_size=64, learning_rate=3e-3)),
     ),
     "bigru": ModelSpec(
