@@ -30,19 +30,23 @@ def _merge_duplicates(gradient: tf.IndexedSlices) -> tf.IndexedSlices:
 class LazyAdam(keras.optimizers.Adam):
     """Adam whose sparse updates touch only the rows present in the gradient."""
 
+    def _clip_gradients(self, grads):
+        # Keras calls this before every update, with or without clipping: merging here once
+        # gives both the norm (of the dense gradient = of its merged rows) and the row updates
+        # (a scatter must not see one row twice) what they need.
+        merged = [_merge_duplicates(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        return super()._clip_gradients(merged)
+
     def _clip_by_norm(self, values, axes=None):
         if not isinstance(values, tf.IndexedSlices):
             return super()._clip_by_norm(values, axes)
-        # The norm of the dense gradient is the norm of its merged rows.
-        merged = _merge_duplicates(values)
-        clipped = tf.clip_by_norm(merged.values, self.clipnorm)
-        return tf.IndexedSlices(clipped, merged.indices, merged.dense_shape)
+        clipped = tf.clip_by_norm(values.values, self.clipnorm)
+        return tf.IndexedSlices(clipped, values.indices, values.dense_shape)
 
     def update_step(self, gradient, variable, learning_rate):
         if not isinstance(gradient, tf.IndexedSlices) or self.amsgrad:
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
-        gradient = _merge_duplicates(gradient)
         rows, values = gradient.indices, tf.cast(gradient.values, dtype)
         lr = ops.cast(learning_rate, dtype)
         step = ops.cast(self.iterations + 1, dtype)
