@@ -193,16 +193,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _assumptions(args: argparse.Namespace):
+    """The scenario of ``--assumptions`` (default: the built-in one) with ``--serving``."""
+    from dataclasses import replace
+
+    from slm_core.value.assumptions import Assumptions, load_assumptions
+
+    a = load_assumptions(args.assumptions) if args.assumptions else Assumptions()
+    serving = getattr(args, "serving", None)
+    return replace(a, serving_mode=serving) if serving else a
+
+
 def cmd_value(args: argparse.Namespace) -> int:
     from slm_core.value import build_scorecards, format_value_report
-    from slm_core.value.assumptions import Assumptions, load_assumptions
 
     store = _store()
     dataset = store.find_dataset(args.dataset)
-    assumptions = load_assumptions(args.assumptions) if args.assumptions else Assumptions()
-    report = build_scorecards(store, dataset.id, assumptions)
+    report = build_scorecards(store, dataset.id, _assumptions(args))
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         print(format_value_report(report, lang=args.lang))
     return EXIT_OK
@@ -210,25 +219,27 @@ def cmd_value(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from slm_core.runtime import bench_run, format_bench
+    from slm_core.value.serving import money_summary
 
     store = _store()
+    a = _assumptions(args)
     say = None if args.json else (lambda fraction, message: print(f"  {message}", file=sys.stderr))
     report = bench_run(store, args.run, args.threads, progress=say)
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        data = report.to_dict()
+        data["money"] = money_summary(data, a)
+        print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print(format_bench(report))
+        print(format_bench(report, a))
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from slm_core.report import write_report
-    from slm_core.value.assumptions import Assumptions, load_assumptions
 
     store = _store()
     dataset = store.find_dataset(args.dataset)
-    assumptions = load_assumptions(args.assumptions) if args.assumptions else Assumptions()
-    path = write_report(store, dataset.id, args.out, lang=args.lang, assumptions=assumptions)
+    path = write_report(store, dataset.id, args.out, lang=args.lang, assumptions=_assumptions(args))
     print(json.dumps({"path": str(path)}) if args.json else f"wrote {path}")
     return EXIT_OK
 
@@ -238,9 +249,20 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "train": (cmd_train, "train models on a data file and store the runs"),
     "evaluate": (cmd_evaluate, "full evaluation of a finished run (metrics with CIs, ...)"),
     "bench": (cmd_bench, "measure latency, size, memory, $ and energy of a finished run"),
-    "value": (cmd_value, "business and social scorecards for every run on a dataset"),
+    "value": (cmd_value, "the decision and every option's business and social scorecards"),
     "report": (cmd_report, "self-contained HTML report of a dataset's runs (opens offline)"),
 }
+
+
+def _add_scenario_args(p: argparse.ArgumentParser) -> None:
+    from slm_core.value.assumptions import SERVING_MODES
+
+    p.add_argument("--assumptions", help="scenario file (.toml or .json) with your assumptions")
+    p.add_argument(
+        "--serving",
+        choices=SERVING_MODES,
+        help="serving mode of the small models (default: the scenario's)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,17 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help=COMMANDS["bench"][1])
     p.add_argument("--run", type=int, required=True, help="run id")
     p.add_argument("--threads", type=int, help="measure only this thread count (default 1 and all)")
+    _add_scenario_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p = sub.add_parser("value", help=COMMANDS["value"][1])
     p.add_argument("--dataset", required=True, help="dataset id, id prefix or name")
-    p.add_argument("--assumptions", help="scenario file (.toml or .json) with your assumptions")
+    _add_scenario_args(p)
     p.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the table")
     p.add_argument("--json", action="store_true", help="print JSON")
     p = sub.add_parser("report", help=COMMANDS["report"][1])
     p.add_argument("--dataset", required=True, help="dataset id, id prefix or name")
     p.add_argument("--out", default="report.html", help="output file (or folder)")
     p.add_argument("--lang", default="en", choices=["en", "zh"], help="report language")
-    p.add_argument("--assumptions", help="scenario file (.toml or .json) with your assumptions")
+    _add_scenario_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     return parser
 

@@ -216,10 +216,18 @@ def coverage_curve(
     An item is answered when its top-class probability is at least the threshold.
     """
     true_idx, proba, _, pred_idx = prepare_predictions(y_true, proba, classes)
+    confidence = proba.max(axis=1) if len(true_idx) else np.zeros(0)
+    return coverage_from_arrays(confidence, true_idx == pred_idx, thresholds)
+
+
+def coverage_from_arrays(
+    confidence: np.ndarray, correct: np.ndarray, thresholds: Sequence[float] | None = None
+) -> CoverageCurve:
+    """:func:`coverage_curve` from each item's top confidence and whether it was right."""
     thresholds = np.asarray(DEFAULT_THRESHOLDS if thresholds is None else thresholds, float)
     thresholds = np.sort(thresholds)
-    confidence = proba.max(axis=1) if len(true_idx) else np.zeros(0)
-    correct = true_idx == pred_idx
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=bool)
     # Sorting once makes every threshold a binary search instead of a pass over the data.
     order = np.argsort(confidence)
     sorted_conf = confidence[order]

@@ -23,6 +23,7 @@ from slm_core.curves import (
     prepare_predictions,
     roc_pr_curves,
 )
+from slm_core.resample import index_chunks, percentile_interval
 
 EVALUATION_KIND = "evaluation"
 # Bump when the stored evaluation's shape changes, so old cached results are recomputed.
@@ -78,23 +79,16 @@ def bootstrap_ci(
     n = len(true_idx)
     if n == 0 or n_boot <= 0:
         return {"accuracy": (math.nan, math.nan), "macro_f1": (math.nan, math.nan)}
-    rng = np.random.default_rng(seed)
     accs, f1s = np.empty(n_boot), np.empty(n_boot)
     flat = true_idx * k + pred_idx
     correct = (true_idx == pred_idx).astype(float)
-    # Chunks keep the index matrix to ~8 MB even for tens of thousands of test items.
-    chunk = max(1, min(n_boot, 1_000_000 // max(n, 1)))
-    for start in range(0, n_boot, chunk):
-        stop = min(n_boot, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
+    for start, stop, idx in index_chunks(n, n_boot, seed):
         accs[start:stop] = correct[idx].mean(axis=1)
         offsets = (np.arange(stop - start) * k * k)[:, None]
         cms = np.bincount((flat[idx] + offsets).ravel(), minlength=(stop - start) * k * k)
         f1s[start:stop] = _f1_from_confusions(cms.reshape(stop - start, k, k))
-    tail = (1 - level) / 2 * 100
-    q = [tail, 100 - tail]
-    acc_lo, acc_hi = np.percentile(accs, q)
-    f1_lo, f1_hi = np.percentile(f1s, q)
+    acc_lo, acc_hi = percentile_interval(accs, level)
+    f1_lo, f1_hi = percentile_interval(f1s, level)
     return {"accuracy": (float(acc_lo), float(acc_hi)), "macro_f1": (float(f1_lo), float(f1_hi))}
 
 

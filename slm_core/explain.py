@@ -213,7 +213,9 @@ def faithfulness(
     -------
     dict
         ``k``, ``n_texts`` (texts used), ``top_k_drop``, ``random_drop`` (mean probability
-        drops), ``gain`` (their difference) and ``method`` ('linear' or 'occlusion').
+        drops), ``gain`` (their difference), ``full_confidence`` (mean probability of the
+        predicted class on the full texts), ``n_classes`` and ``method`` ('linear' or
+        'occlusion').
     """
     rng = np.random.default_rng(seed)
     explained = _attribution_weights(model, list(texts), token_unit)
@@ -239,13 +241,16 @@ def faithfulness(
             "top_k_drop": None,
             "random_drop": None,
             "gain": None,
+            "full_confidence": None,
+            "n_classes": len(getattr(model, "classes_", [])),
             "method": method,
         }
     proba = _predict(model, variants)
-    top_drops, random_drops = [], []
+    top_drops, random_drops, full = [], [], []
     for base in plan:
         cls = int(proba[base].argmax())
         p_full = proba[base, cls]
+        full.append(p_full)
         top_drops.append(p_full - proba[base + 1, cls])
         random_drops.append(p_full - proba[base + 2 : base + 2 + n_random, cls].mean())
     top_drop, random_drop = float(np.mean(top_drops)), float(np.mean(random_drops))
@@ -255,6 +260,9 @@ def faithfulness(
         "top_k_drop": top_drop,
         "random_drop": random_drop,
         "gain": top_drop - random_drop,
+        # The scale a drop is judged on: confidence on full texts against chance (1 ÷ classes).
+        "full_confidence": float(np.mean(full)),
+        "n_classes": int(proba.shape[1]),
         "method": method,
     }
 

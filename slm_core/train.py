@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MODEL_SUBDIR = "model"
 PREDICTIONS_FILE = "test_predictions.parquet"
+# Validation predictions choose (confidence thresholds on the Value page); test only reports.
+PREDICTION_FILES = {"test": PREDICTIONS_FILE, "validation": "val_predictions.parquet"}
 # Run-level settings stored in a run's params beside the model's own hyper-parameters.
 RUN_KEYS = ("seed", "split_seed")
 # Progress messages are stage keys (translated by the UI as ``stage.<key>``).
@@ -150,14 +152,10 @@ def train_stored_run(store, run_id: int) -> dict:
     out = store.artifact_dir(run_id)
     model_dir = out / MODEL_SUBDIR
     model.save(model_dir)
-    predictions = pd.DataFrame(
-        {"text": test_texts, "label": splits.test["label"].tolist(), "predicted": predicted}
+    save_predictions(out, "test", splits.test, proba, classes)
+    save_predictions(
+        out, "validation", splits.val, model.predict_proba(splits.val["text"].tolist()), classes
     )
-    if "group" in splits.test:
-        predictions["group"] = splits.test["group"].tolist()
-    for j, cls in enumerate(classes):
-        predictions[f"p:{cls}"] = proba[:, j]
-    predictions.to_parquet(out / PREDICTIONS_FILE, index=False)
     (out / "history.json").write_text(json.dumps(model.history_), encoding="utf-8")
     metrics.update(meter.metrics())
     metrics.update(
@@ -215,9 +213,29 @@ def execute_run(store_url: str, home: str, run_id: int) -> None:
         )
 
 
+def save_predictions(out: Path, split: str, frame: pd.DataFrame, proba, classes) -> Path:
+    """Write one split's texts, labels, predictions and class probabilities as Parquet."""
+    proba = np.asarray(proba, dtype=float).reshape(len(frame), len(classes))
+    predicted = [classes[i] for i in proba.argmax(axis=1)] if len(frame) else []
+    table = pd.DataFrame(
+        {
+            "text": frame["text"].tolist(),
+            "label": frame["label"].tolist(),
+            "predicted": predicted,
+        }
+    )
+    if "group" in frame:
+        table["group"] = frame["group"].tolist()
+    for j, cls in enumerate(classes):
+        table[f"p:{cls}"] = proba[:, j]
+    path = out / PREDICTION_FILES[split]
+    table.to_parquet(path, index=False)
+    return path
+
+
 @dataclass(frozen=True)
 class TestPredictions:
-    """A finished run's predictions on its test split, as saved by ``train_stored_run``."""
+    """A finished run's predictions on one split, as saved by ``save_predictions``."""
 
     texts: list[str]
     y_true: list[str]
@@ -227,11 +245,16 @@ class TestPredictions:
     groups: list[str] | None = None
 
 
-def load_test_predictions(store, run_id: int) -> TestPredictions:
-    """Read ``test_predictions.parquet`` of a finished run (NotFoundError if it has none)."""
-    path = store.artifact_dir(run_id) / PREDICTIONS_FILE
+def load_predictions(store, run_id: int, split: str = "test") -> TestPredictions:
+    """Read a finished run's predictions on ``split`` (NotFoundError if it has none)."""
+    path = store.artifact_dir(run_id) / PREDICTION_FILES[split]
     if not path.exists():
-        raise NotFoundError("errors.train.run_no_test_predictions", run_id=run_id)
+        key = (
+            "errors.train.run_no_test_predictions"
+            if split == "test"
+            else "errors.train.run_no_val_predictions"
+        )
+        raise NotFoundError(key, run_id=run_id)
     frame = pd.read_parquet(path)
     prob_cols = [c for c in frame.columns if c.startswith("p:")]
     return TestPredictions(
@@ -242,3 +265,28 @@ def load_test_predictions(store, run_id: int) -> TestPredictions:
         classes=[c[2:] for c in prob_cols],
         groups=frame["group"].astype(str).tolist() if "group" in frame else None,
     )
+
+
+def load_test_predictions(store, run_id: int) -> TestPredictions:
+    """Read ``test_predictions.parquet`` of a finished run (NotFoundError if it has none)."""
+    return load_predictions(store, run_id, "test")
+
+
+def predict_validation(store, run_id: int, model) -> TestPredictions:
+    """Predict and store the validation split of a run trained before it was stored.
+
+    The split is rebuilt from the dataset's stored rows and the run's split settings, exactly as
+    training made it.
+    """
+    run = store.get_run(run_id)
+    dataset = store.get_dataset(run.dataset_id)
+    config = split_config_for(dataset.split_config, dict(run.params))
+    splits = make_splits(store.load_frame(run.dataset_id), config)
+    classes = [str(c) for c in model.classes_]
+    proba = (
+        model.predict_proba(splits.val["text"].tolist())
+        if len(splits.val)
+        else np.zeros((0, len(classes)))
+    )
+    save_predictions(store.artifact_dir(run_id), "validation", splits.val, proba, classes)
+    return load_predictions(store, run_id, "validation")

@@ -380,13 +380,14 @@ def _mb(value: Any) -> str:
     return "—" if not value else f"{value / 1e6:,.2f} MB"
 
 
-def format_bench(report: BenchReport, price_per_vcpu_hour: float | None = None) -> str:
-    """A readable summary of a benchmark (the CLI's table)."""
+def format_bench(report: BenchReport, assumptions=None) -> str:
+    """A readable summary of a benchmark (the CLI's table), with the serving cost of the
+    scenario's volume in every serving mode."""
     from slm_core.value.assumptions import Assumptions
+    from slm_core.value.serving import money_summary
 
     data = report.to_dict()
-    default = Assumptions()
-    price = default.price_per_vcpu_hour if price_per_vcpu_hour is None else price_per_vcpu_hour
+    a = assumptions or Assumptions()
     lines = [
         f"Run {report.run_id} · {report.model_id} ({report.family}) · served by "
         f"{data['runtime']} ({data.get('runtime_version') or '?'})",
@@ -419,15 +420,21 @@ def format_bench(report: BenchReport, price_per_vcpu_hour: float | None = None) 
     lines.append("(latency in ms per single text, raw text in, label and probabilities out)")
     lines.append("")
     cpu_s = data.get("cpu_seconds_per_prediction")
-    money = cost.price_per_million(cpu_s, price)
+    money = money_summary(data, a)
     n_params = f"{report.n_params:,}" if report.n_params else "—"
     lines.append(f"Artifact: {_mb(report.artifact_bytes)} · parameters: {n_params}")
     if cpu_s is not None:
-        lines.append(
-            f"CPU per prediction: {cpu_s * 1000:.3f} ms · ${money.value:,.4f} per 1M predictions "
-            f"at ${price:g}/vCPU-hour ({default.source('price_per_vcpu_hour').source}, "
-            f"{default.source('price_per_vcpu_hour').date})"
-        )
+        lines.append(f"CPU per prediction: {cpu_s * 1000:.3f} ms (1 thread, single text)")
+    lines.append(
+        f"Serving {a.annual_volume:,.0f} texts a year (scenario '{a.name}', modelled, "
+        f"{a.currency}); chosen mode: {a.serving_mode}"
+    )
+    for mode, figure in money["modes"].items():
+        cost_text = "—" if figure["yearly_cost"] is None else f"{figure['yearly_cost']:,.2f}/yr"
+        per_m = "—" if figure["per_million"] is None else f"{figure['per_million']:,.4g} per 1M"
+        extra = f", {figure['instances']} instance(s)" if figure.get("instances") else ""
+        fits = "" if figure["feasible"] else " (does not fit the device budget)"
+        lines.append(f"  {mode:<11} {cost_text:>16} · {per_m}{extra}{fits}")
     energy = data.get("energy_kwh_per_million")
     if energy is not None:
         cpu = report.cpu

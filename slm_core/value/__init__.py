@@ -13,14 +13,13 @@ from slm_core.value.assumptions import (
     save_assumptions,
 )
 from slm_core.value.inputs import collect_inputs
-from slm_core.value.scorecard import Scorecard, ValueReport, build_scorecards, evaluate_value
+from slm_core.value.scorecard import ValueReport, build_scorecards, evaluate_value
 from slm_core.value.text import format_value_report
 
 __all__ = [
     "PRESET_IDS",
     "AssumptionError",
     "Assumptions",
-    "Scorecard",
     "ValueReport",
     "build_scorecards",
     "collect_inputs",

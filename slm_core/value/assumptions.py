@@ -15,9 +15,10 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from slm_core.errors import SlmError
+from slm_core.value.sources import DEFAULT_SOURCES, FIELD_UNITS, GRID_INTENSITY, Source
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 PRESET_IDS: tuple[str, ...] = (
@@ -25,13 +26,17 @@ PRESET_IDS: tuple[str, ...] = (
     "content_moderation",
     "document_routing",
     "sentiment_monitoring",
+    "china_customer_service",
 )
 DEFAULT_PRESET = "customer_service_triage"
 USER_SOURCE = "your input"
 PAYOFF_MODES = ("simple", "matrix")
-
-# Grid carbon intensity, gCO2e/kWh, 2024 (Ember / Our World in Data).
-GRID_INTENSITY: dict[str, float] = {"World": 471.0, "US": 384.0, "China": 555.0}
+# How a small model is served: on the user's device, one or more always-on servers, a
+# serverless function per request, or a nightly batch job.
+SERVING_MODES = ("device", "always_on", "serverless", "batch")
+# ``positive_class`` may name a class or ask for the rarest class of the dataset (harmful posts,
+# urgent tickets: the class whose misses usually cost most).
+RAREST_CLASS = "@rarest"
 
 BUSINESS_DIMENSIONS: tuple[str, ...] = (
     "net_value",
@@ -56,142 +61,6 @@ class AssumptionError(SlmError):
     """A scenario value is out of range or a scenario file cannot be read."""
 
 
-class Source(NamedTuple):
-    """Where a default comes from: who published it, when, and how far to trust it."""
-
-    source: str
-    date: str
-    note: str = ""
-
-
-def _src(source: str, when: str, note: str = "") -> Source:
-    return Source(source, when, note)
-
-
-# Sources of the built-in defaults (the customer-service-triage preset); see
-# shared/reference/value-defaults.md for the full table these come from.
-DEFAULT_SOURCES: dict[str, Source] = {
-    "annual_volume": _src("illustrative", "", "illustrative: replace with your yearly volume"),
-    "minutes_per_item": _src(
-        "industry blog summaries (e-commerce ticket handle time 5–15 min)",
-        "2026",
-        "⚠ second-hand; illustrative share: reading and routing only, not the whole reply",
-    ),
-    "hourly_labour_cost": _src(
-        "BLS OES, customer service representatives (SOC 43-4051), median $42,830/yr",
-        "May 2024",
-        "⚠ via a third-party citation; ≈ $20.59/h at 2,080 h, not loaded with overheads",
-    ),
-    "currency": _src("default", "", "all money fields are in this currency"),
-    "value_per_correct": _src(
-        "illustrative", "", "illustrative: extra value of a right automated decision beyond labour"
-    ),
-    "payoff_mode": _src("default", "", "simple: one cost per kind of error"),
-    "positive_class": _src("default", "", "none declared: every error costs the 'other' cost"),
-    "cost_false_positive": _src(
-        "derived", "", "≈ 15 min of the labour cost to re-handle a wrong item (illustrative)"
-    ),
-    "cost_false_negative": _src(
-        "derived", "", "≈ 15 min of the labour cost to re-handle a wrong item (illustrative)"
-    ),
-    "cost_other_error": _src(
-        "derived",
-        "",
-        "≈ 15 min of the labour cost ($20.59/h) to re-route and re-handle a wrong item "
-        "(illustrative)",
-    ),
-    "payoff_matrix": _src("default", "", "empty: the simple-mode costs apply to every pair"),
-    "setup_cost": _src("illustrative", "", "illustrative one-off integration and testing cost"),
-    "yearly_maintenance": _src("illustrative", "", "illustrative yearly monitoring and retraining"),
-    "price_per_vcpu_hour": _src(
-        "AWS EC2 on-demand c7i.large (2 vCPU) $0.08925/h, us-east-1",
-        "Jan 2025",
-        "⚠ via a dated price table; ≈ $0.0446 per vCPU-hour",
-    ),
-    "llm_name": _src("OpenAI gpt-4o-mini price list (simonwillison.net)", "Apr 2025", ""),
-    "llm_input_price_per_m": _src(
-        "OpenAI gpt-4o-mini, $0.15 per 1M input tokens (simonwillison.net/2025/Apr/14/gpt-4-1)",
-        "Apr 2025, rechecked May 2026",
-        "",
-    ),
-    "llm_output_price_per_m": _src(
-        "OpenAI gpt-4o-mini, $0.60 per 1M output tokens (simonwillison.net/2025/Apr/14/gpt-4-1)",
-        "Apr 2025, rechecked May 2026",
-        "",
-    ),
-    "llm_output_tokens": _src("illustrative", "", "illustrative: the answer is one label name"),
-    "llm_prompt_tokens": _src(
-        "illustrative", "", "illustrative: instructions and the list of labels sent with each text"
-    ),
-    "llm_accuracy": _src(
-        "ASSUMPTION",
-        "",
-        "ASSUMPTION — never measured here; set the accuracy you expect from the API on your data",
-    ),
-    "llm_setup_cost": _src("illustrative", "", "illustrative prompt design and integration"),
-    "tokens_per_char_latin": _src(
-        "OpenAI help article 4936856 (1 token ≈ 4 characters); Gemini token docs", "2025", ""
-    ),
-    "tokens_per_char_cjk": _src(
-        "DeepSeek token-usage docs (1 Chinese character ≈ 0.6 token)",
-        "2025",
-        "Qwen (Aliyun Model Studio): ≈ 1 token per character — use 1.0 for Qwen",
-    ),
-    "grid_region": _src("Ember / Our World in Data", "2024", ""),
-    "grid_gco2_per_kwh": _src(
-        "Ember / Our World in Data, world average 471 gCO2e/kWh", "2024", "US 384, China 555"
-    ),
-    "pue": _src("Uptime Institute annual survey, average data-centre PUE ≈ 1.56", "2024", ""),
-    "cpu_watts_per_thread": _src(
-        "CodeCarbon 3.3.2 fallback (CPU not in its TDP table)",
-        "checked 2026",
-        "only used for estimates where energy was not measured",
-    ),
-    "device_disk_budget_mb": _src(
-        "Apple App Clip size limit 15 MB (iOS 16)",
-        "2026",
-        "illustrative budget for a model that ships inside an app",
-    ),
-    "device_memory_budget_mb": _src(
-        "illustrative", "", "illustrative serving-memory budget, tied to the App Clip figure"
-    ),
-    "latency_budget_ms": _src(
-        "Nielsen, Usability Engineering (1993): 0.1 s feels instantaneous", "1993", ""
-    ),
-    "business_weights": _src("default", "", "equal-ish weights; edit to your priorities"),
-    "social_weights": _src("default", "", "equal weights; edit to your priorities"),
-    "business_share": _src("default", "", "half business, half social in the overall score"),
-}
-
-# Unit of each numeric field; "{cur}" is replaced by the scenario's currency.
-FIELD_UNITS: dict[str, str] = {
-    "annual_volume": "texts/yr",
-    "minutes_per_item": "min/text",
-    "hourly_labour_cost": "{cur}/h",
-    "value_per_correct": "{cur}/text",
-    "cost_false_positive": "{cur}/error",
-    "cost_false_negative": "{cur}/error",
-    "cost_other_error": "{cur}/error",
-    "setup_cost": "{cur}",
-    "yearly_maintenance": "{cur}/yr",
-    "price_per_vcpu_hour": "{cur}/vCPU-h",
-    "llm_input_price_per_m": "{cur}/1M tokens",
-    "llm_output_price_per_m": "{cur}/1M tokens",
-    "llm_output_tokens": "tokens/answer",
-    "llm_prompt_tokens": "tokens/text",
-    "llm_accuracy": "0–1",
-    "llm_setup_cost": "{cur}",
-    "tokens_per_char_latin": "tokens/char",
-    "tokens_per_char_cjk": "tokens/char",
-    "grid_gco2_per_kwh": "gCO2e/kWh",
-    "pue": "×",
-    "cpu_watts_per_thread": "W/thread",
-    "device_disk_budget_mb": "MB",
-    "device_memory_budget_mb": "MB",
-    "latency_budget_ms": "ms",
-    "business_share": "0–1",
-}
-
 DEFAULT_BUSINESS_WEIGHTS: dict[str, float] = {
     "net_value": 0.4,
     "roi": 0.2,
@@ -204,27 +73,44 @@ DEFAULT_SOCIAL_WEIGHTS: dict[str, float] = dict.fromkeys(SOCIAL_DIMENSIONS, 1.0)
 
 @dataclass(frozen=True)
 class Assumptions:
-    """Everything the value figures depend on. Money is in ``currency``; volumes are per year."""
+    """Everything the value figures depend on. Money is in ``currency`` except the prices
+    published in US dollars (``USD_FIELDS``), which ``fx_rate`` converts; volumes are per year.
+    """
 
     name: str = "Customer-service triage"
     preset: str = DEFAULT_PRESET
     currency: str = "USD"
+    fx_rate: float = 1.0
     # volume and people
     annual_volume: float = 200_000.0
     minutes_per_item: float = 2.0
     hourly_labour_cost: float = 20.59
+    human_accuracy: float = 1.0
     value_per_correct: float = 0.0
-    # errors: cost of a wrong automated answer, per (true, predicted) pair
+    # errors: cost of a wrong answer, per (true, predicted) pair
     payoff_mode: str = "simple"
     positive_class: str = ""
     cost_false_positive: float = 5.15
     cost_false_negative: float = 5.15
     cost_other_error: float = 5.15
     payoff_matrix: dict[str, dict[str, float]] = field(default_factory=dict)
-    # running the small model
+    # owning and serving the small model
     setup_cost: float = 5_000.0
     yearly_maintenance: float = 2_000.0
+    serving_mode: str = "always_on"
     price_per_vcpu_hour: float = 0.0446
+    instance_vcpus: float = 2.0
+    min_instances: float = 1.0
+    target_utilisation: float = 0.5
+    business_hours_per_day: float = 10.0
+    business_days_per_year: float = 250.0
+    peak_factor: float = 3.0
+    serverless_price_per_gb_s: float = 0.0000166667
+    serverless_price_per_m_requests: float = 0.20
+    serverless_min_memory_mb: float = 128.0
+    serverless_cold_start_share: float = 0.01
+    batch_runs_per_year: float = 365.0
+    batch_min_billed_seconds: float = 60.0
     # the hosted large-model alternative
     llm_name: str = "OpenAI gpt-4o-mini"
     llm_input_price_per_m: float = 0.15
@@ -232,17 +118,39 @@ class Assumptions:
     llm_output_tokens: float = 5.0
     llm_prompt_tokens: float = 150.0
     llm_accuracy: float = 0.90
+    llm_answer_share: float = 1.0
     llm_setup_cost: float = 2_000.0
     tokens_per_char_latin: float = 0.25
     tokens_per_char_cjk: float = 0.6
+    llm_wh_per_query: float = 0.24
+    llm_latency_ms: float = 1000.0
     # energy and devices
     grid_region: str = "World"
     grid_gco2_per_kwh: float = 471.0
     pue: float = 1.56
     cpu_watts_per_thread: float = 4.0
+    ram_watts_per_instance: float = 10.0
+    idle_power_share: float = 0.5
     device_disk_budget_mb: float = 15.0
     device_memory_budget_mb: float = 100.0
     latency_budget_ms: float = 100.0
+    # how scores are formed and what is measured
+    payback_horizon_months: float = 24.0
+    interval_level: float = 0.90
+    privacy_own_server: float = 50.0
+    language_penalty: float = 0.5
+    energy_score_decades: float = 2.0
+    fairness_gap_zero: float = 0.5
+    min_group_size: float = 5.0
+    feedback_min_ratings: float = 20.0
+    explain_top_k: float = 3.0
+    noise_typo_rate: float = 0.05
+    noise_case_rate: float = 0.10
+    noise_punct_drop_rate: float = 0.50
+    noise_extra_space_rate: float = 0.05
+    noise_cjk_drop_rate: float = 0.03
+    noise_cjk_dup_rate: float = 0.03
+    noise_width_swap_rate: float = 0.50
     # scoring
     business_weights: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_BUSINESS_WEIGHTS)
@@ -266,16 +174,21 @@ class Assumptions:
         for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
                 raise AssumptionError("errors.assumptions.must_text", name=name)
-        if self.llm_accuracy > 1:
-            raise AssumptionError("errors.assumptions.llm_accuracy_share_between")
-        if self.business_share > 1:
-            raise AssumptionError("errors.assumptions.business_share_share_between")
-        if self.pue < 1:
-            raise AssumptionError("errors.assumptions.pue_power_usage_effectiveness")
-        if self.payoff_mode not in PAYOFF_MODES:
-            raise AssumptionError(
-                "errors.assumptions.payoff_mode_must_one", choices=", ".join(PAYOFF_MODES)
-            )
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise AssumptionError(
+                    "errors.assumptions.out_of_range",
+                    name=name,
+                    value=f"{value:g}",
+                    low=f"{low:g}",
+                    high=f"{high:g}",
+                )
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise AssumptionError(
+                    "errors.assumptions.must_be_one_of", name=name, choices=", ".join(choices)
+                )
         for name, dims in (
             ("business_weights", BUSINESS_DIMENSIONS),
             ("social_weights", SOCIAL_DIMENSIONS),
@@ -294,6 +207,20 @@ class Assumptions:
         for true, row in self.payoff_matrix.items():
             if not isinstance(row, dict) or any(not _nonneg(v) for v in row.values()):
                 raise AssumptionError("errors.assumptions.payoff_matrix_row_must", true=true)
+
+    def usd(self, amount: float) -> float:
+        """A price published in US dollars, in this scenario's currency."""
+        return amount * self.fx_rate
+
+    @property
+    def labour_per_item(self) -> float:
+        """Labour cost of one text handled by a person: minutes ÷ 60 × hourly cost."""
+        return self.minutes_per_item / 60.0 * self.hourly_labour_cost
+
+    @property
+    def instance_price_per_hour(self) -> float:
+        """One server instance, in this scenario's currency: vCPUs × USD per vCPU-hour × fx."""
+        return self.usd(self.instance_vcpus * self.price_per_vcpu_hour)
 
     # ---------------------------------------------------------------- editing
 
@@ -455,10 +382,41 @@ TEXT_FIELDS = (
     "currency",
     "payoff_mode",
     "positive_class",
+    "serving_mode",
     "llm_name",
     "grid_region",
 )
 NUMERIC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Assumptions) if f.type == "float")
+_SHARES = (
+    "human_accuracy",
+    "llm_accuracy",
+    "llm_answer_share",
+    "business_share",
+    "serverless_cold_start_share",
+    "idle_power_share",
+    "language_penalty",
+    "fairness_gap_zero",
+    *(f.name for f in fields(Assumptions) if f.name.startswith("noise_")),
+)
+# Inclusive bounds of the numbers that have them (besides being zero or more).
+RANGES: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(_SHARES, (0.0, 1.0)),
+    "fairness_gap_zero": (0.01, 1.0),
+    "target_utilisation": (0.01, 1.0),
+    "interval_level": (0.5, 0.999),
+    "pue": (1.0, math.inf),
+    "fx_rate": (1e-9, math.inf),
+    "instance_vcpus": (1.0, math.inf),
+    "peak_factor": (1.0, math.inf),
+    "business_hours_per_day": (0.1, 24.0),
+    "business_days_per_year": (1.0, 366.0),
+    "batch_runs_per_year": (1.0, math.inf),
+    "privacy_own_server": (0.0, 100.0),
+    "energy_score_decades": (0.1, math.inf),
+    "explain_top_k": (1.0, math.inf),
+    "payback_horizon_months": (0.1, math.inf),
+}
+CHOICES: dict[str, tuple[str, ...]] = {"payoff_mode": PAYOFF_MODES, "serving_mode": SERVING_MODES}
 
 
 def source_kind(src: Source) -> str:

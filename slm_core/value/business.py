@@ -1,153 +1,39 @@
-"""Business value per model: automation at a confidence threshold, yearly money, ROI, payback.
+"""Yearly business figures of every option, chosen on validation and reported on test.
 
-The model answers an item alone when its top-class probability reaches the threshold; people
-handle the rest (and are assumed to get them right). Everything is scaled from the test split to
-the yearly volume:
+Each option is a set of per-text components (see :mod:`slm_core.value.payoff`): answered
+without a person, right answers among them, their error cost, the people's error cost they
+avoid, and any API price. From their means over the test texts, scaled to the yearly volume V:
 
-- automated per year  A = V × coverage(τ)
-- labour saved        L = A × minutes/60 × hourly cost
-- value of right calls C = V × (right automated test items / n_test) × value per correct
-- error cost          E = V × Σ_(t,p) confusion_τ[t,p] × cost[t,p] / n_test
-                      (confusion of the *automated* test items only)
-- inference cost      I = V × CPU-seconds per prediction / 3600 × price per vCPU-hour
-                      (the model scores every item, automated or not)
-- net value per year  N = L + C − E − I − maintenance
-- ROI, first year     (N − set-up) / (set-up + E + I + maintenance)
-- payback months      12 × set-up / N (never when N ≤ 0)
+- net value per year   N = V × mean(L·answered + vpc·right − error + people error − price)
+                           − serving − maintenance          (keeping it manual: N = 0)
+- ROI, first year      (N − set-up) ÷ (set-up + error cost + serving + API + maintenance)
+- payback months       12 × set-up ÷ N (never when N ≤ 0)
+- yearly cost          cost of doing it all by hand − N (what the option costs to run)
+
+A small model's confidence threshold is the one with the highest net value on the
+**validation** split (or the user's); every figure is then measured on the **test** split at
+that threshold, with a bootstrap interval over test texts (the same resampling as accuracy) and
+the share of resamples in which N > 0.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from slm_core.curves import DEFAULT_THRESHOLDS, coverage_curve
+from slm_core.resample import bootstrap_means, percentile_interval
 from slm_core.value.assumptions import Assumptions
+from slm_core.value.payoff import Payoff, SplitScores, ThresholdTable
 
-LLM_NAME = "llm_api"
-# The ranges of slm_core.text.is_cjk_char, as one regex (a Python loop per character is slow).
-_CJK_RE = re.compile(
-    "[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002fa1f\uf900-\ufaff"
-    "\u3040-\u30ff\uac00-\ud7af\u3000-\u303f]"
-)
-# Confidence exactly at the threshold counts as answered (same rule as curves.coverage_curve).
-_EPS = 1e-12
-
-
-def cost_matrix(a: Assumptions, classes: Sequence[str]) -> np.ndarray:
-    """Cost of one automated answer per (true row, predicted column); 0 on the diagonal.
-
-    Simple mode: with a declared ``positive_class``, predicting it wrongly costs the
-    false-positive cost and missing it the false-negative cost (one-vs-rest when there are more
-    than two classes); every other error costs ``cost_other_error``. Matrix mode: pairs given
-    in ``payoff_matrix`` override the simple-mode cost.
-    """
-    k = len(classes)
-    costs = np.full((k, k), float(a.cost_other_error))
-    positive = a.positive_class
-    if positive and positive in classes:
-        p = list(classes).index(positive)
-        costs[:, p] = a.cost_false_positive
-        costs[p, :] = a.cost_false_negative
-    if a.payoff_mode == "matrix":
-        index = {c: i for i, c in enumerate(classes)}
-        for true, row in a.payoff_matrix.items():
-            for pred, cost in row.items():
-                if true in index and pred in index:
-                    costs[index[true], index[pred]] = float(cost)
-    np.fill_diagonal(costs, 0.0)
-    return costs
-
-
-@dataclass(frozen=True)
-class ThresholdTable:
-    """Per confidence threshold: coverage, accuracy and the confusion of the automated items.
-
-    It depends only on the test predictions, so value figures for any assumptions are cheap.
-    """
-
-    classes: tuple[str, ...]
-    thresholds: np.ndarray  # (T,)
-    coverage: np.ndarray  # (T,) share of test items answered
-    accuracy: np.ndarray  # (T,) accuracy on answered items, NaN when none
-    confusion: np.ndarray  # (T, k, k) counts of answered test items
-    n_test: int
-
-    def index_of(self, threshold: float) -> int:
-        """Index of the largest stored threshold not above ``threshold``."""
-        i = int(np.searchsorted(self.thresholds, threshold + 1e-9, side="right") - 1)
-        return min(max(i, 0), len(self.thresholds) - 1)
-
-
-def threshold_table(
-    y_true: Sequence[str],
-    proba: np.ndarray,
-    classes: Sequence[str],
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-) -> ThresholdTable:
-    """Coverage (from ``curves.coverage_curve``) plus the automated confusion per threshold."""
-    curve = coverage_curve(y_true, proba, classes, thresholds)
-    classes = [str(c) for c in classes]
-    extra = sorted({str(y) for y in y_true} - set(classes))
-    all_classes = classes + extra  # a test label the model never saw is always an error
-    index = {c: i for i, c in enumerate(all_classes)}
-    k = len(all_classes)
-    proba = np.asarray(proba, dtype=float)
-    true_idx = np.array([index[str(y)] for y in y_true], dtype=int)
-    pred_idx = proba.argmax(axis=1) if len(true_idx) else np.zeros(0, dtype=int)
-    confidence = proba.max(axis=1) if len(true_idx) else np.zeros(0)
-    flat = true_idx * k + pred_idx
-    confusion = (
-        np.stack(
-            [
-                np.bincount(flat[confidence >= t - _EPS], minlength=k * k).reshape(k, k)
-                for t in curve.thresholds
-            ]
-        )
-        if len(curve.thresholds)
-        else np.zeros((0, k, k), dtype=int)
-    )
-    return ThresholdTable(
-        classes=tuple(all_classes),
-        thresholds=curve.thresholds,
-        coverage=curve.coverage,
-        accuracy=curve.accuracy,
-        confusion=confusion,
-        n_test=int(curve.total),
-    )
-
-
-# ------------------------------------------------------------------- formulas
-
-
-def labour_saved(automated_per_year: float, a: Assumptions) -> float:
-    """Yearly labour cost of the items people no longer handle."""
-    return automated_per_year * a.minutes_per_item / 60.0 * a.hourly_labour_cost
-
-
-def manual_cost(a: Assumptions) -> float:
-    """Yearly labour cost of handling every item by hand (the ceiling on labour saved)."""
-    return labour_saved(a.annual_volume, a)
-
-
-def error_cost(confusion: np.ndarray, costs: np.ndarray, n_test: int, volume: float) -> float:
-    """Yearly cost of automated errors: volume × Σ confusion × cost / n_test."""
-    if n_test <= 0:
-        return 0.0
-    return float(volume * float((np.asarray(confusion) * costs).sum()) / n_test)
-
-
-def inference_cost(cpu_seconds_per_prediction: float, a: Assumptions) -> float:
-    """Yearly compute cost of scoring every item: V × CPU-s / 3600 × price per vCPU-hour."""
-    return a.annual_volume * cpu_seconds_per_prediction / 3600.0 * a.price_per_vcpu_hour
+COMPONENTS = ("answered", "right", "error_cost", "people_error", "price")
+N_BOOT = 1000
+BOOT_SEED = 0
 
 
 def roi(net_value: float, setup: float, running_cost: float) -> float | None:
-    """First-year return on investment: (net value − set-up) / (set-up + running cost)."""
+    """First-year return on investment: (net value − set-up) ÷ (set-up + running cost)."""
     spent = setup + running_cost
     if spent <= 0:
         return None
@@ -161,235 +47,266 @@ def payback_months(setup: float, net_value: float) -> float | None:
     return 12.0 * setup / net_value
 
 
-def net_value_curve(
-    table: ThresholdTable, a: Assumptions, cpu_seconds_per_prediction: float | None
-) -> np.ndarray:
-    """Yearly net value at every threshold of ``table`` (inference counted as 0 if unknown)."""
-    costs = cost_matrix(a, table.classes)
-    n = max(table.n_test, 1)
-    volume = a.annual_volume
-    automated = volume * table.coverage
-    right = np.trace(table.confusion, axis1=1, axis2=2)
-    errors = volume * (table.confusion * costs).sum(axis=(1, 2)) / n
-    infer = inference_cost(cpu_seconds_per_prediction or 0.0, a)
+def per_text_value(c: dict[str, np.ndarray], p: Payoff) -> np.ndarray:
+    """L·answered + vpc·right − error cost + people's error avoided − price (per text or sum)."""
     return (
-        labour_saved(1.0, a) * automated
-        + volume * right / n * a.value_per_correct
-        - errors
-        - infer
-        - a.yearly_maintenance
+        p.labour * c["answered"]
+        + p.extra_right * c["right"]
+        - c["error_cost"]
+        + c["people_error"]
+        - c["price"]
     )
 
 
-def best_threshold_index(curve: np.ndarray) -> int:
-    """The threshold with the highest net value (the lowest such threshold on ties)."""
+# ------------------------------------------------------------------ components
+
+
+def model_components(scores: SplitScores, p: Payoff, threshold: float) -> dict[str, np.ndarray]:
+    """Per test text at ``threshold``: the small model answers it alone or a person does."""
+    answered = (scores.confidence >= threshold - 1e-12).astype(float)
+    err = p.costs[scores.true_idx, scores.pred_idx]
+    return {
+        "answered": answered,
+        "right": answered * scores.correct,
+        "error_cost": answered * err,
+        "people_error": answered * p.people_error[scores.true_idx],
+        "price": np.zeros(scores.n),
+    }
+
+
+def api_components(
+    true_idx: np.ndarray, p: Payoff, a: Assumptions, price: float
+) -> dict[str, np.ndarray]:
+    """Per text sent to the API: expected share answered, right, error cost; its price."""
+    s, q = a.llm_answer_share, a.llm_accuracy
+    return {
+        "answered": np.full(len(true_idx), s),
+        "right": np.full(len(true_idx), s * q),
+        "error_cost": s * (1.0 - q) * p.mean_error[true_idx],
+        "people_error": s * p.people_error[true_idx],
+        "price": np.full(len(true_idx), price),
+    }
+
+
+def cascade_components(
+    scores: SplitScores, p: Payoff, a: Assumptions, threshold: float, price: float
+) -> dict[str, np.ndarray]:
+    """The small model answers what reaches ``threshold``; the API gets the rest."""
+    own = model_components(scores, p, threshold)
+    api = api_components(scores.true_idx, p, a, price)
+    rest = 1.0 - own["answered"]
+    return {k: own[k] + rest * api[k] for k in COMPONENTS}
+
+
+def model_curve(table: ThresholdTable, p: Payoff) -> np.ndarray:
+    """Mean per-text value at every threshold of ``table`` (its split's texts)."""
+    c = table.confusion.astype(float)
+    sums = {
+        "answered": c.sum(axis=(1, 2)),
+        "right": np.trace(c, axis1=1, axis2=2),
+        "error_cost": (c * p.costs).sum(axis=(1, 2)),
+        "people_error": (c.sum(axis=2) * p.people_error).sum(axis=1),
+        "price": np.zeros(len(table.thresholds)),
+    }
+    return per_text_value(sums, p) / max(table.n, 1)
+
+
+def cascade_curve(table: ThresholdTable, p: Payoff, a: Assumptions, price: float) -> np.ndarray:
+    """Mean per-text value of the cascade at every threshold of ``table``."""
+    deferred = table.true_counts[None, :] - table.confusion.sum(axis=2)  # (T, k)
+    s, q = a.llm_answer_share, a.llm_accuracy
+    sent = deferred.sum(axis=1).astype(float)
+    api = {
+        "answered": s * sent,
+        "right": s * q * sent,
+        "error_cost": s * (1.0 - q) * (deferred * p.mean_error).sum(axis=1),
+        "people_error": s * (deferred * p.people_error).sum(axis=1),
+        "price": price * sent,
+    }
+    return model_curve(table, p) + per_text_value(api, p) / max(table.n, 1)
+
+
+def best_index(curve: np.ndarray) -> int:
+    """The threshold with the highest value (the lowest such threshold on ties)."""
     return int(np.argmax(curve))
 
 
-# -------------------------------------------------------------------- results
+# ---------------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)
 class BusinessResult:
-    """One model's (or the LLM API's) yearly business figures at its chosen threshold."""
+    """One option's yearly business figures (scenario currency), measured on the test split.
 
-    name: str
-    threshold: float | None  # None for the LLM API: it answers everything
-    threshold_source: str  # "optimised", "override" or "none"
+    ``kinds`` says of each figure whether it is measured, modelled or assumed. Intervals are
+    (low, high) at ``interval_level``; ``p_positive`` is the bootstrap share with N > 0.
+    """
+
+    key: str
+    threshold: float | None
+    threshold_source: str  # "validation", "override", "no_validation" or "none"
+    chosen_on: str | None  # the split that chose the threshold (never the test split)
+    scored_on: str | None  # the split every figure below is measured on
     coverage: float
     automated_accuracy: float | None
     automated_per_year: float
     labour_saved: float
     correct_value: float
     error_cost: float
-    inference_cost: float | None  # None: not measured (then left out of the net value)
-    inference_source: str  # "bench", "fallback", "api_prices" or "not_measured"
+    people_error_avoided: float
+    serving_cost: float | None
+    api_cost: float
     maintenance: float
     setup_cost: float
     net_value: float
     roi: float | None
     payback_months: float | None
     manual_cost: float
+    net_value_ci: tuple[float, float] | None = None
+    roi_ci: tuple[float, float] | None = None
+    coverage_ci: tuple[float, float] | None = None
+    p_positive: float | None = None
+    interval_level: float | None = None
+    n_test: int = 0
+    kinds: dict[str, str] = field(default_factory=dict)
     automated_confusion: list[list[int]] = field(default_factory=list)
     classes: tuple[str, ...] = ()
-    n_test: int = 0
     curve: dict[str, list[float | None]] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def running_cost(self) -> float:
-        return self.error_cost + (self.inference_cost or 0.0) + self.maintenance
+        return self.error_cost + (self.serving_cost or 0.0) + self.api_cost + self.maintenance
+
+    @property
+    def yearly_cost(self) -> float:
+        """What the option costs a year to handle the volume: manual cost − net value."""
+        return self.manual_cost - self.net_value
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         out = asdict(self)
         out["running_cost"] = self.running_cost
+        out["yearly_cost"] = self.yearly_cost
         return out
 
 
-def model_business(
-    name: str,
-    table: ThresholdTable,
-    a: Assumptions,
-    cpu_seconds_per_prediction: float | None,
-    inference_source: str,
-    threshold: float | None = None,
-) -> BusinessResult:
-    """Business figures of one model; the best threshold is found unless ``threshold`` is given."""
-    curve = net_value_curve(table, a, cpu_seconds_per_prediction)
-    if threshold is None:
-        i, source = best_threshold_index(curve), "optimised"
-    else:
-        i, source = table.index_of(float(threshold)), "override"
-    n = max(table.n_test, 1)
-    coverage = float(table.coverage[i])
-    confusion = table.confusion[i]
-    automated = a.annual_volume * coverage
-    accuracy = table.accuracy[i]
-    labour = labour_saved(automated, a)
-    right = float(np.trace(confusion))
-    correct_value = a.annual_volume * right / n * a.value_per_correct
-    errors = error_cost(confusion, cost_matrix(a, table.classes), table.n_test, a.annual_volume)
-    infer = (
-        None
-        if cpu_seconds_per_prediction is None
-        else inference_cost(cpu_seconds_per_prediction, a)
-    )
-    net = labour + correct_value - errors - (infer or 0.0) - a.yearly_maintenance
-    running = errors + (infer or 0.0) + a.yearly_maintenance
+def manual_result(a: Assumptions, p: Payoff, true_counts: np.ndarray) -> BusinessResult:
+    """Keep it manual: the baseline, net value 0 by definition."""
+    manual = a.annual_volume * p.manual_cost_per_text(true_counts)
     return BusinessResult(
-        name=name,
-        threshold=float(table.thresholds[i]),
-        threshold_source=source,
-        coverage=coverage,
-        automated_accuracy=None if np.isnan(accuracy) else float(accuracy),
-        automated_per_year=automated,
-        labour_saved=labour,
-        correct_value=correct_value,
-        error_cost=errors,
-        inference_cost=infer,
-        inference_source=inference_source if infer is not None else "not_measured",
-        maintenance=a.yearly_maintenance,
-        setup_cost=a.setup_cost,
-        net_value=float(net),
-        roi=roi(net, a.setup_cost, running),
-        payback_months=payback_months(a.setup_cost, net),
-        manual_cost=manual_cost(a),
-        automated_confusion=confusion.astype(int).tolist(),
-        classes=table.classes,
-        n_test=table.n_test,
-        curve={
-            "threshold": [float(t) for t in table.thresholds],
-            "coverage": [float(c) for c in table.coverage],
-            "accuracy": [None if np.isnan(v) else float(v) for v in table.accuracy],
-            "net_value": [float(v) for v in curve],
-        },
-        details={
-            "cpu_seconds_per_prediction": cpu_seconds_per_prediction,
-            "cost_matrix": cost_matrix(a, table.classes).tolist(),
-        },
-    )
-
-
-# ------------------------------------------------------------ LLM alternative
-
-
-@dataclass(frozen=True)
-class TextLengths:
-    """Mean characters per text in the dataset, split into CJK and other (spaces included)."""
-
-    mean_cjk_chars: float
-    mean_other_chars: float
-    n_texts: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "mean_cjk_chars": self.mean_cjk_chars,
-            "mean_other_chars": self.mean_other_chars,
-            "n_texts": self.n_texts,
-        }
-
-
-def text_lengths(texts: Sequence[str]) -> TextLengths:
-    """Measure the dataset's real text lengths, for API token estimates."""
-    cjk = other = 0
-    for text in texts:
-        text = str(text)
-        n_cjk = len(_CJK_RE.findall(text))
-        cjk += n_cjk
-        other += len(text) - n_cjk
-    n = len(texts)
-    return TextLengths(cjk / n if n else 0.0, other / n if n else 0.0, n)
-
-
-def input_tokens_per_item(lengths: TextLengths, a: Assumptions) -> float:
-    """Estimated API input tokens: prompt + CJK chars × rate + other chars × rate."""
-    return (
-        a.llm_prompt_tokens
-        + lengths.mean_cjk_chars * a.tokens_per_char_cjk
-        + lengths.mean_other_chars * a.tokens_per_char_latin
-    )
-
-
-def llm_cost_per_item(lengths: TextLengths, a: Assumptions) -> float:
-    """API price of one answer from its input and output tokens."""
-    return (
-        input_tokens_per_item(lengths, a) * a.llm_input_price_per_m
-        + a.llm_output_tokens * a.llm_output_price_per_m
-    ) / 1e6
-
-
-def mean_error_cost(a: Assumptions, classes: Sequence[str], prior: Sequence[float]) -> float:
-    """Expected cost of one error: truth drawn from ``prior``, any wrong answer equally likely."""
-    costs = cost_matrix(a, classes)
-    k = len(classes)
-    if k < 2:
-        return 0.0
-    per_true = costs.sum(axis=1) / (k - 1)  # diagonal is 0
-    prior = np.asarray(prior, dtype=float)
-    total = prior.sum()
-    return float((per_true * prior).sum() / total) if total > 0 else float(per_true.mean())
-
-
-def llm_business(
-    a: Assumptions, lengths: TextLengths, classes: Sequence[str], prior: Sequence[float]
-) -> BusinessResult:
-    """The hosted-LLM alternative: answers every item at the *assumed* accuracy."""
-    volume = a.annual_volume
-    acc = a.llm_accuracy
-    labour = labour_saved(volume, a)
-    correct_value = volume * acc * a.value_per_correct
-    errors = volume * (1.0 - acc) * mean_error_cost(a, classes, prior)
-    api = volume * llm_cost_per_item(lengths, a)
-    net = labour + correct_value - errors - api - a.yearly_maintenance
-    running = errors + api + a.yearly_maintenance
-    return BusinessResult(
-        name=LLM_NAME,
+        key="manual",
         threshold=None,
         threshold_source="none",
-        coverage=1.0,
-        automated_accuracy=acc,
-        automated_per_year=volume,
-        labour_saved=labour,
-        correct_value=correct_value,
-        error_cost=errors,
-        inference_cost=api,
-        inference_source="api_prices",
-        maintenance=a.yearly_maintenance,
-        setup_cost=a.llm_setup_cost,
-        net_value=float(net),
-        roi=roi(net, a.llm_setup_cost, running),
-        payback_months=payback_months(a.llm_setup_cost, net),
-        manual_cost=manual_cost(a),
-        classes=tuple(classes),
-        details={
-            "input_tokens_per_item": input_tokens_per_item(lengths, a),
-            "output_tokens_per_item": a.llm_output_tokens,
-            "cost_per_item": llm_cost_per_item(lengths, a),
-            "mean_error_cost": mean_error_cost(a, classes, prior),
-            "class_prior": [float(p) for p in prior],
-            "text_lengths": lengths.to_dict(),
-            "accuracy_is_assumed": True,
+        chosen_on=None,
+        scored_on=None,
+        coverage=0.0,
+        automated_accuracy=None,
+        automated_per_year=0.0,
+        labour_saved=0.0,
+        correct_value=0.0,
+        error_cost=0.0,
+        people_error_avoided=0.0,
+        serving_cost=0.0,
+        api_cost=0.0,
+        maintenance=0.0,
+        setup_cost=0.0,
+        net_value=0.0,
+        roi=None,
+        payback_months=None,
+        manual_cost=manual,
+        net_value_ci=(0.0, 0.0),
+        p_positive=0.0,
+        kinds=dict.fromkeys(("net_value", "manual_cost"), "modelled"),
+        classes=tuple(str(c) for c in range(0)),
+    )
+
+
+def summarise(
+    key: str,
+    components: dict[str, np.ndarray],
+    p: Payoff,
+    a: Assumptions,
+    *,
+    serving: float | None,
+    setup: float,
+    true_counts: np.ndarray,
+    intervals: bool = True,
+) -> dict[str, Any]:
+    """Yearly figures from per-test-text components, with bootstrap intervals."""
+    v = a.annual_volume
+    n = len(components["answered"])
+    mean = {k: float(np.mean(components[k])) if n else 0.0 for k in COMPONENTS}
+    fixed = (serving or 0.0) + a.yearly_maintenance
+    net = v * float(per_text_value(mean, p)) - fixed
+    running = v * (mean["error_cost"] + mean["price"]) + fixed
+    out: dict[str, Any] = {
+        "key": key,
+        "coverage": mean["answered"],
+        "automated_per_year": v * mean["answered"],
+        "labour_saved": v * mean["answered"] * p.labour,
+        "correct_value": v * mean["right"] * p.extra_right,
+        "error_cost": v * mean["error_cost"],
+        "people_error_avoided": v * mean["people_error"],
+        "serving_cost": serving,
+        "api_cost": v * mean["price"],
+        "maintenance": a.yearly_maintenance,
+        "setup_cost": setup,
+        "net_value": net,
+        "roi": roi(net, setup, running),
+        "payback_months": payback_months(setup, net),
+        "manual_cost": v * p.manual_cost_per_text(true_counts),
+        "n_test": n,
+        "interval_level": a.interval_level,
+    }
+    if intervals and n:
+        rows = np.vstack(
+            [
+                per_text_value(components, p),
+                components["error_cost"] + components["price"],
+                components["answered"],
+            ]
+        )
+        boot = bootstrap_means(rows, N_BOOT, BOOT_SEED)
+        nets = v * boot[:, 0] - fixed
+        spent = setup + v * boot[:, 1] + fixed
+        rois = np.where(spent > 0, (nets - setup) / np.where(spent > 0, spent, 1.0), np.nan)
+        out.update(
+            net_value_ci=percentile_interval(nets, a.interval_level),
+            roi_ci=percentile_interval(rois, a.interval_level) if spent.max() > 0 else None,
+            coverage_ci=percentile_interval(boot[:, 2], a.interval_level),
+            p_positive=float(np.mean(nets > 0)),
+        )
+    return out
+
+
+def choose_threshold(
+    val: SplitScores | None, p: Payoff, override: float | None
+) -> tuple[float, str, dict[str, list[float | None]]]:
+    """(threshold, how it was chosen, the validation curve) for a small model."""
+    if val is None or val.n == 0:
+        return (
+            (0.0 if override is None else float(override)),
+            ("override" if override is not None else "no_validation"),
+            {},
+        )
+    table = val.table
+    curve = model_curve(table, p)
+    i = best_index(curve)
+    chosen = float(table.thresholds[i]) if override is None else float(override)
+    return (
+        chosen,
+        ("validation" if override is None else "override"),
+        {
+            "threshold": [float(t) for t in table.thresholds],
+            "coverage": [float(c) for c in table.coverage],
+            "accuracy": [None if np.isnan(x) else float(x) for x in table.accuracy],
+            "value_per_text": [float(x) for x in curve],
         },
     )
+
+
+def automated_confusion(test: SplitScores, threshold: float) -> list[list[int]]:
+    k = len(test.classes)
+    keep = test.confidence >= threshold - 1e-12
+    flat = test.true_idx[keep] * k + test.pred_idx[keep]
+    return np.bincount(flat, minlength=k * k).reshape(k, k).astype(int).tolist()

@@ -1,38 +1,66 @@
 """What was measured per finished run of a dataset, gathered from the run store for scoring.
 
-Robustness and faithfulness need the model, so they are computed once and cached in the store
-as the run's 'robustness' / 'faithfulness' results.
+Validation predictions (which choose thresholds), robustness and faithfulness need the model
+for runs that lack them; they are computed once and stored (validation predictions beside the
+test ones, the checks as the run's 'robustness' / 'faithfulness' results).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from slm_core.errors import NotFoundError, SlmError
-from slm_core.value.business import TextLengths, ThresholdTable, text_lengths, threshold_table
+from slm_core.evaluate import bootstrap_ci
+from slm_core.value.payoff import SplitScores, split_scores
 from slm_core.value.robustness import (
     ROBUSTNESS_KIND,
     ROBUSTNESS_VERSION,
     NoiseConfig,
     robustness_check,
+    sample_indices,
 )
-from slm_core.value.social import SocialInputs, fairness
+from slm_core.value.serving import ServingMeasure, TextLengths, text_lengths
+from slm_core.value.social import FairnessResult, fairness
 
 log = logging.getLogger(__name__)
 
-
 BENCH_KIND = "bench"
 FAITHFULNESS_KIND = "faithfulness"
-FAITHFULNESS_VERSION = 1
+FAITHFULNESS_VERSION = 2
 # Faithfulness blanks tokens and re-predicts; neural models pay per variant, so fewer texts.
 FAITHFULNESS_TEXTS = {"linear": 100, "neural": 30}
 NOISE_SEED = 0
+
+
+def run_label(run_id: int, model_id: str) -> str:
+    """A short column name for a run, e.g. '#3 tfidf_lr'."""
+    return f"#{run_id} {model_id}"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Measurement settings that come from the scenario: noise rates and the top-k of the
+    faithfulness check. Changing them re-measures the checks of every run."""
+
+    noise: NoiseConfig = NoiseConfig()
+    top_k: int = 3
+
+    @classmethod
+    def of(cls, a) -> Measurement:
+        return cls(NoiseConfig.of(a), max(1, int(round(a.explain_top_k))))
+
+    def key(self) -> str:
+        return json.dumps({"noise": self.noise.to_dict(), "k": self.top_k}, sort_keys=True)
+
+    @classmethod
+    def from_key(cls, key: str) -> Measurement:
+        data = json.loads(key)
+        return cls(NoiseConfig(**data["noise"]), int(data["k"]))
 
 
 @dataclass(frozen=True)
@@ -42,13 +70,45 @@ class RunInputs:
     run_id: int
     model_id: str
     label: str
-    family: str
-    table: ThresholdTable
-    cpu_seconds_per_prediction: float | None
-    cpu_source: str  # "bench", "fallback" or "not_measured"
-    social: SocialInputs
-    accuracy: float | None = None
+    family: str  # "linear" or "neural"
+    test: SplitScores
+    val: SplitScores | None
+    val_source: str | None  # "stored", "computed" or None (no validation predictions)
+    accuracy: float
+    accuracy_ci: tuple[float, float]
+    majority_rate: float
+    serving: ServingMeasure
+    model_token_unit: str | None = None
+    groups: tuple[str, ...] | None = None
+    robustness: dict[str, Any] | None = None
+    robustness_note: str | None = None
+    faithfulness: dict[str, Any] | None = None
+    explain_note: str | None = None
+    card_written: bool = False
+    feedback_rated: int = 0
+    feedback_right: int = 0
+    train_kwh: float | None = None
+    train_kwh_kind: str | None = None  # "measured" (RAPL) or "modelled"
+    train_seconds: float | None = None
     bench: dict[str, Any] | None = None
+
+    def fairness(self, min_size: int) -> FairnessResult:
+        """Worst vs best group (or class) on the test split, computed once per group size."""
+        cache = self.__dict__.setdefault("_fairness", {})
+        if min_size not in cache:
+            cache[min_size] = fairness(
+                [self.test.classes[i] for i in self.test.true_idx],
+                [self.test.classes[i] for i in self.test.pred_idx],
+                self.groups,
+                min_size,
+            )
+        return cache[min_size]
+
+    @property
+    def better_than_guessing(self) -> bool:
+        """The 95% accuracy interval's low end clears the majority-class rate."""
+        low = self.accuracy_ci[0]
+        return bool(np.isfinite(low) and low > self.majority_rate)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,12 +117,22 @@ class RunInputs:
             "label": self.label,
             "family": self.family,
             "accuracy": self.accuracy,
-            "cpu_seconds_per_prediction": self.cpu_seconds_per_prediction,
-            "cpu_source": self.cpu_source,
-            "bench": self.bench,
-            "n_test": self.table.n_test,
-            "classes": list(self.table.classes),
-            "social": self.social.to_dict(),
+            "accuracy_ci": list(self.accuracy_ci),
+            "majority_rate": self.majority_rate,
+            "better_than_guessing": self.better_than_guessing,
+            "n_test": self.test.n,
+            "n_validation": self.val.n if self.val is not None else 0,
+            "validation_source": self.val_source,
+            "classes": list(self.test.classes),
+            "serving": self.serving.to_dict(),
+            "model_token_unit": self.model_token_unit,
+            "robustness": self.robustness,
+            "faithfulness": self.faithfulness,
+            "card_written": self.card_written,
+            "feedback": {"rated": self.feedback_rated, "right": self.feedback_right},
+            "train_kwh": self.train_kwh,
+            "train_kwh_kind": self.train_kwh_kind,
+            "train_seconds": self.train_seconds,
         }
 
 
@@ -78,8 +148,10 @@ class DatasetInputs:
     classes: tuple[str, ...]
     prior: tuple[float, ...]
     runs: tuple[RunInputs, ...]
+    reference_test: tuple[str, ...] = ()  # true labels of the test split the API is priced on
     skipped: tuple[tuple[int, str], ...] = ()
     has_groups: bool = False
+    measurement: Measurement = Measurement()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,14 +163,10 @@ class DatasetInputs:
             "classes": list(self.classes),
             "class_prior": list(self.prior),
             "has_groups": self.has_groups,
+            "measurement": {"noise": self.measurement.noise.to_dict(), "k": self.measurement.top_k},
             "runs": [r.to_dict() for r in self.runs],
             "skipped": [list(s) for s in self.skipped],
         }
-
-
-def run_label(run_id: int, model_id: str) -> str:
-    """A short column name for a run, e.g. '#3 tfidf_lr'."""
-    return f"#{run_id} {model_id}"
 
 
 def _num(value: Any) -> float | None:
@@ -109,119 +177,68 @@ def _num(value: Any) -> float | None:
     return out if np.isfinite(out) else None
 
 
-def single_thread_p50(bench: Mapping[str, Any] | None) -> float | None:
-    """Single-thread p50 latency (ms) from a bench result, whichever way it nests it."""
-    if not bench:
-        return None
-    latency = bench.get("latency_ms") or {}
-    if isinstance(latency, Mapping):
-        for key in ("single_thread", "1_thread", "threads_1", "one_thread", "1", "single"):
-            block = latency.get(key)
-            if isinstance(block, Mapping) and block.get("p50") is not None:
-                return _num(block["p50"])
-        if latency.get("p50") is not None and str(bench.get("threads", "")) == "1":
-            return _num(latency["p50"])
-    block = bench.get("single_thread")
-    if isinstance(block, Mapping):
-        return single_thread_p50({**block, "threads": 1})
-    return None
+# ------------------------------------------------------------ measured per run
 
 
-def _bench_figures(bench: Mapping[str, Any] | None) -> dict[str, float | None]:
-    bench = bench or {}
-    single = bench.get("single_thread") if isinstance(bench.get("single_thread"), Mapping) else {}
+def _validation(store, run, loader) -> tuple[Any, str | None]:
+    """The run's stored validation predictions, predicted once from its model if missing."""
+    from slm_core.train import load_predictions, predict_validation
 
-    def pick(key: str) -> float | None:
-        return _num(bench.get(key, single.get(key)))
-
-    return {
-        "cpu_seconds_per_prediction": pick("cpu_seconds_per_prediction"),
-        "artifact_bytes": pick("artifact_bytes"),
-        "peak_rss_bytes": pick("peak_rss_bytes"),
-        "energy_kwh_per_million": pick("energy_kwh_per_million"),
-        "train_energy_kwh": pick("train_energy_kwh"),
-        "latency_p50_ms": single_thread_p50(bench),
-    }
-
-
-def _load_model(store, run_id: int):
-    from slm_core.models.registry import load_model
-
-    return load_model(store.artifact_dir(run_id) / "model")
+    try:
+        return load_predictions(store, run.id, "validation"), "stored"
+    except NotFoundError:
+        if loader is None:
+            return None, None
+    try:
+        return predict_validation(store, run.id, loader()), "computed"
+    except (SlmError, ImportError, OSError, ValueError) as exc:
+        log.warning("run %s: no validation predictions: %s", run.id, exc)
+        return None, None
 
 
-def _robustness(store, run, preds, model_loader) -> tuple[dict | None, str | None]:
+def _robustness(store, run, preds, loader, noise: NoiseConfig) -> tuple[dict | None, str | None]:
     """The run's cached robustness result, computed once with its model if missing."""
-    config = NoiseConfig()
     cached = store.get_result(run.id, ROBUSTNESS_KIND)
     if (
         cached
         and cached.get("version") == ROBUSTNESS_VERSION
         and cached.get("seed") == NOISE_SEED
-        and cached.get("config") == config.to_dict()
+        and cached.get("config") == noise.to_dict()
     ):
         return cached, None
-    if model_loader is None:
+    if loader is None:
         return None, "value.note.robustness_missing"
     try:
-        model = model_loader()
+        model = loader()
     except (SlmError, ImportError, OSError) as exc:
         log.warning("run %s: cannot load the model for robustness: %s", run.id, exc)
         return None, "value.note.model_unavailable"
-    result = robustness_check(model, preds.texts, preds.y_true, config, seed=NOISE_SEED)
-    data = result.to_dict()
+    data = robustness_check(model, preds.texts, preds.y_true, noise, seed=NOISE_SEED).to_dict()
     store.put_result(run.id, ROBUSTNESS_KIND, data)
     return data, None
 
 
-def _faithfulness(store, run, preds, family, token_unit, model_loader):
-    """(result, method, note): explain.faithfulness on a sample of test texts, cached."""
-    method = "linear" if family == "linear" else "occlusion"
+def _faithfulness(store, run, preds, family, token_unit, loader, k: int):
+    """(result, note): explain.faithfulness on a seeded sample of test texts, cached."""
+    cached = store.get_result(run.id, FAITHFULNESS_KIND)
+    if cached and cached.get("value_version") == FAITHFULNESS_VERSION and cached.get("k") == k:
+        return cached, None
+    if loader is None:
+        return None, "value.note.explain_missing"
     try:
         from slm_core import explain
-    except ImportError:
-        return None, None, "value.note.explain_module_missing"
-    cached = store.get_result(run.id, FAITHFULNESS_KIND)
-    if (
-        cached
-        and cached.get("gain") is not None
-        and cached.get("value_version") == FAITHFULNESS_VERSION
-    ):
-        return cached, cached.get("method", method), None
-    if model_loader is None:
-        return None, method, "value.note.explain_missing"
-    try:
-        model = model_loader()
+
+        model = loader()
     except (SlmError, ImportError, OSError):
-        return None, method, "value.note.model_unavailable"
-    limit = FAITHFULNESS_TEXTS.get(family, 30)
-    texts = [t for t in preds.texts if t.strip()][:limit]
-    result = dict(explain.faithfulness(model, texts, k=3, seed=0, token_unit=token_unit))
+        return None, "value.note.model_unavailable"
+    usable = [t for t in preds.texts if str(t).strip()]
+    keep = sample_indices(len(usable), FAITHFULNESS_TEXTS.get(family, 30), seed=0)
+    result = dict(
+        explain.faithfulness(model, [usable[i] for i in keep], k=k, seed=0, token_unit=token_unit)
+    )
     result["value_version"] = FAITHFULNESS_VERSION
     store.put_result(run.id, FAITHFULNESS_KIND, result)
-    return result, result.get("method", method), None
-
-
-def _card(store, run, dataset, bench, robustness, faith) -> dict[str, bool]:
-    """Which model-card items the stored data can fill for this run."""
-    from slm_core.models.registry import MODEL_IDS
-
-    m = run.metrics or {}
-    card = store.get_result(run.id, "model_card") or {}
-    return {
-        "description": run.model_id in MODEL_IDS,
-        "training_data": bool(dataset.report.get("classes")) and dataset.rows > 0,
-        "split": "split_sizes" in m and "split_seed" in m,
-        "parameters": bool(run.params) or bool(run.preset),
-        "test_metrics": "accuracy" in m and "macro_f1" in m,
-        "baseline": "majority_rate" in m,
-        "evaluation_ci": store.get_result(run.id, "evaluation") is not None,
-        "size_and_time": m.get("model_size_bytes") is not None and run.train_seconds is not None,
-        "cost_measured": bench is not None,
-        "robustness": robustness is not None,
-        "explanation": faith is not None and faith.get("gain") is not None,
-        "intended_use": bool(card.get("intended_use")),
-    }
+    return result, None
 
 
 def _model_token_unit(store, run) -> str | None:
@@ -233,16 +250,105 @@ def _model_token_unit(store, run) -> str | None:
         return None
 
 
-def collect_inputs(store, dataset_id: str, *, measure: bool = True, progress=None) -> DatasetInputs:
-    """Gather the measured inputs of every finished run of ``dataset_id``.
+def _train_energy(run, bench: dict | None) -> tuple[float | None, str | None]:
+    """Training IT energy (kWh, before PUE) and its kind: RAPL-metered or modelled."""
+    metrics = run.metrics or {}
+    kwh = _num(metrics.get("train_energy_kwh"))
+    if kwh is not None:
+        estimate = (metrics.get("train_energy") or {}).get("estimate", True)
+        return kwh, "modelled" if estimate else "measured"
+    kwh = _num((bench or {}).get("train_energy_kwh"))
+    return (kwh, "modelled") if kwh is not None else (None, None)
 
-    With ``measure``, robustness and faithfulness missing from the store are computed now (the
-    model is loaded once per run) and stored; without it they stay 'not measured'.
-    ``progress(i, n, label)`` is called before each run.
-    """
+
+def _run_inputs(store, run, dataset, prior_by_class, feedback, token_unit, measure, settings):
     from slm_core.models.registry import LINEAR_IDS
     from slm_core.train import load_test_predictions
 
+    preds = load_test_predictions(store, run.id)
+    family = "linear" if run.model_id in LINEAR_IDS else "neural"
+    loaded: dict[str, Any] = {}
+
+    def loader():
+        if "model" not in loaded:
+            from slm_core.models.registry import load_model
+
+            loaded["model"] = load_model(store.artifact_dir(run.id) / "model")
+        return loaded["model"]
+
+    model_loader = loader if measure else None
+    val, val_source = _validation(store, run, model_loader)
+    robustness, rob_note = _robustness(store, run, preds, model_loader, settings.noise)
+    unit = _model_token_unit(store, run) or token_unit
+    faith, explain_note = _faithfulness(
+        store, run, preds, family, unit, model_loader, settings.top_k
+    )
+    loaded.clear()
+    test = split_scores("test", preds.y_true, preds.proba, preds.classes, prior_by_class)
+    ci = bootstrap_ci(test.true_idx, test.pred_idx, len(test.classes))["accuracy"]
+    bench = store.get_result(run.id, BENCH_KIND)
+    fallback_cpu = _num((robustness or {}).get("cpu_seconds_per_prediction"))
+    serving = ServingMeasure.from_bench(bench).with_fallback(
+        fallback_cpu, (run.metrics or {}).get("model_size_bytes")
+    )
+    if robustness is not None:
+        keep = sample_indices(test.n, robustness.get("n", test.n) or test.n, NOISE_SEED)
+        chance = SplitScores(
+            "test", test.classes, test.true_idx[keep], test.pred_idx[keep], test.confidence[keep]
+        ).majority_rate()
+        robustness = {**robustness, "chance": chance}
+    if faith is not None and faith.get("n_classes"):
+        faith = {**faith, "chance": 1.0 / float(faith["n_classes"])}
+    fb = feedback.get(run.id, {})
+    card = store.get_result(run.id, "model_card") or {}
+    train_kwh, train_kind = _train_energy(run, bench)
+    return RunInputs(
+        run_id=run.id,
+        model_id=run.model_id,
+        label=run_label(run.id, run.model_id),
+        family=family,
+        test=test,
+        val=(
+            None
+            if val is None
+            else split_scores("validation", val.y_true, val.proba, val.classes, prior_by_class)
+        ),
+        val_source=val_source,
+        accuracy=float(test.correct.mean()) if test.n else 0.0,
+        accuracy_ci=(float(ci[0]), float(ci[1])),
+        majority_rate=test.majority_rate(),
+        serving=serving,
+        model_token_unit=unit,
+        groups=tuple(preds.groups) if preds.groups is not None else None,
+        robustness=robustness,
+        robustness_note=rob_note,
+        faithfulness=faith,
+        explain_note=explain_note,
+        card_written=bool(card.get("intended_use")),
+        feedback_rated=int(fb.get("rated", 0)),
+        feedback_right=int(fb.get("right", 0)),
+        train_kwh=train_kwh,
+        train_kwh_kind=train_kind,
+        train_seconds=run.train_seconds,
+        bench=bench,
+    )
+
+
+def collect_inputs(
+    store,
+    dataset_id: str,
+    *,
+    measure: bool = True,
+    settings: Measurement | None = None,
+    progress=None,
+) -> DatasetInputs:
+    """Gather the measured inputs of every finished run of ``dataset_id``.
+
+    With ``measure``, validation predictions, robustness and faithfulness missing from the
+    store are computed now (the model is loaded once per run) and stored; without it they stay
+    missing. ``progress(i, n, label)`` is called before each run.
+    """
+    settings = settings or Measurement()
     dataset = store.get_dataset(dataset_id)
     report = dataset.report or {}
     frame = store.load_frame(dataset_id)
@@ -251,7 +357,7 @@ def collect_inputs(store, dataset_id: str, *, measure: bool = True, progress=Non
     classes = tuple(str(c) for c in counts)
     total = sum(counts.values()) or 1
     prior = tuple(float(counts[c]) / total for c in counts)
-    script = report.get("script", "latin")
+    prior_by_class = dict(zip(classes, prior, strict=True))
     token_unit = report.get("token_unit", "word")
     feedback = store.feedback_summary(dataset_id)
     runs = sorted(
@@ -259,100 +365,32 @@ def collect_inputs(store, dataset_id: str, *, measure: bool = True, progress=Non
     )
     out: list[RunInputs] = []
     skipped: list[tuple[int, str]] = []
-    has_groups = False
     for i, run in enumerate(runs):
-        label = run_label(run.id, run.model_id)
         if progress is not None:
-            progress(i, len(runs), label)
+            progress(i, len(runs), run_label(run.id, run.model_id))
         try:
-            preds = load_test_predictions(store, run.id)
+            out.append(
+                _run_inputs(
+                    store, run, dataset, prior_by_class, feedback, token_unit, measure, settings
+                )
+            )
         except NotFoundError as exc:
             skipped.append((run.id, str(exc)))
-            continue
-        family = "linear" if run.model_id in LINEAR_IDS else "neural"
-        loaded: dict[str, Any] = {}
-
-        def loader(run_id: int = run.id, loaded: dict = loaded):
-            if "model" not in loaded:
-                loaded["model"] = _load_model(store, run_id)
-            return loaded["model"]
-
-        model_loader = loader if measure else None
-        bench = store.get_result(run.id, BENCH_KIND)
-        figures = _bench_figures(bench)
-        robustness, rob_note = _robustness(store, run, preds, model_loader)
-        model_unit = _model_token_unit(store, run) or token_unit
-        faith, method, explain_note = _faithfulness(
-            store, run, preds, family, model_unit, model_loader
-        )
-        loaded.clear()
-        cpu = figures["cpu_seconds_per_prediction"]
-        cpu_source = "bench" if cpu is not None else "not_measured"
-        if cpu is None and robustness and robustness.get("cpu_seconds_per_prediction"):
-            cpu, cpu_source = float(robustness["cpu_seconds_per_prediction"]), "fallback"
-        size = figures["artifact_bytes"]
-        size_source = "bench" if size is not None else None
-        if size is None and (run.metrics or {}).get("model_size_bytes") is not None:
-            size, size_source = float(run.metrics["model_size_bytes"]), "training"
-        metrics = run.metrics or {}
-        train_energy = figures["train_energy_kwh"]
-        train_energy_source = "bench" if train_energy is not None else None
-        if train_energy is None and _num(metrics.get("train_energy_kwh")) is not None:
-            train_energy, train_energy_source = float(metrics["train_energy_kwh"]), "training"
-        has_groups = has_groups or preds.groups is not None
-        fb = feedback.get(run.id, {})
-        social = SocialInputs(
-            run_id=run.id,
-            family=family,
-            size_bytes=int(size) if size is not None else None,
-            size_source=size_source,
-            peak_rss_bytes=int(figures["peak_rss_bytes"]) if figures["peak_rss_bytes"] else None,
-            latency_p50_ms=figures["latency_p50_ms"],
-            latency_source="bench" if figures["latency_p50_ms"] is not None else None,
-            cpu_seconds_per_prediction=cpu,
-            cpu_source=cpu_source,
-            energy_kwh_per_million=figures["energy_kwh_per_million"],
-            train_energy_kwh=train_energy,
-            train_energy_source=train_energy_source,
-            train_seconds=run.train_seconds,
-            # Linear models train on one thread; Keras uses every core.
-            train_threads=1 if family == "linear" else (os.cpu_count() or 1),
-            script=script,
-            dataset_token_unit=token_unit,
-            model_token_unit=model_unit,
-            fairness=fairness(preds.y_true, preds.y_pred, preds.groups),
-            robustness=robustness,
-            robustness_note=rob_note,
-            faithfulness=faith,
-            explain_method=method,
-            explain_note=explain_note,
-            card=_card(store, run, dataset, bench, robustness, faith),
-            feedback_rated=int(fb.get("rated", 0)),
-            feedback_right=int(fb.get("right", 0)),
-        )
-        out.append(
-            RunInputs(
-                run_id=run.id,
-                model_id=run.model_id,
-                label=label,
-                family=family,
-                table=threshold_table(preds.y_true, preds.proba, preds.classes),
-                cpu_seconds_per_prediction=cpu,
-                cpu_source=cpu_source,
-                social=social,
-                accuracy=_num(metrics.get("accuracy")),
-                bench=bench,
-            )
-        )
+    reference = ()
+    if out:
+        first = out[0].test
+        reference = tuple(first.classes[i] for i in first.true_idx)
     return DatasetInputs(
         dataset_id=dataset.id,
         dataset_name=dataset.name,
-        script=script,
+        script=report.get("script", "latin"),
         token_unit=token_unit,
         lengths=lengths,
         classes=classes,
         prior=prior,
         runs=tuple(out),
+        reference_test=reference,
         skipped=tuple(skipped),
-        has_groups=has_groups,
+        has_groups=any(r.groups is not None for r in out),
+        measurement=settings,
     )

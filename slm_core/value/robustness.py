@@ -80,6 +80,11 @@ class NoiseConfig:
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
+    @classmethod
+    def of(cls, a) -> NoiseConfig:
+        """The noise rates of a scenario (``Assumptions.noise_*``)."""
+        return cls(**{f: float(getattr(a, f"noise_{f}")) for f in cls.__dataclass_fields__})
+
 
 def _typo(word: str, rng: np.random.Generator) -> str:
     letters = [i for i, ch in enumerate(word) if ch.isalpha()]

@@ -1,9 +1,9 @@
-"""0–100 scores by stated formulas, weighted overall scores, the recommendation and sensitivity.
+"""0–100 scores by stated formulas, weighted overall scores and the sensitivity search.
 
 Every mapping here has its formula written out in the locale catalogue under
-``value.formula.<dimension>``, which the page shows next to the number. A dimension that was not
-measured scores ``None`` and is left out of the weighted mean (its weight is reported as
-missing), never filled with a guess.
+``value.formula.<dimension>``, which the page shows next to the number; every number in a
+formula is an assumption (``Assumptions``) with unit and source. A dimension that was not
+measured scores ``None`` and is left out of the weighted mean, never filled with a guess.
 """
 
 from __future__ import annotations
@@ -15,16 +15,8 @@ from typing import Any
 
 from slm_core.value.assumptions import Assumptions
 
-# Payback beyond this many months scores 0.
-PAYBACK_HORIZON_MONTHS = 24.0
-# CO2e per year that still scores 100; every 10× more costs 20 points.
-CO2_FULL_SCORE_KG = 0.1
-# A gap (worst vs best group or class) of this size or more scores 0.
-GAP_ZERO_SCORE = 0.5
-# An accuracy drop under noise of this size or more scores 0.
-DROP_ZERO_SCORE = 0.2
-# Access: a model that does not suit the dataset's script keeps this share of its score.
-LANGUAGE_PENALTY = 0.5
+# What a figure is (the kinds every figure carries, on screen and in the JSON).
+KINDS = ("measured", "modelled", "assumed", "not_measured")
 
 
 @dataclass(frozen=True)
@@ -40,17 +32,18 @@ class Note:
 
 @dataclass(frozen=True)
 class Dimension:
-    """One scored dimension of one model: the headline figure, its score and how it was got.
+    """One scored dimension of one option: the headline figure, its score and how it was got.
 
-    ``status`` is 'measured', 'estimate' (a labelled fallback), 'assumed' (from an assumption,
-    never measured) or 'not_measured' (then ``score`` is None).
+    ``kind`` is 'measured' (observed here), 'modelled' (a formula over measured inputs and
+    assumptions), 'assumed' (rests on an assumption nobody measured) or 'not_measured' (then
+    ``score`` is None).
     """
 
     key: str
     score: float | None
     value: float | None
     unit: str
-    status: str
+    kind: str
     details: dict[str, Any] = field(default_factory=dict)
     notes: tuple[Note, ...] = ()
 
@@ -86,9 +79,9 @@ def score_roi(roi: float | None) -> float:
     return 100.0 * roi / (1.0 + roi) if roi > 0 else 0.0
 
 
-def score_payback(months: float | None, horizon: float = PAYBACK_HORIZON_MONTHS) -> float:
-    """100 × (1 − months ÷ 24); never paying back scores 0."""
-    if months is None:
+def score_payback(months: float | None, horizon: float) -> float:
+    """100 × (1 − months ÷ horizon); never paying back scores 0."""
+    if months is None or horizon <= 0:
         return 0.0
     return 100.0 * _clip01(1.0 - months / horizon)
 
@@ -110,74 +103,36 @@ def score_budget(actual: float | None, budget: float) -> float | None:
     return 100.0 * budget / actual if budget > 0 else 0.0
 
 
-def score_privacy(
-    size_mb: float | None, memory_mb: float | None, disk_budget: float, memory_budget: float
-) -> float | None:
-    """Mean of the disk and serving-memory budget scores that were measured."""
-    parts = [
-        s
-        for s in (score_budget(size_mb, disk_budget), score_budget(memory_mb, memory_budget))
-        if s is not None
-    ]
-    return sum(parts) / len(parts) if parts else None
-
-
-def score_access(p50_ms: float | None, budget_ms: float, language_ok: bool) -> float | None:
-    """Latency budget score × (1 if the tokenisation suits the script, else 0.5)."""
-    latency = score_budget(p50_ms, budget_ms)
-    if latency is None:
+def score_energy(wh: float | None, reference_wh: float, decades: float) -> float | None:
+    """50 + 50 × log10(reference ÷ energy) ÷ decades, 0–100: the hosted LLM's energy per text
+    scores 50, ``decades`` powers of ten less scores 100, as many more scores 0."""
+    if wh is None:
         return None
-    return latency * (1.0 if language_ok else LANGUAGE_PENALTY)
-
-
-def score_co2(kg_per_year: float | None) -> float | None:
-    """100 − 20 × log10(kg CO2e per year ÷ 0.1), clipped to 0–100 (0.1 kg → 100, 1 t → 20)."""
-    if kg_per_year is None:
-        return None
-    if kg_per_year <= CO2_FULL_SCORE_KG:
+    if wh <= 0:
         return 100.0
-    return max(0.0, 100.0 - 20.0 * math.log10(kg_per_year / CO2_FULL_SCORE_KG))
+    if reference_wh <= 0:
+        return 0.0
+    return 100.0 * _clip01(0.5 + 0.5 * math.log10(reference_wh / wh) / decades)
 
 
-def score_gap(gap: float | None) -> float | None:
-    """100 × (1 − gap ÷ 0.5): no gap → 100, a 25-point gap → 50, 50 points or more → 0."""
+def score_gap(gap: float | None, zero_at: float) -> float | None:
+    """100 × (1 − gap ÷ zero_at): no gap → 100, a gap of ``zero_at`` or more → 0."""
     if gap is None:
         return None
-    return 100.0 * _clip01(1.0 - gap / GAP_ZERO_SCORE)
+    return 100.0 * _clip01(1.0 - gap / zero_at)
 
 
-def score_robustness(drop: float | None) -> float | None:
-    """100 × (1 − accuracy drop ÷ 0.2): no drop → 100, a 10-point drop → 50."""
-    if drop is None:
+def score_above_chance(kept: float | None, above_chance: float | None) -> float | None:
+    """100 × what is kept above chance ÷ what the model achieves above chance, 0–100.
+
+    Robustness: (noisy accuracy − chance) ÷ (clean accuracy − chance). Explainability:
+    (top-k drop − random drop) ÷ (confidence − chance confidence). A model at chance scores 0.
+    """
+    if kept is None or above_chance is None:
         return None
-    return 100.0 * _clip01(1.0 - max(drop, 0.0) / DROP_ZERO_SCORE)
-
-
-def score_faithfulness(top_k_drop: float | None, random_drop: float | None) -> float | None:
-    """100 × (top-k drop − random drop) ÷ top-k drop: the share of the confidence lost by
-    removing the top-k attributed tokens that removing k random tokens does not also lose."""
-    if top_k_drop is None or random_drop is None:
-        return None
-    if top_k_drop <= 0:
+    if above_chance <= 1e-9:
         return 0.0
-    return 100.0 * _clip01((top_k_drop - random_drop) / top_k_drop)
-
-
-def wilson_lower(right: int, rated: int, z: float = 1.96) -> float | None:
-    """Lower end of the 95% Wilson interval of a share (small samples score low, honestly)."""
-    if rated <= 0:
-        return None
-    p = right / rated
-    denom = 1 + z * z / rated
-    centre = p + z * z / (2 * rated)
-    margin = z * math.sqrt(p * (1 - p) / rated + z * z / (4 * rated * rated))
-    return max(0.0, (centre - margin) / denom)
-
-
-def score_feedback(right: int, rated: int) -> float | None:
-    """100 × lower 95% Wilson bound of the share rated right; no ratings → None."""
-    low = wilson_lower(right, rated)
-    return None if low is None else 100.0 * low
+    return 100.0 * _clip01(kept / above_chance)
 
 
 # ---------------------------------------------------------------- weighting
@@ -223,45 +178,14 @@ def overall_score(
     return business_share * business + (1.0 - business_share) * social
 
 
-# ---------------------------------------------------------- recommendation
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """The best balance under the user's weights, and the runner-up."""
-
-    winner: str | None
-    winner_score: float | None
-    runner_up: str | None
-    runner_up_score: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def rank(overall: Mapping[str, float | None]) -> list[str]:
-    """Candidates by overall score, best first (unscored last, ties in input order)."""
-    order = list(overall)
-    return sorted(order, key=lambda n: (overall[n] is None, -(overall[n] or 0.0), order.index(n)))
-
-
-def recommend(overall: Mapping[str, float | None]) -> Recommendation:
-    ranked = [n for n in rank(overall) if overall[n] is not None]
-    if not ranked:
-        return Recommendation(None, None, None, None)
-    second = ranked[1] if len(ranked) > 1 else None
-    return Recommendation(
-        ranked[0], overall[ranked[0]], second, overall[second] if second else None
-    )
-
-
 # -------------------------------------------------------------- sensitivity
 
-# Numeric assumptions searched for a change of winner (the LLM's do not affect trained models).
+# Numeric assumptions searched for a change of the decision.
 SENSITIVITY_FIELDS: tuple[str, ...] = (
     "annual_volume",
     "minutes_per_item",
     "hourly_labour_cost",
+    "human_accuracy",
     "value_per_correct",
     "cost_false_positive",
     "cost_false_negative",
@@ -269,20 +193,23 @@ SENSITIVITY_FIELDS: tuple[str, ...] = (
     "setup_cost",
     "yearly_maintenance",
     "price_per_vcpu_hour",
+    "llm_accuracy",
+    "llm_input_price_per_m",
+    "llm_output_price_per_m",
+    "llm_setup_cost",
     "grid_gco2_per_kwh",
-    "pue",
     "device_disk_budget_mb",
     "device_memory_budget_mb",
     "latency_budget_ms",
     "business_share",
 )
-_UPPER = {"business_share": 1.0, "llm_accuracy": 1.0}
-_LOWER = {"pue": 1.0}
+
+Winner = Callable[[Assumptions], str | None]
 
 
 @dataclass(frozen=True)
 class Sensitivity:
-    """The single assumption whose smallest change (as a ratio) changes the winner."""
+    """The single assumption whose smallest change (as a ratio) changes the decision."""
 
     winner: str | None
     field: str | None  # None: no single assumption in the searched range changes it
@@ -297,61 +224,98 @@ class Sensitivity:
         return asdict(self)
 
 
-def _winner(evaluate: Callable[[Assumptions], Mapping[str, float | None]], a: Assumptions):
-    return recommend(evaluate(a)).winner
+def bounds(name: str) -> tuple[float, float]:
+    """The range an assumption may take (``Assumptions`` validates the same one)."""
+    from slm_core.value.assumptions import RANGES
+
+    return RANGES.get(name, (0.0, math.inf))
+
+
+def bisect_change(
+    make: Callable[[float], Assumptions],
+    inside: float,
+    outside: float,
+    changed: Callable[[Assumptions], bool],
+    steps: int = 40,
+) -> float:
+    """Where ``changed`` turns true between ``inside`` (false) and ``outside`` (true).
+
+    Geometric midpoints between positive values, arithmetic otherwise; returns a value on the
+    changed side, within ~1e-10 relative (or 1e-9 absolute) of the switch.
+    """
+    for _ in range(steps):
+        positive = inside > 0 and outside > 0
+        mid = math.sqrt(inside * outside) if positive else (inside + outside) / 2
+        if changed(make(mid)):
+            outside = mid
+        else:
+            inside = mid
+        if abs(outside - inside) <= max(1e-9, 1e-10 * abs(outside)):
+            break
+    return outside
+
+
+def search_change(
+    make: Callable[[float], Assumptions],
+    current: float,
+    limit: float,
+    changed: Callable[[Assumptions], bool],
+    steps: int = 24,
+) -> float | None:
+    """The value nearest ``current`` on the way to ``limit`` where ``changed`` turns true:
+    ``steps`` grid points (log-spaced between positive values), the first hit refined by
+    :func:`bisect_change`. None when nothing up to ``limit`` changes it."""
+    if current <= 0 or limit <= 0:
+        grid = [current + (limit - current) * i / steps for i in range(1, steps + 1)]
+    else:
+        grid = [current * (limit / current) ** (i / steps) for i in range(1, steps + 1)]
+    last = current
+    for value in grid:
+        if changed(make(value)):
+            return bisect_change(make, last, value, changed)
+        last = value
+    return None
 
 
 def sensitivity(
-    evaluate: Callable[[Assumptions], Mapping[str, float | None]],
+    winner_of: Winner,
     assumptions: Assumptions,
     fields: Sequence[str] = SENSITIVITY_FIELDS,
     factor: float = 10.0,
     steps: int = 12,
-    bisections: int = 12,
 ) -> Sensitivity:
-    """Search each assumption from current ÷ factor to × factor, nearest values first.
+    """The assumption needing the smallest relative change to change the decision.
 
-    ``evaluate`` maps assumptions to an overall score per candidate. For each field, the grid
-    (``steps`` points per side, evenly spaced in log scale) is walked outward from the current
-    value; the first grid point with another winner is refined by bisection between it and the
-    last point that kept the winner. The field needing the smallest ratio change is reported.
+    Each field is searched from current ÷ ``factor`` to current × ``factor`` (``steps`` log
+    steps per side, nearest first; the first change is refined by bisection).
     """
-    winner = _winner(evaluate, assumptions)
-    best: tuple[float, str, float, float, str] | None = None  # (distance, field, cur, val, new)
+    winner = winner_of(assumptions)
+    best: tuple[float, str, float, float, str | None] | None = None
     searched, skipped = [], []
+
+    def changed(x: Assumptions) -> bool:
+        return winner_of(x) != winner
+
     for name in fields:
         current = float(getattr(assumptions, name))
         if current <= 0:
             skipped.append(name)
             continue
         searched.append(name)
-        lo_bound, hi_bound = _LOWER.get(name, 0.0), _UPPER.get(name, math.inf)
+        low, high = bounds(name)
 
-        def at(value: float, name: str = name) -> str | None:
-            return _winner(evaluate, replace(assumptions, **{name: value}))
+        def make(value: float, name: str = name) -> Assumptions:
+            return replace(assumptions, **{name: value})
 
-        for direction in (1, -1):
-            last = current
-            for step in range(1, steps + 1):
-                value = current * factor ** (direction * step / steps)
-                value = min(max(value, lo_bound), hi_bound)
-                if value == last:
-                    break
-                other = at(value)
-                if other != winner:
-                    inside, outside = last, value
-                    for _ in range(bisections):
-                        mid = math.sqrt(inside * outside) if inside > 0 else (inside + outside) / 2
-                        if at(mid) == winner:
-                            inside = mid
-                        else:
-                            outside = mid
-                    new_winner = at(outside)
-                    distance = abs(math.log(outside / current))
-                    if best is None or distance < best[0]:
-                        best = (distance, name, current, outside, new_winner)
-                    break
-                last = value
+        for limit in (min(current * factor, high), max(current / factor, low)):
+            if limit == current:
+                continue
+            value = search_change(make, current, limit, changed, steps)
+            if value is None:
+                continue
+            distance = abs(math.log(value / current)) if value > 0 else math.inf
+            if best is None or distance < best[0]:
+                best = (distance, name, current, value, winner_of(make(value)))
     if best is None:
         return Sensitivity(winner, None, None, None, None, factor, tuple(searched), tuple(skipped))
     _, name, current, value, new_winner = best

@@ -1,10 +1,12 @@
-"""Social value per model: privacy, access, environment, fairness, robustness, explainability,
-transparency and user feedback — each from measured inputs, each with its formula.
+"""Social value of every option — each small model as served, the hosted LLM API, the cascade —
+on one basis: privacy, access, environment, fairness, robustness, explainability, transparency
+and user feedback, each with its formula (``value.formula.<dimension>`` in the catalogue).
 
-``SocialInputs`` holds what was measured for one run (cost benchmark, fairness, robustness,
-faithfulness, model-card checklist, feedback); ``social_dimensions`` turns it into scored
-``Dimension`` records under the user's assumptions (budgets, volume, grid, PUE). Missing
-measurements give ``status='not_measured'`` and no score, with a note saying how to get them.
+``SocialBasis`` holds what one option's scores rest on; ``social_dimensions`` scores it under the
+user's assumptions. Each score can fail: where the text goes, latency and size against budgets,
+energy per text against a hosted LLM's on a log scale, and robustness and explanations relative
+to what the model achieves above chance (a model at chance scores 0). A dimension that was not
+measured scores None; the scorecard then leaves it out for every option, with a note.
 """
 
 from __future__ import annotations
@@ -19,34 +21,25 @@ from slm_core.value.assumptions import Assumptions
 from slm_core.value.scores import (
     Dimension,
     Note,
-    score_access,
-    score_co2,
-    score_faithfulness,
-    score_feedback,
+    score_above_chance,
+    score_budget,
+    score_energy,
     score_gap,
-    score_privacy,
-    score_robustness,
     score_share,
-    wilson_lower,
 )
 
-# Groups (or classes) with fewer test items than this are too noisy to compare; listed, not used.
+# Groups (or classes) with fewer test items than this are too noisy to compare (the Value page
+# passes the scenario's ``min_group_size``).
 MIN_GROUP_SIZE = 5
 
-# Items of a model card that can be checked from stored data, in display order.
-CARD_ITEMS: tuple[str, ...] = (
-    "description",
-    "training_data",
-    "split",
-    "parameters",
-    "test_metrics",
-    "baseline",
-    "evaluation_ci",
-    "size_and_time",
+# Transparency items, each 0–1, in display order; they differ by family (see ``transparency``).
+TRANSPARENCY_ITEMS: tuple[str, ...] = (
+    "weights_owned",
+    "training_data_known",
+    "explanations",
+    "evaluated_here",
+    "model_card",
     "cost_measured",
-    "robustness",
-    "explanation",
-    "intended_use",
 )
 
 
@@ -146,85 +139,51 @@ def fairness_by_class(
 
 
 def fairness(
-    y_true: Sequence[str], y_pred: Sequence[str], groups: Sequence[str] | None = None
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    groups: Sequence[str] | None = None,
+    min_size: int = MIN_GROUP_SIZE,
 ) -> FairnessResult:
     """By group when a group column exists (and has two usable groups), else by class."""
     if groups is not None and len({str(g) for g in groups}) >= 2:
-        result = fairness_by_group(y_true, y_pred, groups)
+        result = fairness_by_group(y_true, y_pred, groups, min_size)
         if result.gap is not None:
             return result
-    return fairness_by_class(y_true, y_pred)
+    return fairness_by_class(y_true, y_pred, min_size)
 
 
-# --------------------------------------------------------------------- inputs
+# --------------------------------------------------------------------- basis
 
 
 @dataclass(frozen=True)
-class SocialInputs:
-    """What was measured for one run; ``*_source`` says how ('bench', 'training', 'estimate')."""
+class SocialBasis:
+    """What one option's social scores rest on (None = not measured).
 
-    run_id: int = 0
-    family: str = "linear"
-    size_bytes: int | None = None
-    size_source: str | None = None
-    peak_rss_bytes: int | None = None
-    latency_p50_ms: float | None = None  # single thread
-    latency_source: str | None = None
-    cpu_seconds_per_prediction: float | None = None
-    cpu_source: str | None = None
-    energy_kwh_per_million: float | None = None  # measured, before PUE
-    train_energy_kwh: float | None = None
-    train_energy_source: str | None = None
-    train_seconds: float | None = None
-    train_threads: int = 1
-    script: str = "latin"
-    dataset_token_unit: str = "word"
-    model_token_unit: str | None = None
+    ``where`` gives the share of texts processed on the user's device, on a server the
+    organisation runs, and outside it (a hosted API); ``latency_ms`` is what a user waits for
+    one answer as served; ``robustness`` holds clean and noisy accuracy and the chance level;
+    ``faithfulness`` the confidence lost to the top-k tokens beyond k random ones (``gain``),
+    the mean confidence on full texts and the chance confidence 1 ÷ classes.
+    """
+
+    option: str
+    family: str  # "linear", "neural" or "api"
+    where: dict[str, float]
+    artifact_mb: float | None = None
+    memory_mb: float | None = None
+    latency_ms: float | None = None
+    language_ok: bool = True
+    wh_per_text: float | None = None
     fairness: FairnessResult | None = None
-    robustness: dict[str, Any] | None = None  # RobustnessResult.to_dict()
-    robustness_note: str | None = None
-    faithfulness: dict[str, Any] | None = None  # explain.faithfulness(...)
-    explain_method: str | None = None
-    explain_note: str | None = None
-    card: dict[str, bool] = field(default_factory=dict)
+    robustness: dict[str, float] | None = None
+    faithfulness: dict[str, Any] | None = None
+    transparency: dict[str, float] = field(default_factory=dict)
     feedback_rated: int = 0
     feedback_right: int = 0
+    measured_kind: str = "measured"  # "assumed" for the hosted API
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-# ----------------------------------------------------------------- dimensions
-
-
-def _privacy(x: SocialInputs, a: Assumptions) -> Dimension:
-    size_mb = x.size_bytes / 1e6 if x.size_bytes is not None else None
-    mem_mb = x.peak_rss_bytes / 1e6 if x.peak_rss_bytes is not None else None
-    notes = [Note("value.note.offline")]
-    if x.size_source == "training":
-        notes.append(Note("value.note.size_from_training"))
-    if mem_mb is None:
-        notes.append(Note("value.note.memory_missing", {"run": x.run_id}))
-    score = score_privacy(size_mb, mem_mb, a.device_disk_budget_mb, a.device_memory_budget_mb)
-    status = "not_measured" if score is None else ("measured" if mem_mb is not None else "estimate")
-    return Dimension(
-        "privacy",
-        score,
-        size_mb,
-        "MB",
-        status,
-        details={
-            "size_mb": size_mb,
-            "size_source": x.size_source,
-            "memory_mb": mem_mb,
-            "disk_budget_mb": a.device_disk_budget_mb,
-            "memory_budget_mb": a.device_memory_budget_mb,
-            "offline": True,
-            "fits_disk": None if size_mb is None else size_mb <= a.device_disk_budget_mb,
-            "fits_memory": None if mem_mb is None else mem_mb <= a.device_memory_budget_mb,
-        },
-        notes=tuple(notes),
-    )
 
 
 def language_ok(script: str, model_token_unit: str | None) -> bool:
@@ -234,110 +193,104 @@ def language_ok(script: str, model_token_unit: str | None) -> bool:
     return model_token_unit == "char" if script in ("cjk", "mixed") else True
 
 
-def _access(x: SocialInputs, a: Assumptions) -> Dimension:
-    ok = language_ok(x.script, x.model_token_unit)
-    score = score_access(x.latency_p50_ms, a.latency_budget_ms, ok)
-    notes = (
-        []
-        if x.latency_p50_ms is not None
-        else [Note("value.note.latency_missing", {"run": x.run_id})]
+def transparency_items(
+    family: str, *, card_written: bool, cost_source: str | None, evaluated: bool = True
+) -> dict[str, float]:
+    """Items that differ by family: weights you own, exact (linear) or approximate (occlusion)
+    explanations, training data and test figures known here, a written card, measured cost."""
+    if family == "api":
+        return {
+            "weights_owned": 0.0,
+            "training_data_known": 0.0,
+            "explanations": 0.0,
+            "evaluated_here": 1.0 if evaluated else 0.0,
+            "model_card": 0.0,
+            "cost_measured": 1.0,  # published token prices × this dataset's text lengths
+        }
+    return {
+        "weights_owned": 1.0,
+        "training_data_known": 1.0,
+        "explanations": 1.0 if family == "linear" else 0.5,
+        "evaluated_here": 1.0 if evaluated else 0.0,
+        "model_card": 1.0 if card_written else 0.0,
+        "cost_measured": {"bench": 1.0, "fallback": 0.5}.get(cost_source or "", 0.0),
+    }
+
+
+# ---------------------------------------------------------------- dimensions
+
+
+def _privacy(x: SocialBasis, a: Assumptions) -> Dimension:
+    w = x.where
+    score = 100.0 * w.get("device", 0.0) + a.privacy_own_server * w.get("own_server", 0.0)
+    return Dimension(
+        "privacy",
+        score,
+        100.0 * w.get("outside", 0.0),
+        "% sent outside",
+        "assumed",
+        details={"where": dict(w), "own_server_score": a.privacy_own_server},
     )
-    if not ok:
-        notes.append(Note("value.note.language_mismatch"))
+
+
+def _access(x: SocialBasis, a: Assumptions) -> Dimension:
+    if x.family == "api":  # needs the network and an account; nothing to install on a device
+        parts = [0.0, 0.0, score_budget(x.latency_ms, a.latency_budget_ms)]
+    else:
+        parts = [
+            score_budget(x.artifact_mb, a.device_disk_budget_mb),
+            score_budget(x.memory_mb, a.device_memory_budget_mb),
+            score_budget(x.latency_ms, a.latency_budget_ms),
+        ]
+    known = [p for p in parts if p is not None]
+    factor = 1.0 if x.language_ok else a.language_penalty
+    score = None if not known else factor * sum(known) / len(known)
+    notes = [] if x.language_ok else [Note("value.note.language_mismatch")]
+    if x.latency_ms is None and x.family != "api":
+        notes.append(Note("value.note.latency_missing", {"option": x.option}))
     return Dimension(
         "access",
         score,
-        x.latency_p50_ms,
+        x.latency_ms,
         "ms",
-        "measured" if score is not None else "not_measured",
+        x.measured_kind if score is not None else "not_measured",
         details={
-            "p50_ms_single_thread": x.latency_p50_ms,
-            "latency_budget_ms": a.latency_budget_ms,
-            "script": x.script,
-            "token_unit": x.model_token_unit,
-            "language_ok": ok,
-            "source": x.latency_source,
+            "disk_mb": x.artifact_mb,
+            "memory_mb": x.memory_mb,
+            "latency_ms": x.latency_ms,
+            "parts": parts,
+            "language_ok": x.language_ok,
+            "language_factor": factor,
         },
         notes=tuple(notes),
     )
 
 
-def inference_kwh_per_million(x: SocialInputs, a: Assumptions) -> tuple[float | None, str | None]:
-    """Measured energy per million predictions, or an estimate from CPU-seconds × W per thread."""
-    if x.energy_kwh_per_million is not None:
-        return x.energy_kwh_per_million, "bench"
-    if x.cpu_seconds_per_prediction is not None:
-        return x.cpu_seconds_per_prediction * 1e6 * a.cpu_watts_per_thread / 3.6e6, "estimate"
-    return None, None
-
-
-def training_kwh(x: SocialInputs, a: Assumptions) -> tuple[float | None, str | None]:
-    """Measured training energy, or train seconds × threads × W per thread (an estimate)."""
-    if x.train_energy_kwh is not None:
-        return x.train_energy_kwh, x.train_energy_source or "measured"
-    if x.train_seconds is not None:
-        return x.train_seconds * x.train_threads * a.cpu_watts_per_thread / 3.6e6, "estimate"
-    return None, None
-
-
-def _environment(x: SocialInputs, a: Assumptions) -> Dimension:
-    per_m, infer_src = inference_kwh_per_million(x, a)
-    train, train_src = training_kwh(x, a)
-    notes = []
-    if per_m is None:
-        notes.append(Note("value.note.energy_missing", {"run": x.run_id}))
-        return Dimension(
-            "environment",
-            None,
-            None,
-            "kg CO2e/yr",
-            "not_measured",
-            details={"train_kwh": train, "train_source": train_src},
-            notes=tuple(notes),
-        )
-    inference_kwh = a.annual_volume / 1e6 * per_m
-    kwh = (inference_kwh + (train or 0.0)) * a.pue
-    kg = kwh * a.grid_gco2_per_kwh / 1000.0
-    estimate = infer_src == "estimate" or train_src == "estimate"
-    if estimate:
-        notes.append(Note("value.note.energy_estimate", {"watts": a.cpu_watts_per_thread}))
+def _environment(x: SocialBasis, a: Assumptions) -> Dimension:
+    score = score_energy(x.wh_per_text, a.llm_wh_per_query, a.energy_score_decades)
+    kind = "assumed" if x.family == "api" else "modelled"
     return Dimension(
         "environment",
-        score_co2(kg),
-        kg,
-        "kg CO2e/yr",
-        "estimate" if estimate else "measured",
-        details={
-            "inference_kwh_per_million": per_m,
-            "inference_source": infer_src,
-            "inference_kwh_per_year": inference_kwh,
-            "train_kwh": train,
-            "train_source": train_src,
-            "pue": a.pue,
-            "grid_gco2_per_kwh": a.grid_gco2_per_kwh,
-            "grid_region": a.grid_region,
-            "kwh_first_year": kwh,
-            "volume": a.annual_volume,
-        },
-        notes=tuple(notes),
+        score,
+        x.wh_per_text,
+        "Wh/text",
+        kind if score is not None else "not_measured",
+        details={"llm_wh_per_query": a.llm_wh_per_query, "decades": a.energy_score_decades},
+        notes=() if score is not None else (Note("value.note.energy_missing"),),
     )
 
 
-def _fairness(x: SocialInputs) -> Dimension:
+def _fairness(x: SocialBasis, a: Assumptions) -> Dimension:
     f = x.fairness
     if f is None or f.gap is None:
-        return Dimension(
-            "fairness",
-            None,
-            None,
-            "points",
-            "not_measured",
-            notes=(Note("value.note.fairness_too_small"),),
+        note = (
+            "value.note.not_measured_api" if x.family == "api" else "value.note.fairness_too_small"
         )
+        return Dimension("fairness", None, None, "points", "not_measured", notes=(Note(note),))
     key = "value.note.fairness_groups" if f.method == "groups" else "value.note.fairness_classes"
     return Dimension(
         "fairness",
-        score_gap(f.gap),
+        score_gap(f.gap, a.fairness_gap_zero),
         f.gap * 100.0,
         "points",
         "measured",
@@ -346,16 +299,18 @@ def _fairness(x: SocialInputs) -> Dimension:
     )
 
 
-def _robustness(x: SocialInputs) -> Dimension:
+def _robustness(x: SocialBasis, a: Assumptions) -> Dimension:
     r = x.robustness
     if not r:
-        note = Note(x.robustness_note or "value.note.robustness_missing")
-        return Dimension("robustness", None, None, "points", "not_measured", notes=(note,))
-    drop = max(0.0, float(r["clean_accuracy"]) - float(r["noisy_accuracy"]))
+        note = (
+            "value.note.not_measured_api" if x.family == "api" else "value.note.robustness_missing"
+        )
+        return Dimension("robustness", None, None, "points", "not_measured", notes=(Note(note),))
+    clean, noisy, chance = r["clean_accuracy"], r["noisy_accuracy"], r["chance"]
     return Dimension(
         "robustness",
-        score_robustness(drop),
-        drop * 100.0,
+        score_above_chance(noisy - chance, clean - chance),
+        100.0 * (clean - noisy),
         "points",
         "measured",
         details=dict(r),
@@ -363,90 +318,116 @@ def _robustness(x: SocialInputs) -> Dimension:
     )
 
 
-def _explainability(x: SocialInputs) -> Dimension:
+def _explainability(x: SocialBasis) -> Dimension:
     f = x.faithfulness or {}
-    top, rand = f.get("top_k_drop"), f.get("random_drop")
-    if top is None or rand is None:
-        note = Note(x.explain_note or "value.note.explain_missing")
+    gain, full, chance = f.get("gain"), f.get("full_confidence"), f.get("chance")
+    if gain is None or full is None or chance is None:
+        note = "value.note.not_measured_api" if x.family == "api" else "value.note.explain_missing"
         return Dimension(
-            "explainability",
-            None,
-            None,
-            "points",
-            "not_measured",
-            details={"method": x.explain_method},
-            notes=(note,),
+            "explainability", None, None, "points", "not_measured", notes=(Note(note),)
         )
     notes = (
         Note(
             "value.note.faithfulness",
             {
-                "k": f.get("k", 3),
+                "k": f.get("k", 0),
                 "n": f.get("n_texts", 0),
-                "top": f"{top:.3f}",
-                "random": f"{rand:.3f}",
+                "top": f"{f.get('top_k_drop', 0):.3f}",
+                "random": f"{f.get('random_drop', 0):.3f}",
+                "full": f"{full:.3f}",
+                "chance": f"{chance:.3f}",
             },
         ),
     )
     return Dimension(
         "explainability",
-        score_faithfulness(top, rand),
-        100.0 * (top - rand),
+        score_above_chance(gain, full - chance),
+        100.0 * gain,
         "points",
         "measured",
-        details={"method": x.explain_method, **f},
+        details=dict(f),
         notes=notes,
     )
 
 
-def card_checklist(items: dict[str, bool]) -> tuple[float, list[str]]:
-    """Share of ``CARD_ITEMS`` present, and the names of those missing."""
-    missing = [k for k in CARD_ITEMS if not items.get(k)]
-    return (len(CARD_ITEMS) - len(missing)) / len(CARD_ITEMS), missing
-
-
-def _transparency(x: SocialInputs) -> Dimension:
-    share, missing = card_checklist(x.card)
+def _transparency(x: SocialBasis) -> Dimension:
+    items = x.transparency
+    share = sum(items.values()) / len(items) if items else None
+    missing = [k for k in TRANSPARENCY_ITEMS if items.get(k, 0.0) < 1.0]
     return Dimension(
         "transparency",
         score_share(share),
-        share * 100.0,
+        None if share is None else 100.0 * share,
         "%",
-        "measured",
-        details={"items": {k: bool(x.card.get(k)) for k in CARD_ITEMS}, "missing": missing},
+        x.measured_kind if share is not None else "not_measured",
+        details={"items": dict(items), "missing": missing},
     )
 
 
-def _feedback(x: SocialInputs) -> Dimension:
-    if x.feedback_rated <= 0:
+def _feedback(x: SocialBasis, a: Assumptions) -> Dimension:
+    minimum = int(round(a.feedback_min_ratings))
+    if x.feedback_rated <= 0 or x.feedback_rated < minimum:
+        key = "value.note.no_feedback" if x.feedback_rated <= 0 else "value.note.feedback_scarce"
         return Dimension(
-            "feedback", None, None, "%", "not_measured", notes=(Note("value.note.no_feedback"),)
+            "feedback",
+            None,
+            None if x.feedback_rated <= 0 else 100.0 * x.feedback_right / x.feedback_rated,
+            "%",
+            "not_measured",
+            details={"rated": x.feedback_rated, "right": x.feedback_right, "minimum": minimum},
+            notes=(Note(key, {"n": x.feedback_rated, "minimum": minimum}),),
         )
     share = x.feedback_right / x.feedback_rated
     return Dimension(
         "feedback",
-        score_feedback(x.feedback_right, x.feedback_rated),
-        share * 100.0,
+        score_share(share),
+        100.0 * share,
         "%",
         "measured",
-        details={
-            "rated": x.feedback_rated,
-            "right": x.feedback_right,
-            "wilson_lower": wilson_lower(x.feedback_right, x.feedback_rated),
-        },
+        details={"rated": x.feedback_rated, "right": x.feedback_right, "minimum": minimum},
         notes=(Note("value.note.feedback_count", {"n": x.feedback_rated}),),
     )
 
 
-def social_dimensions(x: SocialInputs, a: Assumptions) -> dict[str, Dimension]:
-    """All eight social dimensions of one model, in ``SOCIAL_DIMENSIONS`` order."""
+def social_dimensions(x: SocialBasis, a: Assumptions) -> dict[str, Dimension]:
+    """All eight social dimensions of one option, in ``SOCIAL_DIMENSIONS`` order."""
     return {
         "privacy": _privacy(x, a),
         "access": _access(x, a),
         "environment": _environment(x, a),
-        "fairness": _fairness(x),
-        "robustness": _robustness(x),
+        "fairness": _fairness(x, a),
+        "robustness": _robustness(x, a),
         "explainability": _explainability(x),
         "transparency": _transparency(x),
-        "feedback": _feedback(x),
+        "feedback": _feedback(x, a),
     }
+
+
+def mixed_dimensions(
+    own: dict[str, Dimension], api: dict[str, Dimension], share: float
+) -> dict[str, Dimension]:
+    """A cascade's dimensions: the small model's for the ``share`` it answers, the API's else.
+
+    A dimension missing for either part is missing for the cascade.
+    """
+    out = {}
+    for key, d in own.items():
+        other = api[key]
+        both = d.score is not None and other.score is not None
+        score = share * d.score + (1 - share) * other.score if both else None
+        values = d.value is not None and other.value is not None
+        kind = (
+            "not_measured"
+            if not both
+            else ("assumed" if "assumed" in (d.kind, other.kind) else d.kind)
+        )
+        out[key] = Dimension(
+            key,
+            score,
+            share * d.value + (1 - share) * other.value if values else None,
+            d.unit,
+            kind,
+            details={"small_model_share": share, "small_model": d.score, "api": other.score},
+            notes=d.notes + tuple(n for n in other.notes if n not in d.notes),
+        )
+    return out

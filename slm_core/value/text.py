@@ -1,8 +1,14 @@
-"""Scorecard figures, notes, the recommendation and its sensitivity as sentences to read."""
+"""The decision, the options' figures, notes and the sensitivity as sentences to read.
+
+One home for every sentence the Value, Present and Cost pages, the CLI and the HTML report
+show about the decision, so they can never disagree.
+"""
 
 from __future__ import annotations
 
-from slm_core.value.assumptions import SOCIAL_DIMENSIONS
+import math
+
+from slm_core.value.options import API, CASCADE, MANUAL, Option
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.scores import Dimension, Note
 
@@ -11,6 +17,145 @@ def note_text(note: Note, lang: str = "en") -> str:
     from slm_core.i18n import t
 
     return t(note.key, lang, **note.params) if note.params else t(note.key, lang)
+
+
+def money(value: float | None, report: ValueReport, lang: str = "en") -> str:
+    from slm_core.i18n import format_money, t
+
+    if value is None or not math.isfinite(value):
+        return t("value.not_measured", lang)
+    return format_money(value, report.assumptions.currency, lang)
+
+
+def option_label(o: Option, lang: str = "en") -> str:
+    """'Keep it manual', the API's name, '#3 cnn' or '#3 cnn → API'."""
+    from slm_core.i18n import t
+
+    if o.kind == "manual":
+        return t("value.option.manual", lang)
+    if o.kind == "api":
+        return t("value.option.api", lang, name=o.label)
+    return o.label
+
+
+def serving_text(o: Option, lang: str = "en") -> str:
+    """How the option is served: 'on 1 always-on server', 'on the user's device', …"""
+    from slm_core.i18n import t
+
+    if o.kind == "manual":
+        return t("value.mode.manual", lang)
+    if o.serving_mode == "always_on" and o.serving is not None:
+        return t("value.mode.always_on", lang, n=o.serving.instances or 1)
+    return t(f"value.mode.{o.serving_mode}", lang)
+
+
+def interval_text(o: Option, report: ValueReport, lang: str = "en") -> str:
+    """'90% interval $31k – $47k, chance of a positive value 99%' (or why there is none)."""
+    from slm_core.i18n import t
+
+    b = o.business
+    if b.net_value_ci is None:
+        return t("value.decision.no_interval", lang)
+    lo, hi = b.net_value_ci
+    text = t(
+        "value.decision.interval",
+        lang,
+        level=f"{b.interval_level or report.assumptions.interval_level:.0%}",
+        low=money(lo, report, lang),
+        high=money(hi, report, lang),
+        p=f"{b.p_positive or 0:.0%}",
+    )
+    if o.kind in ("api", "cascade"):
+        text += t("value.decision.interval_assumed", lang)
+    return text
+
+
+def decision_text(report: ValueReport, lang: str = "en") -> str:
+    """The decision in one paragraph: best option, its net value and interval, the runner-up,
+    and the break-evens that would flip it."""
+    from slm_core.i18n import t
+
+    if not report.inputs.runs:
+        return t("value.no_runs", lang)
+    d = report.decision
+    best = report.best
+    a = report.assumptions
+    if best.kind == "manual":
+        parts = [t("value.decision.manual", lang, horizon=f"{a.payback_horizon_months:g}")]
+        parts += [_flip_text(b, report, lang) for b in d.manual_flips]
+        if not d.manual_flips:
+            parts.append(t("value.decision.no_flip", lang))
+    else:
+        b = best.business
+        key = {"model": "value.decision.own", API: "value.decision.api"}.get(
+            best.kind, "value.decision.cascade"
+        )
+        parts = [
+            t(
+                key,
+                lang,
+                option=option_label(best, lang),
+                mode=serving_text(best, lang),
+                net=money(b.net_value, report, lang),
+                interval=interval_text(best, report, lang),
+                share=f"{b.details.get('small_model_share', b.coverage):.0%}",
+                api=a.llm_name,
+            )
+        ]
+        runner = report.runner_up
+        if runner is not None:
+            parts.append(
+                t(
+                    "value.decision.runner_up",
+                    lang,
+                    option=option_label(runner, lang),
+                    net=money(runner.business.net_value, report, lang),
+                )
+            )
+    if d.llm_break_even is not None:
+        parts.append(_flip_text(d.llm_break_even, report, lang))
+    elif best.kind != "manual":
+        parts.append(t("value.decision.llm_none", lang))
+    if d.manual_below is not None:
+        parts.append(
+            t(
+                "value.decision.manual_below",
+                lang,
+                volume=_volume(d.manual_below.value, lang),
+            )
+        )
+    return " ".join(p for p in parts if p)
+
+
+def _volume(value: float, lang: str) -> str:
+    from slm_core.i18n import format_number
+
+    rounded = float(f"{value:.2g}") if value >= 100 else round(value)
+    return format_number(rounded, lang)
+
+
+def _flip_text(b, report: ValueReport, lang: str) -> str:
+    from slm_core.i18n import format_money, t
+
+    new = option_label(report.option(b.new), lang) if _has(report, b.new) else b.new
+    if b.field == "llm_accuracy":
+        key = "value.decision.llm_up" if b.value > b.current else "value.decision.llm_down"
+        return t(key, lang, new=new, value=f"{b.value:.1%}")
+    if b.field == "annual_volume":
+        return t("value.decision.flip_volume", lang, new=new, value=_volume(b.value, lang))
+    if b.field == "hourly_labour_cost":
+        value = format_money(b.value, report.assumptions.currency, lang, 2)
+        return t("value.decision.flip_wage", lang, new=new, value=value)
+    return t("value.decision.flip_errors", lang, new=new, pct=f"{b.value:.0%}")
+
+
+def _has(report: ValueReport, key: str) -> bool:
+    return any(o.key == key for o in report.options)
+
+
+def reasons_text(o: Option, lang: str = "en") -> str:
+    """Why an option may not be recommended ('' when it may)."""
+    return " ".join(note_text(n, lang) for n in o.reasons)
 
 
 def format_figure(dim: Dimension, currency: str = "USD", lang: str = "en") -> str:
@@ -23,52 +168,19 @@ def format_figure(dim: Dimension, currency: str = "USD", lang: str = "en") -> st
         return format_money(dim.value, currency, lang) + t("value.per_year", lang)
     if dim.unit == "months":
         return f"{dim.value:.1f} " + t("value.unit.months", lang)
-    if dim.unit in ("%", "points"):
-        return f"{dim.value:.1f}" + ("%" if dim.unit == "%" else " " + t("value.unit.points", lang))
-    if dim.unit == "MB":
-        return f"{dim.value:.2f} MB"
+    if dim.unit in ("%", "% sent outside"):
+        return f"{dim.value:.1f}%"
+    if dim.unit == "points":
+        return f"{dim.value:.1f} " + t("value.unit.points", lang)
     if dim.unit == "ms":
-        return f"{dim.value:.2f} ms"
-    if dim.unit == "kg CO2e/yr":
-        if dim.value < 1:
-            return f"{dim.value * 1000:.3g} g CO2e" + t("value.per_year", lang)
-        return f"{dim.value:,.3g} kg CO2e" + t("value.per_year", lang)
-    return f"{dim.value:.3f}"
-
-
-def recommendation_text(report: ValueReport, lang: str = "en") -> str:
-    """'With your weights, X is the best balance: …' (or why there is no recommendation)."""
-    from slm_core.i18n import format_money, t
-
-    rec = report.recommendation
-    if rec.winner is None:
-        return t("value.rec.none", lang)
-    card = next(c for c in report.scorecards if c.label == rec.winner)
-    b = card.business
-    text = t(
-        "value.rec.winner",
-        lang,
-        model=rec.winner,
-        overall=f"{rec.winner_score:.0f}",
-        business=_fmt_score(card.business_score.score),
-        social=_fmt_score(card.social_score.score),
-        coverage=f"{b.coverage:.0%}",
-        threshold=f"{b.threshold:.2f}",
-        net=format_money(b.net_value, report.assumptions.currency, lang),
-    )
-    if rec.runner_up is not None:
-        text += " " + t(
-            "value.rec.runner_up", lang, model=rec.runner_up, overall=f"{rec.runner_up_score:.0f}"
-        )
-    return text
-
-
-def _fmt_score(score: float | None) -> str:
-    return "–" if score is None else f"{score:.0f}"
+        return f"{dim.value:,.3g} ms"
+    if dim.unit == "Wh/text":
+        return f"{dim.value:.3g} Wh" + t("value.per_text", lang)
+    return f"{dim.value:.3g}"
 
 
 def sensitivity_text(report: ValueReport, lang: str = "en") -> str:
-    """The assumption that would change the winner, and at what value."""
+    """The assumption that would change the decision with the smallest relative change."""
     from slm_core.i18n import t
 
     s = report.sensitivity
@@ -76,26 +188,29 @@ def sensitivity_text(report: ValueReport, lang: str = "en") -> str:
         return t("value.sens.not_run", lang)
     if s.field is None:
         return t("value.sens.stable", lang, factor=f"{s.factor:g}")
+    unit = report.assumptions.unit(s.field, lang)
+    new = option_label(report.option(s.new_winner), lang) if _has(report, s.new_winner) else "–"
     return t(
         "value.sens.line",
         lang,
         field=t(f"value.field.{s.field}", lang),
         value=f"{s.value:,.4g}",
         current=f"{s.current:,.4g}",
-        unit=""
-        if report.assumptions.unit(s.field) in ("0–1", "×")
-        else report.assumptions.unit(s.field),
-        new=s.new_winner,
+        unit="" if unit in ("0–1", "×") else unit,
+        new=new,
         direction=t("value.sens.up" if s.value > s.current else "value.sens.down", lang),
     )
 
 
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
 def format_value_report(report: ValueReport, lang: str = "en") -> str:
-    """Both scorecards of every run as plain text (for the CLI)."""
-    from slm_core.i18n import format_money, t
+    """The decision and every option's figures as plain text (for the CLI)."""
+    from slm_core.i18n import t
 
     a = report.assumptions
-    cards = list(report.scorecards)
     lines = [
         t(
             "value.cli.header",
@@ -109,89 +224,69 @@ def format_value_report(report: ValueReport, lang: str = "en") -> str:
             lang,
             volume=f"{a.annual_volume:,.0f}",
             minutes=f"{a.minutes_per_item:g}",
-            wage=format_money(a.hourly_labour_cost, a.currency, lang, 2),
+            wage=money(a.hourly_labour_cost, report, lang),
         ),
     ]
-    if not cards:
+    if not report.inputs.runs:
         lines.append(t("value.no_runs", lang))
         return "\n".join(lines)
-    columns = cards + ([report.llm] if report.llm else [])
-    width = max(14, *(len(c.label) for c in columns))
-    head = f"{'':<26}" + "".join(f"{c.label:>{width + 2}}" for c in columns)
+    lines += ["", decision_text(report, lang), ""]
+    options = list(report.options)
+    labels = [option_label(o, lang)[:22] for o in options]
+    width = max(14, *(len(x) for x in labels))
 
     def row(name: str, values: list[str]) -> str:
-        return f"{name:<26}" + "".join(f"{v:>{width + 2}}" for v in values)
+        return f"{name[:25]:<26}" + "".join(f"{v:>{width + 2}}" for v in values)
 
-    lines += ["", t("value.business_title", lang), head]
-    b_rows = [
+    lines.append(row("", labels))
+    rows = [
+        ("value.row.serving", lambda o: t(f"value.mode_short.{o.serving_mode or 'manual'}", lang)),
         (
             "value.row.threshold",
-            lambda c: "–" if c.business.threshold is None else f"{c.business.threshold:.2f}",
+            lambda o: "–" if o.business.threshold is None else f"{o.business.threshold:.2f}",
         ),
-        ("value.row.coverage", lambda c: f"{c.business.coverage:.1%}"),
-        ("value.row.labour_saved", lambda c: format_money(c.business.labour_saved, a.currency)),
-        ("value.row.error_cost", lambda c: format_money(c.business.error_cost, a.currency)),
+        ("value.row.coverage", lambda o: f"{o.business.coverage:.1%}"),
+        ("value.row.net_value", lambda o: money(o.business.net_value, report, lang)),
         (
-            "value.row.inference_cost",
-            lambda c: (
-                "n/m"
-                if c.business.inference_cost is None
-                else format_money(c.business.inference_cost, a.currency, digits=2)
+            "value.row.interval",
+            lambda o: (
+                "–"
+                if o.business.net_value_ci is None
+                else "/".join(money(x, report, lang) for x in o.business.net_value_ci)
             ),
         ),
-        ("value.row.net_value", lambda c: format_money(c.business.net_value, a.currency)),
-        ("value.row.roi", lambda c: "–" if c.business.roi is None else f"{c.business.roi:.0%}"),
+        (
+            "value.row.p_positive",
+            lambda o: "–" if o.business.p_positive is None else f"{o.business.p_positive:.0%}",
+        ),
+        ("value.row.yearly_cost", lambda o: money(o.business.yearly_cost, report, lang)),
         (
             "value.row.payback",
-            lambda c: (
-                t("value.never", lang)
-                if c.business.payback_months is None
-                else f"{c.business.payback_months:.1f}"
+            lambda o: (
+                "–" if o.business.payback_months is None else f"{o.business.payback_months:.1f}"
             ),
         ),
+        (
+            "value.row.business_score",
+            lambda o: _score(o.business_score.score if o.business_score else None),
+        ),
+        (
+            "value.row.social_score",
+            lambda o: _score(o.social_score.score if o.social_score else None),
+        ),
+        ("value.row.overall", lambda o: _score(o.overall)),
+        ("value.row.eligible", lambda o: t("value.yes" if o.eligible else "value.no", lang)),
     ]
-    for key, fn in b_rows:
-        lines.append(row(t(key, lang)[:25], [fn(c) for c in columns]))
-    lines.append(
-        row(
-            t("value.row.business_score", lang)[:25],
-            [_fmt_score(c.business_score.score) for c in columns],
-        )
-    )
-    lines += [
-        "",
-        t("value.social_title", lang),
-        f"{'':<26}" + "".join(f"{c.label:>{width + 2}}" for c in cards),
-    ]
-    for key in SOCIAL_DIMENSIONS:
-        values = []
-        for c in cards:
-            d = c.social_dims[key]
-            values.append("n/m" if d.score is None else f"{d.score:.0f}")
-        lines.append(
-            f"{t(f'value.dim.{key}', lang)[:25]:<26}" + "".join(f"{v:>{width + 2}}" for v in values)
-        )
-    lines.append(
-        f"{t('value.row.social_score', lang)[:25]:<26}"
-        + "".join(f"{_fmt_score(c.social_score.score):>{width + 2}}" for c in cards)
-    )
-    lines.append(
-        f"{t('value.row.overall', lang)[:25]:<26}"
-        + "".join(f"{_fmt_score(c.overall):>{width + 2}}" for c in cards)
-    )
-    lines += ["", recommendation_text(report, lang), sensitivity_text(report, lang)]
-    missing = [c for c in cards if c.business.inference_source != "bench"]
-    if missing:
-        lines.append(
-            t(
-                "value.note.bench_missing_cli",
-                lang,
-                runs=", ".join(c.label for c in missing),
-                run=missing[0].run_id,
-            )
-        )
-    fallback = [c.label for c in cards if c.business.inference_source == "fallback"]
-    if fallback:
-        lines.append(t("value.cpu_fallback_warning", lang, runs=", ".join(fallback)))
-    lines.append(t("value.cli.scores_help", lang))
+    for key, fn in rows:
+        lines.append(row(t(key, lang), [fn(o) for o in options]))
+    for o in options:
+        if o.reasons:
+            lines.append(f"  {option_label(o, lang)}: {reasons_text(o, lang)}")
+    if report.left_out:
+        names = ", ".join(t(f"value.dim.{d}", lang) for d in report.left_out)
+        lines.append(t("value.left_out", lang, dims=names))
+    lines += ["", sensitivity_text(report, lang), t("value.cli.scores_help", lang)]
     return "\n".join(lines)
+
+
+__all__ = ["API", "CASCADE", "MANUAL"]

@@ -1,0 +1,109 @@
+"""The value report every page shows: one scenario, one set of overrides, one cache.
+
+The Value page edits the scenario (``ui/value_scenario.py``) and the per-run choices (a
+threshold, a serving mode); the Value, Cost, Present and Report pages all read the same
+:class:`~slm_core.value.scorecard.ValueReport` from here, so they state the same decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import streamlit as st
+
+from slm_core.value.assumptions import PRESET_IDS, Assumptions, load_preset
+from slm_core.value.inputs import Measurement, collect_inputs
+from slm_core.value.options import Overrides
+from slm_core.value.scorecard import ValueReport, evaluate_value
+from slm_core.value.text import decision_text
+from ui.state import get_store, lang, t
+
+BASE_KEY = "value.base"  # the loaded scenario, as Assumptions.to_dict()
+CURRENT_KEY = "value.current"  # the edited scenario, to survive a visit to another page
+THRESHOLDS_KEY = "value.thresholds"  # {run_id: threshold} chosen by the user
+SERVING_KEY = "value.serving"  # {run_id: serving mode} chosen by the user
+
+
+def current_assumptions() -> Assumptions:
+    """The scenario the Value page is editing (its first preset until the user opens it)."""
+    for key in (CURRENT_KEY, BASE_KEY):
+        data = st.session_state.get(key)
+        if data:
+            return Assumptions.from_dict(data)
+    return load_preset(PRESET_IDS[0])
+
+
+def current_overrides() -> Overrides:
+    """Thresholds and serving modes chosen per run on the Value page."""
+    return Overrides(
+        thresholds={
+            int(k): float(v) for k, v in (st.session_state.get(THRESHOLDS_KEY) or {}).items()
+        },
+        serving={int(k): str(v) for k, v in (st.session_state.get(SERVING_KEY) or {}).items()},
+    )
+
+
+def fingerprint(store, dataset_id: str) -> str:
+    """Changes when a run finishes or gets a benchmark, an evaluation, card text or feedback."""
+    from slm_core.report.model_card import read_card_text
+
+    runs = store.list_runs(dataset_id=dataset_id, statuses=("succeeded",))
+    parts = [
+        (
+            r.id,
+            str(r.finished_at),
+            store.get_result(r.id, "bench"),
+            store.get_result(r.id, "evaluation") is not None,
+            read_card_text(store, r.id).to_dict(),
+        )
+        for r in runs
+    ]
+    raw = json.dumps([parts, store.feedback_summary(dataset_id)], default=str, sort_keys=True)
+    return hashlib.sha1(raw.encode()).hexdigest()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cached_inputs(_store, dataset_id: str, key: str, measurement: str):
+    """What was measured per run (measured once and stored when missing); ``measurement`` is
+    ``Measurement.key()`` of the scenario, so only its noise rates and top-k re-measure."""
+    settings = Measurement.from_key(measurement)
+    return collect_inputs(_store, dataset_id, measure=True, settings=settings)
+
+
+def _overrides_key(o: Overrides) -> tuple:
+    return (tuple(sorted(o.thresholds.items())), tuple(sorted(o.serving.items())))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_report(
+    _inputs, key: str, assumptions_json: str, overrides: tuple, with_sensitivity: bool = True
+) -> ValueReport:
+    thresholds, serving = overrides
+    return evaluate_value(
+        _inputs,
+        Assumptions.from_json(assumptions_json),
+        Overrides(dict(thresholds), dict(serving)),
+        with_sensitivity=with_sensitivity,
+    )
+
+
+def value_report(dataset_id: str, assumptions: Assumptions | None = None) -> ValueReport:
+    """The value report of ``dataset_id`` under the current (or the given) scenario."""
+    store = get_store()
+    a = assumptions or current_assumptions()
+    key = fingerprint(store, dataset_id)
+    with st.spinner(t("value.measuring_all")):
+        inputs = cached_inputs(store, dataset_id, key, Measurement.of(a).key())
+    overrides = current_overrides()
+    return cached_report(inputs, key, a.to_json(), _overrides_key(overrides))
+
+
+def decision_box(report: ValueReport) -> None:
+    """The decision, stated once, with how it was made (the same paragraph on every page)."""
+    text = decision_text(report, lang())
+    if report.decision.best == "manual":
+        st.warning(text, icon=":material/front_hand:")
+    else:
+        st.success(text, icon=":material/recommend:")
+    st.caption(t("value.decision.how"))
