@@ -10,23 +10,16 @@ from slm_core.i18n import catalogue
 from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, Assumptions
 from slm_core.value.scores import (
     overall_score,
-    rank,
-    recommend,
-    score_access,
+    score_above_chance,
     score_budget,
-    score_co2,
-    score_faithfulness,
-    score_feedback,
+    score_energy,
     score_gap,
     score_net_value,
     score_payback,
-    score_privacy,
-    score_robustness,
     score_roi,
     score_share,
     sensitivity,
     weighted_score,
-    wilson_lower,
 )
 
 
@@ -37,8 +30,9 @@ def test_business_score_mappings():
     assert score_roi(1.0) == pytest.approx(50.0)
     assert score_roi(3.0) == pytest.approx(75.0)
     assert score_roi(-0.5) == 0.0 and score_roi(None) == 0.0
-    assert score_payback(6.0) == pytest.approx(75.0)
-    assert score_payback(30.0) == 0.0 and score_payback(None) == 0.0
+    assert score_payback(6.0, 24.0) == pytest.approx(75.0)
+    assert score_payback(6.0, 12.0) == pytest.approx(50.0)  # the horizon is an assumption
+    assert score_payback(30.0, 24.0) == 0.0 and score_payback(None, 24.0) == 0.0
     assert score_share(0.42) == pytest.approx(42.0) and score_share(None) is None
 
 
@@ -46,28 +40,17 @@ def test_social_score_mappings():
     assert score_budget(10.0, 15.0) == 100.0
     assert score_budget(30.0, 15.0) == pytest.approx(50.0)
     assert score_budget(None, 15.0) is None
-    assert score_privacy(30.0, 50.0, 15.0, 100.0) == pytest.approx(75.0)
-    assert score_privacy(30.0, None, 15.0, 100.0) == pytest.approx(50.0)
-    assert score_privacy(None, None, 15.0, 100.0) is None
-    assert score_access(200.0, 100.0, True) == pytest.approx(50.0)
-    assert score_access(50.0, 100.0, False) == pytest.approx(50.0)
-    assert score_co2(0.05) == 100.0
-    assert score_co2(1.0) == pytest.approx(80.0)
-    assert score_co2(1000.0) == pytest.approx(20.0)
-    assert score_co2(1e9) == 0.0
-    assert score_gap(0.0) == 100.0 and score_gap(0.25) == pytest.approx(50.0)
-    assert score_gap(0.8) == 0.0
-    assert score_robustness(0.1) == pytest.approx(50.0) and score_robustness(-0.02) == 100.0
-    assert score_faithfulness(0.4, 0.1) == pytest.approx(75.0)
-    assert score_faithfulness(0.1, 0.3) == 0.0 and score_faithfulness(0.0, 0.0) == 0.0
-
-
-def test_wilson_lower_bound_and_feedback_score():
-    assert wilson_lower(0, 0) is None and score_feedback(0, 0) is None
-    # 8 of 10 right: Wilson 95% interval is about 0.490–0.943
-    assert wilson_lower(8, 10) == pytest.approx(0.4902, abs=1e-3)
-    # The same share on more ratings scores higher.
-    assert score_feedback(80, 100) > score_feedback(8, 10)
+    assert score_energy(0.24, 0.24, 2.0) == pytest.approx(50.0)
+    assert score_energy(0.0024, 0.24, 2.0) == pytest.approx(100.0)
+    assert score_energy(0.024, 0.24, 1.0) == pytest.approx(100.0)
+    assert score_energy(2.4, 0.24, 2.0) == pytest.approx(25.0)
+    assert score_energy(None, 0.24, 2.0) is None
+    assert score_gap(0.0, 0.5) == 100.0 and score_gap(0.25, 0.5) == pytest.approx(50.0)
+    assert score_gap(0.8, 0.5) == 0.0 and score_gap(0.25, 1.0) == pytest.approx(75.0)
+    assert score_above_chance(0.3, 0.4) == pytest.approx(75.0)
+    assert score_above_chance(0.5, 0.4) == 100.0 and score_above_chance(-0.1, 0.4) == 0.0
+    assert score_above_chance(0.0, 0.0) == 0.0  # at chance: nothing to keep
+    assert score_above_chance(None, 0.4) is None
 
 
 def test_weighted_score_skips_unmeasured_dimensions_and_reports_weight_used():
@@ -83,20 +66,19 @@ def test_overall_score_blends_business_and_social():
     assert overall_score(None, None, 0.5) is None
 
 
-def test_rank_and_recommend():
-    assert rank({"x": 10.0, "y": None, "z": 30.0}) == ["z", "x", "y"]
-    rec = recommend({"x": 10.0, "y": None, "z": 30.0})
-    assert (rec.winner, rec.runner_up) == ("z", "x")
-    assert recommend({"x": None}).winner is None
+def _winner(scores):
+    def winner_of(a: Assumptions) -> str:
+        table = scores(a)
+        return max(table, key=lambda k: (table[k], -list(table).index(k)))
+
+    return winner_of
 
 
 def test_sensitivity_finds_the_crossing_by_bisection():
     # B's score grows with the volume, A's is fixed: B wins now (200k) and loses below 50k.
-    def evaluate(a: Assumptions):
-        return {"A": 50.0, "B": a.annual_volume / 1000.0}
-
+    winner_of = _winner(lambda a: {"A": 50.0, "B": a.annual_volume / 1000.0})
     a = Assumptions(annual_volume=200_000.0)
-    s = sensitivity(evaluate, a, fields=("annual_volume", "setup_cost"))
+    s = sensitivity(winner_of, a, fields=("annual_volume", "setup_cost"))
     assert s.winner == "B"
     assert s.field == "annual_volume"
     assert s.new_winner == "A"
@@ -105,25 +87,27 @@ def test_sensitivity_finds_the_crossing_by_bisection():
 
 
 def test_sensitivity_reports_the_nearest_of_two_assumptions():
-    def evaluate(a: Assumptions):
-        # A wins unless the volume rises ×4, or the labour cost rises ×1.5.
-        return {
+    # A wins unless the volume rises ×4, or the labour cost rises ×1.5.
+    winner_of = _winner(
+        lambda a: {
             "A": 100.0,
             "B": 25.0 * a.annual_volume / 1e5 + 0.0,
             "C": 100.0 * a.hourly_labour_cost / 30.0,
         }
-
+    )
     a = Assumptions(annual_volume=100_000.0, hourly_labour_cost=20.0)
-    s = sensitivity(evaluate, a, fields=("annual_volume", "hourly_labour_cost"))
+    s = sensitivity(winner_of, a, fields=("annual_volume", "hourly_labour_cost"))
     assert s.field == "hourly_labour_cost" and s.new_winner == "C"
     assert s.value == pytest.approx(30.0, rel=1e-3)
 
 
 def test_sensitivity_says_when_nothing_in_range_changes_the_winner():
-    s = sensitivity(lambda a: {"A": 90.0, "B": 10.0}, Assumptions(), fields=("annual_volume",))
+    s = sensitivity(
+        _winner(lambda a: {"A": 90.0, "B": 10.0}), Assumptions(), fields=("annual_volume",)
+    )
     assert s.field is None and s.winner == "A"
     s = sensitivity(
-        lambda a: {"A": 1.0, "B": 0.0},
+        _winner(lambda a: {"A": 1.0, "B": 0.0}),
         Assumptions(value_per_correct=0.0),
         fields=("value_per_correct",),
     )
@@ -132,10 +116,8 @@ def test_sensitivity_says_when_nothing_in_range_changes_the_winner():
 
 def test_sensitivity_respects_bounds_of_shares():
     # B wins only above business_share 1.2, which a share can never reach.
-    def evaluate(a: Assumptions):
-        return {"A": 60.0, "B": 50.0 * a.business_share}
-
-    s = sensitivity(evaluate, Assumptions(business_share=0.5), fields=("business_share",))
+    winner_of = _winner(lambda a: {"A": 60.0, "B": 50.0 * a.business_share})
+    s = sensitivity(winner_of, Assumptions(business_share=0.5), fields=("business_share",))
     assert s.field is None
     assert not math.isnan(s.factor)
 

@@ -1,4 +1,5 @@
-"""Social dimensions: fairness with a planted gap, seeded robustness noise, and the formulas."""
+"""Social dimensions: fairness with a planted gap, seeded robustness noise, and the formulas on
+one basis for models and the hosted API."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import pytest
 from slm_core.value.assumptions import Assumptions
 from slm_core.value.robustness import NoiseConfig, add_noise, robustness_check
 from slm_core.value.social import (
-    CARD_ITEMS,
-    SocialInputs,
+    TRANSPARENCY_ITEMS,
+    SocialBasis,
     fairness,
     fairness_by_class,
     fairness_by_group,
     language_ok,
+    mixed_dimensions,
     social_dimensions,
+    transparency_items,
 )
 
 # ----------------------------------------------------------------- fairness
@@ -119,96 +122,125 @@ def test_robustness_check_with_a_real_model(topic_texts):
 
 # ----------------------------------------------------------------- formulas
 
-
-def test_privacy_uses_size_and_memory_against_the_budgets():
-    x = SocialInputs(size_bytes=30_000_000, size_source="bench", peak_rss_bytes=50_000_000)
-    d = social_dimensions(x, Assumptions())["privacy"]
-    assert d.value == pytest.approx(30.0)  # MB
-    assert d.score == pytest.approx((50.0 + 100.0) / 2)  # 15/30 of the disk budget; memory fits
-    assert d.details["fits_disk"] is False and d.details["fits_memory"] is True
-    assert d.details["offline"] is True
+OWN = {"device": 0.0, "own_server": 1.0, "outside": 0.0}
 
 
-def test_missing_benchmark_says_not_measured_with_the_command():
-    x = SocialInputs(run_id=12, size_bytes=1000, size_source="training")
-    dims = social_dimensions(x, Assumptions())
-    assert dims["access"].score is None and dims["access"].status == "not_measured"
-    keys = {n.key for d in dims.values() for n in d.notes}
-    assert {
-        "value.note.latency_missing",
-        "value.note.memory_missing",
-        "value.note.energy_missing",
-        "value.note.size_from_training",
-    } <= keys
-    note = next(n for n in dims["access"].notes if n.key == "value.note.latency_missing")
-    assert note.params == {"run": 12}
-    from slm_core.value.text import note_text
-
-    assert "python -m slm_core bench --run 12" in note_text(note)
+def _basis(**kw) -> SocialBasis:
+    return SocialBasis(**{"option": "#1 m", "family": "linear", "where": OWN, **kw})
 
 
-def test_environment_co2_from_measured_energy():
-    a = Assumptions(annual_volume=2_000_000.0, pue=1.5, grid_gco2_per_kwh=500.0)
-    x = SocialInputs(energy_kwh_per_million=0.1, train_energy_kwh=0.3, train_energy_source="bench")
-    d = social_dimensions(x, a)["environment"]
-    # (0.3 + 2 × 0.1) kWh × 1.5 × 500 g = 375 g
-    assert d.value == pytest.approx(0.375)
-    assert d.status == "measured"
-    assert d.score == pytest.approx(100 - 20 * 0.5740312677, abs=1e-6)  # log10(3.75)
+def test_privacy_follows_where_the_text_goes():
+    a = Assumptions(privacy_own_server=60.0)
+    device = social_dimensions(_basis(where={"device": 1.0}), a)["privacy"]
+    server = social_dimensions(_basis(), a)["privacy"]
+    api = social_dimensions(_basis(family="api", where={"outside": 1.0}), a)["privacy"]
+    assert (device.score, server.score, api.score) == (100.0, 60.0, 0.0)
+    assert api.value == 100.0 and api.kind == "assumed"  # % of texts sent outside
 
 
-def test_environment_estimate_from_cpu_time_is_labelled():
+def test_access_size_memory_latency_and_language():
     a = Assumptions(
-        annual_volume=1_000_000.0, pue=1.0, grid_gco2_per_kwh=1000.0, cpu_watts_per_thread=4.0
+        device_disk_budget_mb=15.0, device_memory_budget_mb=100.0, latency_budget_ms=100.0
     )
-    x = SocialInputs(cpu_seconds_per_prediction=0.0009, train_seconds=900.0, train_threads=1)
-    d = social_dimensions(x, a)["environment"]
-    # inference: 0.0009 s × 1e6 × 4 W = 3600 J = 0.001 kWh; training 900 s × 4 W = 0.001 kWh
-    assert d.details["inference_kwh_per_million"] == pytest.approx(0.001)
-    assert d.details["train_kwh"] == pytest.approx(0.001)
-    assert d.value == pytest.approx(0.002)
-    assert d.status == "estimate"
-
-
-def test_access_latency_and_language():
-    a = Assumptions(latency_budget_ms=100.0)
-    fast_wrong = SocialInputs(latency_p50_ms=1.0, script="cjk", model_token_unit="word")
-    assert social_dimensions(fast_wrong, a)["access"].score == pytest.approx(50.0)
-    slow = SocialInputs(latency_p50_ms=400.0, script="latin", model_token_unit="word")
-    assert social_dimensions(slow, a)["access"].score == pytest.approx(25.0)
+    d = social_dimensions(_basis(artifact_mb=30.0, memory_mb=50.0, latency_ms=400.0), a)["access"]
+    assert d.score == pytest.approx((50.0 + 100.0 + 25.0) / 3)
+    wrong_script = _basis(artifact_mb=1.0, memory_mb=50.0, latency_ms=1.0, language_ok=False)
+    assert social_dimensions(wrong_script, a)["access"].score == pytest.approx(50.0)
+    api = social_dimensions(_basis(family="api", latency_ms=1000.0), a)["access"]
+    assert api.score == pytest.approx((0.0 + 0.0 + 10.0) / 3)  # cannot run on a device
+    missing = social_dimensions(_basis(), a)["access"]
+    assert missing.score is None and missing.kind == "not_measured"
     assert language_ok("mixed", "char") and not language_ok("mixed", "word")
 
 
-def test_feedback_never_makes_up_a_score():
-    none = social_dimensions(SocialInputs(), Assumptions())["feedback"]
-    assert none.score is None and none.notes[0].key == "value.note.no_feedback"
-    some = social_dimensions(SocialInputs(feedback_rated=10, feedback_right=8), Assumptions())
-    assert some["feedback"].value == pytest.approx(80.0)
-    assert some["feedback"].score == pytest.approx(49.0, abs=0.1)
+def test_environment_is_energy_per_text_against_the_hosted_llm_on_a_log_scale():
+    a = Assumptions(llm_wh_per_query=0.24, energy_score_decades=2.0)
+    score = lambda wh: social_dimensions(_basis(wh_per_text=wh), a)["environment"].score  # noqa: E731
+    assert score(0.24) == pytest.approx(50.0)
+    assert score(0.0024) == pytest.approx(100.0) and score(24.0) == pytest.approx(0.0)
+    assert score(0.024) == pytest.approx(75.0) and score(0.0) == 100.0
+    d = social_dimensions(_basis(wh_per_text=0.8), a)["environment"]
+    assert d.kind == "modelled" and d.score < 50  # an idle always-on server at low volume
+    assert social_dimensions(_basis(), a)["environment"].score is None
 
 
-def test_transparency_is_the_share_of_the_checklist():
-    card = dict.fromkeys(CARD_ITEMS[:6], True)
-    d = social_dimensions(SocialInputs(card=card), Assumptions())["transparency"]
-    assert d.score == pytest.approx(100.0 * 6 / len(CARD_ITEMS))
-    assert d.details["missing"] == list(CARD_ITEMS[6:])
-
-
-def test_robustness_and_explainability_dimensions_from_stored_results():
-    x = SocialInputs(
-        robustness={
-            "clean_accuracy": 0.9,
-            "noisy_accuracy": 0.85,
-            "config": NoiseConfig().to_dict(),
+def test_robustness_and_explainability_are_judged_above_chance():
+    x = _basis(
+        robustness={"clean_accuracy": 0.9, "noisy_accuracy": 0.8, "chance": 0.5, "config": {}},
+        faithfulness={
+            "gain": 0.2,
+            "full_confidence": 0.9,
+            "chance": 0.5,
+            "k": 3,
+            "n_texts": 50,
+            "top_k_drop": 0.3,
+            "random_drop": 0.1,
         },
-        faithfulness={"top_k_drop": 0.4, "random_drop": 0.1, "gain": 0.3, "k": 3, "n_texts": 50},
-        explain_method="linear",
     )
     dims = social_dimensions(x, Assumptions())
-    assert dims["robustness"].value == pytest.approx(5.0)  # points
-    assert dims["robustness"].score == pytest.approx(75.0)
-    assert dims["explainability"].score == pytest.approx(75.0)
-    missing = social_dimensions(
-        SocialInputs(explain_note="value.note.explain_module_missing"), Assumptions()
-    )["explainability"]
-    assert missing.score is None and missing.notes[0].key == "value.note.explain_module_missing"
+    assert dims["robustness"].value == pytest.approx(10.0)  # points lost
+    assert dims["robustness"].score == pytest.approx(75.0)  # keeps 0.3 of 0.4 above chance
+    assert dims["explainability"].score == pytest.approx(50.0)  # 0.2 of 0.4 above chance
+    ignores_input = _basis(
+        robustness={"clean_accuracy": 0.5, "noisy_accuracy": 0.5, "chance": 0.5, "config": {}},
+        faithfulness={"gain": 0.0, "full_confidence": 0.5, "chance": 0.5},
+    )
+    dims = social_dimensions(ignores_input, Assumptions())
+    assert dims["robustness"].score == 0.0 and dims["explainability"].score == 0.0
+    api = social_dimensions(_basis(family="api"), Assumptions())
+    assert api["robustness"].score is None
+    assert api["robustness"].notes[0].key == "value.note.not_measured_api"
+
+
+def test_fairness_gap_against_the_stated_zero_point():
+    f = fairness_by_class(["a"] * 10 + ["b"] * 10, ["a"] * 10 + ["b"] * 5 + ["a"] * 5)
+    d = social_dimensions(_basis(fairness=f), Assumptions(fairness_gap_zero=1.0))["fairness"]
+    assert d.value == pytest.approx(50.0) and d.score == pytest.approx(50.0)
+    assert social_dimensions(_basis(fairness=f), Assumptions())["fairness"].score == 0.0
+
+
+def test_feedback_counts_only_from_the_minimum_and_never_lowers_for_scarcity():
+    a = Assumptions(feedback_min_ratings=10)
+    none = social_dimensions(_basis(), a)["feedback"]
+    assert none.score is None and none.notes[0].key == "value.note.no_feedback"
+    few = social_dimensions(_basis(feedback_rated=3, feedback_right=3), a)["feedback"]
+    assert few.score is None and few.value == 100.0
+    some = social_dimensions(_basis(feedback_rated=10, feedback_right=8), a)["feedback"]
+    assert some.score == pytest.approx(80.0) and some.kind == "measured"
+
+
+def test_transparency_items_differ_by_family():
+    linear = transparency_items("linear", card_written=True, cost_source="bench")
+    neural = transparency_items("neural", card_written=False, cost_source="fallback")
+    api = transparency_items("api", card_written=False, cost_source=None, evaluated=False)
+    assert set(linear) == set(TRANSPARENCY_ITEMS)
+    score = lambda items: (
+        social_dimensions(_basis(transparency=items), Assumptions())["transparency"].score
+    )  # noqa: E731
+    assert score(linear) == 100.0
+    assert score(neural) == pytest.approx(100 * (1 + 1 + 0.5 + 1 + 0 + 0.5) / 6)
+    assert score(api) == pytest.approx(100 * 1 / 6)  # only its published price is known
+
+
+def test_a_cascade_mixes_its_two_parts_by_the_share_each_answers():
+    a = Assumptions()
+    own = social_dimensions(
+        _basis(
+            wh_per_text=0.0024,
+            transparency=transparency_items("linear", card_written=True, cost_source="bench"),
+        ),
+        a,
+    )
+    api = social_dimensions(
+        _basis(
+            family="api",
+            where={"outside": 1.0},
+            wh_per_text=0.24,
+            transparency=transparency_items("api", card_written=False, cost_source=None),
+        ),
+        a,
+    )
+    mixed = mixed_dimensions(own, api, 0.75)
+    assert mixed["environment"].score == pytest.approx(0.75 * 100 + 0.25 * 50)
+    assert mixed["privacy"].score == pytest.approx(0.75 * a.privacy_own_server)
+    assert mixed["robustness"].score is None  # missing for the API part

@@ -435,6 +435,14 @@ def source_kind(src: Source) -> str:
     return "sourced"
 
 
+def unused_fields(a: Assumptions) -> tuple[str, ...]:
+    """Fields no figure reads under this scenario: without a positive class, the costs of a
+    false positive and a false negative (every error then costs ``cost_other_error``)."""
+    if not a.positive_class:
+        return ("cost_false_positive", "cost_false_negative")
+    return ()
+
+
 def with_grid_region(a: Assumptions) -> Assumptions:
     """Credit Ember/OWID as the source when the grid intensity is that of the chosen region."""
     region = a.grid_region

@@ -525,7 +525,6 @@ def build_options(
             )
         )
     keep, _ = common_dimensions(scored)
-    social_weights = {d: w for d, w in a.social_weights.items() if d in keep}
     out = []
     for option in scored:
         if option.kind == "manual":
@@ -534,7 +533,8 @@ def build_options(
         bscore = weighted_score(
             {k: d.score for k, d in option.business_dims.items()}, a.business_weights
         )
-        sscore = weighted_score({k: option.social_dims[k].score for k in keep}, social_weights)
+        # Weights of left-out dimensions count as unused, so weight_used shows what is missing.
+        sscore = weighted_score({k: option.social_dims[k].score for k in keep}, a.social_weights)
         ok, reasons = eligibility(option, a)
         out.append(
             replace(
