@@ -238,3 +238,29 @@ def test_bootstrap_uses_the_same_resampling_as_accuracy():
     acc = bootstrap_ci(np.zeros(200, dtype=int), 1 - right.astype(int), 2)["accuracy"]
     means = bootstrap_means(right[None, :], 1000, 0)[:, 0]
     assert percentile_interval(means, 0.95) == pytest.approx(acc)
+
+
+def test_runs_stored_before_validation_predictions_get_them_once(fresh_home, topic_texts):
+    import pandas as pd
+
+    from slm_core.store import RunStore
+    from slm_core.train import PREDICTION_FILES
+    from slm_core.value.inputs import collect_inputs
+    from tests.conftest import store_trained_runs
+
+    texts, labels = topic_texts
+    store = RunStore()
+    dataset, (run_id,) = store_trained_runs(
+        store, pd.DataFrame({"text": texts, "label": labels}), {}, models=("tfidf_lr",)
+    )
+    path = store.artifact_dir(run_id) / PREDICTION_FILES["validation"]
+    stored = pd.read_parquet(path)
+    path.unlink()  # as a run trained before validation predictions were kept
+    without = collect_inputs(store, dataset.id, measure=False)
+    assert without.runs[0].val is None and without.runs[0].val_source is None
+    option = evaluate_value(without, Assumptions(), with_sensitivity=False).card(run_id)
+    assert option.business.threshold_source == "no_validation"  # never chosen on test
+    again = collect_inputs(store, dataset.id, measure=True)
+    assert again.runs[0].val_source == "computed" and path.exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(path), stored)  # the same split, rebuilt
+    assert collect_inputs(store, dataset.id, measure=True).runs[0].val_source == "stored"

@@ -280,27 +280,28 @@ def summarise(
 
 
 def choose_threshold(
-    val: SplitScores | None, p: Payoff, override: float | None
+    val: SplitScores | None, p: Payoff, override: float | None, *, with_curve: bool = True
 ) -> tuple[float, str, dict[str, list[float | None]]]:
     """(threshold, how it was chosen, the validation curve) for a small model."""
     if val is None or val.n == 0:
-        return (
-            (0.0 if override is None else float(override)),
-            ("override" if override is not None else "no_validation"),
-            {},
-        )
+        source = "override" if override is not None else "no_validation"
+        return (0.0 if override is None else float(override)), source, {}
     table = val.table
     curve = model_curve(table, p)
-    i = best_index(curve)
-    chosen = float(table.thresholds[i]) if override is None else float(override)
+    if override is not None:
+        chosen, source = float(override), "override"
+    else:
+        chosen, source = float(table.thresholds[best_index(curve)]), "validation"
+    if not with_curve:
+        return chosen, source, {}
     return (
         chosen,
-        ("validation" if override is None else "override"),
+        source,
         {
-            "threshold": [float(t) for t in table.thresholds],
-            "coverage": [float(c) for c in table.coverage],
-            "accuracy": [None if np.isnan(x) else float(x) for x in table.accuracy],
-            "value_per_text": [float(x) for x in curve],
+            "threshold": table.thresholds.tolist(),
+            "coverage": table.coverage.tolist(),
+            "accuracy": [None if np.isnan(x) else x for x in table.accuracy.tolist()],
+            "value_per_text": curve.tolist(),
         },
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -152,6 +153,12 @@ class DatasetInputs:
     skipped: tuple[tuple[int, str], ...] = ()
     has_groups: bool = False
     measurement: Measurement = Measurement()
+
+    @cached_property
+    def reference_idx(self) -> np.ndarray:
+        """``reference_test`` as indices into ``classes`` (an unknown label counts as the first)."""
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.array([index.get(c, 0) for c in self.reference_test], dtype=int)
 
     def to_dict(self) -> dict[str, Any]:
         return {

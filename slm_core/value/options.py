@@ -175,7 +175,9 @@ def _model_option(
 ) -> tuple[Option, dict]:
     p = Payoff.of(a, r.test.classes, r.test.prior or None)
     pv = Payoff.of(a, r.val.classes, r.val.prior or None) if r.val is not None else p
-    threshold, source, curve = choose_threshold(r.val, pv, o.thresholds.get(r.run_id))
+    threshold, source, curve = choose_threshold(
+        r.val, pv, o.thresholds.get(r.run_id), with_curve=intervals
+    )
     mode = o.serving.get(r.run_id, a.serving_mode)
     serving = serving_cost(r.serving, a, mode)
     comp = model_components(r.test, p, threshold)
@@ -198,7 +200,7 @@ def _model_option(
         chosen_on="validation" if source == "validation" else None,
         kinds=_model_kinds(serving),
         accuracy=float(comp["right"].sum() / answered) if answered else None,
-        automated_confusion=automated_confusion(r.test, threshold),
+        automated_confusion=automated_confusion(r.test, threshold) if intervals else [],
         classes=r.test.classes,
         curve=curve,
         details={"validation_source": r.val_source, "cost_matrix": p.costs.tolist()},
@@ -232,9 +234,9 @@ def _api_option(
     inputs: DatasetInputs, a: Assumptions, manual_per_text: float, intervals: bool
 ) -> Option:
     p = Payoff.of(a, inputs.classes, inputs.prior)
-    index = {c: i for i, c in enumerate(inputs.classes)}
-    true_idx = np.array([index.get(c, 0) for c in inputs.reference_test], dtype=int)
+    true_idx = inputs.reference_idx
     price = api_price_per_text(inputs.lengths, a)
+    bill = api_cost(inputs.lengths, a)
     comp = api_components(true_idx, p, a, price)
     counts = np.bincount(true_idx, minlength=len(inputs.classes))
     fig = summarise(
@@ -255,7 +257,7 @@ def _api_option(
         kinds=ASSUMED_KINDS,
         accuracy=a.llm_accuracy,
         classes=inputs.classes,
-        details={**api_cost(inputs.lengths, a).details, "accuracy_is_assumed": True},
+        details={**bill.details, "accuracy_is_assumed": True},
     )
     return Option(
         key=API,
@@ -263,7 +265,7 @@ def _api_option(
         label=a.llm_name,
         business=_with_manual(business, a, manual_per_text),
         serving_mode="api",
-        serving=api_cost(inputs.lengths, a),
+        serving=bill,
         value_per_text=float(np.mean(per_text_value(comp, p))) if len(true_idx) else 0.0,
     )
 
