@@ -456,3 +456,14 @@ def test_scenario_saved_in_the_store_comes_back(fresh_home):
     record = to_store(store, a, "moderation v2")
     assert from_store(store, record.id) == a
     assert json.loads(json.dumps(record.data))["positive_class"] == "toxic"
+
+
+def test_unused_error_costs_depend_on_the_positive_class_and_the_classes():
+    assert unused_fields(_plain()) == ("cost_false_positive", "cost_false_negative")
+    spam = _plain(positive_class="spam")
+    assert unused_fields(spam) == ()
+    assert unused_fields(spam, ["ham", "spam"]) == ("cost_other_error",)  # every error is FP/FN
+    assert unused_fields(spam, ["ham", "spam", "promo"]) == ()
+    assert unused_fields(spam, ["a", "b"]) == ("cost_false_positive", "cost_false_negative")
+    rare = _plain(positive_class=RAREST_CLASS)
+    assert unused_fields(rare, ["ok", "toxic"], [0.9, 0.1]) == ("cost_other_error",)

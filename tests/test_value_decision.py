@@ -93,7 +93,7 @@ def test_always_on_at_200k_makes_the_api_cheaper_and_50m_the_reverse():
 
 
 def test_the_llm_break_even_ties_the_two_options_when_plugged_back_in():
-    a = load_preset("customer_service_triage")
+    a = replace(load_preset("customer_service_triage"), business_share=0.8)
     inputs = vf.five_models()
     report = _report(inputs, a, break_evens=True)
     be = report.decision.llm_break_even

@@ -1,15 +1,15 @@
-"""Scorecards from a store with real trained runs, and AppTest of the Value page.
+"""The value report from a store with real trained runs, and AppTest of the Value page.
 
-Until the page is in ``app.PAGES`` it runs under a minimal router (``st.navigation`` over the
-real ``pages/``), with the active dataset and language set in session state as the sidebar
-would.
+The page runs under a minimal router (``st.navigation`` over the real ``pages/``), with the
+active dataset and language set in session state as the sidebar would. Assertions read the data
+behind the widgets (the frames, the decision paragraph), never pixels.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
@@ -17,12 +17,18 @@ from streamlit.testing.v1 import AppTest
 
 from slm_core import jobs
 from slm_core.data.split import content_hash
+from slm_core.i18n import t
 from slm_core.store import RunStore
 from slm_core.value import Assumptions, build_scorecards, format_value_report
-from slm_core.value.business import cost_matrix
+from slm_core.value.assumptions import RAREST_CLASS
+from slm_core.value.inputs import Measurement, collect_inputs
+from slm_core.value.options import Overrides
+from slm_core.value.scorecard import evaluate_value
+from slm_core.value.text import decision_text, option_label, serving_text
 from tests.conftest import TOPIC_WORDS, page_under_router, planted_gap_frame, store_trained_runs
+from ui.decision import CURRENT_KEY, SERVING_KEY, THRESHOLDS_KEY
 
-TIMEOUT = 120
+TIMEOUT = 180
 WORDS = TOPIC_WORDS
 BENCH = {
     "latency_ms": {
@@ -58,89 +64,65 @@ def stored(fresh_home):
     st.cache_data.clear()
 
 
-# ------------------------------------------------------------- scorecards
+# ------------------------------------------------------------- value report
 
 
-def test_build_scorecards_figures_can_be_recomputed_from_the_json(stored):
+def test_report_json_holds_every_option_and_its_figures_add_up(stored):
     store, dataset, run_ids = stored
-    a = Assumptions(positive_class="money")
-    report = build_scorecards(store, dataset.id, a)
-    assert [c.run_id for c in report.scorecards] == run_ids
-    data = json.loads(json.dumps(report.to_dict()))
-    assert data["assumptions"]["positive_class"] == "money"
-    v, minutes, wage = a.annual_volume, a.minutes_per_item, a.hourly_labour_cost
-    for card in data["scorecards"]:
-        b = card["business"]
-        costs = np.array(cost_matrix(a, b["classes"]))
-        confusion = np.array(b["automated_confusion"])
-        assert b["labour_saved"] == pytest.approx(v * b["coverage"] * minutes / 60 * wage)
-        assert b["error_cost"] == pytest.approx(v * (confusion * costs).sum() / b["n_test"])
-        cpu = b["details"]["cpu_seconds_per_prediction"]
-        assert b["inference_cost"] == pytest.approx(v * cpu / 3600 * a.price_per_vcpu_hour)
+    a = Assumptions(positive_class=RAREST_CLASS)
+    report = build_scorecards(store, dataset.id, a, with_sensitivity=False)
+    assert [o.run_id for o in report.models] == run_ids
+    data = json.loads(json.dumps(report.to_dict(), default=str))
+    kinds = [o["kind"] for o in data["options"]]
+    assert kinds[0] == "manual" and kinds.count("model") == 2 and "api" in kinds
+    assert data["decision"]["best"] in [o["key"] for o in data["options"]]
+    for option in data["options"]:
+        b = option["business"]
         assert b["net_value"] == pytest.approx(
             b["labour_saved"]
             + b["correct_value"]
             - b["error_cost"]
-            - b["inference_cost"]
-            - a.yearly_maintenance
+            + b["people_error_avoided"]
+            - (b["serving_cost"] or 0.0)
+            - b["api_cost"]
+            - b["maintenance"],
+            abs=1e-6,
         )
-        assert b["net_value"] == pytest.approx(max(b["curve"]["net_value"]))
-        assert card["overall"] == pytest.approx(
-            0.5 * card["business_score"]["score"] + 0.5 * card["social_score"]["score"]
-        )
-    llm = data["llm_alternative"]["business"]
-    assert llm["details"]["accuracy_is_assumed"] is True
+        if option["kind"] == "model":
+            assert b["chosen_on"] == "validation" and b["scored_on"] == "test"
+            assert set(b["kinds"]) >= {"coverage", "net_value"}
+            low, high = b["net_value_ci"]
+            assert low <= b["net_value"] <= high
     assert data["inputs"]["text_lengths"]["n_texts"] == dataset.rows
-
-
-def test_measured_and_unmeasured_runs_are_told_apart(stored):
-    store, dataset, (benched, plain) = stored
-    report = build_scorecards(store, dataset.id, Assumptions(), with_sensitivity=False)
-    measured, fallback = report.card(benched), report.card(plain)
-    assert measured.business.inference_source == "bench"
-    assert measured.social_dims["access"].value == pytest.approx(2.0)
-    assert measured.social_dims["privacy"].details["memory_mb"] == pytest.approx(150.0)
-    # Without a benchmark: CPU cost is the labelled fallback, latency is not measured.
-    assert fallback.business.inference_source == "fallback"
-    assert fallback.social_dims["access"].score is None
-    assert any(
-        n.key == "value.note.latency_missing" and n.params["run"] == plain
-        for n in fallback.social_dims["access"].notes
-    )
-    # Without measuring anything now, nothing is filled in.
-    bare = build_scorecards(store, dataset.id, Assumptions(), measure=False, with_sensitivity=False)
-    assert bare.card(plain).business.inference_source in ("not_measured", "fallback")
 
 
 def test_group_fairness_robustness_and_faithfulness_are_measured_and_cached(stored):
     store, dataset, run_ids = stored
     report = build_scorecards(store, dataset.id, Assumptions(), with_sensitivity=False)
-    for card in report.scorecards:
-        fair = card.social_dims["fairness"]
+    for o in report.models:
+        fair = o.social_dims["fairness"]
         assert fair.details["method"] == "groups"
         assert fair.details["worst_name"] == "south"
-        assert card.social_dims["robustness"].score is not None
-        assert card.social_dims["explainability"].score is not None
-        assert card.social_dims["feedback"].score is None
+        assert o.social_dims["robustness"].score is not None
+        assert o.social_dims["explainability"].score is not None
+        assert o.social_dims["feedback"].score is None  # no ratings: left out, not lowered
     for run_id in run_ids:
         assert store.get_result(run_id, "robustness")["n"] > 0
         assert store.get_result(run_id, "faithfulness")["n_texts"] > 0
 
 
-def test_feedback_and_text_report(stored):
+def test_scarce_feedback_is_left_out_and_the_text_report_states_the_decision(stored):
     store, dataset, run_ids = stored
     for i in range(6):
         store.add_feedback(run_ids[1], f"text {i}", "sport", is_correct=i != 0)
     report = build_scorecards(store, dataset.id, Assumptions())
     fb = report.card(run_ids[1]).social_dims["feedback"]
-    assert fb.details == {"rated": 6, "right": 5, "wilson_lower": pytest.approx(0.436, abs=1e-3)}
+    assert fb.score is None and fb.details["rated"] == 6
+    assert "feedback" in report.left_out
     text = format_value_report(report)
-    assert all(c.label in text for c in report.scorecards)
-    assert "With your weights" in text and "Sensitivity" in text
-    assert "n/m" in text  # run 2 has no latency measurement
-    assert "python -m slm_core bench --run" in text
-    zh = format_value_report(report, "zh")
-    assert "按您的权重" in zh
+    assert decision_text(report) in text
+    assert all(o.label in text for o in report.models)
+    assert decision_text(report, "zh") in format_value_report(report, "zh")
 
 
 # ------------------------------------------------------------------ AppTest
@@ -156,43 +138,105 @@ def _page(dataset_id: str, tmp_path, lang: str = "en") -> AppTest:
     return page_under_router(ROUTER, tmp_path / "router_value", dataset_id, lang, TIMEOUT)
 
 
-def _frame(at: AppTest, column: str) -> pd.DataFrame:
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+# Tables are found by what they hold (``st.dataframe`` keeps no key without selections).
+TABLES = {
+    "options": ("index", "value.col_option"),
+    "business": ("index", "value.col_figure"),
+    "items": ("index", "value.col_item"),
+    "compare": ("index", "value.scenario"),
+    "sources": ("column", "value.col_field"),
+    "train_energy": ("column", "value.col_train_energy"),
+}
 
 
-def test_value_page_shows_scorecards_side_by_side(stored, tmp_path):
+def _frame(at: AppTest, table: str, lang: str = "en") -> pd.DataFrame:
+    where, key = TABLES[table]
+    name = t(key, lang)
+    for d in at.dataframe:
+        frame = d.value
+        if (where == "index" and frame.index.name == name) or (
+            where == "column" and name in frame.columns
+        ):
+            return frame
+    raise AssertionError(f"no {table} table on the page")
+
+
+def _report_behind(at: AppTest, store, dataset_id: str):
+    """The report of the page's current scenario and per-run choices, built outside the page."""
+    state = at.session_state
+    a = Assumptions.from_dict(state[CURRENT_KEY])
+    overrides = Overrides(
+        thresholds=dict(state[THRESHOLDS_KEY]) if THRESHOLDS_KEY in state else {},
+        serving=dict(state[SERVING_KEY]) if SERVING_KEY in state else {},
+    )
+    return build_scorecards(store, dataset_id, a, overrides=overrides, with_sensitivity=False)
+
+
+def _decision(at: AppTest) -> str:
+    boxes = [*at.success, *at.warning]
+    return boxes[0].value
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_page_states_the_same_decision_as_decision_text(stored, tmp_path, lang):
+    store, dataset, _ = stored
+    at = _page(dataset.id, tmp_path, lang)
+    assert not at.error, [e.value for e in at.error]
+    report = _report_behind(at, store, dataset.id)
+    assert at.success[0].value == decision_text(report, lang)
+    split = t(
+        "value.decision.split_note",
+        lang,
+        chosen=t("value.split.validation", lang),
+        scored=t("value.split.test", lang),
+    )
+    assert any(c.value == split for c in at.caption)
+    options = _frame(at, "options", lang)
+    assert list(options.columns) == [option_label(o, lang) for o in report.options]
+    assert at.title[0].value == t("value.title", lang)
+
+
+def test_every_option_is_shown_side_by_side_with_units_and_kinds(stored, tmp_path):
     _, dataset, run_ids = stored
     at = _page(dataset.id, tmp_path)
-    assert not at.error, [e.value for e in at.error]
-    assert at.title[0].value == "Value"
-    assert any("With your weights" in s.value for s in at.success)
-    assert any("Sensitivity" in i.value for i in at.info)
-    scores = _frame(at, "How it is scored")
+    options = _frame(at, "options")
     labels = [f"#{run_ids[0]} tfidf_lr", f"#{run_ids[1]} nb"]
-    assert all(label in scores.columns for label in labels)
-    assert any(c.startswith("LLM API") for c in scores.columns)
-    assert "Overall score" in scores.index
-    assert all(v.isdigit() for v in scores.loc["Overall score", labels])
-    assert scores.loc["Access", labels[1]] == "–"  # not benchmarked: no score, no guess
-    assert scores.loc["Access", labels[0]] == "100"
-    assert len(at.get("plotly_chart")) >= 2  # radar and profit curve
+    assert options.columns[0] == "Keep it manual"
+    assert all(label in options.columns for label in labels)
+    assert any(c.endswith(" API") for c in options.columns)
+    net = options.loc["Net value / yr (USD)"]
+    assert all(v.startswith(("$", "-$")) for v in net)
+    assert all(v.endswith(("· measured", "· modelled", "· assumed")) for v in net)
+    api = next(c for c in options.columns if c.endswith(" API"))
+    assert net[api].endswith("· assumed")  # the API's accuracy was never measured
+    assert options.loc["Automated share", labels[0]].endswith("· measured")
+    assert options.loc["Threshold", labels[0]].endswith("(chosen on validation)")
+    for row in ("Business score (0–100)", "Social score (0–100)", "Overall score (0–100)"):
+        assert options.loc[row, labels[0]].isdigit()
+    assert options.loc["Can be recommended", "Keep it manual"] == "yes"
+    assert len(at.get("plotly_chart")) >= 3  # cost vs volume, radar, validation curve
+    business = _frame(at, "business")
+    for row in ("Labour saved / yr (USD)", "Serving cost per 1M texts (USD)", "Payback (months)"):
+        assert row in business.index
+    energy = _frame(at, "train_energy")
+    assert list(energy.iloc[:, 0]) == labels
+    assert _frame(at, "items").shape[0] == 6
+    assert any("JSON" in b.label for b in at.get("download_button"))
 
 
 def test_editing_an_assumption_updates_the_figures(stored, tmp_path):
     _, dataset, run_ids = stored
     at = _page(dataset.id, tmp_path)
     label = f"#{run_ids[0]} tfidf_lr"
-    before = _frame(at, label).copy()
-    business = next(d.value for d in at.dataframe if "Labour saved / yr" in d.value.index)
-    labour_before = business.loc["Labour saved / yr", label]
+    before = _frame(at, "business").loc["Labour saved / yr (USD)", label]
+    decision = _decision(at)
     at.number_input(key="va.annual_volume").set_value(1000.0).run()
     assert not at.exception, [e.value for e in at.exception]
-    business = next(d.value for d in at.dataframe if "Labour saved / yr" in d.value.index)
-    assert business.loc["Labour saved / yr", label] != labour_before
-    assert not _frame(at, label).equals(before)
-    sources = next(d.value for d in at.dataframe if "Source" in d.value.columns)
+    assert _frame(at, "business").loc["Labour saved / yr (USD)", label] != before
+    assert _decision(at) != decision
+    sources = _frame(at, "sources")
     row = sources[sources["Assumption"] == "Texts per year"].iloc[0]
-    assert row["Source"] == "your input" and row["Value"] == "1000.0"
+    assert row["Source"] == "your input" and row["Value"] == "1,000"
     # The edit survives a visit to another page (Streamlit drops undrawn widgets' state).
     at.switch_page("pages/train.py").run()
     at.switch_page("pages/value.py").run()
@@ -200,32 +244,107 @@ def test_editing_an_assumption_updates_the_figures(stored, tmp_path):
     assert at.number_input(key="va.annual_volume").value == 1000.0
 
 
-def test_threshold_override_and_preset_loading(stored, tmp_path):
-    _, dataset, run_ids = stored
+def test_a_threshold_override_changes_the_figures_and_says_so(stored, tmp_path):
+    store, dataset, run_ids = stored
     at = _page(dataset.id, tmp_path)
+    label = f"#{run_ids[1]} nb"
+    before = _frame(at, "options")[label].copy()
     at.number_input(key=f"vt.{run_ids[1]}").set_value(0.99).run()
     assert not at.exception, [e.value for e in at.exception]
-    business = next(d.value for d in at.dataframe if "Labour saved / yr" in d.value.index)
-    assert business.loc["Threshold", f"#{run_ids[1]} nb"].startswith("0.99")
-    at.selectbox(key="value.scenario_choice").set_value("preset:sentiment_monitoring")
+    assert at.session_state[THRESHOLDS_KEY] == {run_ids[1]: 0.99}
+    after = _frame(at, "options")[label]
+    assert after["Threshold"] == "0.99 (your choice)"
+    assert after["Automated share"] != before["Automated share"]
+    assert _decision(at) == decision_text(_report_behind(at, store, dataset.id))
+    # Emptying the field goes back to the threshold chosen on validation.
+    at.number_input(key=f"vt.{run_ids[1]}").set_value(None).run()
+    assert at.session_state[THRESHOLDS_KEY] == {}
+    assert _frame(at, "options")[label].equals(before)
+
+
+def test_a_serving_mode_per_model_changes_the_figures(stored, tmp_path):
+    store, dataset, run_ids = stored
+    at = _page(dataset.id, tmp_path)
+    label = f"#{run_ids[0]} tfidf_lr"
+    before = _frame(at, "business")[label].copy()
+    report = _report_behind(at, store, dataset.id)
+    assert before["Served"] == serving_text(report.card(run_ids[0]))
+    assert report.card(run_ids[0]).serving_mode == "always_on"  # the scenario's mode
+    at.selectbox(key=f"vs.{run_ids[0]}").set_value("serverless").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[SERVING_KEY] == {run_ids[0]: "serverless"}
+    report = _report_behind(at, store, dataset.id)
+    served = serving_text(report.card(run_ids[0]))
+    assert report.card(run_ids[0]).serving_mode == "serverless" and served != before["Served"]
+    after = _frame(at, "business")[label]
+    assert after["Served"] == served
+    assert after["Serving cost / yr (USD)"] != before["Serving cost / yr (USD)"]
+    assert _frame(at, "options").loc["Served", label] == served
+    assert _decision(at) == decision_text(report)
+    # The other model keeps the scenario's mode.
+    assert _frame(at, "business").loc["Served", f"#{run_ids[1]} nb"] == before["Served"]
+
+
+def test_the_china_preset_loads_and_shows_cny(stored, tmp_path):
+    _, dataset, _ = stored
+    at = _page(dataset.id, tmp_path)
+    at.selectbox(key="value.scenario_choice").set_value("preset:china_customer_service")
     at.button(key="value.load").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.number_input(key="va.annual_volume").value == 500_000.0
-    assert any("Sentiment monitoring" in s.value for s in at.success)
+    assert at.selectbox(key="va.currency").value == "CNY"
+    options = _frame(at, "options")
+    assert all(v.startswith(("¥", "-¥")) for v in options.loc["Net value / yr (CNY)"])
+    assert "¥" in at.success[0].value or "¥" in at.warning[0].value
+    assert any("CNY per USD" in c.value for c in at.caption)
+    sources = _frame(at, "sources")
+    assert sources[sources["Assumption"] == "Labour cost per hour"].iloc[0]["Unit"] == "CNY/h"
 
 
-def test_value_page_in_chinese(stored, tmp_path):
+def test_positive_class_shows_or_hides_its_error_costs(stored, tmp_path):
     _, dataset, _ = stored
-    at = _page(dataset.id, tmp_path, lang="zh")
-    assert not at.error, [e.value for e in at.error]
-    assert at.title[0].value == "价值"
-    assert any("按您的权重" in s.value for s in at.success)
+    at = _page(dataset.id, tmp_path)
+    keys = {w.key for w in at.number_input}
+    assert "va.cost_false_positive" not in keys and "va.cost_other_error" in keys
+    sources = _frame(at, "sources")
+    fp = sources[sources["Assumption"] == "Cost of a false positive"].iloc[0]
+    assert "not used" in fp["Value"]
+    positive = at.selectbox(key="va.positive_class")
+    assert RAREST_CLASS in positive.options or "the rarest class" in positive.options
+    positive.set_value(RAREST_CLASS).run()
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {w.key for w in at.number_input}
+    assert {"va.cost_false_positive", "va.cost_false_negative"} <= keys
+    sources = _frame(at, "sources")
+    fp = sources[sources["Assumption"] == "Cost of a false positive"].iloc[0]
+    assert "not used" not in fp["Value"]
+
+
+def test_every_assumption_has_an_editor(stored, tmp_path):
+    from slm_core.value.sources import FIELD_GROUPS
+
+    _, dataset, _ = stored
+    at = _page(dataset.id, tmp_path)
+    at.selectbox(key="va.positive_class").set_value(RAREST_CLASS).run()
+    shown = {
+        w.key
+        for kind in ("number_input", "selectbox", "radio", "text_input", "slider")
+        for w in at.get(kind)
+    }
+    fields = {f"va.{f}" for group in FIELD_GROUPS.values() for f in group}
+    assert fields <= shown, sorted(fields - shown)
+    assert at.selectbox(key="va.serving_mode").options == [
+        "device",
+        "always-on",
+        "serverless",
+        "batch",
+    ]
 
 
 def test_value_page_without_runs_says_so(fresh_home, tmp_path):
     from ui.state import get_store
 
     get_store.clear()
+    st.cache_data.clear()
     store = RunStore()
     frame = pd.DataFrame({"text": ["a b", "c d", "e f", "g h"], "label": ["x", "y", "x", "y"]})
     dataset = store.add_dataset(
@@ -238,7 +357,11 @@ def test_value_page_without_runs_says_so(fresh_home, tmp_path):
         split_config={},
     )
     at = _page(dataset.id, tmp_path)
-    assert any("No finished training run" in i.value for i in at.info)
+    assert not at.exception and not at.error
+    assert any("No finished training run" in w.value for w in [*at.warning, *at.info])
+    assert at.number_input(key="va.annual_volume").value == 200_000.0  # the editor is there
+    at.number_input(key="va.annual_volume").set_value(5000.0).run()
+    assert not at.exception, [e.value for e in at.exception]
     get_store.clear()
 
 
@@ -249,13 +372,31 @@ def test_scenarios_can_be_compared(stored, tmp_path):
         ["preset:content_moderation", "preset:sentiment_monitoring"]
     ).run()
     assert not at.exception, [e.value for e in at.exception]
-    table = next(d.value for d in at.dataframe if "Best balance" in d.value.columns)
+    table = _frame(at, "compare")
     assert len(table) == 3
     assert table.index[0].startswith("Current")
-    assert f"#{run_ids[0]} tfidf_lr · Net value / yr" in table.columns
-    # A far bigger volume of cheap items: the figures differ between scenarios.
     col = f"#{run_ids[0]} tfidf_lr · Net value / yr"
-    assert table[col].nunique() == 3
+    assert {"Decision", col, "LLM API · Net value / yr"} <= set(table.columns)
+    assert table[col].nunique() == 3  # the same model is worth a different amount in each
+
+
+def test_a_model_not_better_than_guessing_is_labelled(stored):
+    """Frames of a report whose second model's accuracy interval does not clear chance."""
+    store, dataset, run_ids = stored
+    inputs = collect_inputs(store, dataset.id, settings=Measurement.of(Assumptions()))
+    runs = list(inputs.runs)
+    runs[1] = replace(runs[1], accuracy_ci=(0.2, 0.4), majority_rate=0.5)
+    report = evaluate_value(
+        replace(inputs, runs=tuple(runs)), Assumptions(), with_sensitivity=False
+    )
+    from ui.value_frames import not_guessing_labels, options_frame
+
+    assert not_guessing_labels(report) == [f"#{run_ids[1]} nb"]
+    text, _ = options_frame(report)
+    column = text[f"#{run_ids[1]} nb"]
+    assert column["Can be recommended"] == "no"
+    assert t("value.reason.guessing") in column["Why it cannot be recommended"]
+    assert report.decision.best != f"run:{run_ids[1]}"
 
 
 @pytest.mark.slow
@@ -276,4 +417,3 @@ def test_neural_run_gets_robustness_and_occlusion_faithfulness(fresh_home):
     card = report.card(run.id)
     assert card.social_dims["robustness"].score is not None
     assert card.social_dims["explainability"].details["method"] == "occlusion"
-    assert card.social_dims["access"].details["token_unit"] == "char"  # Chinese: characters

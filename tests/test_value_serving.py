@@ -83,11 +83,15 @@ def test_batch_by_hand_with_the_minimum_billed_time():
 def test_device_costs_no_server_but_must_fit_the_budgets():
     a = Assumptions()
     c = serving_cost(FAST, a, "device")
-    assert c.yearly_cost == 0.0 and not c.feasible  # 150 MB of memory > the 100 MB budget
-    assert c.note == "value.note.device_too_big"
-    small = serving_cost(replace(FAST, peak_rss_mb=60.0), a, "device")
-    assert small.feasible
-    assert small.yearly_kwh == pytest.approx(200_000 * 0.001 * 4.0 / 3600 / 1000)
+    assert c.yearly_cost == 0.0 and c.feasible  # 2 MB on disk, 40 MB above Python
+    assert c.yearly_kwh == pytest.approx(200_000 * 0.001 * 4.0 / 3600 / 1000)
+    big = serving_cost(replace(FAST, model_memory_mb=150.0), a, "device")
+    assert not big.feasible and big.note == "value.note.device_too_big"
+    assert not serving_cost(replace(FAST, artifact_mb=40.0), a, "device").feasible
+    # Unmeasured (or priced from the batch-CPU fallback): whether it fits is not known.
+    guess = ServingMeasure().with_fallback(0.002, 3e6)
+    unknown = serving_cost(guess, a, "device")
+    assert not unknown.feasible and unknown.note == "value.note.device_unmeasured"
 
 
 def test_unmeasured_serving_says_so_instead_of_a_number():
@@ -96,7 +100,8 @@ def test_unmeasured_serving_says_so_instead_of_a_number():
     assert c.note == "value.note.serving_missing"
     fallback = ServingMeasure().with_fallback(0.002, 3e6)
     assert fallback.source == "fallback" and fallback.artifact_mb == pytest.approx(3.0)
-    assert serving_cost(fallback, Assumptions(), "always_on").yearly_cost is not None
+    priced = serving_cost(fallback, Assumptions(), "always_on")
+    assert priced.yearly_cost is not None and priced.note == "value.note.serving_fallback"
 
 
 def test_the_serving_mode_decides_against_the_api():
@@ -118,6 +123,8 @@ def test_bench_json_money_block_has_every_mode_and_the_method():
         "peak_rss_bytes": 150e6,
         "settings": {
             "single_thread": {
+                "peak_rss_bytes": 150e6,
+                "rss_start_bytes": 110e6,
                 "latency_ms": {"p50": 1.0, "mean": 1.0},
                 "throughput": {"256": {"texts_per_second": 5000.0}},
                 "load_ms": 500.0,
@@ -127,9 +134,11 @@ def test_bench_json_money_block_has_every_mode_and_the_method():
     }
     m = ServingMeasure.from_bench(bench)
     assert (m.wall_seconds, m.batch_seconds, m.load_seconds) == (0.001, 0.0002, 0.5)
+    assert m.model_memory_mb == pytest.approx(40.0)
     money = money_summary(bench, Assumptions())
     assert set(money["modes"]) == {"device", "always_on", "serverless", "batch"}
     assert money["serving_mode"] == "always_on" and money["kind"] == "modelled"
+    assert money["modes"]["device"]["feasible"] is True
     assert money["chosen"]["yearly_cost"] == pytest.approx(2 * 0.0446 * HOURS_PER_YEAR)
     assert math.isclose(
         money["modes"]["always_on"]["per_million"],

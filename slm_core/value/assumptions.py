@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
@@ -435,12 +436,25 @@ def source_kind(src: Source) -> str:
     return "sourced"
 
 
-def unused_fields(a: Assumptions) -> tuple[str, ...]:
-    """Fields no figure reads under this scenario: without a positive class, the costs of a
-    false positive and a false negative (every error then costs ``cost_other_error``)."""
+def unused_fields(
+    a: Assumptions, classes: Sequence[str] | None = None, prior: Sequence[float] | None = None
+) -> tuple[str, ...]:
+    """Error-cost fields no figure reads under this scenario (and, given them, these classes).
+
+    Without a positive class (or one absent from ``classes``) every error costs
+    ``cost_other_error``, so the false-positive and false-negative costs are unused; with two
+    classes and a positive one, every error is one of those two, so ``cost_other_error`` is.
+    In matrix mode, pairs in the matrix override these costs, but the others still apply.
+    """
+    from slm_core.value.payoff import positive_class
+
     if not a.positive_class:
         return ("cost_false_positive", "cost_false_negative")
-    return ()
+    if classes is None:
+        return ()
+    if positive_class(a, classes, prior) is None:
+        return ("cost_false_positive", "cost_false_negative")
+    return ("cost_other_error",) if len(classes) == 2 else ()
 
 
 def with_grid_region(a: Assumptions) -> Assumptions:

@@ -318,7 +318,10 @@ def _cascade_option(
         source="validation",
         chosen_on="validation",
         kinds=ASSUMED_KINDS | {"coverage": "measured", "serving_cost": "modelled"},
-        accuracy=None,
+        # expected: the small model's right answers plus the API's assumed share of the rest
+        accuracy=float(comp["right"].sum() / comp["answered"].sum())
+        if comp["answered"].sum()
+        else None,
         classes=r.test.classes,
         details={
             "small_model": m.label,
@@ -370,7 +373,7 @@ def model_basis(r: RunInputs, option: Option, inputs: DatasetInputs, a: Assumpti
         family=r.family,
         where=_where(option.serving_mode),
         artifact_mb=r.serving.artifact_mb,
-        memory_mb=r.serving.peak_rss_mb,
+        memory_mb=r.serving.model_memory_mb,
         latency_ms=_latency_ms(r, serving, a) if serving else None,
         language_ok=language_ok(inputs.script, r.model_token_unit),
         wh_per_text=serving.wh_per_text if serving else None,

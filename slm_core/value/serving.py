@@ -2,8 +2,9 @@
 
 Marginal CPU time alone is not a price anyone can pay: the serving mode decides the bill.
 
-- **device** — the model runs on the user's phone or PC: no server bill; it must fit the device
-  budgets (disk, memory). Energy = texts × CPU-seconds × W per thread (no data-centre PUE).
+- **device** — the model runs on the user's phone or PC: no server bill; it must be measured to
+  fit the device budgets (size on disk; serving memory above a bare Python + NumPy process).
+  Energy = texts × CPU-seconds × W per thread (no data-centre PUE).
 - **always_on** — instances = max(minimum, ceil(peak rate ÷ (1-thread throughput × vCPUs per
   instance × target utilisation))), billed 8,760 h a year; peak rate = volume ÷ (business
   days × hours × 3,600 s) × peak factor. Energy = instances × 8,760 h × (vCPUs × W per thread ×
@@ -24,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from slm_core.value.assumptions import SERVING_MODES, Assumptions
@@ -61,7 +62,8 @@ class ServingMeasure:
     first_call_seconds: float | None = None
     p50_ms: float | None = None
     artifact_mb: float | None = None
-    peak_rss_mb: float | None = None
+    peak_rss_mb: float | None = None  # the whole serving process (Python included)
+    model_memory_mb: float | None = None  # peak above a bare Python + NumPy process
     source: str | None = None
 
     @property
@@ -84,6 +86,7 @@ class ServingMeasure:
             rate = _num((bench.get("throughput") or {}).get("256"))
         mean_ms = _num(latency.get("mean")) or _num(latency.get("p50"))
         cpu = _num(bench.get("cpu_seconds_per_prediction"))
+        peak, start = _num(single.get("peak_rss_bytes")), _num(single.get("rss_start_bytes"))
         return cls(
             cpu_seconds=cpu,
             wall_seconds=None if mean_ms is None else mean_ms / 1000.0,
@@ -94,6 +97,7 @@ class ServingMeasure:
             p50_ms=_num(latency.get("p50")),
             artifact_mb=_mb(bench.get("artifact_bytes")),
             peak_rss_mb=_mb(bench.get("peak_rss_bytes")),
+            model_memory_mb=None if peak is None or start is None else max(peak - start, 0) / 1e6,
             source="bench" if cpu is not None or mean_ms is not None else None,
         )
 
@@ -150,6 +154,7 @@ class ServingCost:
     feasible: bool = True
     note: str | None = None
     kind: str = "modelled"
+    energy_kind: str = "modelled"
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -190,15 +195,34 @@ def serving_cost(
         return _device(m, a, volume)
     if not m.measured:
         return ServingCost(
-            mode, volume, None, None, kind="not_measured", note="value.note.serving_missing"
+            mode,
+            volume,
+            None,
+            None,
+            kind="not_measured",
+            energy_kind="not_measured",
+            note="value.note.serving_missing",
         )
-    return {"always_on": _always_on, "serverless": _serverless, "batch": _batch}[mode](m, a, volume)
+    cost = {"always_on": _always_on, "serverless": _serverless, "batch": _batch}[mode](m, a, volume)
+    if m.source == "fallback":  # single texts were not timed: batch CPU time is optimistic
+        return replace(cost, note="value.note.serving_fallback")
+    return cost
 
 
 def _device(m: ServingMeasure, a: Assumptions, volume: float) -> ServingCost:
+    """On the user's device: no server bill, but only a model measured to fit the budgets.
+
+    Memory is the serving peak above a bare Python + NumPy process: on a phone the app's own
+    runtime takes the place of the Python interpreter, which the budget should not pay for.
+    """
     fits_disk = None if m.artifact_mb is None else m.artifact_mb <= a.device_disk_budget_mb
-    fits_memory = None if m.peak_rss_mb is None else m.peak_rss_mb <= a.device_memory_budget_mb
-    feasible = fits_disk is not False and fits_memory is not False
+    memory = m.model_memory_mb
+    fits_memory = None if memory is None else memory <= a.device_memory_budget_mb
+    if m.source != "bench" or fits_disk is None or fits_memory is None:
+        feasible, note = False, "value.note.device_unmeasured"
+    else:
+        feasible = fits_disk and fits_memory
+        note = None if feasible else "value.note.device_too_big"
     kwh = (
         None
         if m.cpu_seconds is None
@@ -210,11 +234,12 @@ def _device(m: ServingMeasure, a: Assumptions, volume: float) -> ServingCost:
         0.0,
         kwh,
         feasible=feasible,
-        note=None if feasible else "value.note.device_too_big",
+        note=note,
         kind="modelled" if kwh is not None else "not_measured",
+        energy_kind="modelled" if kwh is not None else "not_measured",
         details={
             "artifact_mb": m.artifact_mb,
-            "peak_rss_mb": m.peak_rss_mb,
+            "model_memory_mb": memory,
             "disk_budget_mb": a.device_disk_budget_mb,
             "memory_budget_mb": a.device_memory_budget_mb,
             "fits_disk": fits_disk,
@@ -359,6 +384,7 @@ def api_cost(lengths: TextLengths, a: Assumptions, volume: float | None = None) 
         volume * per_text,
         volume * a.llm_wh_per_query / 1000.0,
         kind="modelled",
+        energy_kind="assumed",
         details={
             "input_tokens_per_text": api_input_tokens(lengths, a),
             "output_tokens_per_text": a.llm_output_tokens,

@@ -44,8 +44,8 @@ def serving_text(o: Option, lang: str = "en") -> str:
 
     if o.kind == "manual":
         return t("value.mode.manual", lang)
-    if o.serving_mode == "always_on" and o.serving is not None:
-        return t("value.mode.always_on", lang, n=o.serving.instances or 1)
+    if o.serving_mode == "always_on" and o.serving is not None and (o.serving.instances or 1) > 1:
+        return t("value.mode.always_on_n", lang, n=o.serving.instances)
     return t(f"value.mode.{o.serving_mode}", lang)
 
 
@@ -57,6 +57,8 @@ def interval_text(o: Option, report: ValueReport, lang: str = "en") -> str:
     if b.net_value_ci is None:
         return t("value.decision.no_interval", lang)
     lo, hi = b.net_value_ci
+    if o.kind == "api" and hi - lo <= 1e-6 * max(1.0, abs(b.net_value)):
+        return t("value.decision.no_interval_assumed", lang)
     text = t(
         "value.decision.interval",
         lang,
@@ -124,7 +126,12 @@ def decision_text(report: ValueReport, lang: str = "en") -> str:
                 volume=_volume(d.manual_below.value, lang),
             )
         )
-    return " ".join(p for p in parts if p)
+    return _join(parts, lang)
+
+
+def _join(parts, lang: str) -> str:
+    """Sentences joined as the language writes them (Chinese needs no space after 。)."""
+    return ("" if lang == "zh" else " ").join(p for p in parts if p)
 
 
 def _volume(value: float, lang: str) -> str:
@@ -173,7 +180,7 @@ def format_figure(dim: Dimension, currency: str = "USD", lang: str = "en") -> st
     if dim.unit == "points":
         return f"{dim.value:.1f} " + t("value.unit.points", lang)
     if dim.unit == "ms":
-        return f"{dim.value:,.3g} ms"
+        return f"{dim.value:,.0f} ms" if dim.value >= 100 else f"{dim.value:.3g} ms"
     if dim.unit == "Wh/text":
         return f"{dim.value:.3g} Wh" + t("value.per_text", lang)
     return f"{dim.value:.3g}"
@@ -189,14 +196,14 @@ def sensitivity_text(report: ValueReport, lang: str = "en") -> str:
     if s.field is None:
         return t("value.sens.stable", lang, factor=f"{s.factor:g}")
     unit = report.assumptions.unit(s.field, lang)
+    unit = "" if unit in ("0–1", "×") else " " + unit
     new = option_label(report.option(s.new_winner), lang) if _has(report, s.new_winner) else "–"
     return t(
         "value.sens.line",
         lang,
         field=t(f"value.field.{s.field}", lang),
-        value=f"{s.value:,.4g}",
-        current=f"{s.current:,.4g}",
-        unit="" if unit in ("0–1", "×") else unit,
+        value=f"{s.value:,.4g}{unit}",
+        current=f"{s.current:,.4g}{unit}",
         new=new,
         direction=t("value.sens.up" if s.value > s.current else "value.sens.down", lang),
     )
