@@ -1,18 +1,19 @@
-"""Present: the answer for a projector — large headline figures, the scorecard, the recommendation.
+"""Present: the decision for a projector — the paragraph, large headline figures, every option's
+scores and what each option costs as the volume grows.
 
-No widgets: the sidebar and toolbar are hidden by this page's own CSS, and every figure comes from
-the same data as the HTML report, under the scenario set on the Value page.
+No widgets: the sidebar and toolbar are hidden by this page's own CSS. The value report is the
+one the Value page shows (``ui.decision.value_report``), so both state the same decision.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from slm_core.report.charts import radar_figure
 from slm_core.report.kpis import kpi_tiles
+from slm_core.report.value_charts import cost_volume_figure
 from slm_core.report.value_tables import scores_table
 from slm_core.value.assumptions import scenario_name
-from slm_core.value.text import recommendation_text, sensitivity_text
+from ui.decision import decision_box
 from ui.report_widgets import PRESENT_CSS, report_data, styled_scores
 from ui.state import active_dataset, dataset_name, get_store, lang, t
 
@@ -45,6 +46,7 @@ if not data.runs or data.value is None:
 v = data.value
 
 st.title(t("present.title", dataset=dataset_name(dataset)), anchor=False)
+decision_box(v)
 
 tiles = kpi_tiles(data, lang())
 for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
@@ -52,24 +54,29 @@ for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
         st.metric(tile.label, tile.value)
         st.caption(tile.note)
 
-st.subheader(t("present.recommendation"), anchor=False)
-st.success(recommendation_text(v, lang()), icon=":material/recommend:")
-st.info(sensitivity_text(v, lang()), icon=":material/tune:")
-
-st.subheader(t("present.scores_title"), anchor=False)
-left, right = st.columns([3, 2])
+left, right = st.columns([5, 4])
 with left:
+    st.subheader(t("present.scores_title"), anchor=False)
     table = scores_table(data, lang())
+    in_scores = table.columns.index(next(c for c in table.columns if c.key == "in_overall"))
+    rows = [r for r in table.rows if r[in_scores]]
     st.dataframe(
-        styled_scores(table),
+        styled_scores(table, rows=rows),
         width="stretch",
-        height=38 + 35 * len(table.rows),
+        height=38 + 35 * len(rows),
         key="present.scores",
     )
+    if v.left_out:
+        dims = t("model_card.list_sep").join(t(f"value.dim.{d}") for d in v.left_out)
+        st.caption(t("present.left_out", dims=dims))
 with right:
-    st.plotly_chart(
-        radar_figure(data, lang()), key="present.radar", config={"displayModeBar": False}
-    )
+    st.subheader(t("present.cost_title"), anchor=False)
+    figure = cost_volume_figure(v, lang())
+    if figure is not None:
+        st.plotly_chart(
+            figure, key="present.cost_volume", config={"displayModeBar": False}, theme=None
+        )
+    st.caption(t("present.cost_caption"))
 
 best = data.best
 st.caption(

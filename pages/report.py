@@ -1,4 +1,8 @@
-"""Report: one-click downloads of the HTML report, the model cards and every figure as CSV/JSON."""
+"""Report: one-click downloads of the HTML report, the model cards and every figure as CSV/JSON.
+
+The decision shown here and written into every download is the Value page's
+(``ui.decision.value_report``).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from slm_core.report import (
     table_csv,
 )
 from slm_core.value.assumptions import scenario_name
+from ui.decision import decision_box
 from ui.report_widgets import cached_cards, html_size_mb, report_data, table_frame
 from ui.state import get_store, lang, require_dataset, t
 
@@ -39,6 +44,7 @@ if not data.runs:  # every finished run lost its files: nothing can be evaluated
     st.info(t("report_page.no_runs"))
     st.stop()
 a = data.value.assumptions
+decision_box(data.value)
 st.caption(t("report_page.scenario", name=scenario_name(a.name, lang())))
 
 languages = list(LANGUAGES)

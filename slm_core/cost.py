@@ -1,24 +1,32 @@
-"""Money and energy per prediction: pure arithmetic on measured figures and editable assumptions.
+"""Money and energy of serving each model, read from the value core; CodeCarbon's power model.
 
-Every function returns a :class:`Figure`: the value, its unit, how it was computed, and every
-assumption it used, so the Cost page, the CLI and a report can show the working. Nothing here
-measures or imports a model; the measured inputs come from the benchmark
-(:mod:`slm_core.runtime.bench`).
+Two parts:
 
-Energy follows CodeCarbon's method (version 3): CPU power = TDP from its table, or 4 W per
-thread when the CPU is not in it, scaled by the process's CPU load (process tracking mode: power
-= TDP × CPU-seconds per second / logical CPUs, i.e. W per thread × CPU-seconds); RAM power from
-its DIMM model (5 W per x86 DIMM, at least two DIMMs); data-centre overhead as PUE; CO2e =
-energy × grid intensity. Without RAPL power counters every CPU figure is an estimate.
+- **What the Cost page states** (:func:`mode_costs`, :func:`compare_money`, :func:`money_text`,
+  :func:`running_energy`, :func:`training_energy`): every small model's yearly cost and cost per
+  1M predictions in every serving mode at the scenario's volume, against the hosted API, and the
+  yearly energy and CO2e of the options as the decision serves them. Nothing is re-derived here:
+  money and energy come from :mod:`slm_core.value.serving` (the same figures the decision uses),
+  CO2e is kWh × the scenario's grid intensity (the one table, ``GRID_INTENSITY``).
+- **CodeCarbon's power model** (:func:`cpu_watts_per_thread`, :func:`ram_watts`,
+  :func:`inference_kwh_per_million`, :func:`training_kwh_estimate`), which the benchmark
+  (:mod:`slm_core.runtime.bench`) stores with its measurements: CPU power = TDP from its table,
+  or 4 W per thread when the CPU is not in it, scaled by the process's CPU load (W per thread ×
+  CPU-seconds); RAM power from its DIMM model (5 W per x86 DIMM, at least two DIMMs). Without
+  RAPL power counters every CPU figure is modelled, not metered.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SECONDS_PER_HOUR = 3600.0
+if TYPE_CHECKING:
+    from slm_core.value.options import Option
+    from slm_core.value.scorecard import ValueReport
+    from slm_core.value.serving import ServingCost
+
 JOULES_PER_KWH = 3.6e6
 PER_MILLION = 1_000_000
 # CodeCarbon 3.3.2 codecarbon/core/cpu.py DEFAULT_POWER_PER_CORE (CPU not in its TDP table).
@@ -26,7 +34,272 @@ CODECARBON_WATTS_PER_THREAD = 4.0
 # CodeCarbon 3.3.2 codecarbon/external/ram.py RAM_SLOT_POWER_X86 and its ARM figure.
 RAM_WATTS_PER_DIMM_X86 = 5.0
 RAM_WATTS_PER_DIMM_ARM = 1.5
-CO2E_SOURCE = "Ember / Our World in Data (world 2024) or CodeCarbon's per-country energy mix"
+
+
+# ------------------------------------------------------- money, as the model is served
+
+
+@dataclass(frozen=True)
+class ModeCost:
+    """One small model served one way at the scenario's volume.
+
+    ``use`` says how the decision relates to this mode: 'scenario' (the scenario's mode, used
+    for this model), 'override' (chosen for this model on the Value page instead of the
+    scenario's), 'scenario_unused' (the scenario's mode, replaced for this model) or ''.
+    ``source`` is where the serving figures come from: 'bench' or 'fallback' (batch CPU time
+    measured while checking robustness; optimistic for single texts).
+    """
+
+    run_id: int
+    label: str
+    mode: str
+    cost: ServingCost
+    use: str
+    source: str | None
+
+    @property
+    def used(self) -> bool:
+        """True for the mode the decision serves this model in."""
+        return self.use in ("scenario", "override")
+
+
+def _runs(report: ValueReport) -> dict[int, Any]:
+    return {r.run_id: r for r in report.inputs.runs}
+
+
+def mode_costs(report: ValueReport) -> list[ModeCost]:
+    """Every measured model in every serving mode (``SERVING_MODES`` order), at the scenario's
+    volume; models whose serving was never measured are left out."""
+    from slm_core.value.serving import serving_modes
+
+    a = report.assumptions
+    runs = _runs(report)
+    out: list[ModeCost] = []
+    for option in report.models:
+        run = runs.get(option.run_id)
+        if run is None or not run.serving.measured:
+            continue
+        for mode, figure in serving_modes(run.serving, a).items():
+            used, scenario = mode == option.serving_mode, mode == a.serving_mode
+            use = (
+                ("scenario" if scenario else "override")
+                if used
+                else ("scenario_unused" if scenario else "")
+            )
+            out.append(ModeCost(option.run_id, option.label, mode, figure, use, run.serving.source))
+    return out
+
+
+def api_serving(report: ValueReport) -> ServingCost:
+    """The hosted API's yearly bill and energy at the scenario's volume (dataset text lengths)."""
+    from slm_core.value.serving import api_cost
+
+    return api_cost(report.inputs.lengths, report.assumptions)
+
+
+@dataclass(frozen=True)
+class MoneyComparison:
+    """The cheapest small model as the decision serves it, against the API, per 1M predictions.
+
+    ``cheaper`` is 'model', 'api', 'equal' or None (nothing to compare: no model measured, no
+    feasible serving, or no volume). ``factor`` = dearer per 1M ÷ cheaper per 1M (None when
+    the cheaper one costs nothing).
+    """
+
+    volume: float
+    currency: str
+    api_name: str
+    model: Option | None
+    model_cost: ServingCost | None
+    api: ServingCost
+    cheaper: str | None
+    factor: float | None
+    estimated: bool = False  # the model's serving figures are the fallback, not the benchmark
+    unservable: tuple[str, ...] = field(default_factory=tuple)  # measured, but not servable so
+
+
+def compare_money(report: ValueReport) -> MoneyComparison:
+    """Cheapest feasible model (per 1M, in the mode the decision serves it) vs the API."""
+    a = report.assumptions
+    api = api_serving(report)
+    runs = _runs(report)
+    priced: list[Option] = []
+    unservable: list[str] = []
+    for o in report.models:
+        run = runs.get(o.run_id)
+        if o.serving is None or o.serving.yearly_cost is None or run is None:
+            continue
+        if not run.serving.measured:
+            continue
+        if o.serving.feasible:
+            priced.append(o)
+        else:
+            unservable.append(o.label)
+    empty = MoneyComparison(
+        a.annual_volume,
+        a.currency,
+        a.llm_name,
+        None,
+        None,
+        api,
+        None,
+        None,
+        unservable=tuple(unservable),
+    )
+    if not priced or api.per_million is None:
+        return empty
+    best = min(priced, key=lambda o: (o.serving.per_million, o.run_id))
+    model, other = best.serving.per_million, api.per_million
+    if model is None:
+        return empty
+    if math.isclose(model, other, rel_tol=1e-9, abs_tol=1e-12):
+        cheaper, factor = "equal", 1.0
+    else:
+        cheaper = "model" if model < other else "api"
+        low, high = sorted((model, other))
+        factor = high / low if low > 0 else None
+    return MoneyComparison(
+        a.annual_volume,
+        a.currency,
+        a.llm_name,
+        best,
+        best.serving,
+        api,
+        cheaper,
+        factor,
+        estimated=runs[best.run_id].serving.source != "bench",
+        unservable=tuple(unservable),
+    )
+
+
+def _money(value: float | None, currency: str, lang: str) -> str:
+    from slm_core.i18n import format_money, t
+
+    if value is None or not math.isfinite(value):
+        return t("value.not_measured", lang)
+    return format_money(value, currency, lang, 2 if abs(value) < 100 else 0)
+
+
+def money_text(c: MoneyComparison, lang: str = "en") -> str:
+    """The Cost page's money sentence: the cheapest model in the mode it is served in, against
+    the API, per 1M predictions and per year, at the scenario's volume."""
+    from slm_core.i18n import format_number, t
+    from slm_core.value.text import option_label, serving_text
+
+    volume = format_number(c.volume, lang)
+    if c.model is None or c.model_cost is None or c.cheaper is None:
+        if c.volume <= 0:
+            return t("cost.money.no_volume", lang)
+        if c.unservable:
+            return t("cost.money.unservable", lang, models=", ".join(c.unservable))
+        return t("cost.money.no_cpu", lang)
+    values = {
+        "volume": volume,
+        "api_name": c.api_name,
+        "model": option_label(c.model, lang),
+        "mode": serving_text(c.model, lang),
+        "model_m": _money(c.model_cost.per_million, c.currency, lang),
+        "model_yr": _money(c.model_cost.yearly_cost, c.currency, lang),
+        "api_m": _money(c.api.per_million, c.currency, lang),
+        "api_yr": _money(c.api.yearly_cost, c.currency, lang),
+    }
+    if c.cheaper == "equal":
+        text = t("cost.money.equal_line", lang, **values)
+    elif c.factor is None:  # the cheaper side costs nothing
+        text = t(f"cost.money.{c.cheaper}_free_line", lang, **values)
+    else:
+        factor = format_number(c.factor, lang, 1 if c.factor < 10 else 0)
+        text = t(f"cost.money.{c.cheaper}_cheaper_line", lang, factor=factor, **values)
+    if c.estimated:
+        text += " " + t("cost.money.estimated", lang)
+    return text
+
+
+# ------------------------------------------------------------------- energy and CO2e
+
+
+@dataclass(frozen=True)
+class EnergyRow:
+    """Yearly running energy of one option as the decision serves it, and its CO2e.
+
+    ``kind``: 'modelled' for a small model (measured CPU time × power assumptions), 'assumed'
+    for the API (a published per-query figure), 'not_measured' when serving was not measured.
+    """
+
+    key: str
+    option: Option
+    mode: str | None
+    yearly_kwh: float | None
+    wh_per_text: float | None
+    co2e_kg: float | None
+    kind: str
+
+
+def co2e_kg(kwh: float | None, grid_g_per_kwh: float) -> float | None:
+    """kg CO2e of ``kwh`` at a grid intensity in gCO2e/kWh (PUE, where due, is in the kWh)."""
+    return None if kwh is None else kwh * grid_g_per_kwh / 1000.0
+
+
+def running_energy(report: ValueReport) -> list[EnergyRow]:
+    """Each small model in the mode the decision serves it, then the API, at the scenario's
+    volume and grid."""
+    grid = report.assumptions.grid_gco2_per_kwh
+    rows = []
+    options = [*report.models]
+    options += [o for o in report.options if o.kind == "api"]
+    for o in options:
+        s = o.serving
+        if s is None:
+            continue
+        kind = "assumed" if o.kind == "api" else s.kind
+        if s.yearly_kwh is None:
+            kind = "not_measured"
+        rows.append(
+            EnergyRow(
+                o.key,
+                o,
+                o.serving_mode,
+                s.yearly_kwh,
+                s.wh_per_text,
+                co2e_kg(s.yearly_kwh, grid),
+                kind,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    """One-off training energy of a model (IT energy on this machine, no data-centre PUE)."""
+
+    option: Option
+    kwh: float | None
+    co2e_g: float | None
+    kind: str  # 'measured' (RAPL-metered), 'modelled' or 'not_measured'
+    seconds: float | None
+
+
+def training_energy(report: ValueReport) -> list[TrainingRow]:
+    """Training energy of every small model and its CO2e at the scenario's grid."""
+    grid = report.assumptions.grid_gco2_per_kwh
+    runs = _runs(report)
+    rows = []
+    for o in report.models:
+        kwh = o.train_kwh
+        run = runs.get(o.run_id)
+        rows.append(
+            TrainingRow(
+                o,
+                kwh,
+                None if kwh is None else kwh * grid,
+                (o.train_kwh_kind or "modelled") if kwh is not None else "not_measured",
+                None if run is None else run.train_seconds,
+            )
+        )
+    return rows
+
+
+# ------------------------------------------------------------- CodeCarbon's power model
 
 
 @dataclass(frozen=True)
@@ -52,115 +325,6 @@ def _check(name: str, value: float | None, allow_none: bool = False) -> None:
         return
     if value is None or isinstance(value, bool) or not math.isfinite(float(value)) or value < 0:
         raise ValueError(f"'{name}' must be a finite number of zero or more, not {value!r}.")
-
-
-# ------------------------------------------------------------------------- money
-
-
-def price_per_million(
-    cpu_seconds_per_prediction: float | None,
-    price_per_vcpu_hour: float,
-    currency: str = "USD",
-) -> Figure:
-    """Money per 1M predictions = CPU-seconds per prediction × 1M / 3600 × price per vCPU-hour."""
-    _check("cpu_seconds_per_prediction", cpu_seconds_per_prediction, allow_none=True)
-    _check("price_per_vcpu_hour", price_per_vcpu_hour)
-    value = (
-        None
-        if cpu_seconds_per_prediction is None
-        else cpu_seconds_per_prediction * PER_MILLION / SECONDS_PER_HOUR * price_per_vcpu_hour
-    )
-    return Figure(
-        value,
-        f"{currency} per 1M predictions",
-        "measured CPU-seconds per prediction × 1,000,000 ÷ 3,600 × price per vCPU-hour",
-        {
-            "cpu_seconds_per_prediction": cpu_seconds_per_prediction,
-            "price_per_vcpu_hour": price_per_vcpu_hour,
-            "currency": currency,
-        },
-    )
-
-
-def llm_input_tokens(
-    mean_cjk_chars: float,
-    mean_other_chars: float,
-    tokens_per_char_cjk: float,
-    tokens_per_char_latin: float,
-    prompt_tokens: float,
-) -> Figure:
-    """Estimated API input tokens per text from the dataset's real mean text length."""
-    for name, value in (
-        ("mean_cjk_chars", mean_cjk_chars),
-        ("mean_other_chars", mean_other_chars),
-        ("tokens_per_char_cjk", tokens_per_char_cjk),
-        ("tokens_per_char_latin", tokens_per_char_latin),
-        ("prompt_tokens", prompt_tokens),
-    ):
-        _check(name, value)
-    value = (
-        prompt_tokens
-        + mean_cjk_chars * tokens_per_char_cjk
-        + mean_other_chars * tokens_per_char_latin
-    )
-    return Figure(
-        value,
-        "tokens per text",
-        "prompt tokens + mean CJK characters × tokens per CJK character + mean other characters "
-        "× tokens per other character",
-        {
-            "mean_cjk_chars": mean_cjk_chars,
-            "mean_other_chars": mean_other_chars,
-            "tokens_per_char_cjk": tokens_per_char_cjk,
-            "tokens_per_char_latin": tokens_per_char_latin,
-            "prompt_tokens": prompt_tokens,
-        },
-    )
-
-
-def llm_price_per_million(
-    input_tokens: float,
-    output_tokens: float,
-    input_price_per_m: float,
-    output_price_per_m: float,
-    currency: str = "USD",
-) -> Figure:
-    """Money per 1M API answers = input tokens × input price + output tokens × output price.
-
-    Prices are per 1M tokens, so for 1M answers the token counts per answer multiply them
-    directly.
-    """
-    for name, value in (
-        ("input_tokens", input_tokens),
-        ("output_tokens", output_tokens),
-        ("input_price_per_m", input_price_per_m),
-        ("output_price_per_m", output_price_per_m),
-    ):
-        _check(name, value)
-    return Figure(
-        input_tokens * input_price_per_m + output_tokens * output_price_per_m,
-        f"{currency} per 1M predictions",
-        "input tokens per text × price per 1M input tokens + output tokens per answer × price "
-        "per 1M output tokens",
-        {
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "input_price_per_m": input_price_per_m,
-            "output_price_per_m": output_price_per_m,
-            "currency": currency,
-        },
-    )
-
-
-def cheaper_factor(model_cost: Figure, llm_cost: Figure) -> Figure:
-    """How many times the API costs the small model's price (None when either is unknown)."""
-    ok = model_cost.value is not None and llm_cost.value is not None and model_cost.value > 0
-    return Figure(
-        llm_cost.value / model_cost.value if ok else None,
-        "×",
-        "API money per 1M predictions ÷ small model's money per 1M predictions",
-        {"model_per_million": model_cost.value, "llm_per_million": llm_cost.value},
-    )
 
 
 # ------------------------------------------------------------------------ energy
@@ -288,29 +452,4 @@ def training_kwh_estimate(
             "ram_watts": ram_power_watts,
             "includes_pue": False,
         },
-    )
-
-
-def facility_kwh(it_kwh: float | None, pue: float) -> Figure:
-    """Energy drawn by the data centre: IT energy × PUE."""
-    _check("it_kwh", it_kwh, allow_none=True)
-    if not math.isfinite(pue) or pue < 1:
-        raise ValueError("'pue' (power usage effectiveness) is 1.0 or more.")
-    return Figure(
-        None if it_kwh is None else it_kwh * pue,
-        "kWh",
-        "IT energy × PUE",
-        {"it_kwh": it_kwh, "pue": pue},
-    )
-
-
-def co2e_grams(it_kwh: float | None, pue: float, grid_g_per_kwh: float) -> Figure:
-    """Emissions: IT energy × PUE × grid carbon intensity (gCO2e per kWh)."""
-    _check("grid_g_per_kwh", grid_g_per_kwh)
-    energy = facility_kwh(it_kwh, pue)
-    return Figure(
-        None if energy.value is None else energy.value * grid_g_per_kwh,
-        "gCO2e",
-        "IT energy × PUE × grid carbon intensity",
-        {"it_kwh": it_kwh, "pue": pue, "grid_g_per_kwh": grid_g_per_kwh},
     )

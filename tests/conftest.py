@@ -149,3 +149,17 @@ def _apptest_runs_router_every_time(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches():
+    """Every test starts without another test's cached store, demo dataset ids or tables.
+
+    ``st.cache_resource`` outlives a test: a store cached under one SLM_HOME (and the demo
+    dataset registered in it) would otherwise leak into the next test that uses another.
+    """
+    yield
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()

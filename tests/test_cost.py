@@ -1,4 +1,5 @@
-"""Cost and energy arithmetic on fixed inputs, CodeCarbon agreement, and the stored benchmark."""
+"""The Cost page's money and energy (from the value core), CodeCarbon's power model, and the
+stored benchmark."""
 
 from __future__ import annotations
 
@@ -11,40 +12,117 @@ import pytest
 from slm_core import cost
 from slm_core.data.split import content_hash
 from slm_core.store import RunStore
+from slm_core.value.serving import ServingMeasure
+
+# ------------------------------------------------- money and energy as served (the page's)
 
 
-def test_price_per_million_is_cpu_seconds_times_the_vcpu_hour_price():
-    figure = cost.price_per_million(0.002, 0.0446)
-    assert figure.value == pytest.approx(0.002 * 1_000_000 / 3600 * 0.0446)
-    assert figure.value == pytest.approx(0.024777, rel=1e-4)
-    assert figure.unit == "USD per 1M predictions"
-    assert figure.assumptions == {
-        "cpu_seconds_per_prediction": 0.002,
-        "price_per_vcpu_hour": 0.0446,
-        "currency": "USD",
-    }
-    assert "3,600" in figure.method
-    assert cost.price_per_million(None, 0.0446).value is None
+def _report(a=None, serving=None):
+    from slm_core.value.assumptions import Assumptions
+    from slm_core.value.scorecard import evaluate_value
+    from tests.value_fixtures import FAST, dataset, run
 
-
-def test_llm_tokens_and_price_from_text_lengths():
-    tokens = cost.llm_input_tokens(
-        mean_cjk_chars=100,
-        mean_other_chars=200,
-        tokens_per_char_cjk=0.6,
-        tokens_per_char_latin=0.25,
-        prompt_tokens=150,
+    runs = [run(1, "tfidf_lr", serving=serving or FAST), run(2, "nb", serving=ServingMeasure())]
+    return evaluate_value(
+        dataset(runs, mean_chars=200.0),
+        a or Assumptions(),
+        with_sensitivity=False,
+        break_evens=False,
     )
-    assert tokens.value == pytest.approx(150 + 60 + 50)
-    money = cost.llm_price_per_million(tokens.value, 5, 0.15, 0.60)
-    # 260 input tokens x $0.15 per 1M tokens + 5 output tokens x $0.60, for 1M answers.
-    assert money.value == pytest.approx(260 * 0.15 + 5 * 0.60)
-    assert money.value == pytest.approx(42.0)
-    small = cost.price_per_million(0.001, 0.0446)
-    factor = cost.cheaper_factor(small, money)
-    assert factor.value == pytest.approx(42.0 / (0.001 * 1e6 / 3600 * 0.0446))
-    assert factor.value == pytest.approx(3390.1, rel=1e-3)
-    assert cost.cheaper_factor(cost.price_per_million(None, 1.0), money).value is None
+
+
+def test_mode_costs_are_the_value_cores_figures_for_measured_models_only():
+    from slm_core.value.assumptions import SERVING_MODES, Assumptions
+    from slm_core.value.serving import serving_cost
+    from tests.value_fixtures import FAST
+
+    a = Assumptions()
+    rows = cost.mode_costs(_report(a))
+    assert [r.mode for r in rows] == list(SERVING_MODES)  # run 2 was never measured
+    assert {r.label for r in rows} == {"#1 tfidf_lr"}
+    for r in rows:
+        assert r.cost == serving_cost(FAST, a, r.mode)
+        assert r.used == (r.mode == "always_on") and r.source == "bench"
+    assert [r.use for r in rows if r.use] == ["scenario"]
+
+
+def test_a_serving_mode_chosen_for_one_model_is_marked():
+    from slm_core.value.assumptions import Assumptions
+    from slm_core.value.options import Overrides
+    from slm_core.value.scorecard import evaluate_value
+    from tests.value_fixtures import dataset, run
+
+    report = evaluate_value(
+        dataset([run(1)]), Assumptions(), Overrides(serving={1: "serverless"}), break_evens=False
+    )
+    use = {r.mode: r.use for r in cost.mode_costs(report)}
+    assert use == {
+        "device": "",
+        "always_on": "scenario_unused",
+        "serverless": "override",
+        "batch": "",
+    }
+
+
+def test_one_always_on_server_makes_the_api_cheaper_at_200000_and_not_at_50_million():
+    from slm_core.value.assumptions import Assumptions
+
+    small = cost.compare_money(_report(Assumptions(annual_volume=200_000.0)))
+    # One c7i.large all year ($0.08925/h × 8,760 h ≈ $781) for 200,000 texts ≈ $3,907 per 1M.
+    assert small.model_cost.per_million == pytest.approx(2 * 0.0446 * 8760 / 200_000 * 1e6)
+    assert small.cheaper == "api" and small.model.label == "#1 tfidf_lr"
+    assert small.factor == pytest.approx(small.model_cost.per_million / small.api.per_million)
+    text = cost.money_text(small, "en")
+    assert "200,000 texts a year" in text and "on one always-on server" in text
+    assert "the API is" in text and "cheaper" in text
+    big = cost.compare_money(_report(Assumptions(annual_volume=50_000_000.0)))
+    assert big.cheaper == "model"
+    text = cost.money_text(big, "en")
+    assert "50,000,000 texts a year" in text and "the small model is" in text
+    assert "小模型便宜" in cost.money_text(big, "zh")
+
+
+def test_money_sentence_for_a_device_and_without_measurements():
+    from slm_core.value.assumptions import Assumptions
+    from slm_core.value.serving import ServingMeasure as M
+
+    device = cost.compare_money(_report(Assumptions(serving_mode="device")))
+    assert device.cheaper == "model" and device.factor is None  # no bill to divide by
+    assert "has no serving bill" in cost.money_text(device, "en")
+    nothing = cost.compare_money(_report(serving=M()))
+    assert nothing.model is None and nothing.cheaper is None
+    assert cost.money_text(nothing, "en") == "Measure the runs to see what serving them costs."
+    none = cost.compare_money(_report(Assumptions(annual_volume=0.0)))
+    assert "yearly volume is 0" in cost.money_text(none, "en")
+    from dataclasses import replace
+
+    from tests.value_fixtures import FAST
+
+    too_big = cost.compare_money(  # 150 MB above Python against a 100 MB budget
+        _report(Assumptions(serving_mode="device"), replace(FAST, model_memory_mb=150.0))
+    )
+    assert too_big.model is None and too_big.unservable == ("#1 tfidf_lr",)
+    assert "#1 tfidf_lr" in cost.money_text(too_big, "en")
+
+
+def test_running_and_training_energy_use_the_scenarios_grid():
+    from slm_core.value.assumptions import Assumptions
+
+    a = Assumptions(grid_region="China", grid_gco2_per_kwh=555.0)
+    report = _report(a)
+    rows = {r.key: r for r in cost.running_energy(report)}
+    model = rows["run:1"]
+    served = report.card(1).serving
+    assert model.yearly_kwh == pytest.approx(served.yearly_kwh)
+    assert model.co2e_kg == pytest.approx(served.yearly_kwh * 555.0 / 1000)
+    assert model.kind == "modelled" and model.mode == "always_on"
+    assert rows["run:2"].kind == "not_measured" and rows["run:2"].co2e_kg is None
+    api = rows["api"]
+    assert api.wh_per_text == pytest.approx(a.llm_wh_per_query) and api.kind == "assumed"
+    assert cost.co2e_kg(2.0, 471.0) == pytest.approx(0.942)
+    assert cost.co2e_kg(None, 471.0) is None
+    training = cost.training_energy(report)
+    assert [t.kind for t in training] == ["not_measured", "not_measured"]  # none recorded
 
 
 def test_inference_energy_follows_codecarbon_process_model():
@@ -55,22 +133,19 @@ def test_inference_energy_follows_codecarbon_process_model():
     assert cost.inference_kwh_per_million(None, 0.002, 4.0, 10.0).value is None
 
 
-def test_training_estimate_pue_and_co2e():
+def test_training_estimate():
     train = cost.training_kwh_estimate(3600.0, 2, 4.0, 10.0)
     assert train.value == pytest.approx((2 * 4.0 + 10.0) / 1000)  # 18 W for one hour
     half = cost.training_kwh_estimate(3600.0, 2, 4.0, 10.0, cpu_load=0.5)
     assert half.value == pytest.approx((2 * 4.0 * 0.5 + 10.0) / 1000)
-    assert cost.facility_kwh(2.0, 1.56).value == pytest.approx(3.12)
-    assert cost.co2e_grams(2.0, 1.56, 471.0).value == pytest.approx(2.0 * 1.56 * 471.0)
-    assert cost.co2e_grams(None, 1.56, 471.0).value is None
 
 
 @pytest.mark.parametrize(
     "bad",
     [
-        lambda: cost.price_per_million(-1.0, 0.04),
-        lambda: cost.price_per_million(0.001, float("nan")),
-        lambda: cost.facility_kwh(1.0, 0.9),
+        lambda: cost.inference_kwh_per_million(-1.0, 0.002, 4.0, 10.0),
+        lambda: cost.inference_kwh_per_million(0.001, 0.002, float("nan"), 10.0),
+        lambda: cost.training_kwh_estimate(-1.0, 1, 4.0, 10.0),
         lambda: cost.training_kwh_estimate(10.0, 1, 4.0, 10.0, cpu_load=1.5),
         lambda: cost.cpu_watts_per_thread(100.0, 0),
     ],
@@ -96,9 +171,9 @@ def test_ram_power_matches_codecarbon(gb):
 
 
 def test_figures_serialise_with_unit_method_and_assumptions():
-    data = cost.co2e_grams(1.0, 1.2, 400).to_dict()
+    data = cost.training_kwh_estimate(3600.0, 1, 4.0, 10.0).to_dict()
     assert set(data) == {"value", "unit", "method", "assumptions"}
-    assert data["unit"] == "gCO2e" and data["value"] == pytest.approx(480.0)
+    assert data["unit"] == "kWh (IT, before PUE)" and data["value"] == pytest.approx(0.014)
 
 
 # ---------------------------------------------------------------------- energy
@@ -157,7 +232,6 @@ def test_bench_run_stores_what_the_value_page_reads(linear_run):
     from slm_core.runtime import bench_run, format_bench
     from slm_core.runtime.bench import BenchReport
     from slm_core.runtime.latency import QUICK
-    from slm_core.value.inputs import _bench_figures, single_thread_p50
 
     store, run_id = linear_run
     seen = []
@@ -189,11 +263,12 @@ def test_bench_run_stores_what_the_value_page_reads(linear_run):
     metered = store.get_run(run_id).metrics.get("train_energy_kwh")
     assert stored["train_energy_source"] == ("estimate" if metered is None else "codecarbon")
     assert stored["train_energy_kwh"] > 0
-    # The Value page reads the same figures.
-    figures = _bench_figures(stored)
-    assert single_thread_p50(stored) == pytest.approx(stored["latency_ms"]["single_thread"]["p50"])
-    assert figures["cpu_seconds_per_prediction"] == stored["cpu_seconds_per_prediction"] > 0
-    assert figures["peak_rss_bytes"] == stored["peak_rss_bytes"]
+    # The value core reads the same figures.
+    measure = ServingMeasure.from_bench(stored)
+    assert measure.source == "bench"
+    assert measure.p50_ms == pytest.approx(stored["latency_ms"]["single_thread"]["p50"])
+    assert measure.cpu_seconds == stored["cpu_seconds_per_prediction"] > 0
+    assert measure.peak_rss_mb == pytest.approx(stored["peak_rss_bytes"] / 1e6)
     assert BenchReport.from_dict(stored).to_dict()["settings"] == stored["settings"]
     text = format_bench(report)
     assert "p50" in text and "per 1M predictions" in text and f"Run {run_id}" in text

@@ -2,7 +2,9 @@
 
 Two linear models are trained on a small topic corpus with a group column. The dataset name and
 two labels carry HTML and spreadsheet-formula payloads, so every test also checks that user text
-is escaped and neutralised on its way out.
+is escaped and neutralised on its way out. Every figure about value comes from the value report
+(``ReportData.value``), and the report states its decision in the very sentence the Value page
+shows (``decision_text``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from slm_core.report import (
     CardText,
     build_tables,
     collect_report,
-    cost_figures,
     csv_zip,
     kpi_tiles,
     model_card_markdown,
@@ -41,11 +42,11 @@ from slm_core.report import (
     write_report,
 )
 from slm_core.report.html import esc
+from slm_core.report.model_card import md
 from slm_core.report.table_types import format_cell, money_text
-from slm_core.report.value_tables import cheaper_than_llm
 from slm_core.store import RunStore
 from slm_core.value import Assumptions
-from slm_core.value.text import recommendation_text, sensitivity_text
+from slm_core.value.text import decision_text, option_label, sensitivity_text, serving_text
 from tests.conftest import planted_gap_frame, store_trained_runs
 
 DATASET_NAME = 'News & "Topics" <script>alert(1)</script>'
@@ -93,10 +94,26 @@ def stored(tmp_path_factory):
 # ------------------------------------------------------------------ HTML
 
 
+def _plotly_layouts(text: str) -> list[dict]:
+    """The layout of every figure the report draws (the third argument of Plotly.newPlot)."""
+    decoder = json.JSONDecoder()
+    layouts = []
+    for match in re.finditer(r"Plotly\.newPlot\(\s*", text):
+        pos = match.end()
+        args = []
+        for _ in range(3):
+            value, pos = decoder.raw_decode(text, pos)
+            args.append(value)
+            pos = re.compile(r"\s*,\s*").match(text, pos).end()
+        layouts.append(args[2])
+    return layouts
+
+
 def test_html_report_contains_the_key_figures(stored, tmp_path):
     store, dataset, run_ids, data = stored
     path = write_report(store, dataset.id, tmp_path / "report.html")
     text = path.read_text(encoding="utf-8")
+    v = data.value
     assert text.startswith("<!DOCTYPE html>") and '<html lang="en">' in text
     assert esc(DATASET_NAME) in text
     for r in data.runs:
@@ -104,34 +121,76 @@ def test_html_report_contains_the_key_figures(stored, tmp_path):
         lo, hi = r.evaluation.accuracy_ci
         assert f"{lo:.1%}" in text and f"{hi:.1%}" in text  # its 95% CI
         assert f'id="run-{r.run_id}"' in text
-    assert esc(recommendation_text(data.value, "en")) in text
-    assert esc(sensitivity_text(data.value, "en")) in text
-    assert "With your weights" in text
-    # Cost table: the benchmarked run's figures, and 'not measured yet' for the other.
-    cost = re.search(r'<table class="wide" data-table="cost">(.*?)</table>', text, re.S).group(1)
+    assert esc(sensitivity_text(v, "en")) in text
+    # Every option side by side: manual, each model as served, the API, (a cascade).
+    options = re.search(r'data-table="options">(.*?)</table>', text, re.S).group(1)
+    for o in v.options:
+        assert esc(option_label(o, "en")) in options
+    assert "Keep it manual" in options
+    business = re.search(r'data-table="business">(.*?)</table>', text, re.S).group(1)
+    assert "validation split" in business  # the split that chose each threshold
+    # Serving cost: the benchmarked run's measured figures and every run's modelled bill.
+    cost = re.search(r'data-table="cost">(.*?)</table>', text, re.S).group(1)
     assert "2.00" in cost and "3.50" in cost  # p50 and p95 (ms)
-    assert "not measured yet" in cost
-    ratio = cheaper_than_llm(data)
-    assert ratio is not None and ratio[0] == data.runs[0].label  # only run 1 is measured
-    assert f"costs {ratio[1]:,.0f}× less per prediction than the LLM API" in text
-    # Both scorecards, their formulas and the assumptions they rest on.
-    for key in ("scores", "business", "social", "assumptions", "leaderboard", "per_class"):
+    assert "Cost page benchmark" in cost
+    assert "always-on" in cost and "modelled" in cost
+    assert "marginal" not in text.lower()
+    for key in (
+        "options",
+        "scores",
+        "business",
+        "social",
+        "decision",
+        "assumptions",
+        "leaderboard",
+        "per_class",
+    ):
         assert f'data-table="{key}"' in text
     assert "Texts per year" in text and "200,000" in text
-    # Interactive charts, generation date and versions.
-    assert text.count('class="plotly-graph-div"') >= 5
+    # The decision's charts (cost against volume, radar, validation curve), accuracy and
+    # confusion matrices; generation date and versions.
+    for chart in ("chart-cost-volume", "chart-radar", "chart-profit", "chart-accuracy"):
+        assert f'id="{chart}"' in text
+    assert text.count('class="plotly-graph-div"') >= 6
     assert data.generated_at.strftime("%Y-%m-%d") in text
     assert f"<td>numpy</td><td>{data.versions['numpy']}</td>" in text
     assert "Model card (Markdown)" in text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_html_report_states_the_decision_first_in_its_exact_words(stored, lang):
+    _, _, _, data = stored
+    text = render_html(data, lang)
+    sentence = esc(decision_text(data.value, lang))
+    assert sentence in text
+    # At the very top: after the title, before the table of contents and every section.
+    at = text.index(sentence)
+    assert text.index("</header>") < at < text.index('<nav class="toc">') < text.index("<section")
+    decision = re.search(r'<div class="decision[^"]*" data-decision="([^"]+)">', text)
+    assert decision is not None and decision.group(1) == data.value.decision.best
 
 
 def test_html_report_in_chinese(stored, tmp_path):
     store, dataset, _, data = stored
     text = write_report(store, dataset.id, tmp_path / "zh.html", lang="zh").read_text("utf-8")
     assert '<html lang="zh-CN">' in text
-    assert "排行榜" in text and "业务记分卡" in text and "按您的权重" in text
-    assert esc(recommendation_text(data.value, "zh")) in text
-    assert "尚未测量" in text  # run 2 has no benchmark
+    assert "排行榜" in text and "各选项并排对比" in text and "什么会改变决策" in text
+    assert esc(decision_text(data.value, "zh")) in text
+    assert "成本页面的基准测试" in text and "批量 CPU 时间" in text  # run 2: no benchmark
+
+
+def test_every_chart_in_the_html_report_has_a_white_background(stored):
+    _, _, _, data = stored
+    for lang in ("en", "zh"):
+        text = render_html(data, lang)
+        layouts = _plotly_layouts(text)
+        assert len(layouts) == text.count('class="plotly-graph-div"') >= 6
+        for layout in layouts:
+            assert layout["paper_bgcolor"] == "white", layout.get("title")
+            assert layout["plot_bgcolor"] == "white", layout.get("title")
+            template = layout["template"]["layout"]
+            assert template["paper_bgcolor"] == "white"
+            assert template["plot_bgcolor"] == "white"  # plotly_white, never a dark template
 
 
 class _Loads(HTMLParser):
@@ -223,16 +282,31 @@ def test_user_text_is_escaped_everywhere(stored):
     assert "onerror=alert(1)>" not in text.replace("&gt;", "").replace("\\u003e", "")
 
 
-def test_cost_not_measured_is_said_plainly(stored):
+def _without_serving(data):
+    """The same report as if no run had any serving measurement (no benchmark, no CPU time)."""
+    from slm_core.report.collect import cost_figures
+    from slm_core.value.scorecard import evaluate_value
+    from slm_core.value.serving import ServingMeasure
+
+    inputs = data.value.inputs
+    bare = replace(inputs, runs=tuple(replace(r, serving=ServingMeasure()) for r in inputs.runs))
+    value = evaluate_value(bare, data.value.assumptions, with_sensitivity=False)
+    runs = tuple(replace(r, cost=cost_figures(None), bench=None) for r in data.runs)
+    return replace(data, runs=runs, value=value)
+
+
+def test_serving_not_measured_is_said_plainly(stored):
     _, _, run_ids, data = stored
-    unmeasured = replace(
-        data, runs=tuple(replace(r, cost=cost_figures(None), bench=None) for r in data.runs)
-    )
-    text = render_html(unmeasured, "en")
+    bare = _without_serving(data)
+    assert not any(o.kind == "model" and o.eligible for o in bare.value.options)
+    text = render_html(bare, "en")
     assert 'data-cost="not-measured"' in text
-    assert "Cost not measured yet" in text
+    assert "Serving cost not measured yet" in text
     assert f"python -m slm_core bench --run {run_ids[0]}" in text
     assert 'data-table="cost"' not in text
+    tiles = {k.key: k for k in kpi_tiles(bare, "en")}
+    assert tiles["cost_per_million"].raw is None
+    assert "Serving not measured yet" in tiles["cost_per_million"].note
 
 
 def test_report_language_and_dataset_errors_are_clear(stored, tmp_path):
@@ -246,29 +320,55 @@ def test_report_language_and_dataset_errors_are_clear(stored, tmp_path):
 # ------------------------------------------------------------------ KPIs
 
 
-def test_kpi_tiles_follow_the_recommendation_and_the_measured_cost(stored):
-    _, _, run_ids, data = stored
+def test_kpi_tiles_follow_the_decision(stored):
+    _, _, _, data = stored
+    v = data.value
     tiles = {k.key: k for k in kpi_tiles(data, "en")}
-    assert list(tiles) == [
-        "best_model",
-        "accuracy",
-        "cost_per_million",
-        "net_value",
-        "social_score",
-    ]
-    winner = data.value.recommendation.winner
-    assert tiles["best_model"].value == winner
+    assert list(tiles) == ["decision", "net_value", "accuracy", "cost_per_million", "social_score"]
+    decided = v.best
+    assert tiles["decision"].value == option_label(decided, "en")
+    assert tiles["decision"].raw == v.decision.best
+    assert tiles["net_value"].raw == pytest.approx(decided.business.net_value)
+    if decided.kind != "manual":
+        assert "interval" in tiles["net_value"].note
+        assert f"({decided.business.kinds['net_value']})" in tiles["net_value"].note
     best = data.best
     assert tiles["accuracy"].raw == pytest.approx(best.evaluation.accuracy)
-    card = data.value.card(best.run_id)
-    assert tiles["net_value"].raw == pytest.approx(card.business.net_value)
-    assert tiles["social_score"].raw == pytest.approx(card.social_score.score)
-    price = data.value.assumptions.price_per_vcpu_hour
-    if best.run_id == run_ids[0]:  # the benchmarked run: measured CPU time × price
-        assert tiles["cost_per_million"].raw == pytest.approx(0.002 * 1e6 / 3600 * price)
-        assert "Measured" in tiles["cost_per_million"].note
-    else:  # only a labelled estimate, or 'not measured yet'
-        assert "Measured" not in tiles["cost_per_million"].note
+    assert best.label in tiles["accuracy"].note and "(measured)" in tiles["accuracy"].note
+    # Cost per 1M as served (the serving mode at the scenario's volume), next to the API's.
+    model = data.option(best.run_id)
+    assert tiles["cost_per_million"].raw == pytest.approx(model.serving.per_million)
+    api = v.option("api")
+    assert money_text(api.serving.per_million, "USD", "en") in tiles["cost_per_million"].note
+    assert "always-on" in tiles["cost_per_million"].note
+    scored = decided if decided.social_score is not None else model
+    assert tiles["social_score"].raw == pytest.approx(scored.social_score.score)
+
+
+def test_tiles_say_when_the_decision_is_to_keep_it_manual(stored):
+    from slm_core.value.scorecard import evaluate_value
+
+    _, _, _, data = stored
+    a = data.value.assumptions.edit(annual_volume=500.0)
+    manual = replace(data, value=evaluate_value(data.value.inputs, a, with_sensitivity=False))
+    assert manual.value.decision.best == "manual"
+    tiles = {k.key: k for k in kpi_tiles(manual, "zh")}
+    assert tiles["decision"].value == "继续人工处理"
+    assert tiles["net_value"].raw == 0.0 and "基准" in tiles["net_value"].note
+    # With no model decided on, the accuracy tile shows the most accurate run.
+    top = max(manual.runs, key=lambda r: (r.evaluation.accuracy, -r.run_id))
+    assert manual.best is top and tiles["accuracy"].raw == top.evaluation.accuracy
+    text = render_html(manual, "en")
+    assert 'class="decision manual" data-decision="manual"' in text
+    assert esc(decision_text(manual.value, "en")) in text
+
+
+def test_best_is_the_decided_model_when_the_decision_owns_one(stored):
+    _, _, run_ids, data = stored
+    v = data.value
+    for run_id in run_ids:
+        decided = replace(v, decision=replace(v.decision, best=f"run:{run_id}"))
+        assert replace(data, value=decided).best.run_id == run_id
 
 
 def test_formatting_for_each_language():
@@ -280,6 +380,73 @@ def test_formatting_for_each_language():
     assert format_cell(True, "auto", "zh") == "是"
     assert format_cell(0.0446, "auto") == "0.0446"  # assumptions keep their precision
     assert format_cell(200000.0, "auto") == "200,000"
+
+
+# ---------------------------------------------------------------- tables
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_table_and_column_has_a_translated_title(stored, lang):
+    _, _, _, data = stored
+    for key, table in build_tables(data, lang).items():
+        assert not table.title.startswith("report_table."), key
+        bad = [c.label for c in table.columns if c.label.startswith(("report_", "value."))]
+        assert not bad, (key, bad)
+
+
+def test_options_and_decision_tables_carry_intervals_kinds_and_break_evens(stored):
+    _, _, _, data = stored
+    v = data.value
+    tables = build_tables(data, "en")
+    options = {r["key"]: r for r in tables["options"].records()}
+    assert list(options) == [o.key for o in v.options]
+    for o in v.options:
+        row = options[o.key]
+        assert row["net_value"] == pytest.approx(o.business.net_value)
+        if o.business.net_value_ci is not None:
+            assert (row["net_value_low"], row["net_value_high"]) == pytest.approx(
+                o.business.net_value_ci
+            )
+        assert row["eligible"] is o.eligible
+        if o.kind != "manual":
+            assert row["net_value_kind"] == o.business.kinds["net_value"]
+    decision = {r["key"]: r for r in tables["decision"].records()}
+    assert decision["decision"]["value"] == decision_text(v, "en")
+    assert decision["best"]["raw_value"] == v.decision.best
+    if v.decision.manual_below is not None:
+        assert decision["manual_below"]["raw_value"] == v.decision.manual_below.value
+    for c in v.decision.crossovers:
+        assert decision[f"crossover.{c.a}.{c.b}"]["raw_value"] == c.volume
+    business = tables["business"].records()
+    assert {r["scored_on"] for r in business if r["key"] != "manual"} == {"test"}
+    social = tables["social"].records()
+    assert {r["key"] for r in social} == {o.key for o in v.options if o.kind != "manual"}
+    assert all(r["kind"] in ("measured", "modelled", "assumed", "not measured") for r in social)
+
+
+def test_assumptions_table_lists_every_field_and_marks_unused_error_costs(stored):
+    from slm_core.value.assumptions import FIELD_NAMES
+    from slm_core.value.scorecard import evaluate_value
+
+    _, _, _, data = stored
+    rows = {r["key"]: r for r in build_tables(data, "en")["assumptions"].records()}
+    assert set(rows) == set(FIELD_NAMES) - {"sources", "preset"}
+    for name in (
+        "fx_rate",
+        "serving_mode",
+        "llm_wh_per_query",
+        "interval_level",
+        "noise_typo_rate",
+    ):
+        assert rows[name]["unit"] is not None and rows[name]["source"], name
+    # No positive class in the default scenario: the false-positive/-negative costs are unused.
+    assert rows["cost_false_positive"]["in_use"] is False
+    assert rows["cost_false_negative"]["note"].startswith("Not used")
+    assert rows["cost_other_error"]["in_use"] is True
+    a = data.value.assumptions.edit(positive_class="sport")
+    named = replace(data, value=evaluate_value(data.value.inputs, a, with_sensitivity=False))
+    rows = {r["key"]: r for r in build_tables(named, "en")["assumptions"].records()}
+    assert rows["cost_false_positive"]["in_use"] is True
 
 
 # ---------------------------------------------------------------- export
@@ -322,23 +489,50 @@ def test_csv_export_neutralises_formulas_and_keeps_numbers(stored):
     assert all(0.0 <= float(r[3]) <= 1.0 for r in body)  # precision: a number, unquoted
     archive = zipfile.ZipFile(io.BytesIO(csv_zip(tables)))
     assert set(archive.namelist()) == {f"{k}.csv" for k in tables}
+    assert {"options.csv", "decision.csv", "cost_volume.csv"} <= set(archive.namelist())
     leaderboard = archive.read("leaderboard.csv").decode("utf-8-sig")
     assert str(data.runs[0].evaluation.accuracy)[:6] in leaderboard
+    options = list(csv.DictReader(io.StringIO(table_csv(tables["options"], header="key")[1:])))
+    assert [r["key"] for r in options] == [o.key for o in data.value.options]
 
 
-def test_json_export_holds_every_table_and_its_inputs(stored):
+def test_json_export_holds_the_decision_options_intervals_and_kinds(stored):
     _, dataset, _, data = stored
+    v = data.value
     exported = json.loads(report_json_text(data, "zh"))
     assert exported["lang"] == "zh"
     assert exported["dataset"]["name"] == DATASET_NAME
+    # The decision, in the words of every page, with its break-evens and crossovers.
+    decision = exported["value"]["decision"]
+    assert decision["best"] == v.decision.best and decision["text"] == decision_text(v, "zh")
+    for key in ("runner_up", "llm_break_even", "manual_below", "manual_flips", "crossovers"):
+        assert key in decision
+    if v.decision.manual_below is not None:
+        assert decision["manual_below"]["value"] == pytest.approx(v.decision.manual_below.value)
+    # Every option with its serving mode, interval, chance of a positive value and kinds.
+    options = {o["key"]: o for o in exported["value"]["options"]}
+    assert {"manual", "api"} <= set(options)
+    assert {f"run:{r.run_id}" for r in data.runs} <= set(options)
+    for o in v.options:
+        got = options[o.key]
+        assert got["serving_mode"] == o.serving_mode
+        assert got["business"]["net_value"] == pytest.approx(o.business.net_value)
+        if o.kind == "model":
+            assert len(got["business"]["net_value_ci"]) == 2
+            assert 0.0 <= got["business"]["p_positive"] <= 1.0
+            assert got["business"]["kinds"]["coverage"] == "measured"
+            assert got["serving"]["kind"] in ("modelled", "not_measured")
+            assert all("kind" in d for d in got["social_dims"].values())
+    assert exported["value"]["assumptions"]["annual_volume"] == 200_000.0
+    # Every table too, and the stored inputs behind them (not the value report twice).
     tables = exported["tables"]
-    for key in ("leaderboard", "cost", "business", "social", "scores", "assumptions", "groups"):
+    for key in ("options", "decision", "leaderboard", "cost", "business", "social", "groups"):
         assert tables[key]["rows"], key
     by_run = {row["run"]: row for row in tables["leaderboard"]["rows"]}
     for r in data.runs:
         assert by_run[r.run_id]["accuracy"] == pytest.approx(r.evaluation.accuracy)
     assert tables["leaderboard"]["columns"][5]["label"] == "准确率"
-    assert exported["source"]["value"]["assumptions"]["annual_volume"] == 200_000.0
+    assert "value" not in exported["source"] and exported["source"]["runs"]
     assert exported["versions"]["slm-value-lab"]
 
 
@@ -352,6 +546,8 @@ def test_model_card_has_every_section_in_both_languages(stored):
         text = model_card_markdown(cards[run_ids[0]], lang)
         headings = re.findall(r"^## (.+)$", text, re.M)
         assert headings == [catalogue(lang)[f"model_card.section.{s}"] for s in SECTIONS]
+        # Where the card states the recommendation, it states the decision in its exact words.
+        assert md(decision_text(data.value, lang)) in text
     en = model_card_markdown(cards[run_ids[0]], "en")
     ev = data.run(run_ids[0]).evaluation
     lo, hi = ev.accuracy_ci
@@ -361,6 +557,23 @@ def test_model_card_has_every_section_in_both_languages(stored):
     assert "draft derived from the data" in en
     assert "<img" not in en and "&lt;img src=x onerror=alert(1)&gt;" in en
     assert "模型详情" in model_card_markdown(cards[run_ids[1]], "zh")
+
+
+def test_model_card_value_is_the_models_option(stored):
+    store, _, run_ids, data = stored
+    card = model_cards(store, data, save=False)[run_ids[0]]
+    o = data.value.card(run_ids[0])
+    value = card.value
+    assert value["option_key"] == o.key and value["serving_mode"] == o.serving_mode
+    assert value["net_value"] == pytest.approx(o.business.net_value)
+    assert value["net_value_ci"] == pytest.approx(list(o.business.net_value_ci))
+    assert value["kinds"] == o.business.kinds
+    assert value["cost_per_million"] == pytest.approx(o.serving.per_million)
+    assert value["is_recommended"] is (data.value.decision.best == o.key)
+    en = model_card_markdown(card, "en")
+    assert f"served {serving_text(o, 'en')}" in en
+    assert f"({o.business.kinds['net_value']})" in en
+    json.dumps(card.to_dict())  # stored as JSON
 
 
 def test_card_text_is_stored_and_counts_for_transparency(tmp_path):
@@ -374,7 +587,7 @@ def test_card_text_is_stored_and_counts_for_transparency(tmp_path):
     assert stored["sections"] == list(SECTIONS)
     before = build_scorecards(store, dataset.id, measure=False, with_sensitivity=False)
     items = before.card(run_ids[1]).social_dims["transparency"].details["items"]
-    assert items["intended_use"] is False  # a generated draft does not count
+    assert items["model_card"] == 0.0  # a generated draft does not count
     text = CardText(
         intended_use="Route tickets | <script>x</script>",
         intended_users="Support leads",
@@ -385,13 +598,13 @@ def test_card_text_is_stored_and_counts_for_transparency(tmp_path):
     assert store.get_result(run_ids[1], "model_card")["metrics"]["n_test"] > 0  # kept
     after = build_scorecards(store, dataset.id, measure=False, with_sensitivity=False)
     transparency = after.card(run_ids[1]).social_dims["transparency"]
-    assert transparency.details["items"]["intended_use"] is True
+    assert transparency.details["items"]["model_card"] == 1.0
     assert transparency.score > before.card(run_ids[1]).social_dims["transparency"].score
     # Regenerating the cards keeps what people wrote.
     cards = model_cards(store, collect_report(store, dataset.id))
-    md = model_card_markdown(cards[run_ids[1]], "en")
-    assert "Route tickets \\| &lt;script&gt;x&lt;/script&gt;" in md
-    assert "<script>" not in md
+    md_text = model_card_markdown(cards[run_ids[1]], "en")
+    assert "Route tickets \\| &lt;script&gt;x&lt;/script&gt;" in md_text
+    assert "<script>" not in md_text
     assert store.get_result(run_ids[1], "model_card")["intended_use"].startswith("Route")
     store.close()
 
@@ -424,6 +637,9 @@ def test_report_of_a_dataset_without_finished_runs(tmp_path):
     assert path.parent == out and path.name == f"report_{dataset.id}_zh.html"
     text = path.read_text("utf-8")
     assert "还没有训练完成的模型" in text and "untrained" in text
-    tables = build_tables(collect_report(store, dataset.id), "en")
+    data = collect_report(store, dataset.id)
+    assert data.value is None and data.best is None and kpi_tiles(data) == []
+    tables = build_tables(data, "en")
     assert tables["classes"].rows and not tables["leaderboard"].rows
+    assert not tables["options"].rows and not tables["decision"].rows
     store.close()

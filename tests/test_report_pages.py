@@ -2,7 +2,8 @@
 
 The pages are added to the router's page list for these tests if ``ui.navigation.PAGES`` does
 not list them yet, so the sidebar's language selectbox (key "lang") and the active dataset work
-exactly as in the app.
+exactly as in the app. Both pages read the value report from ``ui.decision`` — the scenario and
+per-run choices of the session — so they state the Value page's decision word for word.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import ui.navigation
-from slm_core.report import collect_report, read_card_text
-from slm_core.value.text import recommendation_text
+from slm_core.i18n import t
+from slm_core.report import read_card_text
+from slm_core.value.text import decision_text, option_label
 from tests.conftest import ROOT
 from tests.test_report import DATASET_NAME, make_store
 
@@ -56,11 +58,13 @@ def app_home(home, monkeypatch, routed):
     st.cache_data.clear()
 
 
-def _open(page: str, dataset_id: str | None, lang: str = "en") -> AppTest:
+def _open(page: str, dataset_id: str | None, lang: str = "en", **state) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     if dataset_id is not None:
         at.session_state["dataset_id"] = dataset_id
     at.session_state["lang"] = lang
+    for key, value in state.items():
+        at.session_state[key] = value
     at.run()
     at.switch_page(page)
     at.run()
@@ -71,6 +75,31 @@ def _open(page: str, dataset_id: str | None, lang: str = "en") -> AppTest:
 
 def _downloads(at: AppTest) -> list[str]:
     return [b.proto.label for b in at.get("download_button")]
+
+
+def _session(dataset_id: str, run_ids: list[int]) -> tuple[dict, object]:
+    """A Value-page session (an edited scenario, a threshold and a serving mode chosen for run
+    1) and the value report the Value page computes from it (``ui.decision.value_report``)."""
+    from slm_core.value.assumptions import PRESET_IDS, load_preset
+    from slm_core.value.inputs import Measurement, collect_inputs
+    from slm_core.value.options import Overrides
+    from slm_core.value.scorecard import evaluate_value
+    from ui.decision import CURRENT_KEY, SERVING_KEY, THRESHOLDS_KEY
+    from ui.state import get_store
+
+    a = load_preset(PRESET_IDS[0]).edit(annual_volume=2_000_000.0)
+    state = {
+        CURRENT_KEY: a.to_dict(),
+        THRESHOLDS_KEY: {run_ids[0]: 0.5},
+        SERVING_KEY: {run_ids[0]: "serverless"},
+    }
+    inputs = collect_inputs(get_store(), dataset_id, measure=True, settings=Measurement.of(a))
+    overrides = Overrides(thresholds={run_ids[0]: 0.5}, serving={run_ids[0]: "serverless"})
+    return state, evaluate_value(inputs, a, overrides)
+
+
+def _decision_shown(at: AppTest) -> list[str]:
+    return [e.value for e in (*at.success, *at.warning)]
 
 
 def test_report_page_offers_every_download(app_home):
@@ -85,7 +114,7 @@ def test_report_page_offers_every_download(app_home):
         "Download everything (JSON)",
         "Download this table (CSV)",
     ]
-    # The previewed table is the recommendation first; pick the leaderboard.
+    # The previewed table is the decision first; pick the leaderboard.
     at.selectbox(key="report.table").set_value("leaderboard").run()
     assert not at.exception, [e.value for e in at.exception]
     board = at.dataframe[0].value
@@ -119,33 +148,48 @@ def test_intended_use_written_on_the_page_is_stored_and_shown(app_home):
     assert "Route support tickets" in card
 
 
-def test_present_page_shows_kpis_scorecard_and_recommendation(app_home):
+def test_present_page_shows_the_decision_tiles_scores_and_cost_chart(app_home):
     dataset, run_ids = app_home
-    at = _open("pages/present.py", dataset.id)
-    from ui.state import get_store
-
-    data = collect_report(get_store(), dataset.id)
+    state, report = _session(dataset.id, run_ids)
+    at = _open("pages/present.py", dataset.id, **state)
     assert DATASET_NAME in at.title[0].value
+    # The decision paragraph, exactly as the Value page states it for this session.
+    assert decision_text(report, "en") in _decision_shown(at)
     metrics = {m.label: m.value for m in at.metric}
     assert list(metrics) == [
-        "Best model",
-        "Accuracy",
-        "Cost per 1M predictions",
+        "The decision",
         "Net value per year",
+        "Accuracy",
+        "Cost per 1M texts",
         "Social score",
     ]
-    assert metrics["Best model"] == data.value.recommendation.winner
-    assert metrics["Accuracy"] == f"{data.best.evaluation.accuracy:.1%}"
+    assert metrics["The decision"] == option_label(report.best, "en")
     assert metrics["Social score"].endswith("/ 100")
-    assert any(s.value == recommendation_text(data.value, "en") for s in at.success)
+    # The session's serving choice reaches the figures: run 1 is served serverless.
+    assert report.card(run_ids[0]).serving_mode == "serverless"
     scores = at.dataframe[0].value
     assert "Overall score" in scores.index
-    assert all(f"#{r} " in " ".join(scores.columns) for r in run_ids)
-    assert len(at.get("plotly_chart")) == 1
+    shown = " ".join(scores.columns)
+    assert all(f"#{r} " in shown for r in run_ids) and "API" in shown
+    for dim in report.left_out:  # dimensions left out for every option are not shown
+        assert t(f"value.dim.{dim}", "en") not in scores.index
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    assert "Yearly cost against yearly volume" in charts[0].proto.spec
     # No widgets in the way: only the router's sidebar ones (hidden by the page's CSS).
     assert not at.main.button and not at.main.selectbox and not at.main.text_input
     css = " ".join(h.proto.body for h in at.get("html"))
     assert '[data-testid="stSidebar"]' in css and "display: none" in css
+
+
+def test_report_page_states_the_same_decision_in_chinese(app_home):
+    dataset, run_ids = app_home
+    state, report = _session(dataset.id, run_ids)
+    at = _open("pages/report.py", dataset.id, "zh", **state)
+    assert decision_text(report, "zh") in _decision_shown(at)
+    at.switch_page("pages/present.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert decision_text(report, "zh") in _decision_shown(at)
 
 
 @pytest.mark.parametrize("page", [p[0] for p in OUR_PAGES])
@@ -162,8 +206,8 @@ def test_switching_the_language_in_the_sidebar(app_home, page):
         assert chinese == "报告与导出"
         assert "下载 HTML 报告" in [b.proto.label for b in at.get("download_button")]
     else:
-        assert "我们该用哪个模型" in chinese
-        assert [m.label for m in at.metric][:2] == ["最佳模型", "准确率"]
+        assert "继续人工处理" in chinese
+        assert [m.label for m in at.metric][:3] == ["决策", "每年净值", "准确率"]
     # The choice is remembered on the next page visited.
     at.switch_page("pages/home.py").run()
     assert at.sidebar.selectbox(key="lang").value == "zh"

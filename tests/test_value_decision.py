@@ -164,7 +164,7 @@ def test_intervals_and_chance_of_positive_value_for_every_option_but_manual():
     for o in report.options:
         b = o.business
         if o.kind == "manual":
-            assert b.net_value_ci == (0.0, 0.0)
+            assert b.net_value == 0.0 and b.net_value_ci is None and b.p_positive is None
             continue
         lo, hi = b.net_value_ci
         assert lo - 1e-6 <= b.net_value <= hi + 1e-6 and 0.0 <= b.p_positive <= 1.0

@@ -1,7 +1,9 @@
-"""Plotly figures for the Cost page, drawn from already computed numbers (no computation here)."""
+"""Plotly figures of what the Cost page measured (the money chart is the value core's
+``cost_volume_figure``, shared with the Value page and the report)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import plotly.graph_objects as go
@@ -9,42 +11,13 @@ import plotly.graph_objects as go
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 
 
-def money_figure(
-    per_run: Mapping[str, float | None],
-    llm_label: str,
-    llm_value: float | None,
-    *,
-    title: str,
-    x_title: str,
-) -> go.Figure:
-    """Money per 1M predictions, one bar per measured run and one for the API, log scale."""
-    labels = [k for k, v in per_run.items() if v]
-    values = [per_run[k] for k in labels]
-    colours = ["#2E7D32"] * len(labels)
-    if llm_value:
-        labels.append(llm_label)
-        values.append(llm_value)
-        colours.append("#C62828")
-    fig = go.Figure(
-        go.Bar(
-            x=values,
-            y=labels,
-            orientation="h",
-            marker_color=colours,
-            text=[f"{v:.3g}" for v in values],
-            textposition="outside",
-            hovertemplate="%{y}: %{x:.4g}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title=title,
-        xaxis={"title": x_title, "type": "log"},
-        yaxis={"autorange": "reversed"},
-        margin=_MARGIN,
-        height=120 + 36 * len(labels),
-        showlegend=False,
-    )
-    return fig
+def log_ticks(values: list[float]) -> list[float]:
+    """1-2-5 ticks spanning ``values`` on a log axis (Plotly's own minor labels read "2 3 4")."""
+    positive = [v for v in values if v and v > 0]
+    if not positive:
+        return []
+    low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+    return [m * 10.0**e for e in range(low, high + 1) for m in (1, 2, 5)]
 
 
 def latency_figure(
@@ -67,10 +40,16 @@ def latency_figure(
                 hovertemplate="%{y} " + p + ": %{x:.3f} ms<extra></extra>",
             )
         )
+    ticks = log_ticks([v for values in rows.values() for v in values.values() if v is not None])
     fig.update_layout(
         title=title,
         barmode="group",
-        xaxis={"title": x_title, "type": "log"},
+        xaxis={
+            "title": x_title,
+            "type": "log",
+            "tickvals": ticks,
+            "ticktext": [f"{v:g}" for v in ticks],
+        },
         yaxis={"autorange": "reversed"},
         margin=_MARGIN,
         height=140 + 22 * len(names) * max(len(percentiles), 1),

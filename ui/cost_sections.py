@@ -1,4 +1,4 @@
-"""Sections of the Cost page: the measuring panel, speed and size, the API and money summary."""
+"""Sections of the Cost page: the scenario, the measuring panel, speed and size, money, energy."""
 
 from __future__ import annotations
 
@@ -9,20 +9,30 @@ import streamlit as st
 
 from slm_core import cost
 from slm_core.errors import SlmError
-from slm_core.i18n import format_money, format_number
+from slm_core.i18n import format_number
+from slm_core.report.value_charts import cost_volume_figure
 from slm_core.runtime import BENCH_KIND, background_job, start_background
-from ui.cost_charts import latency_figure, money_figure
+from slm_core.value.assumptions import Assumptions
+from ui.cost_charts import latency_figure
 from ui.cost_widgets import (
-    LlmInputs,
+    SCENARIO_FIELDS,
+    api_rule,
+    energy_frame,
+    energy_rule,
     forms_frame,
     latency_frame,
+    money_frame,
+    money_notes,
     number_columns,
     progress_of,
     run_label,
+    scenario_frame,
+    scenario_line,
     section_head,
     serving_frame,
     status_line,
     table_height,
+    training_frame,
 )
 from ui.state import error_text, lang, t
 
@@ -30,15 +40,24 @@ JOB_FLAG = "_cost_job_alive"
 
 
 def show_table(
-    frame: pd.DataFrame, formats: Mapping[str, str], key: str, *, full_height: bool = True
+    frame: pd.DataFrame,
+    formats: Mapping[str, str],
+    key: str,
+    *,
+    full_height: bool = True,
+    widths: Mapping[str, int] | None = None,
 ) -> None:
-    """A full-width table of ``frame`` with printf formats for its numeric columns."""
+    """A full-width table of ``frame`` with printf formats for its numeric columns and, for
+    text columns that must not be cut, a width in pixels."""
+    config = number_columns(frame, formats)
+    for column, width in (widths or {}).items():
+        config[column] = st.column_config.TextColumn(width=width)
     st.dataframe(
         frame,
         hide_index=True,
         width="stretch",
         **({"height": table_height(frame)} if full_height else {}),
-        column_config=number_columns(frame, formats),
+        column_config=config,
         key=key,
     )
 
@@ -152,63 +171,89 @@ def speed_tables(runs: Sequence, benches: Mapping[int, Mapping | None], measured
                     st.caption(error_text(note))
 
 
-def llm_rule(lengths, llm: LlmInputs, tokens: cost.Figure, llm_cost: cost.Figure, currency: str):
-    """The dataset's text lengths and the API's tokens-and-price sum, written out."""
-    st.caption(
-        t(
-            "cost.llm.lengths",
-            n=format_number(lengths.n_texts, lang()),
-            cjk=f"{lengths.mean_cjk_chars:.1f}",
-            other=f"{lengths.mean_other_chars:.1f}",
-        )
-    )
-    st.markdown(
-        t(
-            "cost.llm.tokens_rule",
-            prompt=f"{llm.prompt_tokens:g}",
-            cjk=f"{lengths.mean_cjk_chars:.1f}",
-            rate_cjk=f"{llm.per_char_cjk:g}",
-            other=f"{lengths.mean_other_chars:.1f}",
-            rate_other=f"{llm.per_char_latin:g}",
-            tokens=f"{tokens.value:,.1f}",
-            in_price=f"{llm.input_price:g}",
-            out=f"{llm.output_tokens:g}",
-            out_price=f"{llm.output_price:g}",
-            cost=format_money(llm_cost.value, currency, lang(), 2),
-        )
-    )
+# ------------------------------------------------------------------- the scenario
 
 
-def money_summary(money: pd.DataFrame, llm_cost: cost.Figure, llm_name: str, currency: str):
-    """The cheapest measured model against the API, in a sentence and a chart."""
-    per_run = dict(
-        zip(money[t("cost.col.model")], money[t("cost.col.per_million", cur=currency)], strict=True)
-    )
-    priced = {k: float(v) for k, v in per_run.items() if v is not None and v == v}  # not NaN
-    if not priced:
-        st.info(t("cost.money.no_cpu"), icon=":material/speed:")
-        return
-    cheapest = min(priced, key=priced.get)
-    factor = cost.cheaper_factor(cost.Figure(priced[cheapest], "", ""), llm_cost)
-    values = {
-        "model": cheapest,
-        "model_cost": format_money(priced[cheapest], currency, lang(), 4),
-        "llm_cost": format_money(llm_cost.value, currency, lang(), 2),
-    }
-    if factor.value is not None and factor.value >= 1:
-        st.success(
-            t("cost.money.cheaper_line", factor=format_number(factor.value, lang()), **values),
-            icon=":material/savings:",
-        )
-    elif factor.value is not None:
-        st.warning(t("cost.money.dearer_line", **values), icon=":material/savings:")
-    st.plotly_chart(
-        money_figure(
-            priced,
-            llm_name,
-            llm_cost.value,
-            title=t("cost.money.chart"),
-            x_title=t("cost.money.chart_x", cur=currency),
+def scenario_summary(a: Assumptions) -> None:
+    """The scenario's serving assumptions, read-only, and where to edit them."""
+    with st.container(border=True):
+        st.markdown(scenario_line(a))
+        with st.expander(t("cost.scenario.table"), icon=":material/tune:"):
+            st.caption(t("cost.scenario.caption"))
+            tabs = st.tabs([t(f"value.group.{g}") for g in SCENARIO_FIELDS])
+            for tab, group in zip(tabs, SCENARIO_FIELDS, strict=True):
+                with tab:
+                    show_table(scenario_frame(a, group), {}, f"cost_scenario_{group}")
+        st.page_link("pages/value.py", label=t("cost.scenario.edit"), icon=":material/edit:")
+
+
+# --------------------------------------------------------------------------- money
+
+
+def money_section(report) -> None:
+    """Every measured model in every serving mode against the API, the sentence, the chart."""
+    a = report.assumptions
+    st.subheader(t("cost.money.title"))
+    section_head(
+        None,
+        ("money", "llm"),
+        caption=t(
+            "cost.money.caption",
+            volume=format_number(a.annual_volume, lang()),
+            mode=t(f"value.mode_short.{a.serving_mode}"),
         ),
-        key="cost_money_chart",
     )
+    comparison = cost.compare_money(report)
+    text = cost.money_text(comparison, lang())
+    if comparison.cheaper == "api":
+        st.warning(text, icon=":material/savings:")
+    elif comparison.cheaper in ("model", "equal"):
+        st.success(text, icon=":material/savings:")
+    else:
+        st.info(text, icon=":material/speed:")
+    money = money_frame(report)
+    st.markdown(f"**{t('cost.money.table')}**")
+    cur = a.currency
+    show_table(
+        money,
+        {
+            t("cost.col.yearly_cost", cur=cur): "accounting",
+            t("cost.col.per_million", cur=cur): "accounting",
+        },
+        "cost_money",
+        widths={t("cost.col.model"): 170, t("cost.col.use"): 135},
+    )
+    for note in money_notes(money):
+        st.caption(note)
+    st.caption(api_rule(report))
+    figure = cost_volume_figure(report, lang())
+    if figure is not None:
+        st.plotly_chart(figure, key="cost_volume_chart")
+        st.caption(t("cost.money.chart_caption"))
+
+
+# -------------------------------------------------------------------------- energy
+
+
+def energy_section(report) -> None:
+    """Yearly running energy and CO2e as served, next to the API's; training energy apart."""
+    a = report.assumptions
+    st.subheader(t("cost.energy.title"))
+    section_head(None, ("energy",), caption=energy_rule(a))
+    st.markdown(f"**{t('cost.energy.table', volume=format_number(a.annual_volume, lang()))}**")
+    show_table(
+        energy_frame(report),
+        {
+            t("cost.col.kwh_year"): "%.4g",
+            t("cost.col.wh_text"): "%.3g",
+            t("cost.col.co2_year"): "%.4g",
+        },
+        "cost_energy",
+    )
+    st.markdown(f"**{t('cost.energy.train_title')}**")
+    show_table(
+        training_frame(report),
+        {t("cost.col.train_s"): "%.1f", t("cost.col.train_co2"): "%.3g"},
+        "cost_training",
+    )
+    st.caption(t("cost.energy.train_note", grid=f"{a.grid_gco2_per_kwh:g}"))

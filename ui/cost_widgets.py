@@ -1,27 +1,32 @@
-"""Tables, inputs and the background-measurement panel of the Cost page.
+"""Tables and small widgets of the Cost page.
 
-The frame builders are plain functions of stored 'bench' results and typed inputs (numbers
-stay numbers; formatting is the page's column config), so tests can check the data behind
-every table.
+The frame builders are plain functions of stored 'bench' results (what was measured) or of the
+value report (money and energy, from :mod:`slm_core.cost` and the value core); numbers stay
+numbers and formatting is the page's column config, so tests can check the data behind every
+table. No figure is computed here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from slm_core import cost
-from slm_core.energy import country_intensities
-from slm_core.value.assumptions import GRID_INTENSITY, Assumptions, localized_source
+from slm_core.i18n import format_money, format_number
+from slm_core.value.assumptions import (
+    GRID_INTENSITY,
+    Assumptions,
+    localized_source,
+    scenario_name,
+    source_kind,
+)
+from slm_core.value.text import option_label
 from ui.state import error_text, lang, t
 
-WORLD = "World"
-DEFAULTS = Assumptions()
-BASIS_SINGLE, BASIS_BATCH = "single", "batch"
+INSTANCE_PRICE = "@instance_price"  # a derived row of the scenario table
 
 
 def run_label(run) -> str:
@@ -155,302 +160,299 @@ def _mb(value: Any) -> float | None:
     return None if not number else number / 1e6
 
 
+# ------------------------------------------------------------------- the scenario
+
+# The scenario's assumptions the Cost page's figures rest on, by editor tab (read-only here).
+SCENARIO_FIELDS: dict[str, tuple[str, ...]] = {
+    "serving": (
+        "annual_volume",
+        "serving_mode",
+        "currency",
+        "fx_rate",
+        "price_per_vcpu_hour",
+        INSTANCE_PRICE,
+        "instance_vcpus",
+        "min_instances",
+        "target_utilisation",
+        "business_hours_per_day",
+        "business_days_per_year",
+        "peak_factor",
+        "serverless_price_per_gb_s",
+        "serverless_price_per_m_requests",
+        "serverless_min_memory_mb",
+        "serverless_cold_start_share",
+        "batch_runs_per_year",
+        "batch_min_billed_seconds",
+        "device_disk_budget_mb",
+        "device_memory_budget_mb",
+    ),
+    "llm": (
+        "llm_name",
+        "llm_input_price_per_m",
+        "llm_output_price_per_m",
+        "llm_prompt_tokens",
+        "llm_output_tokens",
+        "tokens_per_char_latin",
+        "tokens_per_char_cjk",
+        "llm_wh_per_query",
+    ),
+    "energy": (
+        "grid_region",
+        "grid_gco2_per_kwh",
+        "pue",
+        "cpu_watts_per_thread",
+        "ram_watts_per_instance",
+        "idle_power_share",
+    ),
+}
+
+
+def kind_text(kind: str | None) -> str:
+    """'measured', 'modelled', 'assumed' or 'not measured', in the interface language."""
+    return t(f"value.figure_kind.{kind or 'not_measured'}")
+
+
+def _scenario_value(a: Assumptions, field: str) -> str:
+    if field == INSTANCE_PRICE:
+        return f"{a.instance_price_per_hour:,.4g}"
+    value = getattr(a, field)
+    if field == "serving_mode":
+        return t(f"value.mode_short.{value}")
+    if field == "grid_region":
+        return t(f"cost.scenario.region.{value}") if value in GRID_INTENSITY else str(value)
+    if isinstance(value, str):
+        return value
+    return f"{value:,.6g}"
+
+
+def _source_text(src, shown) -> str:
+    """Publisher and date; for a made-up or unsourced default, its note says more."""
+    if source_kind(src) in ("illustrative", "assumption", "default", "derived") and shown.note:
+        return shown.note
+    return _publisher(shown)
+
+
+def _publisher(shown) -> str:
+    if shown.source and shown.date:
+        return t("cost.scenario.source_date", source=shown.source, date=shown.date)
+    return shown.source or shown.date
+
+
+def scenario_frame(a: Assumptions, group: str) -> pd.DataFrame:
+    """One tab of the scenario's serving assumptions: value, unit, kind of source, source."""
+    rows = []
+    for field in SCENARIO_FIELDS[group]:
+        if field == INSTANCE_PRICE:
+            name = t("cost.scenario.instance_price")
+            unit = t("cost.scenario.per_hour", cur=a.currency)
+            kind = t("value.kind.derived")
+            source = t(
+                "cost.scenario.instance_price_source",
+                vcpus=f"{a.instance_vcpus:g}",
+                price=f"{a.price_per_vcpu_hour:g}",
+                fx=f"{a.fx_rate:g}",
+            )
+        else:
+            src = a.source(field)
+            shown = localized_source(src, lang())
+            name = t(f"value.field.{field}")
+            unit = a.unit(field, lang())
+            kind = t(f"value.kind.{source_kind(src)}")
+            source = _source_text(src, shown)
+        rows.append(
+            {
+                t("cost.scenario.col_field"): name,
+                t("cost.scenario.col_value"): _scenario_value(a, field),
+                t("cost.scenario.col_unit"): unit,
+                t("cost.scenario.col_kind"): kind,
+                t("cost.scenario.col_source"): source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def scenario_line(a: Assumptions) -> str:
+    """The figures the money rests on, in one line (the table holds the rest)."""
+    return t(
+        "cost.scenario.line",
+        name=scenario_name(a.name, lang()),
+        volume=format_number(a.annual_volume, lang()),
+        mode=t(f"value.mode_short.{a.serving_mode}"),
+        price=format_money(a.instance_price_per_hour, a.currency, lang(), 4),
+        vcpus=f"{a.instance_vcpus:g}",
+        vcpu_price=f"{a.price_per_vcpu_hour:g}",
+        fx=f"{a.fx_rate:g}",
+        cur=a.currency,
+        llm=a.llm_name,
+        grid=f"{a.grid_gco2_per_kwh:g}",
+        region=_scenario_value(a, "grid_region"),
+    )
+
+
 # --------------------------------------------------------------------------- money
 
 
-@dataclass(frozen=True)
-class LlmInputs:
-    """The hosted-API alternative as edited on the page."""
-
-    name: str
-    input_price: float
-    output_price: float
-    output_tokens: float
-    prompt_tokens: float
-    per_char_latin: float
-    per_char_cjk: float
-
-
-def cpu_seconds(bench: Mapping[str, Any] | None, basis: str) -> float | None:
-    """CPU-seconds per prediction: single-text calls, or per text at batch 256 (1 thread)."""
-    if not bench:
-        return None
-    if basis == BASIS_BATCH:
-        return _num(bench.get("cpu_seconds_per_prediction_batch"))
-    return _num(bench.get("cpu_seconds_per_prediction"))
-
-
-def wall_seconds(bench: Mapping[str, Any] | None, basis: str) -> float | None:
-    """Wall seconds per prediction at 1 thread: mean single-text latency or 1 / texts/s @256."""
-    one = _setting(bench, "single_thread")
-    if basis == BASIS_BATCH:
-        rate = _num(((one.get("throughput") or {}).get("256") or {}).get("texts_per_second"))
-        return 1.0 / rate if rate else None
-    mean = _num((one.get("latency_ms") or {}).get("mean"))
-    return None if mean is None else mean / 1000.0
-
-
-def llm_figures(lengths, llm: LlmInputs, currency: str = "USD") -> tuple[cost.Figure, cost.Figure]:
-    """(input tokens per text, API money per 1M answers) from the dataset's text lengths."""
-    tokens = cost.llm_input_tokens(
-        lengths.mean_cjk_chars,
-        lengths.mean_other_chars,
-        llm.per_char_cjk,
-        llm.per_char_latin,
-        llm.prompt_tokens,
-    )
-    money = cost.llm_price_per_million(
-        tokens.value, llm.output_tokens, llm.input_price, llm.output_price, currency
-    )
-    return tokens, money
-
-
-def money_frame(
-    runs: Sequence,
-    benches: Mapping[int, Mapping | None],
-    price: float,
-    basis: str,
-    llm_cost: cost.Figure,
-    llm_name: str,
-    currency: str = "USD",
-) -> pd.DataFrame:
-    """CPU ms per prediction, money per 1M, the API's money per 1M and the ratio, per measured
-    run."""
-    columns = [
+def money_columns(currency: str) -> list[str]:
+    return [
         t("cost.col.model"),
-        t("cost.col.cpu_ms"),
+        t("cost.col.mode"),
+        t("cost.col.use"),
+        t("cost.col.instances"),
+        t("cost.col.feasible"),
+        t("cost.col.yearly_cost", cur=currency),
         t("cost.col.per_million", cur=currency),
-        t("cost.col.llm_per_million", name=llm_name, cur=currency),
-        t("cost.col.cheaper"),
+        t("cost.col.kind"),
+        t("cost.col.note"),
     ]
+
+
+def _model_note(row: cost.ModeCost) -> str:
+    notes = []
+    if row.cost.note:
+        notes.append(t(row.cost.note))
+    if row.source == "fallback":
+        notes.append(t("cost.money.fallback_note"))
+    return " ".join(notes)
+
+
+def money_frame(report) -> pd.DataFrame:
+    """Every measured model in every serving mode at the scenario's volume, then the API."""
+    a = report.assumptions
+    columns = money_columns(a.currency)
     rows = []
-    for run, bench in _measured(runs, benches):
-        cpu = cpu_seconds(bench, basis)
-        money = cost.price_per_million(cpu, price, currency)
-        factor = cost.cheaper_factor(money, llm_cost)
+    for row in cost.mode_costs(report):
+        c = row.cost
         rows.append(
-            {
-                columns[0]: run_label(run),
-                columns[1]: None if cpu is None else cpu * 1000,
-                columns[2]: money.value,
-                columns[3]: llm_cost.value,
-                columns[4]: factor.value,
-            }
+            dict(
+                zip(
+                    columns,
+                    (
+                        row.label,
+                        t(f"value.mode_short.{row.mode}"),
+                        t(f"cost.money.use.{row.use}") if row.use else "",
+                        t("cost.na") if c.instances is None else str(c.instances),
+                        bool(c.feasible),
+                        c.yearly_cost,
+                        c.per_million,
+                        kind_text(c.kind),
+                        _model_note(row),
+                    ),
+                    strict=True,
+                )
+            )
         )
+    api = cost.api_serving(report)
+    details = api.details
+    rows.append(
+        dict(
+            zip(
+                columns,
+                (
+                    t("value.option.api", name=a.llm_name),
+                    t("value.mode_short.api"),
+                    t("cost.money.use.api"),
+                    t("cost.na"),
+                    True,
+                    api.yearly_cost,
+                    api.per_million,
+                    kind_text(api.kind),
+                    t(
+                        "cost.money.api_note",
+                        tokens=f"{details['input_tokens_per_text']:,.0f}",
+                        out=f"{details['output_tokens_per_text']:g}",
+                    ),
+                ),
+                strict=True,
+            )
+        )
+    )
     # Named columns even with no measured run: the page reads them before anything is measured.
     return pd.DataFrame(rows, columns=columns)
 
 
-def money_inputs(currency: str = "USD") -> tuple[float, str]:
-    """Price per vCPU-hour and the basis (single texts or batches) as edited."""
-    source = localized_source(DEFAULTS.source("price_per_vcpu_hour"), lang())
-    left, right = st.columns(2)
-    price = left.number_input(
-        t("cost.money.price", cur=currency),
-        min_value=0.0,
-        value=DEFAULTS.price_per_vcpu_hour,
-        step=0.001,
-        format="%.4f",
-        key="cost.price",
-        help=t("cost.money.price_help", source=source.source, date=source.date, note=source.note),
-    )
-    basis = right.radio(
-        t("cost.money.basis"),
-        (BASIS_SINGLE, BASIS_BATCH),
-        format_func=lambda b: t(f"cost.money.basis_{b}"),
-        horizontal=True,
-        key="cost.basis",
-        help=t("cost.money.basis_help"),
-    )
-    return float(price), str(basis)
+def money_notes(money: pd.DataFrame) -> list[str]:
+    """Each model row's note once, with the rows it applies to (the table cuts long notes)."""
+    model, mode, note = t("cost.col.model"), t("cost.col.mode"), t("cost.col.note")
+    rows: dict[str, list[str]] = {}
+    for _, row in money.iloc[:-1].iterrows():  # the last row is the API's
+        if row[note]:
+            rows.setdefault(row[note], []).append(f"{row[model]} · {row[mode]}")
+    sep = t("cost.list_sep")
+    return [t("cost.money.note_line", rows=sep.join(r), note=n) for n, r in rows.items()]
 
 
-def llm_inputs(currency: str = "USD") -> LlmInputs:
-    """The API alternative's editable prices and token rules (defaults as on the Value page)."""
-    d = DEFAULTS
-    src_in, src_out = (
-        localized_source(d.source(f), lang())
-        for f in ("llm_input_price_per_m", "llm_output_price_per_m")
-    )
-    c1, c2, c3 = st.columns(3)
-    name = c1.text_input(
-        t("cost.llm.name"), value=d.llm_name, key="cost.llm_name", help=t("cost.llm.name_help")
-    )
-    input_price = c2.number_input(
-        t("cost.llm.input_price", cur=currency),
-        min_value=0.0,
-        value=d.llm_input_price_per_m,
-        step=0.01,
-        key="cost.llm_in",
-        help=t("cost.llm.price_help", source=src_in.source, date=src_in.date),
-    )
-    output_price = c3.number_input(
-        t("cost.llm.output_price", cur=currency),
-        min_value=0.0,
-        value=d.llm_output_price_per_m,
-        step=0.01,
-        key="cost.llm_out",
-        help=t("cost.llm.price_help", source=src_out.source, date=src_out.date),
-    )
-    c4, c5, c6, c7 = st.columns(4)
-    output_tokens = c4.number_input(
-        t("cost.llm.output_tokens"),
-        min_value=0.0,
-        value=d.llm_output_tokens,
-        step=1.0,
-        key="cost.llm_out_tokens",
-        help=t("cost.llm.output_tokens_help"),
-    )
-    prompt_tokens = c5.number_input(
-        t("cost.llm.prompt_tokens"),
-        min_value=0.0,
-        value=d.llm_prompt_tokens,
-        step=10.0,
-        key="cost.llm_prompt",
-        help=t("cost.llm.prompt_tokens_help"),
-    )
-    src_latin, src_cjk = (
-        localized_source(d.source(f), lang())
-        for f in ("tokens_per_char_latin", "tokens_per_char_cjk")
-    )
-    per_latin = c6.number_input(
-        t("cost.llm.per_char_latin"),
-        min_value=0.0,
-        value=d.tokens_per_char_latin,
-        step=0.05,
-        key="cost.llm_latin",
-        help=t("cost.llm.price_help", source=src_latin.source, date=src_latin.date),
-    )
-    per_cjk = c7.number_input(
-        t("cost.llm.per_char_cjk"),
-        min_value=0.0,
-        value=d.tokens_per_char_cjk,
-        step=0.05,
-        key="cost.llm_cjk",
-        help=t("cost.llm.price_help", source=src_cjk.source, date=src_cjk.date),
-    )
-    return LlmInputs(
-        name=name.strip() or d.llm_name,
-        input_price=float(input_price),
-        output_price=float(output_price),
-        output_tokens=float(output_tokens),
-        prompt_tokens=float(prompt_tokens),
-        per_char_latin=float(per_latin),
-        per_char_cjk=float(per_cjk),
+def api_rule(report) -> str:
+    """The API's price per text written out from the dataset's own text lengths."""
+    a = report.assumptions
+    api = cost.api_serving(report)
+    lengths = report.inputs.lengths
+    return t(
+        "cost.money.api_rule",
+        n=format_number(lengths.n_texts, lang()),
+        cjk=f"{lengths.mean_cjk_chars:.1f}",
+        other=f"{lengths.mean_other_chars:.1f}",
+        prompt=f"{a.llm_prompt_tokens:g}",
+        rate_cjk=f"{a.tokens_per_char_cjk:g}",
+        rate_other=f"{a.tokens_per_char_latin:g}",
+        tokens=f"{api.details['input_tokens_per_text']:,.1f}",
+        in_price=f"{a.llm_input_price_per_m:g}",
+        out=f"{a.llm_output_tokens:g}",
+        out_price=f"{a.llm_output_price_per_m:g}",
+        fx=f"{a.fx_rate:g}",
+        cost=format_money(api.per_million or 0.0, a.currency, lang(), 2),
     )
 
 
 # -------------------------------------------------------------------------- energy
 
 
-@dataclass(frozen=True)
-class EnergyInputs:
-    """Grid intensity, PUE and the CodeCarbon power figures as edited."""
-
-    grid_g_per_kwh: float
-    pue: float
-    watts_per_thread: float
-    ram_watts: float
-
-
-def _grid_options() -> dict[str, tuple[str, float, Any]]:
-    options = {WORLD: (t("cost.energy.world"), GRID_INTENSITY["World"], 2024)}
-    options.update(country_intensities())
-    return options
-
-
-def _country_changed() -> None:
-    code = st.session_state.get("cost.country", WORLD)
-    _, value, _ = _grid_options().get(code, (None, GRID_INTENSITY["World"], None))
-    st.session_state["cost.grid"] = float(value)
-
-
-def energy_inputs(benches: Mapping[int, Mapping | None]) -> EnergyInputs:
-    """Country/grid, PUE, CPU W per thread and RAM W, defaulting to the benchmarks' values."""
-    measured = [b for b in benches.values() if b]
-    cpu = (measured[0].get("cpu") if measured else None) or {}
-    watts = _num(cpu.get("watts_per_thread")) or cost.CODECARBON_WATTS_PER_THREAD
-    ram = max(
-        (_num(((b.get("energy") or {}).get("ram") or {}).get("value")) or 0.0 for b in measured),
-        default=0.0,
-    ) or float(cost.ram_watts(0.5).value)
-    options = _grid_options()
-    st.session_state.setdefault("cost.grid", float(GRID_INTENSITY["World"]))
-    c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
-    c1.selectbox(
-        t("cost.energy.country"),
-        list(options),
-        format_func=lambda c: (
-            f"{options[c][0]} · {options[c][1]:.0f} g/kWh"
-            + (f" ({options[c][2]})" if options[c][2] else "")
-        ),
-        key="cost.country",
-        on_change=_country_changed,
-        help=t("cost.energy.country_help"),
-    )
-    grid = c2.number_input(t("cost.energy.grid"), min_value=0.0, step=10.0, key="cost.grid")
-    pue = c3.number_input(
-        t("cost.energy.pue"),
-        min_value=1.0,
-        value=DEFAULTS.pue,
-        step=0.01,
-        key="cost.pue",
-        help=t("cost.energy.pue_help"),
-    )
-    source = cpu.get("method") or cost.cpu_watts_per_thread(None, 1).method
-    cpu_w = c4.number_input(
-        t("cost.energy.cpu_w"),
-        min_value=0.0,
-        value=float(watts),
-        step=0.5,
-        key="cost.cpu_w",
-        help=t("cost.energy.cpu_w_help", model=cpu.get("model", "?"), source=source),
-    )
-    ram_w = c5.number_input(
-        t("cost.energy.ram_w"),
-        min_value=0.0,
-        value=float(ram),
-        step=1.0,
-        key="cost.ram_w",
-        help=t("cost.energy.ram_w_help"),
-    )
-    return EnergyInputs(float(grid), float(pue), float(cpu_w), float(ram_w))
-
-
-def train_kwh(run, bench: Mapping[str, Any], e: EnergyInputs) -> tuple[float | None, bool]:
-    """Training IT kWh (before PUE): CodeCarbon's reading, or re-estimated with ``e``."""
-    train = bench.get("train_energy") or {}
-    if train.get("source") == "codecarbon":
-        return _num(train.get("value")), True
-    threads = int((train.get("assumptions") or {}).get("threads") or 1)
-    figure = cost.training_kwh_estimate(run.train_seconds, threads, e.watts_per_thread, e.ram_watts)
-    return figure.value, False
-
-
-def energy_frame(
-    runs: Sequence, benches: Mapping[int, Mapping | None], basis: str, e: EnergyInputs
-) -> pd.DataFrame:
-    """Energy and CO2e per 1M predictions and for training, per measured run."""
+def energy_frame(report) -> pd.DataFrame:
+    """Yearly running energy and CO2e of each option as the decision serves it."""
     rows = []
-    for run, bench in _measured(runs, benches):
-        it = cost.inference_kwh_per_million(
-            cpu_seconds(bench, basis), wall_seconds(bench, basis), e.watts_per_thread, e.ram_watts
-        )
-        train, metered = train_kwh(run, bench, e)
+    for row in cost.running_energy(report):
         rows.append(
             {
-                t("cost.col.model"): run_label(run),
-                t("cost.col.kwh_m"): it.value,
-                t("cost.col.kwh_m_pue"): cost.facility_kwh(it.value, e.pue).value,
-                t("cost.col.co2_m"): cost.co2e_grams(it.value, e.pue, e.grid_g_per_kwh).value,
-                t("cost.col.train_kwh"): cost.facility_kwh(train, e.pue).value,
-                t("cost.col.train_co2"): cost.co2e_grams(train, e.pue, e.grid_g_per_kwh).value,
-                t("cost.col.train_source"): t(
-                    "cost.energy.train_measured" if metered else "cost.energy.train_estimate"
-                ),
+                t("cost.col.option"): option_label(row.option, lang()),
+                t("cost.col.mode"): t(f"value.mode_short.{row.mode or 'api'}"),
+                t("cost.col.kwh_year"): row.yearly_kwh,
+                t("cost.col.wh_text"): row.wh_per_text,
+                t("cost.col.co2_year"): row.co2e_kg,
+                t("cost.col.kind"): kind_text(row.kind),
             }
         )
     return pd.DataFrame(rows)
+
+
+def training_frame(report) -> pd.DataFrame:
+    """One-off training energy of each model and its CO2e at the scenario's grid."""
+    rows = []
+    for row in cost.training_energy(report):
+        rows.append(
+            {
+                t("cost.col.model"): row.option.label,
+                t("cost.col.train_s"): row.seconds,
+                t("cost.col.train_kwh"): row.kwh,
+                t("cost.col.train_co2"): row.co2e_g,
+                t("cost.col.kind"): kind_text(row.kind),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def energy_rule(a: Assumptions) -> str:
+    """How the yearly energy and CO2e are formed, with the scenario's own figures."""
+    grid = localized_source(a.source("grid_gco2_per_kwh"), lang())
+    wh = localized_source(a.source("llm_wh_per_query"), lang())
+    return t(
+        "cost.energy.rule",
+        grid=f"{a.grid_gco2_per_kwh:g}",
+        region=_scenario_value(a, "grid_region"),
+        grid_source=_publisher(grid),
+        pue=f"{a.pue:g}",
+        watts=f"{a.cpu_watts_per_thread:g}",
+        wh=f"{a.llm_wh_per_query:g}",
+        wh_source=_publisher(wh),
+    )
 
 
 def table_height(frame: pd.DataFrame) -> int:

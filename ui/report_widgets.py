@@ -1,4 +1,8 @@
-"""Cached report data and small Streamlit helpers for the Report and Present pages."""
+"""Cached report data and small Streamlit helpers for the Report and Present pages.
+
+The scenario, the per-run choices and the value report come from ``ui/decision.py`` (their one
+home), so these pages state the same decision as the Value page.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,6 @@ import streamlit as st
 
 from slm_core.report.table_types import Table, format_cell, visible
 from ui.state import get_store, lang
-
-# The Value page keeps the scenario being edited here (see ui/value_scenario.py).
-VALUE_CURRENT_KEY = "value.current"
-VALUE_BASE_KEY = "value.base"
-VALUE_THRESHOLDS_KEY = "value.thresholds"
 
 # Presentation mode: no sidebar, no toolbar, large figures for a projector.
 PRESENT_CSS = """
@@ -35,71 +34,36 @@ h1 { font-size: 2.6rem !important; }
 """
 
 
-def current_assumptions():
-    """The scenario the Value page is editing (its first preset until the user opens it)."""
-    from slm_core.value.assumptions import PRESET_IDS, Assumptions, load_preset
-
-    for key in (VALUE_CURRENT_KEY, VALUE_BASE_KEY):
-        data = st.session_state.get(key)
-        if data:
-            return Assumptions.from_dict(data)
-    return load_preset(PRESET_IDS[0])
-
-
-def current_thresholds() -> tuple[tuple[int, float], ...]:
-    """Thresholds chosen on the Value page, as a hashable tuple for cache keys."""
-    chosen = st.session_state.get(VALUE_THRESHOLDS_KEY) or {}
-    return tuple(sorted((int(k), float(v)) for k, v in chosen.items()))
-
-
-def fingerprint(store, dataset_id: str) -> str:
-    """Changes when a run finishes or gets a benchmark, an evaluation, card text or feedback."""
-    from slm_core.report.model_card import read_card_text
-
-    runs = store.list_runs(dataset_id=dataset_id, statuses=("succeeded",))
-    parts = [
-        (
-            r.id,
-            str(r.finished_at),
-            store.get_result(r.id, "bench"),
-            store.get_result(r.id, "evaluation") is not None,
-            read_card_text(store, r.id).to_dict(),
-        )
-        for r in runs
-    ]
-    raw = json.dumps([parts, store.feedback_summary(dataset_id)], default=str, sort_keys=True)
-    return hashlib.sha1(raw.encode()).hexdigest()
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
-def cached_report_data(dataset_id: str, key: str, assumptions_json: str, thresholds: tuple):
-    """ReportData of a dataset under one scenario (``key`` is the store fingerprint)."""
+def cached_report_data(dataset_id: str, key: str, assumptions_json: str, overrides: tuple, _value):
+    """ReportData of a dataset around its value report ``_value``, which is a function of the
+    other arguments (``key``: the store fingerprint; the scenario; the per-run overrides)."""
     from slm_core.report import collect_report
-    from slm_core.value.assumptions import Assumptions
 
-    return collect_report(
-        get_store(),
-        dataset_id,
-        Assumptions.from_json(assumptions_json),
-        thresholds=dict(thresholds),
-    )
+    return collect_report(get_store(), dataset_id, value=_value)
 
 
 def report_data():
-    """(ReportData, store fingerprint) of the active dataset under the Value page's scenario.
+    """(ReportData, key) of the active dataset around the value report that the Value page
+    shows (``ui.decision.value_report``), so every page states the same decision.
 
-    (None, None) when no dataset is active.
+    ``key`` changes with the store's runs, the scenario and the per-run choices (the model
+    cards, which state the decision, are cached on it). (None, None) when no dataset is active.
     """
+    from ui.decision import current_assumptions, current_overrides, fingerprint, value_report
     from ui.state import active_dataset
 
     dataset = active_dataset()
     if dataset is None:
         return None, None
-    key = fingerprint(get_store(), dataset.id)
-    data = cached_report_data(
-        dataset.id, key, current_assumptions().to_json(), current_thresholds()
-    )
-    return data, key
+    store_key = fingerprint(get_store(), dataset.id)
+    a = current_assumptions()
+    o = current_overrides()
+    overrides = (tuple(sorted(o.thresholds.items())), tuple(sorted(o.serving.items())))
+    value = value_report(dataset.id, a)
+    data = cached_report_data(dataset.id, store_key, a.to_json(), overrides, _value=value)
+    raw = json.dumps([store_key, a.to_json(), overrides], default=str)
+    return data, hashlib.sha1(raw.encode()).hexdigest()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -130,20 +94,25 @@ def _score_colour(value: Any) -> str:
     return f"background-color: rgba({red}, {green}, 90, 0.45)"
 
 
-def styled_scores(table: Table, *, with_formula: bool = False):
-    """The side-by-side score table (dimensions × models), cells coloured by score."""
-    keep = [i for i, c in enumerate(table.columns) if c.show]
+def styled_scores(table: Table, *, with_formula: bool = False, rows=None):
+    """The side-by-side score table (dimensions × options), cells coloured by score.
+
+    The first visible column is the index; without ``with_formula`` only score columns follow.
+    """
+    keep = visible(table.columns)
+    first = keep[0]
     if not with_formula:
-        keep = [i for i in keep if table.columns[i].kind == "score" or i == 0]
+        keep = [first, *(i for i in keep if table.columns[i].kind == "score")]
+    rows = table.rows if rows is None else list(rows)
     labels = [table.columns[i].label for i in keep]
     shown = pd.DataFrame(
-        [[format_cell(row[i], table.columns[i].kind, lang()) for i in keep] for row in table.rows],
+        [[format_cell(row[i], table.columns[i].kind, lang()) for i in keep] for row in rows],
         columns=labels,
     ).set_index(labels[0])
     colours = pd.DataFrame(
         [
             [_score_colour(row[i]) if table.columns[i].kind == "score" else "" for i in keep[1:]]
-            for row in table.rows
+            for row in rows
         ],
         columns=labels[1:],
         index=shown.index,

@@ -20,52 +20,19 @@ from slm_core.value.assumptions import (
     scenario_name,
     source_kind,
     to_store,
+    with_grid_region,
 )
+from slm_core.value.sources import FIELD_GROUPS
+from ui.decision import BASE_KEY, CURRENT_KEY
 from ui.state import error_text, lang, t
 
-BASE_KEY = "value.base"  # the loaded scenario, as Assumptions.to_dict()
 VERSION_KEY = "value.version"  # bumped on every load so that editors start afresh
-CURRENT_KEY = "value.current"  # the edited scenario, to survive a visit to another page
 PREFIX = "va."
-
-GROUPS: dict[str, tuple[str, ...]] = {
-    "people": (
-        "annual_volume",
-        "minutes_per_item",
-        "hourly_labour_cost",
-        "currency",
-        "value_per_correct",
-    ),
-    "errors": (
-        "payoff_mode",
-        "positive_class",
-        "cost_false_positive",
-        "cost_false_negative",
-        "cost_other_error",
-    ),
-    "costs": ("setup_cost", "yearly_maintenance", "price_per_vcpu_hour"),
-    "llm": (
-        "llm_name",
-        "llm_accuracy",
-        "llm_input_price_per_m",
-        "llm_output_price_per_m",
-        "llm_prompt_tokens",
-        "llm_output_tokens",
-        "llm_setup_cost",
-        "tokens_per_char_latin",
-        "tokens_per_char_cjk",
-    ),
-    "energy": (
-        "grid_region",
-        "grid_gco2_per_kwh",
-        "pue",
-        "cpu_watts_per_thread",
-        "device_disk_budget_mb",
-        "device_memory_budget_mb",
-        "latency_budget_ms",
-    ),
-    "weights": ("business_share",),
-}
+# Plain session-state entries next to the widgets' (widget_key(...)): the payoff matrix as
+# {true: {predicted: cost}}, edited through a data editor whose own state is only a delta.
+MATRIX_FIELD = "payoff_matrix"
+# Every field the editor shows, in tab order (``FIELD_GROUPS`` is the one home of the grouping).
+EDITED_FIELDS: tuple[str, ...] = tuple(f for g in FIELD_GROUPS.values() for f in g)
 
 
 def widget_key(field: str) -> str:
@@ -74,7 +41,8 @@ def widget_key(field: str) -> str:
 
 
 def _widget_values(a: Assumptions) -> dict[str, Any]:
-    values = {f: getattr(a, f) for g in GROUPS.values() for f in g}
+    values: dict[str, Any] = {f: getattr(a, f) for f in EDITED_FIELDS}
+    values[MATRIX_FIELD] = {true: dict(row) for true, row in a.payoff_matrix.items()}
     for dim in BUSINESS_DIMENSIONS:
         values[f"bw.{dim}"] = float(a.business_weights.get(dim, 0.0))
     for dim in SOCIAL_DIMENSIONS:
@@ -106,6 +74,30 @@ def ensure_state(base: Assumptions) -> None:
     source = Assumptions.from_dict(current) if current else base
     for name, value in _widget_values(source).items():
         st.session_state.setdefault(widget_key(name), value)
+
+
+def edited_assumptions(base: Assumptions) -> Assumptions:
+    """The scenario as the editor's widgets hold it now, stored for the other pages.
+
+    Read from session state before the editor is drawn (widget values are there at the start
+    of a run), so the decision at the top of the page already reflects the latest edit.
+    """
+    ensure_state(base)
+    state = st.session_state
+    values: dict[str, Any] = {f: state[widget_key(f)] for f in EDITED_FIELDS}
+    values[MATRIX_FIELD] = state[widget_key(MATRIX_FIELD)]
+    values["business_weights"] = {
+        d: float(state[widget_key(f"bw.{d}")]) for d in BUSINESS_DIMENSIONS
+    }
+    values["social_weights"] = {d: float(state[widget_key(f"sw.{d}")]) for d in SOCIAL_DIMENSIONS}
+    try:
+        a = with_grid_region(base.edit(**values))
+    except SlmError as exc:  # the widgets' bounds should make this impossible; say so if not
+        st.error(error_text(exc), icon=":material/error:")
+        current = state.get(CURRENT_KEY)
+        a = Assumptions.from_dict(current) if current else base
+    state[CURRENT_KEY] = a.to_dict()
+    return a
 
 
 def source_help(a: Assumptions, field: str) -> str:

@@ -1,8 +1,10 @@
 """Shareable results: the HTML report, model cards, and CSV/JSON export of every figure.
 
-``collect_report`` gathers everything once (evaluations with confidence intervals, measured
-cost, per-group results, both scorecards); the renderers only format it. Nothing here imports
-Streamlit or TensorFlow; Plotly is imported when a chart is drawn.
+``collect_report`` gathers everything once (evaluations with confidence intervals, the measured
+serving benchmark, per-group results, and the value report with every option and the decision);
+the renderers only format it, and state the decision in the words of
+``slm_core.value.text.decision_text``. Nothing here imports Streamlit or TensorFlow; Plotly is
+imported when a chart is drawn.
 """
 
 from slm_core.report.collect import (
@@ -20,6 +22,7 @@ from slm_core.report.export import (
     report_json_text,
     safe_cell,
     table_csv,
+    value_json,
 )
 from slm_core.report.html import build_report_html, render_html, write_report
 from slm_core.report.kpis import Kpi, kpi_tiles
@@ -64,5 +67,6 @@ __all__ = [
     "safe_cell",
     "save_card_text",
     "table_csv",
+    "value_json",
     "write_report",
 ]

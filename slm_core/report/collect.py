@@ -2,9 +2,10 @@
 
 ``collect_report`` reads the dataset, every finished run's evaluation (with confidence
 intervals), its cost benchmark when the Cost page has measured one, per-group accuracy on the
-test split, and the business and social scorecards under one set of assumptions. The HTML
-report, the model cards, the CSV/JSON export and the presentation page all render this one
-object, so they can never disagree.
+test split, and the value report (:class:`~slm_core.value.scorecard.ValueReport`: every option
+and the decision) under one set of assumptions. The HTML report, the model cards, the CSV/JSON
+export and the presentation page all render this one object, and the value report is the one
+the Value page shows, so they can never disagree.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slm_core.errors import SlmError
+from slm_core.value.assumptions import Assumptions
+from slm_core.value.options import Option, Overrides
+from slm_core.value.scorecard import ValueReport
 
 BENCH_KIND = "bench"
 # Packages whose versions a reader needs to reproduce the figures (only those installed).
@@ -63,10 +67,12 @@ def _num(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class CostFigures:
-    """One run's measured serving cost, read from its 'bench' result (None = not measured).
+    """One run's measured serving benchmark, read from its 'bench' result (None = not measured).
 
-    The benchmark nests its figures in more than one way (a single-thread block, or flat keys);
-    this reads them the same way the Value page does.
+    Only what was measured: latency, CPU time, size, memory, throughput. What serving costs in
+    money follows the scenario's serving mode and volume and comes from the value report
+    (``Option.serving``), never from CPU time alone. The benchmark nests its figures in more than
+    one way (a single-thread block, or flat keys); this reads both.
     """
 
     measured: bool
@@ -81,12 +87,6 @@ class CostFigures:
     runtime: str | None = None
     throughput_32: float | None = None  # texts per second at batch 32 (primary setting)
     throughput_256: float | None = None
-
-    def cost_per_million(self, price_per_vcpu_hour: float) -> float | None:
-        """Money per 1M predictions = CPU-seconds per prediction × 1M ÷ 3600 × price per vCPU-h."""
-        if self.cpu_seconds_per_prediction is None:
-            return None
-        return self.cpu_seconds_per_prediction * 1e6 / 3600.0 * price_per_vcpu_hour
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -208,11 +208,11 @@ def group_figures(groups: list[str] | None, y_true: list[str], y_pred: list[str]
 
 @dataclass(frozen=True)
 class ReportData:
-    """The dataset, its evaluated runs, their scorecards, and when and with what it was made."""
+    """The dataset, its evaluated runs, the value report, and when and with what it was made."""
 
     dataset: Any  # DatasetRecord
     runs: tuple[RunFigures, ...]
-    value: Any  # ValueReport, or None when no run has finished
+    value: ValueReport | None  # None when no run has finished
     generated_at: datetime
     versions: dict[str, str] = field(default_factory=dict)
     skipped: tuple[tuple[int, str], ...] = ()
@@ -225,20 +225,29 @@ class ReportData:
 
         raise NotFoundError("errors.collect.run_report_may_have", run_id=run_id)
 
-    @property
-    def best(self) -> RunFigures | None:
-        """The recommended run (best balance under the weights), else the most accurate one."""
-        if not self.runs:
+    def option(self, run_id: int) -> Option | None:
+        """The run's option in the value report (None when the report has no such run)."""
+        if self.value is None:
             return None
-        winner = self.value.recommendation.winner if self.value is not None else None
-        for r in self.runs:
-            if r.label == winner:
-                return r
-        return max(self.runs, key=lambda r: (r.evaluation.accuracy, -r.run_id))
+        return next((o for o in self.value.models if o.run_id == run_id), None)
 
     @property
-    def any_cost_measured(self) -> bool:
-        return any(r.cost.measured for r in self.runs)
+    def decided(self) -> Option | None:
+        """The option the decision names (keep it manual, the API, a cascade or a model)."""
+        return self.value.best if self.value is not None and self.value.inputs.runs else None
+
+    @property
+    def best(self) -> RunFigures | None:
+        """The decision's run when it owns a model (alone or in a cascade), else the most
+        accurate run."""
+        if not self.runs:
+            return None
+        decided = self.decided
+        if decided is not None and decided.kind in ("model", "cascade"):
+            for r in self.runs:
+                if r.run_id == decided.run_id:
+                    return r
+        return max(self.runs, key=lambda r: (r.evaluation.accuracy, -r.run_id))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -254,24 +263,25 @@ class ReportData:
 def collect_report(
     store,
     dataset_id: str,
-    assumptions=None,
+    assumptions: Assumptions | None = None,
     *,
-    thresholds: Mapping[int, float] | None = None,
-    value=None,
+    overrides: Overrides | None = None,
+    value: ValueReport | None = None,
     measure: bool = True,
 ) -> ReportData:
-    """Gather the report of ``dataset_id``: evaluations, cost, groups and scorecards.
+    """Gather the report of ``dataset_id``: evaluations, measured cost, groups, value report.
 
     Parameters
     ----------
     assumptions
-        ``slm_core.value.Assumptions``; the defaults when None (as ``value`` on the CLI).
-    thresholds
-        Per-run confidence thresholds chosen on the Value page (None: the best one).
+        The scenario; the defaults when None (as ``value`` on the CLI).
+    overrides
+        Per-run thresholds and serving modes chosen on the Value page.
     value
-        A ``ValueReport`` already computed for these runs (the pages pass theirs).
+        The ``ValueReport`` the pages already show (``ui.decision.value_report``); built with
+        ``build_scorecards(store, dataset_id, assumptions, overrides=overrides)`` when None.
     measure
-        Let the scorecards measure robustness and faithfulness that are not stored yet.
+        Let the value report measure robustness and faithfulness that are not stored yet.
     """
     from slm_core.evaluate import evaluate_run
     from slm_core.train import load_test_predictions
@@ -300,19 +310,19 @@ def collect_report(
             )
         )
     if value is None and figures:
-        from slm_core.value import Assumptions, build_scorecards
+        from slm_core.value.scorecard import build_scorecards
 
         value = build_scorecards(
             store,
             dataset.id,
             assumptions or Assumptions(),
-            thresholds=thresholds,
+            overrides=overrides,
             measure=measure,
         )
     return ReportData(
         dataset=dataset,
         runs=tuple(figures),
-        value=value,
+        value=value if figures else None,
         generated_at=datetime.now(UTC),
         versions=package_versions(),
         skipped=tuple(skipped),

@@ -1,4 +1,4 @@
-"""CSV and JSON export of every figure in a report.
+"""CSV and JSON export of every figure in a report, and of the value report behind them.
 
 CSV cells that a spreadsheet would run as a formula are neutralised (OWASP's advice on CSV
 injection): a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets
@@ -21,7 +21,7 @@ from slm_core.report.table_types import Table
 from slm_core.report.tables import build_tables
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 
 
 def safe_cell(value: Any) -> Any:
@@ -76,9 +76,30 @@ def _jsonable(value: Any) -> Any:
     return jsonable(value)
 
 
+def value_json(data: ReportData, lang: str = "en") -> dict[str, Any] | None:
+    """The value report as JSON: the decision (and its sentence in ``lang``), every option with
+    its intervals and the kind of each figure, break-evens, crossovers, assumptions, inputs."""
+    from slm_core.value.text import decision_text, option_label
+
+    v = data.value
+    if v is None:
+        return None
+    out = v.to_dict()
+    out["decision"] = {
+        **out["decision"],
+        "text": decision_text(v, lang),
+        "best_label": option_label(v.best, lang),
+        "runner_up_label": option_label(v.runner_up, lang) if v.runner_up else None,
+    }
+    return out
+
+
 def report_json(data: ReportData, lang: str = "en", tables: Mapping[str, Table] | None = None):
-    """Every table plus every stored input behind it (evaluations, benchmarks, scorecards)."""
+    """Every table, the value report (decision, options, intervals, break-evens, kinds) and
+    every stored input behind them (evaluations, benchmarks)."""
     tables = tables if tables is not None else build_tables(data, lang)
+    source = data.to_dict()
+    source.pop("value", None)  # exported once, at the top level
     return _jsonable(
         {
             "export_version": EXPORT_VERSION,
@@ -86,8 +107,9 @@ def report_json(data: ReportData, lang: str = "en", tables: Mapping[str, Table] 
             "generated_at": data.generated_at.isoformat(),
             "versions": dict(data.versions),
             "dataset": data.dataset.to_dict(),
+            "value": value_json(data, lang),
             "tables": {k: tb.to_dict() for k, tb in tables.items()},
-            "source": data.to_dict(),
+            "source": source,
         }
     )
 

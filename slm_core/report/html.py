@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ from slm_core.report.collect import ReportData, collect_report
 from slm_core.report.kpis import kpi_tiles
 from slm_core.report.table_types import KINDS, Table, format_cell, visible
 from slm_core.report.tables import build_tables
-from slm_core.report.value_tables import cheaper_than_llm
 
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
 # The browser refuses every network request; inline scripts and styles only.
@@ -32,7 +32,8 @@ CSP = (
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
 CSS = """
-:root { --ink:#1f2937; --muted:#6b7280; --line:#e5e7eb; --accent:#2563eb; --bg:#f9fafb; }
+:root { --ink:#1f2937; --muted:#6b7280; --line:#e5e7eb; --accent:#2563eb; --bg:#f9fafb;
+  color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", "PingFang SC",
   "Microsoft YaHei", "Noto Sans CJK SC", sans-serif; color: var(--ink); background: #fff;
@@ -43,10 +44,12 @@ h1 { font-size: 1.9rem; margin: 0 0 4px; }
 h2 { font-size: 1.35rem; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 1px solid
   var(--line); }
 h3 { font-size: 1.1rem; margin: 22px 0 8px; }
-.meta, .note, caption { color: var(--muted); font-size: .9rem; }
+.meta, .note { color: var(--muted); font-size: .9rem; }
+.tnote { margin: 2px 0 10px; }
 nav.toc { background: var(--bg); border: 1px solid var(--line); border-radius: 8px;
   padding: 10px 16px; font-size: .92rem; }
-nav.toc a { color: var(--accent); text-decoration: none; margin-right: 14px; white-space: nowrap; }
+nav.toc { display: flex; flex-wrap: wrap; gap: 4px 16px; }
+nav.toc a { color: var(--accent); text-decoration: none; white-space: nowrap; }
 .kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(190px, 1fr)); gap: 12px;
   margin: 14px 0; }
 .kpi { border: 1px solid var(--line); border-radius: 10px; padding: 12px 14px; background:
@@ -54,6 +57,12 @@ nav.toc a { color: var(--accent); text-decoration: none; margin-right: 14px; whi
 .kpi .label { color: var(--muted); font-size: .85rem; }
 .kpi .value { font-size: 1.55rem; font-weight: 650; margin: 2px 0; word-break: break-word; }
 .kpi .knote { color: var(--muted); font-size: .8rem; }
+.decision { border-left: 6px solid #16a34a; background: #f0fdf4; padding: 12px 18px;
+  border-radius: 6px; margin: 14px 0 18px; }
+.decision.manual { border-color: #d97706; background: #fffbeb; }
+.decision .dlabel { color: var(--muted); font-size: .8rem; font-weight: 650;
+  text-transform: uppercase; letter-spacing: .05em; }
+.decision p { font-size: 1.22rem; line-height: 1.55; margin: 4px 0 0; }
 .callout { border-left: 4px solid #16a34a; background: #f0fdf4; padding: 10px 14px;
   border-radius: 4px; margin: 10px 0; }
 .callout.info { border-color: var(--accent); background: #eff6ff; }
@@ -61,9 +70,13 @@ nav.toc a { color: var(--accent); text-decoration: none; margin-right: 14px; whi
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: .88rem; margin: 6px 0 4px; width: auto; }
 table.wide { width: 100%; }
-caption { caption-side: bottom; text-align: left; padding-top: 4px; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; vertical-align: top; min-width: 4.5em; }
 th { background: var(--bg); text-align: left; font-weight: 600; }
+td:first-child { min-width: 7em; }
+table[data-table="assumptions"] td:nth-child(2) { overflow-wrap: anywhere; max-width: 16em; }
+table[data-table="assumptions"] td:nth-child(4) { min-width: 9em; }
+table[data-table="assumptions"] td:nth-child(5), table[data-table="assumptions"] td:last-child
+  { min-width: 14em; overflow-wrap: anywhere; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .chart { margin: 8px 0 4px; min-height: 120px; }
 details { margin: 8px 0; }
@@ -114,11 +127,12 @@ def table_html(
             cls = ' class="num"' if numeric or col.kind == "score" else ""
             cells.append(f"<td{cls}{style}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{esc(table.note)}</caption>" if caption and table.note else ""
     wide = ' class="wide"' if len(idx) > 3 else ""
+    # The note goes under the scroll box, so a wide table never clips it.
+    note = f'<p class="note tnote">{esc(table.note)}</p>' if caption and table.note else ""
     return (
-        f'<div class="scroll"><table{wide} data-table="{esc(table.key)}">{cap}<thead><tr>{head}'
-        f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f'<div class="scroll"><table{wide} data-table="{esc(table.key)}"><thead><tr>{head}'
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>{note}"
     )
 
 
@@ -127,6 +141,11 @@ def figure_html(fig, div_id: str) -> str:
     if fig is None:
         return ""
     import plotly.io as pio
+
+    from slm_core.report.value_charts import LAYOUT
+
+    # White paper and plot area whatever template is the default where the report is built.
+    fig.update_layout(**LAYOUT)
 
     return (
         '<div class="chart">'
@@ -149,6 +168,25 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
+@dataclass(frozen=True)
+class _Ctx:
+    """What every section of one rendering needs."""
+
+    data: ReportData
+    lang: str
+    tables: Mapping[str, Table]
+    currency: str
+
+    def tr(self, key: str, **values: Any) -> str:
+        return t(f"report_html.{key}", self.lang, **values)
+
+    def table(self, key: str, **options: Any) -> str:
+        return table_html(self.tables[key], self.lang, self.currency, **options)
+
+
+Section = tuple[str, str, str]  # (anchor, title, body)
+
+
 def _section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>'
 
@@ -156,6 +194,11 @@ def _section(anchor: str, title: str, body: str) -> str:
 def _p(text: str, cls: str = "") -> str:
     klass = f' class="{cls}"' if cls else ""
     return f"<p{klass}>{esc(text)}</p>"
+
+
+def _callout(text: str, cls: str = "", **attrs: str) -> str:
+    extra = "".join(f' {k.replace("_", "-")}="{esc(v)}"' for k, v in attrs.items())
+    return f'<div class="callout {cls}"{extra}>{esc(text)}</div>'
 
 
 def _kpis(data: ReportData, lang: str) -> str:
@@ -170,6 +213,221 @@ def _kpis(data: ReportData, lang: str) -> str:
     return f'<div class="kpis">{cells}</div>'
 
 
+def _formulas(keys, lang: str) -> str:
+    sep = esc(t("model_card.sep", lang))
+    items = "".join(
+        f"<li><b>{esc(t(f'value.dim.{k}', lang))}</b>{sep}{esc(t(f'value.formula.{k}', lang))}</li>"
+        for k in keys
+    )
+    return f"<h3>{esc(t('report_html.formulas', lang))}</h3><ul>{items}</ul>"
+
+
+def decision_html(data: ReportData, lang: str) -> str:
+    """The decision paragraph, the same sentence as on the Value and Present pages."""
+    from slm_core.value.text import decision_text
+
+    v = data.value
+    if v is None:
+        return _callout(t("report_html.no_runs", lang), "warn decision")
+    cls = "decision manual" if v.decision.best == "manual" else "decision"
+    return (
+        f'<div class="{cls}" data-decision="{esc(v.decision.best)}">'
+        f'<div class="dlabel">{esc(t("value.decision.title", lang))}</div>'
+        f"<p>{esc(decision_text(v, lang))}</p></div>"
+    )
+
+
+def _summary(c: _Ctx) -> Section:
+    from slm_core.report.value_charts import cost_volume_figure
+    from slm_core.value.assumptions import scenario_name
+    from slm_core.value.text import sensitivity_text
+
+    v, lang = c.data.value, c.lang
+    if v is None:
+        return ("summary", c.tr("summary"), _callout(c.tr("no_runs"), "warn"))
+    body = [
+        _kpis(c.data, lang),
+        _p(t("value.decision.how", lang), "note"),
+        _callout(sensitivity_text(v, lang), "info"),
+        _p(c.tr("scenario_line", name=scenario_name(v.assumptions.name, lang)), "note"),
+        f"<h3>{esc(c.tables['options'].title)}</h3>",
+        c.table("options"),
+        figure_html(cost_volume_figure(v, lang), "chart-cost-volume"),
+        _p(c.tr("cost_volume_caption"), "note"),
+    ]
+    return ("summary", c.tr("summary"), "".join(body))
+
+
+def _dataset(c: _Ctx) -> Section:
+    body = c.table("dataset") + f"<h3>{esc(c.tables['classes'].title)}</h3>" + c.table("classes")
+    return ("dataset", c.tr("dataset"), body)
+
+
+def _leaderboard(c: _Ctx) -> Section | None:
+    from slm_core.report import charts
+
+    if not c.data.runs:
+        return None
+    body = (
+        _p(c.tr("leaderboard_intro"))
+        + figure_html(charts.accuracy_figure(c.data, c.lang), "chart-accuracy")
+        + c.table("leaderboard")
+    )
+    return ("leaderboard", c.tr("leaderboard"), body)
+
+
+def _cost(c: _Ctx) -> Section | None:
+    from slm_core.report.value_tables import serving_source
+
+    data = c.data
+    if not data.runs or data.value is None:
+        return None
+    sources = {r.run_id: serving_source(data, r.run_id) for r in data.runs}
+    if not any(sources.values()):
+        body = _callout(
+            c.tr("cost_not_measured", run=data.runs[0].run_id), "warn", data_cost="not-measured"
+        )
+        return ("cost", c.tr("cost"), body)
+    body = _p(c.tr("cost_intro"))
+    missing = [r.label for r in data.runs if sources[r.run_id] != "bench"]
+    if missing:
+        body += _callout(c.tr("cost_partly", runs=", ".join(missing)), "warn", data_cost="partly")
+    return ("cost", c.tr("cost"), body + c.table("cost"))
+
+
+def _scores(c: _Ctx) -> Section | None:
+    from slm_core.report.value_charts import radar_figure
+
+    v = c.data.value
+    if v is None or not v.models:
+        return None
+    body = (
+        c.table("scores")
+        + figure_html(radar_figure(v, c.lang), "chart-radar")
+        + _p(c.tr("radar_caption"), "note")
+    )
+    return ("scores", c.tr("scores"), body)
+
+
+def _business(c: _Ctx) -> Section | None:
+    from slm_core.report.value_charts import profit_figure
+    from slm_core.value.assumptions import BUSINESS_DIMENSIONS
+
+    v = c.data.value
+    if v is None or not v.models:
+        return None
+    body = (
+        figure_html(profit_figure(v, c.lang), "chart-profit")
+        + _p(c.tr("profit_caption"), "note")
+        + c.table("business")
+        + _formulas(BUSINESS_DIMENSIONS, c.lang)
+    )
+    return ("business", c.tables["business"].title, body)
+
+
+def _social(c: _Ctx) -> Section | None:
+    from slm_core.value.assumptions import SOCIAL_DIMENSIONS
+
+    v = c.data.value
+    if v is None or not v.models:
+        return None
+    body = c.table("social") + _formulas(SOCIAL_DIMENSIONS, c.lang)
+    return ("social", c.tables["social"].title, body)
+
+
+def _decision_details(c: _Ctx) -> Section | None:
+    if c.data.value is None or not c.data.value.models:
+        return None
+    return ("decision", c.tr("decision"), _p(c.tr("decision_intro")) + c.table("decision"))
+
+
+def _assumptions(c: _Ctx) -> Section | None:
+    from slm_core.value.assumptions import scenario_name
+
+    v = c.data.value
+    if v is None:
+        return None
+    a = v.assumptions
+    intro = c.tr(
+        "assumptions_intro",
+        name=scenario_name(a.name, c.lang),
+        volume=format_number(a.annual_volume, c.lang),
+        wage=format_money(a.hourly_labour_cost, a.currency, c.lang, 2),
+    )
+    return ("assumptions", c.tr("assumptions"), _p(intro) + c.table("assumptions"))
+
+
+def _models(c: _Ctx, cards: Mapping[int, str] | None) -> Section | None:
+    from slm_core.report import charts
+
+    if not c.data.runs:
+        return None
+    parts = []
+    per_class, groups = c.tables["per_class"], c.tables["groups"]
+    for r in c.data.runs:
+        parts.append(f'<h3 id="run-{r.run_id}">{esc(r.label)}</h3>')
+        parts.append(c.table("per_class", rows=[x for x in per_class.rows if x[0] == r.run_id]))
+        if r.groups:
+            parts.append(c.table("groups", rows=[x for x in groups.rows if x[0] == r.run_id]))
+        ev = r.evaluation
+        parts.append(
+            figure_html(
+                charts.confusion_figure(ev.classes, ev.confusion_matrix, c.lang),
+                f"chart-confusion-{r.run_id}",
+            )
+        )
+        if cards and r.run_id in cards:
+            parts.append(
+                f"<details><summary>{esc(c.tr('model_card'))}</summary>"
+                f"<pre>{esc(cards[r.run_id])}</pre></details>"
+            )
+    return ("models", c.tr("models"), "".join(parts))
+
+
+def _about(c: _Ctx) -> Section:
+    versions = "".join(
+        f"<tr><td>{esc(k)}</td><td>{esc(val)}</td></tr>" for k, val in c.data.versions.items()
+    )
+    about = [
+        _p(c.tr("about_method")),
+        _p(c.tr("about_offline")),
+        f"<h3>{esc(c.tr('versions'))}</h3><table><tbody>{versions}</tbody></table>",
+    ]
+    if c.data.skipped:
+        items = "".join(
+            f"<li>{esc(c.tr('skipped', run=run_id, error=msg))}</li>"
+            for run_id, msg in c.data.skipped
+        )
+        about.append(f"<ul>{items}</ul>")
+    return ("about", c.tr("about"), "".join(about))
+
+
+def _document(c: _Ctx, sections: list[Section]) -> str:
+    d = c.data.dataset
+    generated = c.data.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+    toc = "".join(f'<a href="#{esc(a)}">{esc(title)}</a>' for a, title, _ in sections)
+    body = "".join(_section(a, title, content) for a, title, content in sections)
+    title = c.tr("title", name=localize_known(d.name, c.lang, "demos."))
+    version = c.data.versions.get("slm-value-lab", "")
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="{HTML_LANG.get(c.lang, "en")}">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="color-scheme" content="light">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="SLM Value Lab {esc(version)}">\n'
+        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n"
+        f'<script id="plotly-js">{plotly_js()}</script>\n'
+        "</head>\n<body>\n<main>\n"
+        f'<header class="top"><h1>{esc(title)}</h1>'
+        f'<p class="meta">{esc(c.tr("generated", date=generated, id=d.id))}</p></header>\n'
+        f"{decision_html(c.data, c.lang)}\n"
+        f'<nav class="toc">{toc}</nav>\n{body}\n'
+        f"<footer>{esc(c.tr('footer', date=generated))}</footer>\n"
+        "</main>\n</body>\n</html>\n"
+    )
+
+
 def render_html(
     data: ReportData,
     lang: str = "en",
@@ -177,210 +435,28 @@ def render_html(
     tables: Mapping[str, Table] | None = None,
     cards: Mapping[int, str] | None = None,
 ) -> str:
-    """The whole report as one HTML document in ``lang`` ('en' or 'zh').
+    """The whole report as one HTML document in ``lang`` ('en' or 'zh'): the decision at the
+    top, then the summary (tiles, options, cost against volume) and a section per topic.
 
     ``cards`` maps run id to that run's Markdown model card, shown folded under each model.
     """
-    from slm_core.report import charts
-    from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, scenario_name
-    from slm_core.value.text import recommendation_text, sensitivity_text
-
     tables = tables if tables is not None else build_tables(data, lang)
-    tr = lambda key, **kw: t(f"report_html.{key}", lang, **kw)
-    v = data.value
-    currency = v.assumptions.currency if v is not None else "USD"
-    d = data.dataset
-    generated = data.generated_at.strftime("%Y-%m-%d %H:%M UTC")
-    sections: list[tuple[str, str, str]] = []
-    sep = esc(t("model_card.sep", lang))
-
-    # ------------------------------------------------------------ summary
-    summary = [_kpis(data, lang)]
-    if v is not None:
-        summary.append(f'<div class="callout">{esc(recommendation_text(v, lang))}</div>')
-        summary.append(f'<div class="callout info">{esc(sensitivity_text(v, lang))}</div>')
-        summary.append(
-            _p(tr("scenario_line", name=scenario_name(v.assumptions.name, lang)), "note")
-        )
-    else:
-        summary.append(f'<div class="callout warn">{esc(tr("no_runs"))}</div>')
-    sections.append(("summary", tr("summary"), "".join(summary)))
-
-    # ------------------------------------------------------------ dataset
-    sections.append(
-        (
-            "dataset",
-            tr("dataset"),
-            table_html(tables["dataset"], lang, currency)
-            + f"<h3>{esc(tables['classes'].title)}</h3>"
-            + table_html(tables["classes"], lang, currency),
-        )
-    )
-
-    if data.runs:
-        # ---------------------------------------------------- leaderboard
-        sections.append(
-            (
-                "leaderboard",
-                tr("leaderboard"),
-                _p(tr("leaderboard_intro"))
-                + figure_html(charts.accuracy_figure(data, lang), "chart-accuracy")
-                + table_html(tables["leaderboard"], lang, currency),
-            )
-        )
-        # ----------------------------------------------------------- cost
-        if data.any_cost_measured:
-            cost_body = _p(tr("cost_intro")) + figure_html(
-                charts.cost_figure(data, lang), "chart-cost"
-            )
-            ratio = cheaper_than_llm(data)
-            if ratio is not None:
-                cost_body += _p(
-                    tr("cheaper", model=ratio[0], ratio=f"{ratio[1]:,.0f}"), "callout info"
-                )
-            missing = [r.label for r in data.runs if not r.cost.measured]
-            if missing:
-                cost_body += (
-                    f'<div class="callout warn">'
-                    f"{esc(tr('cost_partly', runs=', '.join(missing)))}</div>"
-                )
-            cost_body += table_html(tables["cost"], lang, currency)
-        else:
-            cost_body = (
-                f'<div class="callout warn" data-cost="not-measured">'
-                f"{esc(tr('cost_not_measured', run=data.runs[0].run_id))}</div>"
-            )
-        sections.append(("cost", tr("cost"), cost_body))
-
-    if v is not None and v.scorecards:
-        # ------------------------------------------------ scores side by side
-        sections.append(
-            (
-                "scores",
-                tr("scores"),
-                table_html(tables["scores"], lang, currency)
-                + figure_html(charts.radar_figure(data, lang), "chart-radar")
-                + _p(t("value.radar_unmeasured", lang), "note"),
-            )
-        )
-        # ------------------------------------------------------- business
-        formulas = "".join(
-            f"<li><b>{esc(t(f'value.dim.{k}', lang))}</b>{sep}{esc(t(f'value.formula.{k}', lang))}"
-            "</li>"
-            for k in BUSINESS_DIMENSIONS
-        )
-        sections.append(
-            (
-                "business",
-                t("value.business_title", lang),
-                figure_html(charts.profit_figure(data, lang), "chart-profit")
-                + _p(t("value.profit_caption", lang), "note")
-                + table_html(tables["business"], lang, currency)
-                + f"<h3>{esc(tr('formulas'))}</h3><ul>{formulas}</ul>",
-            )
-        )
-        # --------------------------------------------------------- social
-        formulas = "".join(
-            f"<li><b>{esc(t(f'value.dim.{k}', lang))}</b>{sep}{esc(t(f'value.formula.{k}', lang))}"
-            "</li>"
-            for k in SOCIAL_DIMENSIONS
-        )
-        sections.append(
-            (
-                "social",
-                t("value.social_title", lang),
-                table_html(tables["social"], lang, currency)
-                + f"<h3>{esc(tr('formulas'))}</h3><ul>{formulas}</ul>",
-            )
-        )
-        # ---------------------------------------------------- assumptions
-        a = v.assumptions
-        sections.append(
-            (
-                "assumptions",
-                tr("assumptions"),
-                _p(
-                    tr(
-                        "assumptions_intro",
-                        name=scenario_name(a.name, lang),
-                        volume=format_number(a.annual_volume, lang),
-                        wage=format_money(a.hourly_labour_cost, a.currency, lang, 2),
-                    )
-                )
-                + table_html(tables["assumptions"], lang, currency),
-            )
-        )
-
-    # ------------------------------------------------------------- per model
-    if data.runs:
-        parts = []
-        per_class, groups = tables["per_class"], tables["groups"]
-        for r in data.runs:
-            parts.append(f'<h3 id="run-{r.run_id}">{esc(r.label)}</h3>')
-            parts.append(
-                table_html(
-                    per_class, lang, currency, rows=[x for x in per_class.rows if x[0] == r.run_id]
-                )
-            )
-            if r.groups:
-                parts.append(
-                    table_html(
-                        groups, lang, currency, rows=[x for x in groups.rows if x[0] == r.run_id]
-                    )
-                )
-            ev = r.evaluation
-            parts.append(
-                figure_html(
-                    charts.confusion_figure(ev.classes, ev.confusion_matrix, lang),
-                    f"chart-confusion-{r.run_id}",
-                )
-            )
-            if cards and r.run_id in cards:
-                parts.append(
-                    f"<details><summary>{esc(tr('model_card'))}</summary>"
-                    f"<pre>{esc(cards[r.run_id])}</pre></details>"
-                )
-        sections.append(("models", tr("models"), "".join(parts)))
-
-    # ------------------------------------------------------------- about
-    versions = "".join(
-        f"<tr><td>{esc(k)}</td><td>{esc(val)}</td></tr>" for k, val in data.versions.items()
-    )
-    about = [
-        _p(tr("about_method")),
-        _p(tr("about_offline")),
-        f"<h3>{esc(tr('versions'))}</h3><table><tbody>{versions}</tbody></table>",
+    currency = data.value.assumptions.currency if data.value is not None else "USD"
+    c = _Ctx(data, lang, tables, currency)
+    sections = [
+        _summary(c),
+        _dataset(c),
+        _leaderboard(c),
+        _cost(c),
+        _scores(c),
+        _business(c),
+        _social(c),
+        _decision_details(c),
+        _assumptions(c),
+        _models(c, cards),
+        _about(c),
     ]
-    if data.skipped:
-        about.append(
-            "<ul>"
-            + "".join(
-                f"<li>{esc(tr('skipped', run=run_id, error=msg))}</li>"
-                for run_id, msg in data.skipped
-            )
-            + "</ul>"
-        )
-    sections.append(("about", tr("about"), "".join(about)))
-
-    toc = "".join(f'<a href="#{esc(a)}">{esc(title)}</a>' for a, title, _ in sections)
-    body = "".join(_section(a, title, content) for a, title, content in sections)
-    title = tr("title", name=localize_known(d.name, lang, "demos."))
-    version = data.versions.get("slm-value-lab", "")
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="{HTML_LANG.get(lang, "en")}">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="SLM Value Lab {esc(version)}">\n'
-        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n"
-        f'<script id="plotly-js">{plotly_js()}</script>\n'
-        "</head>\n<body>\n<main>\n"
-        f'<header class="top"><h1>{esc(title)}</h1>'
-        f'<p class="meta">{esc(tr("generated", date=generated, id=d.id))}</p></header>\n'
-        f'<nav class="toc">{toc}</nav>\n{body}\n'
-        f"<footer>{esc(tr('footer', date=generated))}</footer>\n"
-        "</main>\n</body>\n</html>\n"
-    )
+    return _document(c, [s for s in sections if s is not None])
 
 
 def build_report_html(store, dataset_id: str, lang: str = "en", **collect_args) -> str:
@@ -399,7 +475,7 @@ def write_report(
     lang: str = "en",
     *,
     assumptions=None,
-    thresholds: Mapping[int, float] | None = None,
+    overrides=None,
 ) -> Path:
     """Write the self-contained HTML report of ``dataset_id`` to ``out_path``; returns the path.
 
@@ -407,8 +483,9 @@ def write_report(
     ----------
     assumptions
         ``slm_core.value.Assumptions`` (defaults when None, like ``python -m slm_core value``).
-    thresholds
-        Per-run confidence thresholds to use instead of the best one.
+    overrides
+        ``slm_core.value.Overrides``: per-run thresholds and serving modes (None: the ones
+        chosen on validation and the scenario's serving mode).
     """
     from slm_core.errors import SlmError
 
@@ -417,9 +494,7 @@ def write_report(
             "errors.html.unknown_report_language_use", lang=lang, choices=", ".join(HTML_LANG)
         )
     dataset = store.find_dataset(dataset_id)
-    text = build_report_html(
-        store, dataset.id, lang, assumptions=assumptions, thresholds=thresholds
-    )
+    text = build_report_html(store, dataset.id, lang, assumptions=assumptions, overrides=overrides)
     path = Path(out_path).expanduser()
     if path.is_dir():
         path = path / f"report_{dataset.id}_{lang}.html"

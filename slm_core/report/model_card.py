@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from slm_core.i18n import format_number, localize_known, t
+from slm_core.i18n import format_money, format_number, localize_known, t
 from slm_core.models.names import model_description, model_name  # noqa: F401  (re-exported)
 from slm_core.report.collect import ReportData, RunFigures
 
@@ -137,41 +137,74 @@ def _shown(text: str, lang: str, prefix: str) -> str:
     return localize_known(str(text), lang, prefix)
 
 
+def _option_texts(v, o) -> dict[str, dict[str, str]]:
+    """The decision and this model's value as sentences, in every interface language (the card
+    is stored once and rendered in either)."""
+    from slm_core.i18n import LANGUAGES
+    from slm_core.value.text import decision_text, interval_text, money, reasons_text, serving_text
+
+    out: dict[str, dict[str, str]] = {"decision": {}, "mode": {}, "net": {}, "reasons": {}}
+    for lang in LANGUAGES:
+        out["decision"][lang] = decision_text(v, lang)
+        out["mode"][lang] = serving_text(o, lang)
+        out["net"][lang] = f"{money(o.business.net_value, v, lang)} ({interval_text(o, v, lang)})"
+        out["reasons"][lang] = reasons_text(o, lang)
+    return out
+
+
 def _value_fields(data: ReportData, r: RunFigures) -> dict[str, Any]:
+    """The run's option in the value report: how it is served, its value with interval, the
+    kind of each figure, and the decision it is part of."""
     v = data.value
-    if v is None:
+    o = data.option(r.run_id)
+    if v is None or o is None:  # the value report was built before this run finished
         return {}
-    try:
-        card = v.card(r.run_id)
-    except Exception:  # the scorecards may have been built before this run finished
-        return {}
-    b = card.business
-    fair = card.social_dims["fairness"]
-    rob = card.social_dims["robustness"]
-    expl = card.social_dims["explainability"]
-    transparency = card.social_dims["transparency"]
+    b = o.business
+    s = o.serving
+    fair = o.social_dims.get("fairness")
+    rob = o.social_dims.get("robustness")
+    transparency = o.social_dims.get("transparency")
+    decided = v.best
     return {
         "scenario": v.assumptions.name,
         "currency": v.assumptions.currency,
+        "option_key": o.key,
+        "serving_mode": o.serving_mode,
+        "instances": None if s is None else s.instances,
+        "serving_yearly_cost": None if s is None else s.yearly_cost,
+        "cost_per_million": None if s is None else s.per_million,
+        "serving_kind": None if s is None else s.kind,
+        "annual_volume": v.assumptions.annual_volume,
         "threshold": b.threshold,
         "threshold_source": b.threshold_source,
+        "chosen_on": b.chosen_on,
+        "scored_on": b.scored_on,
         "coverage": b.coverage,
         "automated_accuracy": b.automated_accuracy,
         "net_value": b.net_value,
-        "business_score": card.business_score.score,
-        "social_score": card.social_score.score,
-        "overall": card.overall,
-        "is_recommended": v.recommendation.winner == card.label,
-        "fairness_method": fair.details.get("method"),
-        "fairness_gap_points": fair.value,
-        "fairness_worst": fair.details.get("worst_name"),
-        "fairness_best": fair.details.get("best_name"),
-        "robustness_drop_points": rob.value,
-        "robustness_clean": rob.details.get("clean_accuracy"),
-        "robustness_noisy": rob.details.get("noisy_accuracy"),
-        "explain_method": expl.details.get("method"),
-        "explain_score": expl.score,
-        "transparency_missing": list(transparency.details.get("missing", [])),
+        "net_value_ci": None if b.net_value_ci is None else list(b.net_value_ci),
+        "p_positive": b.p_positive,
+        "interval_level": b.interval_level,
+        "kinds": dict(b.kinds),
+        "business_score": o.business_score.score if o.business_score else None,
+        "social_score": o.social_score.score if o.social_score else None,
+        "overall": o.overall,
+        "eligible": o.eligible,
+        "better_than_guessing": o.better_than_guessing,
+        "reasons": [n.to_dict() for n in o.reasons],
+        "decision_best": decided.key,
+        "is_recommended": decided.key == o.key,
+        "in_cascade": decided.kind == "cascade" and decided.run_id == o.run_id,
+        "text": _option_texts(v, o),
+        "fairness_method": fair.details.get("method") if fair else None,
+        "fairness_gap_points": fair.value if fair else None,
+        "fairness_worst": fair.details.get("worst_name") if fair else None,
+        "robustness_drop_points": rob.value if rob else None,
+        "robustness_clean": rob.details.get("clean_accuracy") if rob else None,
+        "robustness_noisy": rob.details.get("noisy_accuracy") if rob else None,
+        "transparency_missing": list(transparency.details.get("missing", []))
+        if transparency
+        else [],
     }
 
 
@@ -362,9 +395,21 @@ def _metrics(c: ModelCard, lang: str) -> list[str]:
             + tr(
                 "metric_threshold",
                 threshold=f"{v['threshold']:.2f}",
+                chosen=t(f"report_html.threshold_{v.get('threshold_source', 'none')}", lang),
                 coverage=_pct(v.get("coverage")),
                 accuracy=_pct(v.get("automated_accuracy")),
                 scenario=md(_shown(v.get("scenario", ""), lang, "scenario.")),
+            )
+        )
+    if v.get("text"):
+        kinds = v.get("kinds") or {}
+        lines.append(
+            "- "
+            + tr(
+                "metric_value",
+                mode=v["text"]["mode"].get(lang, ""),
+                net=v["text"]["net"].get(lang, ""),
+                kind=t(f"value.figure_kind.{kinds.get('net_value', 'not_measured')}", lang),
             )
         )
     return lines
@@ -411,6 +456,42 @@ def _training_data(c: ModelCard, lang: str) -> list[str]:
         [tr("col_class"), tr("col_count"), tr("col_share")],
         [[md(k), str(n), f"{n / total:.1%}"] for k, n in classes.items()],
     )
+    return lines
+
+
+def _cost_lines(c: ModelCard, lang: str) -> list[str]:
+    """What the benchmark measured, and what serving costs in its mode (modelled)."""
+    tr = lambda key, **kw: t(f"model_card.{key}", lang, **kw)
+    lines = []
+    cost = c.cost
+    if cost.get("measured"):
+        lines.append(
+            tr(
+                "cost_line",
+                p50=_f(cost.get("p50_ms"), 2),
+                p95=_f(cost.get("p95_ms"), 2),
+                cpu=_f(cost.get("cpu_seconds_per_prediction"), 5),
+                memory="–"
+                if cost.get("peak_rss_bytes") is None
+                else f"{cost['peak_rss_bytes'] / 1e6:.0f}",
+            )
+        )
+    else:
+        lines.append(tr("cost_missing", run=c.run_id))
+    v = c.value
+    if v.get("cost_per_million") is not None:
+        cur = v.get("currency", "USD")
+        lines += [
+            "",
+            tr(
+                "cost_serving",
+                mode=v["text"]["mode"].get(lang, ""),
+                volume=format_number(float(v.get("annual_volume") or 0), lang),
+                yearly=format_money(v.get("serving_yearly_cost") or 0.0, cur, lang),
+                per_m=format_money(v["cost_per_million"], cur, lang, 2),
+                kind=t(f"value.figure_kind.{v.get('serving_kind') or 'modelled'}", lang),
+            ),
+        ]
     return lines
 
 
@@ -463,21 +544,7 @@ def _quantitative(c: ModelCard, lang: str) -> list[str]:
                 )
             )
     lines += ["", f"### {tr('cost')}", ""]
-    cost = c.cost
-    if cost.get("measured"):
-        lines.append(
-            tr(
-                "cost_line",
-                p50=_f(cost.get("p50_ms"), 2),
-                p95=_f(cost.get("p95_ms"), 2),
-                cpu=_f(cost.get("cpu_seconds_per_prediction"), 5),
-                memory="–"
-                if cost.get("peak_rss_bytes") is None
-                else f"{cost['peak_rss_bytes'] / 1e6:.0f}",
-            )
-        )
-    else:
-        lines.append(tr("cost_missing", run=c.run_id))
+    lines += _cost_lines(c, lang)
     v = c.value
     if v.get("robustness_drop_points") is not None:
         lines += [
@@ -533,19 +600,21 @@ def _caveats(c: ModelCard, lang: str) -> list[str]:
     lines.append("- " + tr("caveat_drift"))
     missing = v.get("transparency_missing") or []
     if missing:
-        items = _join([t(f"value.card.{k}", lang) for k in missing], lang)
+        items = _join([tr(f"item.{k}") for k in missing], lang)
         lines.append("- " + tr("caveat_missing", items=items))
-    if v:
-        key = "caveat_recommended" if v.get("is_recommended") else "caveat_not_recommended"
-        overall = v.get("overall")
-        lines.append(
-            "- "
-            + tr(
-                key,
-                overall="–" if overall is None else f"{overall:.0f}",
-                scenario=md(_shown(v.get("scenario", ""), lang, "scenario.")),
-            )
-        )
+    if v.get("text"):
+        if v.get("is_recommended"):
+            key = "caveat_recommended"
+        elif v.get("in_cascade"):
+            key = "caveat_in_cascade"
+        else:
+            key = "caveat_not_recommended"
+        scenario = md(_shown(v.get("scenario", ""), lang, "scenario."))
+        lines.append("- " + tr(key, scenario=scenario))
+        lines.append("  " + tr("caveat_decision", decision=md(v["text"]["decision"].get(lang, ""))))
+        reasons = v["text"]["reasons"].get(lang, "")
+        if reasons:
+            lines.append("- " + tr("caveat_reasons", reasons=md(reasons)))
     return lines
 
 

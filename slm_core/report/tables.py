@@ -16,17 +16,20 @@ from slm_core.report.value_tables import (
     assumptions_table,
     business_table,
     cost_table,
+    cost_volume_table,
     curves_table,
-    recommendation_table,
+    decision_table,
+    options_table,
     scores_table,
     social_table,
 )
 
 
 def build_tables(data: ReportData, lang: str = "en") -> dict[str, Table]:
-    """Every figure of the report as tables, in reading order."""
+    """Every figure of the report as tables, in reading order: the decision first."""
     builders = (
-        recommendation_table,
+        decision_table,
+        options_table,
         dataset_table,
         classes_table,
         leaderboard_table,
@@ -38,6 +41,7 @@ def build_tables(data: ReportData, lang: str = "en") -> dict[str, Table]:
         business_table,
         social_table,
         curves_table,
+        cost_volume_table,
         assumptions_table,
     )
     tables = [b(data, lang) for b in builders]

@@ -7,6 +7,7 @@ Every user-supplied label (model and API names) is escaped: Plotly.js reads some
 from __future__ import annotations
 
 import html
+import math
 
 import plotly.graph_objects as go
 
@@ -73,10 +74,11 @@ def cost_volume_figure(report: ValueReport, lang: str = "en") -> go.Figure | Non
                 hovertemplate="%{x:,.0f}: " + symbol + "%{y:,.0f}<extra>%{fullData.name}</extra>",
             )
         )
+    # Annotations on a log axis take log10 of the value (shapes take the value itself).
     for c in report.decision.crossovers:
         fig.add_vline(x=c.volume, line_dash="dash", line_color="#9ca3af", line_width=1)
         fig.add_annotation(
-            x=c.volume,
+            x=math.log10(c.volume),
             y=1.0,
             yref="paper",
             text=format_number(float(f"{c.volume:.2g}"), lang),
@@ -86,12 +88,17 @@ def cost_volume_figure(report: ValueReport, lang: str = "en") -> go.Figure | Non
             xanchor="left",
             yanchor="top",
         )
-    fig.add_vline(
-        x=curves["scenario_volume"],
-        line_color="#111827",
-        line_width=2,
-        annotation_text=t("value.chart.your_volume", lang),
-        annotation_position="bottom right",
+    volume = curves["scenario_volume"]
+    fig.add_vline(x=volume, line_color="#111827", line_width=2)
+    fig.add_annotation(
+        x=math.log10(volume),
+        y=0.0,
+        yref="paper",
+        text=t("value.chart.your_volume", lang),
+        showarrow=False,
+        xanchor="left",
+        yanchor="bottom",
+        font={"size": 11, "color": "#111827"},
     )
     fig.update_layout(
         **LAYOUT,
@@ -151,7 +158,7 @@ def profit_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
             line_dash="dash",
             line_color=COLOURS["api"],
             annotation_text=_safe(option_label(api, lang)),
-            annotation_position="bottom right",
+            annotation_position="top left",
         )
     fig.add_hline(y=0, line_color="#6b7280", line_width=1)
     fig.update_layout(
@@ -192,7 +199,7 @@ def radar_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
         **LAYOUT,
         title=t("value.radar_title", lang),
         height=460,
-        margin={"l": 90, "r": 90, "t": 60, "b": 20},
+        margin={"l": 130, "r": 130, "t": 60, "b": 20},
         polar={"radialaxis": {"range": [0, 100], "tickvals": [25, 50, 75, 100]}},
         legend={"orientation": "h", "y": -0.1},
     )

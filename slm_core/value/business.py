@@ -214,9 +214,7 @@ def manual_result(a: Assumptions, p: Payoff, true_counts: np.ndarray) -> Busines
         roi=None,
         payback_months=None,
         manual_cost=manual,
-        net_value_ci=(0.0, 0.0),
-        p_positive=0.0,
-        kinds=dict.fromkeys(("net_value", "manual_cost"), "modelled"),
+        kinds={"net_value": "modelled", "manual_cost": "modelled", "yearly_cost": "modelled"},
         classes=tuple(str(c) for c in range(0)),
     )
 

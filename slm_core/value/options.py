@@ -150,24 +150,49 @@ def _result(
     )
 
 
+# Every figure of a BusinessResult has a kind. Set-up and maintenance are the scenario's own
+# inputs; figures scaled from a measured share by the assumed volume and wage are modelled.
+BASE_KINDS = {
+    "coverage": "measured",
+    "automated_accuracy": "measured",
+    "automated_per_year": "modelled",
+    "labour_saved": "modelled",
+    "correct_value": "modelled",
+    "error_cost": "modelled",
+    "people_error_avoided": "modelled",
+    "serving_cost": "modelled",
+    "api_cost": "modelled",
+    "maintenance": "assumed",
+    "setup_cost": "assumed",
+    "manual_cost": "modelled",
+    "net_value": "modelled",
+    "yearly_cost": "modelled",
+    "roi": "modelled",
+    "payback_months": "modelled",
+}
+_MONEY = ("serving_cost", "net_value", "yearly_cost", "roi", "payback_months")
+# Figures resting on the assumed API accuracy or answer share.
+_ON_API_ACCURACY = (
+    "automated_accuracy",
+    "correct_value",
+    "error_cost",
+    "net_value",
+    "yearly_cost",
+    "roi",
+    "payback_months",
+)
+
+
 def _model_kinds(serving: ServingCost) -> dict[str, str]:
     money = "modelled" if serving.yearly_cost is not None else "not_measured"
-    return {
-        "coverage": "measured",
-        "automated_accuracy": "measured",
-        "serving_cost": money,
-        "net_value": money,
-        "roi": money,
-        "payback_months": money,
-        "error_cost": "modelled",
-        "labour_saved": "modelled",
-    }
+    return BASE_KINDS | dict.fromkeys(_MONEY, money)
 
 
-ASSUMED_KINDS = dict.fromkeys(
-    ("coverage", "automated_accuracy", "net_value", "roi", "payback_months", "error_cost"),
+API_KINDS = BASE_KINDS | dict.fromkeys(
+    (*_ON_API_ACCURACY, "coverage", "automated_per_year", "labour_saved", "people_error_avoided"),
     "assumed",
-) | {"api_cost": "modelled", "labour_saved": "modelled"}
+)
+CASCADE_KINDS = BASE_KINDS | dict.fromkeys(_ON_API_ACCURACY, "assumed")
 
 
 def _model_option(
@@ -254,7 +279,7 @@ def _api_option(
         fig,
         threshold=None,
         source="none",
-        kinds=ASSUMED_KINDS,
+        kinds=API_KINDS,
         accuracy=a.llm_accuracy,
         classes=inputs.classes,
         details={**bill.details, "accuracy_is_assumed": True},
@@ -317,7 +342,7 @@ def _cascade_option(
         threshold=threshold,
         source="validation",
         chosen_on="validation",
-        kinds=ASSUMED_KINDS | {"coverage": "measured", "serving_cost": "modelled"},
+        kinds=CASCADE_KINDS,
         # expected: the small model's right answers plus the API's assumed share of the rest
         accuracy=float(comp["right"].sum() / comp["answered"].sum())
         if comp["answered"].sum()

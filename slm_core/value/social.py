@@ -403,6 +403,14 @@ def social_dimensions(x: SocialBasis, a: Assumptions) -> dict[str, Dimension]:
     }
 
 
+def _mixed_items(own: Dimension, api: Dimension, share: float) -> dict[str, Any]:
+    """Transparency items of a cascade: each item weighted by the share each part answers."""
+    a, b = own.details.get("items"), api.details.get("items")
+    if not a or not b:
+        return {}
+    return {"items": {k: share * a[k] + (1 - share) * b.get(k, 0.0) for k in a}}
+
+
 def mixed_dimensions(
     own: dict[str, Dimension], api: dict[str, Dimension], share: float
 ) -> dict[str, Dimension]:
@@ -427,7 +435,12 @@ def mixed_dimensions(
             share * d.value + (1 - share) * other.value if values else None,
             d.unit,
             kind,
-            details={"small_model_share": share, "small_model": d.score, "api": other.score},
+            details={
+                "small_model_share": share,
+                "small_model": d.score,
+                "api": other.score,
+                **_mixed_items(d, other, share),
+            },
             notes=d.notes + tuple(n for n in other.notes if n not in d.notes),
         )
     return out

@@ -183,7 +183,12 @@ def format_figure(dim: Dimension, currency: str = "USD", lang: str = "en") -> st
         return f"{dim.value:,.0f} ms" if dim.value >= 100 else f"{dim.value:.3g} ms"
     if dim.unit == "Wh/text":
         return f"{dim.value:.3g} Wh" + t("value.per_text", lang)
-    return f"{dim.value:.3g}"
+    return _number(dim.value)
+
+
+def _number(value: float) -> str:
+    """Three significant digits, without scientific notation for large numbers."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def sensitivity_text(report: ValueReport, lang: str = "en") -> str:
