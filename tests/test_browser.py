@@ -145,3 +145,12 @@ def test_journey_upload_train_and_switch_language(server, page):
     assert "Start training" not in main
     assert "Word statistics" not in main  # the picked model's chip follows the language too
     page.screenshot(path=str(SHOTS / "04_train_zh.png"), full_page=True)
+
+    # The decision, stated once, in the chosen language: every option, the interval, the split.
+    page.locator("[data-testid='stSidebarNav'] a", has_text="价值").first.click()
+    page.get_by_text("决策方法").first.wait_for(timeout=180_000)
+    _settle(page)
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert "阈值在验证集上选定" in main and "所有选项并排比较" in main
+    assert "继续人工处理" in main  # the manual baseline is one of the options
+    page.screenshot(path=str(SHOTS / "05_value_zh.png"), full_page=True)
