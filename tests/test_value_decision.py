@@ -166,6 +166,10 @@ def test_intervals_and_chance_of_positive_value_for_every_option_but_manual():
         if o.kind == "manual":
             assert b.net_value == 0.0 and b.net_value_ci is None and b.p_positive is None
             continue
+        if o.kind == "api":  # its uncertainty is the assumed accuracy: no resample measures it
+            assert b.net_value_ci is None and b.p_positive is None
+            assert b.kinds["net_value"] == "assumed"
+            continue
         lo, hi = b.net_value_ci
         assert lo - 1e-6 <= b.net_value <= hi + 1e-6 and 0.0 <= b.p_positive <= 1.0
         assert b.interval_level == 0.9

@@ -274,6 +274,9 @@ def _api_option(
         true_counts=counts,
         intervals=intervals,
     )
+    # Resampling test texts moves only the class mix: the API's uncertainty is its assumed
+    # accuracy, which no resample measures, so it gets no interval.
+    fig.update(net_value_ci=None, roi_ci=None, coverage_ci=None, p_positive=None)
     business = _result(
         API,
         fig,

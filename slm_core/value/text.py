@@ -54,11 +54,11 @@ def interval_text(o: Option, report: ValueReport, lang: str = "en") -> str:
     from slm_core.i18n import t
 
     b = o.business
+    if o.kind == "api":
+        return t("value.decision.no_interval_assumed", lang)
     if b.net_value_ci is None:
         return t("value.decision.no_interval", lang)
     lo, hi = b.net_value_ci
-    if o.kind == "api" and hi - lo <= 1e-6 * max(1.0, abs(b.net_value)):
-        return t("value.decision.no_interval_assumed", lang)
     text = t(
         "value.decision.interval",
         lang,
