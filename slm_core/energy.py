@@ -195,34 +195,3 @@ def track_training(
                 )
             except Exception as exc:
                 meter.error = f"CodeCarbon could not measure: {exc}"
-
-
-# ------------------------------------------------------------------ grid intensity
-
-
-@cache
-def country_intensities() -> dict[str, tuple[str, float, int | None]]:
-    """ISO3 code -> (country, gCO2e/kWh, year) from CodeCarbon's energy-mix data (no import)."""
-    import importlib.util
-    import json
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("codecarbon")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    path = (
-        Path(next(iter(spec.submodule_search_locations)))
-        / "data"
-        / "private_infra"
-        / "global_energy_mix.json"
-    )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    out = {}
-    for code, row in data.items():
-        value = row.get("carbon_intensity")
-        if isinstance(value, (int, float)) and value > 0:
-            out[code] = (str(row.get("country_name", code)), float(value), row.get("year"))
-    return dict(sorted(out.items(), key=lambda kv: kv[1][0]))
