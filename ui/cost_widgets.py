@@ -23,6 +23,7 @@ from slm_core.value.assumptions import (
     scenario_name,
     source_kind,
 )
+from slm_core.value.sources import FIELD_GROUPS
 from slm_core.value.text import option_label
 from ui.state import error_text, lang, t
 
@@ -163,47 +164,27 @@ def _mb(value: Any) -> float | None:
 # ------------------------------------------------------------------- the scenario
 
 # The scenario's assumptions the Cost page's figures rest on, by editor tab (read-only here).
+# The serving fields the money rests on: the editor's serving tab without the owner's one-off
+# and yearly costs (they do not change what serving costs), plus the derived instance price.
+_SERVING = tuple(
+    f for f in FIELD_GROUPS["serving"] if f not in ("setup_cost", "yearly_maintenance")
+)
 SCENARIO_FIELDS: dict[str, tuple[str, ...]] = {
     "serving": (
         "annual_volume",
-        "serving_mode",
         "currency",
         "fx_rate",
-        "price_per_vcpu_hour",
         INSTANCE_PRICE,
-        "instance_vcpus",
-        "min_instances",
-        "target_utilisation",
-        "business_hours_per_day",
-        "business_days_per_year",
-        "peak_factor",
-        "serverless_price_per_gb_s",
-        "serverless_price_per_m_requests",
-        "serverless_min_memory_mb",
-        "serverless_cold_start_share",
-        "batch_runs_per_year",
-        "batch_min_billed_seconds",
+        *_SERVING,
         "device_disk_budget_mb",
         "device_memory_budget_mb",
     ),
-    "llm": (
-        "llm_name",
-        "llm_input_price_per_m",
-        "llm_output_price_per_m",
-        "llm_prompt_tokens",
-        "llm_output_tokens",
-        "tokens_per_char_latin",
-        "tokens_per_char_cjk",
-        "llm_wh_per_query",
+    "llm": tuple(
+        f
+        for f in FIELD_GROUPS["llm"]
+        if f not in ("llm_accuracy", "llm_answer_share", "llm_setup_cost", "llm_latency_ms")
     ),
-    "energy": (
-        "grid_region",
-        "grid_gco2_per_kwh",
-        "pue",
-        "cpu_watts_per_thread",
-        "ram_watts_per_instance",
-        "idle_power_share",
-    ),
+    "energy": tuple(f for f in FIELD_GROUPS["energy"] if not f.startswith(("device_", "latency_"))),
 }
 
 
