@@ -25,12 +25,12 @@ from ui.value_frames import (
     sources_frame,
     split_note,
     styled_options,
-    table_height,
     training_energy_frame,
     transparency_frame,
     wide_columns,
 )
 from ui.value_scenario import base_assumptions, edited_assumptions, scenario_bar, scenario_choices
+from ui.widgets import table_height
 
 st.title(t("value.title"))
 dataset = require_dataset()

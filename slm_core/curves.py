@@ -12,17 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from slm_core.numbers import finite_or_none
+
 # Curves are stored per run and drawn in the browser: a few hundred points are enough.
 MAX_CURVE_POINTS = 200
 DEFAULT_THRESHOLDS = tuple(round(0.01 * i, 2) for i in range(101))
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """The value as a float, or None when it is missing, NaN or infinite (JSON has neither)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def prepare_predictions(

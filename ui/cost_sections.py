@@ -31,10 +31,10 @@ from ui.cost_widgets import (
     section_head,
     serving_frame,
     status_line,
-    table_height,
     training_frame,
 )
 from ui.state import error_text, lang, t
+from ui.widgets import table_height
 
 JOB_FLAG = "_cost_job_alive"
 

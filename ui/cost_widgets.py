@@ -436,11 +436,6 @@ def energy_rule(a: Assumptions) -> str:
     )
 
 
-def table_height(frame: pd.DataFrame) -> int:
-    """Pixel height that shows every row without an inner scroll bar."""
-    return 38 + 35 * max(len(frame), 1)
-
-
 def number_columns(frame: pd.DataFrame, formats: Mapping[str, str]) -> dict[str, Any]:
     """Column config giving each numeric column its printf format (default 3 significant)."""
     config = {}

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from slm_core.report.table_types import Table, format_cell, visible
+from slm_core.report.table_types import Table, format_cell, score_css, visible
 from ui.state import get_store, lang
 
 # Presentation mode: no sidebar, no toolbar, large figures for a projector.
@@ -85,15 +83,6 @@ def table_frame(table: Table, currency: str = "USD") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[table.columns[i].label for i in idx])
 
 
-def _score_colour(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "background-color: #eeeeee; color: #777777"
-    v = max(0.0, min(100.0, float(value))) / 100.0
-    red = int(220 - 120 * v) if v > 0.5 else 220
-    green = int(90 + 130 * min(1.0, v * 2)) if v <= 0.5 else 200
-    return f"background-color: rgba({red}, {green}, 90, 0.45)"
-
-
 def styled_scores(table: Table, *, with_formula: bool = False, rows=None):
     """The side-by-side score table (dimensions × options), cells coloured by score.
 
@@ -111,7 +100,7 @@ def styled_scores(table: Table, *, with_formula: bool = False, rows=None):
     ).set_index(labels[0])
     colours = pd.DataFrame(
         [
-            [_score_colour(row[i]) if table.columns[i].kind == "score" else "" for i in keep[1:]]
+            [score_css(row[i]) if table.columns[i].kind == "score" else "" for i in keep[1:]]
             for row in rows
         ],
         columns=labels[1:],

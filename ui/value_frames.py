@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from slm_core.i18n import format_money, format_number
+from slm_core.report.table_types import score_css
 from slm_core.value.assumptions import (
     Assumptions,
     localized_source,
@@ -28,21 +29,6 @@ from slm_core.value.sources import FIELD_GROUPS
 from slm_core.value.text import format_figure, note_text, option_label, reasons_text, serving_text
 from ui.state import lang, t
 from ui.value_editor import POSITIVE_ONLY, positive_class_label
-
-
-def _score_colour(value: Any) -> str:
-    """Red (0) through amber to green (100); grey when there is no score."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "background-color: #eeeeee; color: #777777"
-    v = max(0.0, min(100.0, float(value))) / 100.0
-    red = int(220 - 120 * v) if v > 0.5 else 220
-    green = int(90 + 130 * min(1.0, v * 2)) if v <= 0.5 else 200
-    return f"background-color: rgba({red}, {green}, 90, 0.45)"
-
-
-def table_height(frame: pd.DataFrame) -> int:
-    """Pixel height that shows every row of a table without an inner scroll bar."""
-    return 38 + 35 * len(frame)
 
 
 def _pixels(texts) -> int:
@@ -220,7 +206,7 @@ def styled_options(text: pd.DataFrame, scores: pd.DataFrame):
     rows = [r for r in scores.index if scores.loc[r].notna().any()]
     colours = pd.DataFrame("", index=text.index, columns=text.columns)
     for r in rows:
-        colours.loc[r] = [_score_colour(v) for v in scores.loc[r]]
+        colours.loc[r] = [score_css(v) for v in scores.loc[r]]
     return text.style.apply(lambda _: colours, axis=None)
 
 

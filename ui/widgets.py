@@ -10,6 +10,11 @@ from slm_core.i18n import format_number
 from ui.state import dataset_name, lang, t
 
 
+def table_height(frame: pd.DataFrame) -> int:
+    """Pixel height that shows every row of a table without an inner scroll bar."""
+    return 38 + 35 * max(len(frame), 1)
+
+
 def problem_text(problem) -> str:
     """A validation finding in the interface language (English message as fallback)."""
     key = f"problem.{problem.code}"

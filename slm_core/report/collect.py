@@ -11,7 +11,6 @@ the Value page shows, so they can never disagree.
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slm_core.errors import SlmError
+from slm_core.numbers import finite_or_none
 from slm_core.value.assumptions import Assumptions
 from slm_core.value.options import Option, Overrides
 from slm_core.value.scorecard import ValueReport
@@ -52,14 +52,6 @@ def package_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
-
-
-def _num(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
 
 
 # ------------------------------------------------------------------- cost
@@ -116,7 +108,7 @@ def cost_figures(bench: Mapping[str, Any] | None) -> CostFigures:
     block = _single_thread_block(bench)
 
     def pick(key: str) -> float | None:
-        return _num(bench.get(key, single.get(key)))
+        return finite_or_none(bench.get(key, single.get(key)))
 
     runtime = bench.get("runtime") or bench.get("serving_runtime")
     throughput = bench.get("throughput") if isinstance(bench.get("throughput"), Mapping) else {}
@@ -125,14 +117,14 @@ def cost_figures(bench: Mapping[str, Any] | None) -> CostFigures:
         value = throughput.get(batch)
         if isinstance(value, Mapping):
             value = value.get("texts_per_second")
-        return _num(value)
+        return finite_or_none(value)
 
     return CostFigures(
         measured=True,
-        p50_ms=_num(block.get("p50")),
-        p90_ms=_num(block.get("p90")),
-        p95_ms=_num(block.get("p95")),
-        p99_ms=_num(block.get("p99")),
+        p50_ms=finite_or_none(block.get("p50")),
+        p90_ms=finite_or_none(block.get("p90")),
+        p95_ms=finite_or_none(block.get("p95")),
+        p99_ms=finite_or_none(block.get("p99")),
         cpu_seconds_per_prediction=pick("cpu_seconds_per_prediction"),
         artifact_bytes=pick("artifact_bytes"),
         peak_rss_bytes=pick("peak_rss_bytes"),

@@ -10,7 +10,6 @@ scenario names, notes, the model card's intended use — is HTML-escaped.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from slm_core.i18n import format_money, format_number, localize_known, t
 from slm_core.report.collect import ReportData, collect_report
 from slm_core.report.kpis import kpi_tiles
-from slm_core.report.table_types import KINDS, Table, format_cell, visible
+from slm_core.report.table_types import KINDS, Table, format_cell, score_css, visible
 from slm_core.report.tables import build_tables
 
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
@@ -95,16 +94,6 @@ def esc(text: Any) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def score_style(value: Any) -> str:
-    """Red (0) through amber to green (100); grey when there is no score."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "background:#eeeeee;color:#777777"
-    v = max(0.0, min(100.0, float(value))) / 100.0
-    red = int(220 - 120 * v) if v > 0.5 else 220
-    green = int(90 + 130 * min(1.0, v * 2)) if v <= 0.5 else 200
-    return f"background:rgba({red},{green},90,0.45)"
-
-
 def table_html(
     table: Table,
     lang: str,
@@ -123,7 +112,7 @@ def table_html(
             col, value = table.columns[i], row[i]
             text = esc(format_cell(value, col.kind, lang, currency))
             numeric = col.kind in NUMERIC_KINDS and isinstance(value, (int, float))
-            style = f' style="{score_style(value)}"' if col.kind == "score" else ""
+            style = f' style="{score_css(value)}"' if col.kind == "score" else ""
             cls = ' class="num"' if numeric or col.kind == "score" else ""
             cells.append(f"<td{cls}{style}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")

@@ -147,3 +147,16 @@ def titled(key: str, lang: str, columns, rows, **options: Any) -> Table:
 def run_columns(lang: str) -> tuple[Column, Column]:
     """The run number and model label that every per-run table starts with."""
     return column("run", lang, "int"), column("model", lang)
+
+
+def score_css(value: Any) -> str:
+    """Cell style of a 0–100 score: red (0) through amber to green (100); grey when none.
+
+    One colour scale for the HTML report and the pages' tables.
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "background-color: #eeeeee; color: #777777"
+    v = max(0.0, min(100.0, float(value))) / 100.0
+    red = int(220 - 120 * v) if v > 0.5 else 220
+    green = int(90 + 130 * min(1.0, v * 2)) if v <= 0.5 else 200
+    return f"background-color: rgba({red}, {green}, 90, 0.45)"

@@ -17,6 +17,7 @@ import numpy as np
 
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.evaluate import bootstrap_ci
+from slm_core.numbers import finite_or_none
 from slm_core.value.payoff import SplitScores, split_scores
 from slm_core.value.robustness import (
     ROBUSTNESS_KIND,
@@ -176,14 +177,6 @@ class DatasetInputs:
         }
 
 
-def _num(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if np.isfinite(out) else None
-
-
 # ------------------------------------------------------------ measured per run
 
 
@@ -260,11 +253,11 @@ def _model_token_unit(store, run) -> str | None:
 def _train_energy(run, bench: dict | None) -> tuple[float | None, str | None]:
     """Training IT energy (kWh, before PUE) and its kind: RAPL-metered or modelled."""
     metrics = run.metrics or {}
-    kwh = _num(metrics.get("train_energy_kwh"))
+    kwh = finite_or_none(metrics.get("train_energy_kwh"))
     if kwh is not None:
         estimate = (metrics.get("train_energy") or {}).get("estimate", True)
         return kwh, "modelled" if estimate else "measured"
-    kwh = _num((bench or {}).get("train_energy_kwh"))
+    kwh = finite_or_none((bench or {}).get("train_energy_kwh"))
     return (kwh, "modelled") if kwh is not None else (None, None)
 
 
@@ -294,7 +287,7 @@ def _run_inputs(store, run, dataset, prior_by_class, feedback, token_unit, measu
     test = split_scores("test", preds.y_true, preds.proba, preds.classes, prior_by_class)
     ci = bootstrap_ci(test.true_idx, test.pred_idx, len(test.classes))["accuracy"]
     bench = store.get_result(run.id, BENCH_KIND)
-    fallback_cpu = _num((robustness or {}).get("cpu_seconds_per_prediction"))
+    fallback_cpu = finite_or_none((robustness or {}).get("cpu_seconds_per_prediction"))
     serving = ServingMeasure.from_bench(bench).with_fallback(
         fallback_cpu, (run.metrics or {}).get("model_size_bytes")
     )

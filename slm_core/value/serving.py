@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from slm_core.numbers import finite_or_none
 from slm_core.value.assumptions import SERVING_MODES, Assumptions
 
 HOURS_PER_YEAR = 8760.0
@@ -81,20 +82,25 @@ class ServingMeasure:
         single = ((bench.get("settings") or {}).get("single_thread")) or {}
         latency = single.get("latency_ms") or ((bench.get("latency_ms") or {}).get("single_thread"))
         latency = latency or {}
-        rate = _num(((single.get("throughput") or {}).get("256") or {}).get("texts_per_second"))
+        rate = finite_or_none(
+            ((single.get("throughput") or {}).get("256") or {}).get("texts_per_second")
+        )
         if rate is None:
-            rate = _num((bench.get("throughput") or {}).get("256"))
-        mean_ms = _num(latency.get("mean")) or _num(latency.get("p50"))
-        cpu = _num(bench.get("cpu_seconds_per_prediction"))
-        peak, start = _num(single.get("peak_rss_bytes")), _num(single.get("rss_start_bytes"))
+            rate = finite_or_none((bench.get("throughput") or {}).get("256"))
+        mean_ms = finite_or_none(latency.get("mean")) or finite_or_none(latency.get("p50"))
+        cpu = finite_or_none(bench.get("cpu_seconds_per_prediction"))
+        peak, start = (
+            finite_or_none(single.get("peak_rss_bytes")),
+            finite_or_none(single.get("rss_start_bytes")),
+        )
         return cls(
             cpu_seconds=cpu,
             wall_seconds=None if mean_ms is None else mean_ms / 1000.0,
             batch_seconds=None if not rate else 1.0 / rate,
-            batch_cpu_seconds=_num(bench.get("cpu_seconds_per_prediction_batch")),
+            batch_cpu_seconds=finite_or_none(bench.get("cpu_seconds_per_prediction_batch")),
             load_seconds=_ms(single.get("load_ms", bench.get("load_ms"))),
             first_call_seconds=_ms(single.get("first_call_ms", bench.get("first_call_ms"))),
-            p50_ms=_num(latency.get("p50")),
+            p50_ms=finite_or_none(latency.get("p50")),
             artifact_mb=_mb(bench.get("artifact_bytes")),
             peak_rss_mb=_mb(bench.get("peak_rss_bytes")),
             model_memory_mb=None if peak is None or start is None else max(peak - start, 0) / 1e6,
@@ -115,21 +121,13 @@ class ServingMeasure:
         )
 
 
-def _num(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _ms(value: Any) -> float | None:
-    number = _num(value)
+    number = finite_or_none(value)
     return None if number is None else number / 1000.0
 
 
 def _mb(value: Any) -> float | None:
-    number = _num(value)
+    number = finite_or_none(value)
     return None if not number else number / 1e6
 
 
