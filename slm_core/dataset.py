@@ -48,11 +48,18 @@ def prepare_dataset(
     )
 
 
-def register_dataset(store, prepared: PreparedDataset, source: str):  # -> DatasetRecord
-    """Store a trainable dataset (idempotent by content); DataError if it cannot be trained."""
+def register_dataset(
+    store,
+    prepared: PreparedDataset,
+    source: str,
+    *,
+    parent_id: str | None = None,
+    not_trainable: str = "errors.dataset.dataset_cannot_trained_yet",
+):  # -> DatasetRecord
+    """Store a trainable dataset (idempotent by content); DataError (``not_trainable``, with the
+    first finding) if it cannot be trained."""
     if not prepared.report.trainable:
-        first = prepared.report.errors[0].message
-        raise DataError("errors.dataset.dataset_cannot_trained_yet", first=first)
+        raise DataError(not_trainable, first=prepared.report.errors[0].message)
     return store.add_dataset(
         name=prepared.name,
         source=source,
@@ -62,6 +69,7 @@ def register_dataset(store, prepared: PreparedDataset, source: str):  # -> Datas
         report=prepared.report.to_dict(),
         mapping=prepared.report.mapping.to_dict(),
         split_config=asdict(prepared.split_config),
+        parent_id=parent_id,
     )
 
 

@@ -125,7 +125,7 @@ def add_corrections_as_version(store, dataset_id: str, name: str | None = None) 
     or when the new version would not be trainable.
     """
     from slm_core.data.types import ColumnMapping, Detected, ReadResult, SplitConfig
-    from slm_core.dataset import prepare_dataset
+    from slm_core.dataset import prepare_dataset, register_dataset
 
     parent = store.get_dataset(dataset_id)
     corrections = corrections_frame(store, dataset_id)
@@ -149,18 +149,11 @@ def add_corrections_as_version(store, dataset_id: str, name: str | None = None) 
         filename=parent.filename or "",
         split_config=config,
     )
-    if not prepared.report.trainable:
-        first = prepared.report.errors[0].message
-        raise DataError("errors.feedback.corrected_dataset_cannot_trained", first=first)
-    record = store.add_dataset(
-        name=prepared.name,
-        source="feedback",
-        filename=prepared.filename,
-        content_hash=prepared.content_hash,
-        frame=prepared.frame,
-        report=prepared.report.to_dict(),
-        mapping=prepared.report.mapping.to_dict(),
-        split_config=asdict(prepared.split_config),
+    record = register_dataset(
+        store,
+        prepared,
+        "feedback",
         parent_id=parent.id,
+        not_trainable="errors.feedback.corrected_dataset_cannot_trained",
     )
     return NewVersion(dataset=record, parent_id=parent.id, added=added, relabelled=relabelled)
