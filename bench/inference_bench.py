@@ -118,14 +118,14 @@ def run(args: argparse.Namespace) -> dict:
     path = measure_predictor(served, texts, config)
     forms = {}
     for name, info in report.forms.items():
-        if info.get("error"):
-            forms[name] = {"error": info["error"]}
+        if info.error:
+            forms[name] = {"error": info.error}
             continue
         predictor = load_predictor(model_dir, threads=threads, form=name)
         forms[name] = {
             "latency_ms": _time(predictor.predict_one, texts, config),
-            "bytes": info.get("bytes"),
-            "parity": info.get("parity"),
+            "bytes": info.bytes,
+            "parity": None if info.parity is None else info.parity.to_dict(),
         }
     keras = load_predictor(model_dir, threads=threads, form="keras")
     forms["keras_tf_function"] = {"latency_ms": _time(keras.predict_one, texts, config)}
@@ -192,6 +192,8 @@ def _ms(value) -> str:
 
 def markdown(r: dict) -> str:
     """The results as a short Markdown report."""
+    from slm_core.runtime.record import BenchReport
+
     t = r["targets"]
     app = r["app_path"]["latency_ms"]
     lines = [
@@ -249,14 +251,13 @@ def markdown(r: dict) -> str:
         "texts/s @256 | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for key, s in r["bench_result"]["settings"].items():
-        lat = s["latency_ms"]
-        tp = s["throughput"]
+    for key, s in BenchReport.from_dict(r["bench_result"]).settings.items():
+        lat = s.latency_ms
         lines.append(
-            f"| {key} | {s['load_ms']:.1f} | {s['first_call_ms']:.2f} | {_ms(lat['p50'])} | "
-            f"{_ms(lat['p90'])} | {_ms(lat['p95'])} | {_ms(lat['p99'])} | "
-            f"{tp['32']['texts_per_second']:,.0f} | {tp['256']['texts_per_second']:,.0f} | "
-            f"{s['peak_rss_bytes'] / 1e6:.1f} |"
+            f"| {key} | {s.load_ms:.1f} | {s.first_call_ms:.2f} | {_ms(lat('p50'))} | "
+            f"{_ms(lat('p90'))} | {_ms(lat('p95'))} | {_ms(lat('p99'))} | "
+            f"{s.texts_per_second(32):,.0f} | {s.texts_per_second(256):,.0f} | "
+            f"{s.peak_rss_bytes / 1e6:.1f} |"
         )
     lines.append("")
     return "\n".join(lines)

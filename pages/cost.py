@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from slm_core.runtime import BENCH_KIND
 from ui.cost_sections import (
     energy_section,
     measure_panel,
@@ -13,22 +12,15 @@ from ui.cost_sections import (
     scenario_summary,
     speed_tables,
 )
+from ui.cost_widgets import stored_benches
 from ui.decision import decision_box, value_report
-from ui.state import active_dataset, get_store, t
+from ui.state import get_store, require_dataset, require_runs, t
 
 st.title(t("cost.title"))
 st.caption(t("cost.intro"))
-dataset = active_dataset()
-if dataset is None:
-    st.info(t("home.no_dataset"))
-    st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
-    st.stop()
+dataset = require_dataset()
 store = get_store()
-runs = sorted(store.list_runs(dataset_id=dataset.id, statuses=("succeeded",)), key=lambda r: r.id)
-if not runs:
-    st.info(t("cost.no_runs"))
-    st.page_link("pages/train.py", label=t("home.step_train"), icon=":material/model_training:")
-    st.stop()
+runs = sorted(require_runs(dataset, t("cost.no_runs")), key=lambda r: r.id)
 
 # ---------------------------------------------------- the decision and its scenario
 report = value_report(dataset.id)
@@ -37,9 +29,9 @@ decision_box(report)
 scenario_summary(report.assumptions)
 
 # ------------------------------------------------------------ measuring, speed, size
-benches = {run.id: store.get_result(run.id, BENCH_KIND) for run in runs}
+benches = stored_benches(store, runs)
 measure_panel(store, runs)
-measured = [run for run in runs if benches.get(run.id)]
+measured = [run for run in runs if benches.get(run.id) is not None]
 st.subheader(t("cost.speed.title"))
 st.caption(t("cost.speed.caption"))
 if not measured:

@@ -12,7 +12,8 @@ from slm_core.data.split import make_splits
 from slm_core.data.types import ColumnMapping, ReadOptions, ReadResult, SplitConfig
 from slm_core.dataset import prepare_dataset, register_dataset
 from slm_core.errors import SlmError
-from ui.state import activate_dataset, error_text, get_store, lang, t
+from ui.navigation import page_link
+from ui.state import activate_dataset, error_text, flash, get_store, lang, show_flash, t
 from ui.widgets import render_report
 
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "gb18030", "gbk", "big5", "cp1252", "latin-1"]
@@ -121,20 +122,21 @@ c1, c2, c3, c4 = st.columns(4)
 text_col = c1.selectbox(t("data.text_col"), columns, index=columns.index(guess.text))
 label_col = c2.selectbox(t("data.label_col"), columns, index=columns.index(guess.label))
 optional = [None, *columns]
-group_col = c3.selectbox(
-    t("data.group_col"),
-    optional,
-    help=t("data.group_help"),
-    index=optional.index(guess.group),
-    format_func=lambda c: c or "—",
-)
-split_col = c4.selectbox(
-    t("data.split_col"),
-    optional,
-    help=t("data.split_help"),
-    index=optional.index(guess.split),
-    format_func=lambda c: c or "—",
-)
+
+
+def optional_column(where, name: str, guessed: str | None) -> str | None:
+    """The column holding the optional ``name`` ('group', 'split'), or None."""
+    return where.selectbox(
+        t(f"data.{name}_col"),
+        optional,
+        help=t(f"data.{name}_help"),
+        index=optional.index(guessed),
+        format_func=lambda c: c or "—",
+    )
+
+
+group_col = optional_column(c3, "group", guess.group)
+split_col = optional_column(c4, "split", guess.split)
 mapping = ColumnMapping(text=text_col, label=label_col, group=group_col, split=split_col)
 
 with st.expander(t("data.split_settings"), expanded=False):
@@ -189,8 +191,7 @@ if prepared.report.trainable:
             get_store(), prepared, source="upload" if source == "upload" else "demo"
         )
         activate_dataset(record.id)
-        st.session_state["_data_saved"] = record.id
+        flash(t("data.saved", id=record.id))
         st.rerun()
-if saved := st.session_state.pop("_data_saved", None):
-    st.success(t("data.saved", id=saved), icon=":material/check_circle:")
-    st.page_link("pages/train.py", label=t("data.go_train"), icon=":material/arrow_forward:")
+if show_flash():
+    page_link("train", label=t("data.go_train"), icon=":material/arrow_forward:")

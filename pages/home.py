@@ -4,18 +4,11 @@ import streamlit as st
 
 from slm_core.models.names import model_description, model_name
 from slm_core.models.registry import MODEL_IDS, get_spec
-from ui.navigation import PAGES
+from ui.navigation import page_link
 from ui.state import active_dataset, get_store, lang, t
 from ui.widgets import dataset_summary
 
-STEPS = [
-    ("pages/data.py", "home.step_data"),
-    ("pages/train.py", "home.step_train"),
-    ("pages/results.py", "home.step_results"),
-    ("pages/cost.py", "home.step_cost"),
-    ("pages/value.py", "home.step_value"),
-    ("pages/report.py", "home.step_report"),
-]
+STEPS = ["data", "train", "results", "cost", "value", "report"]  # each says home.step_<page>
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
@@ -33,9 +26,8 @@ else:
 
 st.subheader(t("home.steps"))
 steps = st.columns(3)
-for i, (path, step_key) in enumerate(STEPS):
-    icon = next(icon for page, _, icon in PAGES if page == path)
-    steps[i % 3].page_link(path, label=t(step_key), icon=icon)
+for i, name in enumerate(STEPS):
+    page_link(name, label=t(f"home.step_{name}"), where=steps[i % 3])
 
 st.subheader(t("home.models"))
 cols = st.columns(2)

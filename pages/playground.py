@@ -8,38 +8,36 @@ import hashlib
 import streamlit as st
 
 from slm_core.errors import SlmError
-from slm_core.explain import model_family, timed_predict, token_attributions
+from slm_core.explain import Answer, AnsweredText, answer
 from slm_core.feedback import (
     CORRECTION_COLUMNS,
     add_corrections_as_version,
     corrections_csv,
     corrections_frame,
 )
-from ui.results_widgets import (
-    highlight_html,
-    load_run_model,
-    proba_frame,
-    run_label,
-    run_version,
+from ui.results_widgets import highlight_html, load_run_model, proba_frame, run_name, run_version
+from ui.state import (
+    activate_dataset,
+    error_text,
+    flash,
+    get_store,
+    require_dataset,
+    require_runs,
+    show_flash,
+    t,
 )
-from ui.state import activate_dataset, error_text, get_store, require_dataset, t
 
-ANSWERS_KEY, SAVED_KEY, FLASH_KEY = "pg_answers", "pg_saved", "pg_flash"
+ANSWERS_KEY, SAVED_KEY = "pg_answers", "pg_saved"  # an AnsweredText; {(run, text digest): note}
 PER_ROW = 3
 
 st.title(t("playground.title"))
-if FLASH_KEY in st.session_state:
-    st.success(st.session_state.pop(FLASH_KEY), icon=":material/check_circle:")
+show_flash()
 dataset = require_dataset()
 store = get_store()
 unit = dataset.report.get("token_unit", "word")
 unit_name = t("unit." + unit)
 st.caption(t("playground.intro", unit=unit_name))
-runs = sorted(store.list_runs(dataset_id=dataset.id, statuses=("succeeded",)), key=lambda r: r.id)
-if not runs:
-    st.info(t("results.no_runs"))
-    st.page_link("pages/train.py", label=t("results.go_train"), icon=":material/model_training:")
-    st.stop()
+runs = sorted(require_runs(dataset, t("results.no_runs")), key=lambda r: r.id)
 by_id = {r.id: r for r in runs}
 
 with st.form("pg_form", border=False):
@@ -51,67 +49,52 @@ with st.form("pg_form", border=False):
     )
 
 
-def answer_all(text: str) -> list[dict]:
+def answer_all(text: str) -> AnsweredText:
     """Every run's answer: probabilities, measured milliseconds and token attributions."""
     answers = []
     with st.spinner(t("playground.loading")):
         for run in runs:
             try:
                 model = load_run_model(run.id, run_version(run))
-                proba, ms = timed_predict(model, text)
-                answers.append(
-                    {
-                        "run_id": run.id,
-                        "classes": [str(c) for c in model.classes_],
-                        "proba": [float(p) for p in proba],
-                        "ms": ms,
-                        "family": model_family(model),
-                        "attributions": token_attributions(model, text, unit),
-                    }
-                )
+                answers.append(answer(model, text, unit, run.id))
             except Exception as exc:  # one broken model must not hide the others' answers
                 reason = str(exc) if isinstance(exc, SlmError) else f"{type(exc).__name__}: {exc}"
-                answers.append({"run_id": run.id, "error": reason})
-    return answers
+                answers.append(Answer(run.id, error=reason))
+    return AnsweredText(text, dataset.id, tuple(answers))
 
 
 if asked:
     if text.strip():
-        st.session_state[ANSWERS_KEY] = {
-            "text": text,
-            "dataset_id": dataset.id,
-            "answers": answer_all(text),
-        }
+        st.session_state[ANSWERS_KEY] = answer_all(text)
     else:
         st.session_state.pop(ANSWERS_KEY, None)
 
-state = st.session_state.get(ANSWERS_KEY)
-if not state or state["dataset_id"] != dataset.id:
+state: AnsweredText | None = st.session_state.get(ANSWERS_KEY)
+if not state or state.dataset_id != dataset.id:
     st.info(t("playground.empty"))
 else:
-    asked_text = state["text"]
+    asked_text = state.text
     digest = hashlib.sha1(asked_text.encode("utf-8")).hexdigest()[:12]
     saved = st.session_state.setdefault(SAVED_KEY, {})
-    answers = [a for a in state["answers"] if a["run_id"] in by_id]
+    answers = [a for a in state.answers if a.run_id in by_id]
     for row_start in range(0, len(answers), PER_ROW):
         cols = st.columns(PER_ROW)
         for col, ans in zip(cols, answers[row_start : row_start + PER_ROW], strict=False):
-            run_id = ans["run_id"]
-            name = run_label(by_id[run_id])
+            run_id = ans.run_id
+            name = run_name(by_id[run_id])
             box = col.container(border=True)
             box.markdown(f"**{name}**")
-            if "error" in ans:
-                box.error(t("playground.failed", model=name, error=error_text(ans["error"])))
+            if ans.error is not None:
+                box.error(t("playground.failed", model=name, error=error_text(ans.error)))
                 continue
-            best = max(range(len(ans["proba"])), key=ans["proba"].__getitem__)
-            predicted = ans["classes"][best]
+            predicted = ans.predicted
             box.metric(t("playground.answer"), predicted)
             box.caption(
-                ":material/timer: " + t("playground.time", ms=f"{ans['ms']:.1f}"),
+                ":material/timer: " + t("playground.time", ms=f"{ans.ms:.1f}"),
                 help=t("playground.time_help"),
             )
             box.dataframe(
-                proba_frame(ans["classes"], ans["proba"]),
+                proba_frame(ans.classes, ans.proba),
                 hide_index=True,
                 key=f"pg_proba_{run_id}",
                 column_config={
@@ -121,12 +104,12 @@ else:
                 },
             )
             box.markdown(f"**{t('playground.why')}**")
-            why = "playground.why_linear" if ans["family"] == "linear" else "playground.why_neural"
+            why = "playground.why_linear" if ans.family == "linear" else "playground.why_neural"
             box.caption(t(why, unit=unit_name))
-            if ans["attributions"]:
+            if ans.attributions:
                 # Every token and gap is html.escape'd inside highlight_html.
                 with box:
-                    st.html(highlight_html(asked_text, ans["attributions"]))
+                    st.html(highlight_html(asked_text, ans.attributions))
             else:
                 box.caption(t("playground.no_tokens", unit=unit_name))
 
@@ -143,7 +126,7 @@ else:
                 box.caption(saved[slot])
             elif thumbs == 0:
                 with box.form(f"pg_fix_{run_id}_{digest}", border=False):
-                    options = [""] + [c for c in ans["classes"] if c != predicted]
+                    options = [""] + [c for c in ans.classes if c != predicted]
                     corrected = st.selectbox(
                         t("playground.correct_label"),
                         options,
@@ -192,11 +175,13 @@ else:
         except SlmError as exc:
             st.error(error_text(exc), icon=":material/error:")
         else:
-            st.session_state[FLASH_KEY] = t(
-                "playground.new_version_done",
-                id=version.dataset.id,
-                added=version.added,
-                relabelled=version.relabelled,
+            flash(
+                t(
+                    "playground.new_version_done",
+                    id=version.dataset.id,
+                    added=version.added,
+                    relabelled=version.relabelled,
+                )
             )
             activate_dataset(version.dataset.id)
             st.rerun()

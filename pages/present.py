@@ -14,28 +14,21 @@ from slm_core.report.value_charts import cost_volume_figure
 from slm_core.report.value_tables import scores_table
 from slm_core.value.assumptions import scenario_name
 from ui.decision import decision_box
+from ui.navigation import page_link
 from ui.report_widgets import PRESENT_CSS, report_data, styled_scores
-from ui.state import active_dataset, dataset_name, get_store, lang, t
+from ui.state import dataset_name, lang, require_dataset, require_runs, t
+from ui.widgets import table_height
 
 st.html(PRESENT_CSS)
 
 
 def leave() -> None:
     """The only way out when the sidebar is hidden."""
-    st.page_link("pages/report.py", label=t("present.exit"), icon=":material/close_fullscreen:")
+    page_link("report", label=t("present.exit"), icon=":material/close_fullscreen:")
 
 
-dataset = active_dataset()
-if dataset is None:
-    st.info(t("present.no_dataset"))
-    st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
-    leave()
-    st.stop()
-if not get_store().list_runs(dataset_id=dataset.id, statuses=("succeeded",)):
-    st.info(t("present.no_runs"))
-    st.page_link("pages/train.py", label=t("home.step_train"), icon=":material/model_training:")
-    leave()
-    st.stop()
+dataset = require_dataset(t("present.no_dataset"), before_stop=leave)
+require_runs(dataset, t("present.no_runs"), before_stop=leave)
 
 with st.spinner(t("report_page.building")):
     data, _ = report_data()
@@ -59,13 +52,8 @@ with left:
     st.subheader(t("present.scores_title"), anchor=False)
     table = scores_table(data, lang())
     in_scores = table.columns.index(next(c for c in table.columns if c.key == "in_overall"))
-    rows = [r for r in table.rows if r[in_scores]]
-    st.dataframe(
-        styled_scores(table, rows=rows),
-        width="stretch",
-        height=38 + 35 * len(rows),
-        key="present.scores",
-    )
+    scores = styled_scores(table, rows=[r for r in table.rows if r[in_scores]])
+    st.dataframe(scores, width="stretch", height=table_height(scores.data), key="present.scores")
     if v.left_out:
         dims = t("model_card.list_sep").join(t(f"value.dim.{d}") for d in v.left_out)
         st.caption(t("present.left_out", dims=dims))

@@ -24,17 +24,15 @@ from slm_core.report import (
 )
 from slm_core.value.assumptions import scenario_name
 from ui.decision import decision_box
+from ui.navigation import page_link
 from ui.report_widgets import cached_cards, html_size_mb, report_data, table_frame
-from ui.state import get_store, lang, require_dataset, t
+from ui.state import flash, get_store, lang, require_dataset, require_runs, show_flash, t
 
 st.title(t("report_page.title"))
 st.caption(t("report_page.intro"))
 dataset = require_dataset()
 store = get_store()
-if not store.list_runs(dataset_id=dataset.id, statuses=("succeeded",)):
-    st.info(t("report_page.no_runs"))
-    st.page_link("pages/train.py", label=t("home.step_train"), icon=":material/model_training:")
-    st.stop()
+require_runs(dataset, t("report_page.no_runs"))
 
 with st.spinner(t("report_page.building")):
     data, key = report_data()
@@ -85,9 +83,7 @@ with st.container(border=True):
         on_click="ignore",
     )
     st.caption(t("report_page.html_size", size=f"{html_size_mb():.0f}"))
-    st.page_link(
-        "pages/present.py", label=t("report_page.present_link"), icon=":material/slideshow:"
-    )
+    page_link("present", label=t("report_page.present_link"), icon=":material/slideshow:")
 
 # ------------------------------------------------------------------ model cards
 with st.container(border=True):
@@ -131,10 +127,9 @@ with st.container(border=True):
         }
         if st.form_submit_button(t("report_page.save_card"), icon=":material/save:"):
             save_card_text(store, run_id, CardText.from_dict(values))
-            st.session_state["report.flash"] = t("report_page.card_saved")
+            flash(t("report_page.card_saved"))
             st.rerun()
-    if "report.flash" in st.session_state:
-        st.success(st.session_state.pop("report.flash"), icon=":material/check:")
+    show_flash()
     card = cards[run_id]
     st.download_button(
         t("report_page.download_card"),

@@ -20,11 +20,19 @@ from ui.results_widgets import (
     feedback_line,
     leaderboard_frame,
     per_class_frame,
-    run_label,
+    run_name,
     run_version,
     style_leaderboard,
 )
-from ui.state import dataset_name, error_text, get_store, lang, require_dataset, t
+from ui.state import (
+    dataset_name,
+    error_text,
+    get_store,
+    lang,
+    require_dataset,
+    require_runs,
+    t,
+)
 
 st.title(t("results.title"))
 st.caption(t("results.intro"))
@@ -38,13 +46,9 @@ for run in runs:
         evaluations[run.id] = cached_evaluation(run.id, run_version(run))
     except SlmError as exc:
         st.warning(t("results.failed", id=run.id, error=error_text(exc)), icon=":material/warning:")
-runs = [r for r in runs if r.id in evaluations]
-if not runs:
-    st.info(t("results.no_runs"))
-    st.page_link("pages/train.py", label=t("results.go_train"), icon=":material/model_training:")
-    st.stop()
+runs = require_runs(dataset, t("results.no_runs"), runs=[r for r in runs if r.id in evaluations])
 
-labels = {r.id: run_label(r) for r in runs}
+labels = {r.id: run_name(r) for r in runs}
 by_id = {r.id: r for r in runs}
 first = evaluations[runs[0].id]
 st.markdown(

@@ -9,8 +9,8 @@ import streamlit as st
 from slm_core.report.value_charts import cost_volume_figure, profit_figure, radar_figure
 from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, scenario_name
 from slm_core.value.text import sensitivity_text
-from ui.decision import decision_box, value_report
-from ui.state import get_store, lang, require_dataset, t
+from ui.decision import compare_key, decision_box, value_report
+from ui.state import get_store, lang, require_dataset, require_runs, t
 from ui.value_editor import assumptions_editor, run_controls
 from ui.value_frames import (
     business_frame,
@@ -39,8 +39,7 @@ base = base_assumptions()
 a = edited_assumptions(base)  # the editor's widgets, read before they are drawn below
 report = value_report(dataset.id)  # the same report (and decision) as Cost, Present and Report
 decision_box(report)
-runs = bool(report.inputs.runs)
-if runs:
+if report.inputs.runs:
     st.caption(split_note(report))
 st.caption(t("value.intro"))
 
@@ -51,10 +50,8 @@ def editor(expanded: bool) -> None:
         assumptions_editor(a, report.inputs.classes, report.inputs.prior)
 
 
-if not runs:
-    st.page_link("pages/train.py", label=t("home.step_train"), icon=":material/model_training:")
-    editor(expanded=True)
-    st.stop()
+# Without runs the decision box above says so; the scenario can still be edited.
+require_runs(dataset, None, runs=report.inputs.runs, before_stop=lambda: editor(expanded=True))
 
 # ---------------------------------------------------------------- warnings
 if a.currency != "USD":
@@ -160,7 +157,7 @@ with tab_compare:
         list(choices),
         format_func=lambda o: choices[o][0],
         placeholder=t("value.compare_placeholder"),
-        key=f"value.compare.{lang()}",  # chips keep the labels of the language they were picked in
+        key=compare_key(lang()),
     )
     named = [(scenario_label(report), report)]
     named += [(choices[p][0], value_report(dataset.id, choices[p][1]())) for p in picked]

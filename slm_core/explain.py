@@ -275,3 +275,74 @@ def timed_predict(model: Any, text: str, clock: Callable[[], float] | None = Non
     started = clock()
     proba = np.asarray(model.predict_proba([text]), dtype=float)[0]
     return proba, (clock() - started) * 1000.0
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One model's answer to one text: probabilities, measured time and token attributions,
+    or the reason it could not answer (``error``, then the other fields stay empty)."""
+
+    run_id: int
+    classes: tuple[str, ...] = ()
+    proba: tuple[float, ...] = ()
+    ms: float = 0.0
+    family: str = ""  # 'linear' or 'neural' (how its attributions were computed)
+    attributions: tuple[TokenAttribution, ...] = ()
+    error: str | None = None
+
+    @property
+    def predicted(self) -> str:
+        """The most probable label (the first of equals)."""
+        return self.classes[max(range(len(self.proba)), key=self.proba.__getitem__)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        return cls(
+            run_id=int(data["run_id"]),
+            classes=tuple(str(c) for c in data.get("classes", ())),
+            proba=tuple(float(p) for p in data.get("proba", ())),
+            ms=float(data.get("ms", 0.0)),
+            family=str(data.get("family", "")),
+            attributions=tuple(TokenAttribution(**a) for a in data.get("attributions", ())),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class AnsweredText:
+    """A text put to every model of a dataset, and their answers in run order."""
+
+    text: str
+    dataset_id: str
+    answers: tuple[Answer, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "dataset_id": self.dataset_id,
+            "answers": [a.to_dict() for a in self.answers],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnsweredText:
+        answers = tuple(Answer.from_dict(a) for a in data.get("answers", ()))
+        return cls(str(data["text"]), str(data["dataset_id"]), answers)
+
+
+def answer(model: Any, text: str, token_unit: str, run_id: int) -> Answer:
+    """``model``'s answer to ``text``: timed probabilities and per-token attributions."""
+    proba, ms = timed_predict(model, text)
+    return Answer(
+        run_id=run_id,
+        classes=tuple(str(c) for c in model.classes_),
+        proba=tuple(float(p) for p in proba),
+        ms=ms,
+        family=model_family(model),
+        attributions=tuple(token_attributions(model, text, token_unit)),
+    )

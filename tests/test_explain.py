@@ -7,6 +7,9 @@ import pandas as pd
 import pytest
 
 from slm_core.explain import (
+    Answer,
+    AnsweredText,
+    answer,
     faithfulness,
     model_family,
     token_attributions,
@@ -117,6 +120,20 @@ def test_faithfulness_top_tokens_matter_more_than_random(linear_models, opaque):
     assert score["top_k_drop"] > score["random_drop"]
     assert score["gain"] == pytest.approx(score["top_k_drop"] - score["random_drop"])
     assert faithfulness(model, ["one"], k=1)["n_texts"] == 0
+
+
+def test_an_answer_is_typed_and_survives_a_round_trip(linear_models):
+    model = linear_models["tfidf_lr"]
+    text = "the coach and the team"
+    ans = answer(model, text, "word", run_id=7)
+    assert ans.run_id == 7 and ans.error is None and ans.family == "linear"
+    assert ans.classes == tuple(str(c) for c in model.classes_)
+    assert sum(ans.proba) == pytest.approx(1.0) and ans.ms >= 0
+    assert ans.predicted == model.predict([text])[0] == "sport"
+    assert [a.token for a in ans.attributions] == [text[s:e] for s, e in token_spans(text)]
+    asked = AnsweredText(text, "d1", (ans, Answer(8, error="model file missing")))
+    assert AnsweredText.from_dict(asked.to_dict()) == asked
+    assert asked.answers[1].classes == () and asked.answers[1].error == "model file missing"
 
 
 def test_highlight_html_escapes_user_text():

@@ -83,16 +83,21 @@ def test_no_empty_strings():
 # ------------------------------------------------------------- keys in use
 
 
-def _t_calls(path: Path):
-    """(line, literal key or None, f-string prefix or None) of every t(...) call in a file."""
+def _calls(path: Path, names: tuple[str, ...]):
+    """Every call of a function (or method) in ``names`` that has an argument."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        if name not in ("t", "_translate"):
-            continue
+        if name in names:
+            yield node
+
+
+def _t_calls(path: Path):
+    """(line, literal key or None, f-string prefix or None) of every t(...) call in a file."""
+    for node in _calls(path, ("t", "_translate")):
         arg = node.args[0]
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
             yield node.lineno, arg.value, None
@@ -136,14 +141,9 @@ def test_every_key_used_in_the_code_exists():
 
 def _literal_calls_with_values(path: Path):
     """(line, key, keyword names, has **values) of every t("literal", ...) call."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not node.args:
-            continue
-        func = node.func
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    for node in _calls(path, ("t",)):
         arg = node.args[0]
-        if name != "t" or not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
             continue
         names = {k.arg for k in node.keywords if k.arg is not None}
         splat = any(k.arg is None for k in node.keywords)

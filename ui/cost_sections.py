@@ -11,8 +11,9 @@ from slm_core import cost
 from slm_core.errors import SlmError
 from slm_core.i18n import format_number
 from slm_core.report.value_charts import cost_volume_figure
-from slm_core.runtime import BENCH_KIND, background_job, start_background
+from slm_core.runtime import BenchReport, SettingMeasure, background_job, start_background
 from slm_core.value.assumptions import Assumptions
+from slm_core.value.inputs import run_label
 from ui.cost_charts import latency_figure
 from ui.cost_widgets import (
     SCENARIO_FIELDS,
@@ -25,12 +26,12 @@ from ui.cost_widgets import (
     money_notes,
     number_columns,
     progress_of,
-    run_label,
     scenario_frame,
     scenario_line,
     section_head,
     serving_frame,
     status_line,
+    stored_benches,
     training_frame,
 )
 from ui.state import error_text, lang, t
@@ -81,7 +82,7 @@ def measure_panel(store, runs: Sequence) -> None:
         st.session_state[JOB_FLAG] = False
         st.rerun()  # a measurement ended: refresh every table once
     st.session_state[JOB_FLAG] = alive
-    current = {run.id: store.get_result(run.id, BENCH_KIND) for run in runs}
+    current = stored_benches(store, runs)
     st.subheader(t("cost.measure.title"))
     st.caption(t("cost.measure.caption"))
     if alive:
@@ -91,7 +92,7 @@ def measure_panel(store, runs: Sequence) -> None:
     for run in runs:
         progress = progress_of(store, run.id)
         label, state, action = st.columns([2, 5, 1.4])
-        label.markdown(f"**{run_label(run)}**")
+        label.markdown(f"**{run_label(run.id, run.model_id)}**")
         line = status_line(current.get(run.id), progress, alive)
         if alive and progress.get("status") == "running":
             state.progress(min(max(float(progress.get("fraction") or 0), 0.0), 1.0), text=line)
@@ -116,7 +117,9 @@ def measure_panel(store, runs: Sequence) -> None:
         st.rerun()
 
 
-def speed_tables(runs: Sequence, benches: Mapping[int, Mapping | None], measured: Sequence) -> None:
+def speed_tables(
+    runs: Sequence, benches: Mapping[int, BenchReport | None], measured: Sequence
+) -> None:
     """Latency and serving tables, the latency chart and each Keras run's exported forms."""
     section_head(t("cost.speed.latency_table"), ("latency", "load"))
     latency = latency_frame(runs, benches)
@@ -126,11 +129,9 @@ def speed_tables(runs: Sequence, benches: Mapping[int, Mapping | None], measured
         | {t("cost.col.calls"): "%d", t("cost.col.load_ms"): "%.1f"},
         "cost_latency",
     )
+    singles = {run.id: benches[run.id].single or SettingMeasure() for run in measured}
     rows = {
-        run_label(run): {
-            p: ((benches[run.id].get("latency_ms") or {}).get("single_thread") or {}).get(p)
-            for p in ("p50", "p99")
-        }
+        run_label(run.id, run.model_id): {p: singles[run.id].latency_ms(p) for p in ("p50", "p99")}
         for run in measured
     }
     st.plotly_chart(
@@ -153,8 +154,8 @@ def speed_tables(runs: Sequence, benches: Mapping[int, Mapping | None], measured
     )
     for run in measured:
         bench = benches[run.id]
-        if bench.get("forms"):
-            with st.expander(t("cost.speed.forms", model=run_label(run))):
+        if bench.forms:
+            with st.expander(t("cost.speed.forms", model=run_label(run.id, run.model_id))):
                 st.caption(t("cost.speed.forms_caption"))
                 show_table(
                     forms_frame(bench),
@@ -167,7 +168,7 @@ def speed_tables(runs: Sequence, benches: Mapping[int, Mapping | None], measured
                     f"cost_forms_{run.id}",
                     full_height=False,
                 )
-                for note in bench.get("notes") or []:
+                for note in bench.notes:
                     st.caption(error_text(note))
 
 

@@ -1,9 +1,9 @@
 """Tables and small widgets of the Cost page.
 
-The frame builders are plain functions of stored 'bench' results (what was measured) or of the
-value report (money and energy, from :mod:`slm_core.cost` and the value core); numbers stay
-numbers and formatting is the page's column config, so tests can check the data behind every
-table. No figure is computed here.
+The frame builders are plain functions of stored benchmarks (what was measured, read as
+:class:`~slm_core.runtime.record.BenchReport`) or of the value report (money and energy, from
+:mod:`slm_core.cost` and the value core); numbers stay numbers and formatting is the page's
+column config, so tests can check the data behind every table. No figure is computed here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import streamlit as st
 
 from slm_core import cost
 from slm_core.i18n import format_money, format_number
+from slm_core.numbers import finite_or_none
+from slm_core.runtime import BENCH_KIND, PROGRESS_KIND, BenchReport, SettingMeasure
 from slm_core.value.assumptions import (
     GRID_INTENSITY,
     Assumptions,
@@ -23,6 +25,7 @@ from slm_core.value.assumptions import (
     scenario_name,
     source_kind,
 )
+from slm_core.value.inputs import run_label
 from slm_core.value.sources import FIELD_GROUPS
 from slm_core.value.text import option_label
 from ui.state import error_text, lang, t
@@ -30,28 +33,20 @@ from ui.state import error_text, lang, t
 INSTANCE_PRICE = "@instance_price"  # a derived row of the scenario table
 
 
-def run_label(run) -> str:
-    return f"#{run.id} {run.model_id}"
+Benches = Mapping[int, BenchReport | None]
 
 
-def _num(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if out == out else None  # NaN -> None
+def stored_benches(store, runs: Sequence) -> dict[int, BenchReport | None]:
+    """Each run's stored benchmark (None = not measured yet)."""
+    return {run.id: BenchReport.read(store.get_result(run.id, BENCH_KIND)) for run in runs}
 
 
-def _measured(runs: Sequence, benches: Mapping[int, Mapping | None]):
+def _measured(runs: Sequence, benches: Benches):
     """(run, bench) for each run in order that has a stored benchmark."""
     for run in runs:
         bench = benches.get(run.id)
-        if bench:
+        if bench is not None:
             yield run, bench
-
-
-def _setting(bench: Mapping[str, Any] | None, key: str) -> Mapping[str, Any]:
-    return ((bench or {}).get("settings") or {}).get(key) or {}
 
 
 def how(topic: str) -> None:
@@ -74,13 +69,13 @@ def section_head(title: str | None, topics: Sequence[str], caption: str | None =
 # --------------------------------------------------------------------- speed tables
 
 
-def parity_text(bench: Mapping[str, Any]) -> str:
+def parity_text(bench: BenchReport) -> str:
     """'99.9% agree, +0.00 pt ✓', or why there is nothing to compare."""
-    if bench.get("family") == "linear":
+    if bench.family == "linear":
         return t("cost.parity.reference")
-    if bench.get("form") == "keras":
+    if bench.form == "keras":
         return t("cost.parity.keras_fallback")
-    parity = bench.get("parity") or {}
+    parity = bench.parity or {}
     if not parity:
         return t("cost.na")
     delta = parity.get("accuracy_delta")
@@ -92,72 +87,75 @@ def parity_text(bench: Mapping[str, Any]) -> str:
     return t(key, **values)
 
 
-def latency_frame(runs: Sequence, benches: Mapping[int, Mapping | None]) -> pd.DataFrame:
+def _ms(setting: SettingMeasure, name: str) -> float | None:
+    return finite_or_none(setting.latency_ms(name))
+
+
+def latency_frame(runs: Sequence, benches: Benches) -> pd.DataFrame:
     """Load, first call and p50/p90/p95/p99 at 1 thread and all threads, in ms, per run."""
     rows = []
     for run, bench in _measured(runs, benches):
-        one, every = _setting(bench, "single_thread"), _setting(bench, "all_threads")
+        one = bench.single or SettingMeasure()
+        every = bench.all_threads or SettingMeasure()
         row = {
-            t("cost.col.model"): run_label(run),
-            t("cost.col.load_ms"): _num(one.get("load_ms")),
-            t("cost.col.first_ms"): _num(one.get("first_call_ms")),
+            t("cost.col.model"): run_label(run.id, run.model_id),
+            t("cost.col.load_ms"): finite_or_none(one.load_ms),
+            t("cost.col.first_ms"): finite_or_none(one.first_call_ms),
         }
         for p in ("p50", "p90", "p95", "p99"):
-            row[t(f"cost.col.{p}_1")] = _num((one.get("latency_ms") or {}).get(p))
+            row[t(f"cost.col.{p}_1")] = _ms(one, p)
         for p in ("p50", "p90", "p95", "p99"):
-            row[t(f"cost.col.{p}_all")] = _num((every.get("latency_ms") or {}).get(p))
-        row[t("cost.col.calls")] = (one.get("latency_ms") or {}).get("n_calls")
+            row[t(f"cost.col.{p}_all")] = _ms(every, p)
+        row[t("cost.col.calls")] = one.latency_ms("n_calls")
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def serving_frame(runs: Sequence, benches: Mapping[int, Mapping | None]) -> pd.DataFrame:
+def serving_frame(runs: Sequence, benches: Benches) -> pd.DataFrame:
     """Runtime, parity, throughput, vectorisation share, size, parameters and memory per run."""
     rows = []
     for run, bench in _measured(runs, benches):
-        one = _setting(bench, "single_thread")
-        tp = one.get("throughput") or {}
-        share = _num(one.get("vectorize_share", bench.get("vectorize_share")))
+        one = bench.single or SettingMeasure()
+        share = finite_or_none(one.vectorize_share)
         rows.append(
             {
-                t("cost.col.model"): run_label(run),
-                t("cost.col.runtime"): t(f"cost.form.{bench.get('form', 'sklearn')}"),
+                t("cost.col.model"): run_label(run.id, run.model_id),
+                t("cost.col.runtime"): t(f"cost.form.{bench.form or 'sklearn'}"),
                 t("cost.col.parity"): parity_text(bench),
-                t("cost.col.tp32"): _num((tp.get("32") or {}).get("texts_per_second")),
-                t("cost.col.tp256"): _num((tp.get("256") or {}).get("texts_per_second")),
+                t("cost.col.tp32"): finite_or_none(one.texts_per_second(32)),
+                t("cost.col.tp256"): finite_or_none(one.texts_per_second(256)),
                 t("cost.col.vec_share"): None if share is None else share * 100,
-                t("cost.col.artifact_mb"): _mb(bench.get("artifact_bytes")),
-                t("cost.col.params"): bench.get("n_params"),
-                t("cost.col.rss_mb"): _mb(bench.get("peak_rss_bytes")),
+                t("cost.col.artifact_mb"): _mb(bench.artifact_bytes),
+                t("cost.col.params"): bench.n_params,
+                t("cost.col.rss_mb"): _mb(bench.peak_rss_bytes),
             }
         )
     return pd.DataFrame(rows)
 
 
-def forms_frame(bench: Mapping[str, Any]) -> pd.DataFrame:
+def forms_frame(bench: BenchReport) -> pd.DataFrame:
     """Every exported form of a Keras run: size, conversion time, speed, parity, error."""
     rows = []
-    for name, form in (bench.get("forms") or {}).items():
-        parity = form.get("parity") or {}
-        delta = parity.get("accuracy_delta")
-        agreement = parity.get("agreement")
+    for name, form in bench.forms.items():
+        delta = None if form.parity is None else form.parity.accuracy_delta
+        agreement = None if form.parity is None else form.parity.agreement
         rows.append(
             {
                 t("cost.col.form"): t(f"cost.form.{name}"),
-                t("cost.col.size_mb"): _mb(form.get("bytes")),
-                t("cost.col.convert_s"): _num(form.get("seconds")),
-                t("cost.col.p50_quick"): _num(form.get("p50_ms")),
+                t("cost.col.size_mb"): _mb(form.bytes),
+                t("cost.col.convert_s"): finite_or_none(form.seconds),
+                t("cost.col.p50_quick"): finite_or_none(form.p50_ms),
                 t("cost.col.agreement"): None if agreement is None else agreement * 100,
                 t("cost.col.delta"): None if delta is None else delta * 100,
-                t("cost.col.passed"): bool(form.get("passed")),
-                t("cost.col.error"): error_text(form.get("error") or ""),
+                t("cost.col.passed"): form.passed,
+                t("cost.col.error"): error_text(form.error or ""),
             }
         )
     return pd.DataFrame(rows)
 
 
 def _mb(value: Any) -> float | None:
-    number = _num(value)
+    number = finite_or_none(value)
     return None if not number else number / 1e6
 
 
@@ -449,12 +447,10 @@ def number_columns(frame: pd.DataFrame, formats: Mapping[str, str]) -> dict[str,
 
 
 def progress_of(store, run_id: int) -> dict[str, Any]:
-    from slm_core.runtime import PROGRESS_KIND
-
     return store.get_result(run_id, PROGRESS_KIND) or {}
 
 
-def status_line(bench: Mapping | None, progress: Mapping[str, Any], alive: bool) -> str:
+def status_line(bench: BenchReport | None, progress: Mapping[str, Any], alive: bool) -> str:
     """What the measuring panel says about one run."""
     status = progress.get("status")
     if alive and status == "queued":
@@ -467,7 +463,7 @@ def status_line(bench: Mapping | None, progress: Mapping[str, Any], alive: bool)
         )
     if status == "failed":
         return t("cost.measure.failed", error=progress.get("error", "?"))
-    if bench:
-        when = str(bench.get("measured_at", ""))[:16].replace("T", " ")
+    if bench is not None:
+        when = bench.measured_at[:16].replace("T", " ")
         return t("cost.status.measured", when=when)
     return t("cost.status.not_measured")

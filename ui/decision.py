@@ -19,10 +19,47 @@ from slm_core.value.scorecard import ValueReport, evaluate_value
 from slm_core.value.text import decision_text
 from ui.state import get_store, lang, t
 
+# ------------------------------------------------ the Value page's session state, named once
 BASE_KEY = "value.base"  # the loaded scenario, as Assumptions.to_dict()
 CURRENT_KEY = "value.current"  # the edited scenario, to survive a visit to another page
 THRESHOLDS_KEY = "value.thresholds"  # {run_id: threshold} chosen by the user
 SERVING_KEY = "value.serving"  # {run_id: serving mode} chosen by the user
+VERSION_KEY = "value.version"  # bumped on every load so that editors start afresh
+MATRIX_VERSION_KEY = "value.matrix_version"  # bumped on every edit of the payoff matrix
+UPLOAD_DIGEST_KEY = "value.upload_digest"  # the scenario file loaded last (loaded once)
+# Widgets of the scenario bar and the comparison tab.
+SCENARIO_CHOICE_KEY = "value.scenario_choice"
+LOAD_KEY = "value.load"
+UPLOAD_KEY = "value.upload"
+SAVE_NAME_KEY = "value.save_name"
+SAVE_KEY = "value.save"
+DOWNLOAD_TOML_KEY = "value.dl_toml"
+DOWNLOAD_JSON_KEY = "value.dl_json"
+
+
+def field_key(field: str) -> str:
+    """The widget that edits the assumption ``field`` (or a weight, ``bw.<dim>``/``sw.<dim>``)."""
+    return f"va.{field}"
+
+
+def threshold_key(run_id: int) -> str:
+    """The widget holding the threshold chosen for a run (empty: chosen on validation)."""
+    return f"vt.{run_id}"
+
+
+def serving_key(run_id: int) -> str:
+    """The widget holding the serving mode chosen for a run (empty: the scenario's)."""
+    return f"vs.{run_id}"
+
+
+def payoff_editor_key(version: int, matrix_version: int) -> str:
+    """The payoff matrix's data editor; a new key per load and per edit starts it afresh."""
+    return f"value.payoff.{version}.{matrix_version}"
+
+
+def compare_key(lang: str) -> str:
+    """The scenarios picked for comparison; one per language (chips keep their labels)."""
+    return f"value.compare.{lang}"
 
 
 def current_assumptions() -> Assumptions:
@@ -71,7 +108,8 @@ def cached_inputs(_store, dataset_id: str, key: str, measurement: str):
     return collect_inputs(_store, dataset_id, measure=True, settings=settings)
 
 
-def _overrides_key(o: Overrides) -> tuple:
+def overrides_key(o: Overrides) -> tuple:
+    """The per-run choices as a hashable cache key."""
     return (tuple(sorted(o.thresholds.items())), tuple(sorted(o.serving.items())))
 
 
@@ -96,7 +134,7 @@ def value_report(dataset_id: str, assumptions: Assumptions | None = None) -> Val
     with st.spinner(t("value.measuring_all")):
         inputs = cached_inputs(store, dataset_id, key, Measurement.of(a).key())
     overrides = current_overrides()
-    return cached_report(inputs, key, a.to_json(), _overrides_key(overrides))
+    return cached_report(inputs, key, a.to_json(), overrides_key(overrides))
 
 
 def decision_box(report: ValueReport) -> None:

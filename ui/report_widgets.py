@@ -48,7 +48,13 @@ def report_data():
     ``key`` changes with the store's runs, the scenario and the per-run choices (the model
     cards, which state the decision, are cached on it). (None, None) when no dataset is active.
     """
-    from ui.decision import current_assumptions, current_overrides, fingerprint, value_report
+    from ui.decision import (
+        current_assumptions,
+        current_overrides,
+        fingerprint,
+        overrides_key,
+        value_report,
+    )
     from ui.state import active_dataset
 
     dataset = active_dataset()
@@ -56,8 +62,7 @@ def report_data():
         return None, None
     store_key = fingerprint(get_store(), dataset.id)
     a = current_assumptions()
-    o = current_overrides()
-    overrides = (tuple(sorted(o.thresholds.items())), tuple(sorted(o.serving.items())))
+    overrides = overrides_key(current_overrides())
     value = value_report(dataset.id, a)
     data = cached_report_data(dataset.id, store_key, a.to_json(), overrides, _value=value)
     raw = json.dumps([store_key, a.to_json(), overrides], default=str)

@@ -3,69 +3,12 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
 from slm_core.curves import Calibration, CoverageCurve
 
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
-
-
-def confusion_figure(
-    matrix: Sequence[Sequence[float]],
-    classes: Sequence[str],
-    *,
-    title: str,
-    x_title: str,
-    y_title: str,
-    percent: bool = False,
-) -> go.Figure:
-    """Confusion matrix as a heatmap with one clickable marker per cell.
-
-    Streamlit's chart selection does not report clicks on heatmap cells, so a scatter of
-    near-invisible square markers sits on top: selecting one gives its (predicted, true) pair.
-    """
-    classes = [str(c) for c in classes]
-    labels = [[f"{v:.0%}" if percent else f"{int(v):,}" for v in row] for row in matrix]
-    heat = go.Heatmap(
-        z=[list(row) for row in matrix],
-        x=classes,
-        y=classes,
-        colorscale="Blues",
-        text=labels,
-        texttemplate="%{text}" if len(classes) <= 15 else None,
-        hoverinfo="skip",
-        showscale=False,
-    )
-    xs = [c for _ in classes for c in classes]
-    ys = [r for r in classes for _ in classes]
-    flat = [v for row in labels for v in row]
-    cells = go.Scatter(
-        x=xs,
-        y=ys,
-        mode="markers",
-        marker={
-            "symbol": "square",
-            "size": max(8, min(48, 480 // max(len(classes), 1))),
-            "opacity": 0.02,
-            "color": "#000000",
-        },
-        customdata=flat,
-        hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>%{{customdata}}<extra></extra>",
-        showlegend=False,
-    )
-    fig = go.Figure([heat, cells])
-    size = min(900, 160 + 36 * len(classes))
-    fig.update_layout(
-        title=title,
-        height=size,
-        margin=_MARGIN,
-        xaxis={"title": x_title, "type": "category", "side": "bottom"},
-        yaxis={"title": y_title, "type": "category", "autorange": "reversed"},
-        clickmode="event+select",
-    )
-    return fig
 
 
 def _unit_square(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
@@ -82,20 +25,26 @@ def _unit_square(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.F
     return fig
 
 
+def _per_label(curves: dict[str, dict], x: str, y: str, score: str, name: str) -> go.Figure:
+    """One line per label (its ``x`` against its ``y``), its ``score`` named in the legend."""
+    return go.Figure(
+        [
+            go.Scatter(
+                x=curve[x],
+                y=curve[y],
+                mode="lines",
+                name=f"{html.escape(cls)} ({name} {curve[score]:.3f})",
+            )
+            for cls, curve in curves.items()
+        ]
+    )
+
+
 def roc_figure(
     roc: dict[str, dict], *, title: str, x_title: str, y_title: str, chance: str
 ) -> go.Figure:
     """One-vs-rest ROC curves, one line per label, AUC in the legend."""
-    fig = go.Figure()
-    for cls, curve in roc.items():
-        fig.add_trace(
-            go.Scatter(
-                x=curve["fpr"],
-                y=curve["tpr"],
-                mode="lines",
-                name=f"{html.escape(cls)} (AUC {curve['auc']:.3f})",
-            )
-        )
+    fig = _per_label(roc, "fpr", "tpr", "auc", "AUC")
     fig.add_trace(
         go.Scatter(
             x=[0, 1], y=[0, 1], mode="lines", name=chance, line={"dash": "dot", "color": "grey"}
@@ -106,16 +55,7 @@ def roc_figure(
 
 def pr_figure(pr: dict[str, dict], *, title: str, x_title: str, y_title: str) -> go.Figure:
     """One-vs-rest precision-recall curves, average precision in the legend."""
-    fig = go.Figure()
-    for cls, curve in pr.items():
-        fig.add_trace(
-            go.Scatter(
-                x=curve["recall"],
-                y=curve["precision"],
-                mode="lines",
-                name=f"{html.escape(cls)} (AP {curve['average_precision']:.3f})",
-            )
-        )
+    fig = _per_label(pr, "recall", "precision", "average_precision", "AP")
     return _unit_square(fig, title, x_title, y_title)
 
 

@@ -9,13 +9,8 @@ import streamlit as st
 
 from slm_core.errors import SlmError
 from slm_core.mcnemar import mcnemar, mcnemar_verdict, paired_predictions
-from ui.results_charts import (
-    confusion_figure,
-    coverage_figure,
-    pr_figure,
-    reliability_figure,
-    roc_figure,
-)
+from slm_core.report.charts import confusion_figure
+from ui.results_charts import coverage_figure, pr_figure, reliability_figure, roc_figure
 from ui.results_widgets import cached_test_predictions, errors_frame, run_version
 from ui.state import error_text, lang, t
 
@@ -72,34 +67,28 @@ def confusion_tab(result, run) -> None:
     st.caption(t("results.cm_help"))
     true_key, pred_key, seen_key = f"err_true_{run_id}", f"err_pred_{run_id}", f"cm_seen_{run_id}"
     left, right = st.columns(2)
-    with left:
-        event = st.plotly_chart(
-            confusion_figure(
-                result.confusion_matrix,
-                result.classes,
-                title=t("results.cm_counts"),
-                x_title=t("results.cm_x"),
-                y_title=t("results.cm_y"),
-            ),
-            key=f"cm_counts_{run_id}",
-            on_select="rerun",
-            selection_mode="points",
-        )
-    with right:
-        st.plotly_chart(
-            confusion_figure(
-                result.confusion_normalized,
-                result.classes,
-                percent=True,
-                title=t("results.cm_normalized"),
-                x_title=t("results.cm_x"),
-                y_title=t("results.cm_y"),
-            ),
-            key=f"cm_norm_{run_id}",
-        )
+    counts = confusion_figure(
+        result.classes,
+        result.confusion_matrix,
+        lang(),
+        title=t("results.cm_counts"),
+        clickable=True,
+    )
+    shares = confusion_figure(
+        result.classes,
+        result.confusion_normalized,
+        lang(),
+        title=t("results.cm_normalized"),
+        percent=True,
+    )
+    event = left.plotly_chart(
+        counts, key=f"cm_counts_{run_id}", on_select="rerun", selection_mode="points"
+    )
+    right.plotly_chart(shares, key=f"cm_norm_{run_id}")
     points = event.get("selection", {}).get("points", []) if event else []
-    if points:
-        cell = (str(points[0].get("y")), str(points[0].get("x")))
+    picked = (points[0].get("customdata") or []) if points else []
+    if len(picked) >= 2:  # [true label, predicted label, cell text] of the clicked cell
+        cell = (str(picked[0]), str(picked[1]))
         # Apply a click once: afterwards the selectboxes stay free to change.
         if st.session_state.get(seen_key) != cell and cell[0] in result.classes:
             st.session_state[seen_key] = cell

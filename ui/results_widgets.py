@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from slm_core.value.inputs import run_label
 from ui.state import get_store, t
 
 # Columns where higher is better / lower is better, by catalogue key.
@@ -34,10 +35,11 @@ def run_version(run) -> str:
     return run.finished_at.isoformat() if run.finished_at else ""
 
 
-def run_label(run) -> str:
-    """Short name of a run for selectboxes and tables: '#3 tfidf_lr · quick'."""
+def run_name(run) -> str:
+    """A run's name in selectboxes and tables: the core's ``run_label`` ('#3 tfidf_lr') and
+    its preset ('#3 tfidf_lr · quick')."""
     preset = f" · {t('preset.' + run.preset)}" if run.preset else ""
-    return f"#{run.id} {run.model_id}{preset}"
+    return f"{run_label(run.id, run.model_id)}{preset}"
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
 import streamlit as st
 
 from slm_core.i18n import DEFAULT_LANGUAGE
 from slm_core.i18n import t as _translate
+from ui.navigation import page_link
 
 LANG_KEY = "lang"
 DATASET_KEY = "dataset_id"
 PENDING_DATASET_KEY = "_pending_dataset_id"
+FLASH_KEY = "flash"  # the one pending flash message (flash / show_flash)
 
 
 def lang() -> str:
@@ -81,11 +86,59 @@ def active_dataset():
         return None
 
 
-def require_dataset():
-    """The active DatasetRecord; without one, say where to add it and stop the page."""
+def _stop(
+    message: str | None, page: str, label: str, before_stop: Callable[[], None] | None
+) -> NoReturn:
+    """Say what is missing, link to the page that makes it, and stop the page."""
+    if message:
+        st.info(message)
+    page_link(page, label=label)
+    if before_stop is not None:
+        before_stop()
+    st.stop()
+
+
+def require_dataset(message: str | None = None, *, before_stop: Callable[[], None] | None = None):
+    """The active DatasetRecord; without one, say so (``message``, by default that there is
+    no dataset yet), link to the Data page and stop the page.
+
+    ``before_stop`` draws what the page still needs then (Present's way out).
+    """
     dataset = active_dataset()
     if dataset is None:
-        st.info(t("home.no_dataset"))
-        st.page_link("pages/data.py", label=t("home.step_data"), icon=":material/table:")
-        st.stop()
+        _stop(message or t("home.no_dataset"), "data", t("home.step_data"), before_stop)
     return dataset
+
+
+def require_runs(
+    dataset,
+    message: str | None,
+    *,
+    runs: Sequence | None = None,
+    before_stop: Callable[[], None] | None = None,
+) -> list:
+    """The dataset's finished runs (newest first, as the store lists them); without any, say
+    so (``message``, or nothing when the page says it itself), link to Train and stop.
+
+    ``runs``: the page's own selection of finished runs (e.g. those that could be evaluated).
+    """
+    if runs is None:
+        runs = get_store().list_runs(dataset_id=dataset.id, statuses=("succeeded",))
+    if not runs:
+        _stop(message, "train", t("home.step_train"), before_stop)
+    return list(runs)
+
+
+def flash(message: str) -> None:
+    """Show ``message`` once, where the page next calls :func:`show_flash` (it survives the
+    ``st.rerun()`` that usually follows a saved change)."""
+    st.session_state[FLASH_KEY] = message
+
+
+def show_flash() -> bool:
+    """Draw the pending flash message, if any, as a success box; True when there was one."""
+    message = st.session_state.pop(FLASH_KEY, None)
+    if message is None:
+        return False
+    st.success(message, icon=":material/check_circle:")
+    return True

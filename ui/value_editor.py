@@ -23,9 +23,18 @@ from slm_core.value.assumptions import (
 from slm_core.value.payoff import cost_matrix
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.sources import FIELD_GROUPS, FIELD_UNITS, GRID_INTENSITY
-from ui.decision import SERVING_KEY, THRESHOLDS_KEY
+from ui.decision import (
+    MATRIX_VERSION_KEY,
+    SERVING_KEY,
+    THRESHOLDS_KEY,
+    VERSION_KEY,
+    field_key,
+    payoff_editor_key,
+    serving_key,
+    threshold_key,
+)
 from ui.state import lang, t
-from ui.value_scenario import MATRIX_FIELD, VERSION_KEY, source_help, widget_key
+from ui.value_scenario import MATRIX_FIELD, source_help
 
 # (step, format) of number inputs that need more than their unit's default.
 _NUMBER_FORMAT: dict[str, tuple[float, str]] = {
@@ -84,15 +93,15 @@ def _number(a: Assumptions, field: str, container) -> float:
         max_value=None if high is None or high == float("inf") else float(high),
         step=step,
         format=fmt,
-        key=widget_key(field),
+        key=field_key(field),
         help=source_help(a, field),
     )
 
 
 def _grid_changed() -> None:
-    region = st.session_state.get(widget_key("grid_region"))
+    region = st.session_state.get(field_key("grid_region"))
     if region in GRID_INTENSITY:
-        st.session_state[widget_key("grid_gco2_per_kwh")] = GRID_INTENSITY[region]
+        st.session_state[field_key("grid_gco2_per_kwh")] = GRID_INTENSITY[region]
 
 
 def positive_class_label(value: str) -> str:
@@ -105,7 +114,7 @@ def positive_class_label(value: str) -> str:
 def _choice(a: Assumptions, field: str, container, options, **kwargs) -> Any:
     options = list(dict.fromkeys([*options, getattr(a, field)]))
     return container.selectbox(
-        _label(a, field), options, key=widget_key(field), help=source_help(a, field), **kwargs
+        _label(a, field), options, key=field_key(field), help=source_help(a, field), **kwargs
     )
 
 
@@ -128,16 +137,16 @@ def _field_widget(a: Assumptions, field: str, container, classes: Sequence[str])
             PAYOFF_MODES,
             horizontal=True,
             format_func=lambda m: t(f"value.payoff_mode.{m}"),
-            key=widget_key(field),
+            key=field_key(field),
             help=source_help(a, field),
         )
     if field == "llm_name":
         return container.text_input(
-            _label(a, field), key=widget_key(field), help=source_help(a, field)
+            _label(a, field), key=field_key(field), help=source_help(a, field)
         )
     if field == "business_share":
         return container.slider(
-            _label(a, field), 0.0, 1.0, step=0.05, key=widget_key(field), help=source_help(a, field)
+            _label(a, field), 0.0, 1.0, step=0.05, key=field_key(field), help=source_help(a, field)
         )
     return _number(a, field, container)
 
@@ -149,19 +158,18 @@ def _matrix_edited(editor_key: str, classes: list[str], shown: list[list[float]]
         for column, value in cells.items():
             if column in classes and value is not None and not np.isnan(float(value)):
                 grid[int(row)][classes.index(column)] = max(0.0, float(value))
-    st.session_state[widget_key(MATRIX_FIELD)] = {
+    st.session_state[field_key(MATRIX_FIELD)] = {
         true: {pred: grid[i][j] for j, pred in enumerate(classes) if i != j}
         for i, true in enumerate(classes)
     }
-    st.session_state["value.matrix_version"] = st.session_state.get("value.matrix_version", 0) + 1
+    st.session_state[MATRIX_VERSION_KEY] = st.session_state.get(MATRIX_VERSION_KEY, 0) + 1
 
 
 def _payoff_editor(a: Assumptions, classes: Sequence[str], prior: Sequence[float]) -> None:
     classes = [str(c) for c in classes]
     shown = cost_matrix(a, classes, prior).tolist()
-    key = (
-        f"value.payoff.{st.session_state.get(VERSION_KEY, 0)}"
-        f".{st.session_state.get('value.matrix_version', 0)}"
+    key = payoff_editor_key(
+        st.session_state.get(VERSION_KEY, 0), st.session_state.get(MATRIX_VERSION_KEY, 0)
     )
     st.caption(t("value.payoff_matrix", cur=a.currency), help=t("value.payoff_help"))
     st.data_editor(
@@ -182,7 +190,7 @@ def _weights(prefix: str, dims: Sequence[str], title: str) -> None:
             min_value=0.0,
             step=0.1,
             format="%.2f",
-            key=widget_key(f"{prefix}.{dim}"),
+            key=field_key(f"{prefix}.{dim}"),
         )
 
 
@@ -214,7 +222,7 @@ def assumptions_editor(a: Assumptions, classes: Sequence[str], prior: Sequence[f
 
 def _threshold_changed(run_id: int) -> None:
     chosen = dict(st.session_state.get(THRESHOLDS_KEY) or {})
-    value = st.session_state.get(f"vt.{run_id}")
+    value = st.session_state.get(threshold_key(run_id))
     if value is None:
         chosen.pop(run_id, None)
     else:
@@ -224,7 +232,7 @@ def _threshold_changed(run_id: int) -> None:
 
 def _serving_changed(run_id: int) -> None:
     chosen = dict(st.session_state.get(SERVING_KEY) or {})
-    value = st.session_state.get(f"vs.{run_id}")
+    value = st.session_state.get(serving_key(run_id))
     if value:
         chosen[run_id] = value
     else:
@@ -242,8 +250,8 @@ def run_controls(report: ValueReport) -> None:
     for o in report.models:
         run_id = o.run_id
         # Seed the widgets from the kept choices (a visit to another page drops widget state).
-        st.session_state.setdefault(f"vt.{run_id}", thresholds.get(run_id))
-        st.session_state.setdefault(f"vs.{run_id}", serving.get(run_id, ""))
+        st.session_state.setdefault(threshold_key(run_id), thresholds.get(run_id))
+        st.session_state.setdefault(serving_key(run_id), serving.get(run_id, ""))
         c1, c2 = st.columns(2)
         c1.number_input(
             t("value.threshold_for", model=o.label),
@@ -253,7 +261,7 @@ def run_controls(report: ValueReport) -> None:
             step=0.01,
             format="%.2f",
             placeholder=t("value.threshold_placeholder"),
-            key=f"vt.{run_id}",
+            key=threshold_key(run_id),
             on_change=_threshold_changed,
             args=(run_id,),
             help=t("value.threshold_help"),
@@ -264,7 +272,7 @@ def run_controls(report: ValueReport) -> None:
             format_func=lambda m: (
                 t(f"value.mode_short.{m}") if m else t("value.mode_scenario", mode=scenario_mode)
             ),
-            key=f"vs.{run_id}",
+            key=serving_key(run_id),
             on_change=_serving_changed,
             args=(run_id,),
             help=t("value.serving_help"),

@@ -107,16 +107,40 @@ def money_label(key: str, a: Assumptions) -> str:
 
 # ------------------------------------------------------------------ the options
 
+# A row of a side-by-side table: its label (with unit) and the cell text of one option.
+Row = tuple[str, Callable[[Option], str]]
 
-def options_frame(report: ValueReport) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every option side by side (columns), its figures as rows, each with unit and kind.
 
-    Returns the text table and a frame of the same shape holding the 0–100 scores (NaN
-    elsewhere), for colouring.
-    """
-    a = report.assumptions
+def side_by_side(options: Sequence[Option], rows: Sequence[Row], index_name: str) -> pd.DataFrame:
+    """Options as columns, ``rows`` as rows: the shape of every table of figures per option."""
+    frame = pd.DataFrame(
+        {option_label(o, lang()): [fn(o) for _, fn in rows] for o in options},
+        index=[name for name, _ in rows],
+    )
+    frame.index.name = index_name
+    return frame
+
+
+def _fig(o: Option, kind_of: str, text: str) -> str:
+    """``text`` with the kind of the option's business figure ``kind_of``."""
+    return with_kind(text, o.business.kinds.get(kind_of))
+
+
+def _money_row(
+    a: Assumptions, key: str, *, kind_of: str | None = None, kind: str = "", digits: int = 0
+) -> Row:
+    """A yearly money figure of the options' ``BusinessValue``: the attribute ``key``, with the
+    kind of the business figure ``kind_of`` (or the fixed ``kind``)."""
+
+    def cell(o: Option) -> str:
+        text = _money(getattr(o.business, key), a, digits)
+        return _fig(o, kind_of, text) if kind_of else with_kind(text, kind)
+
+    return money_label(f"value.row.{key}", a), cell
+
+
+def _rank(report: ValueReport) -> Callable[[Option], str]:
     ranked = list(report.decision.ranked)
-    cur = a.currency
 
     def rank(o: Option) -> str:
         if o.key == report.decision.best:
@@ -125,77 +149,81 @@ def options_frame(report: ValueReport) -> tuple[pd.DataFrame, pd.DataFrame]:
             return t("value.rank_runner_up")
         return str(ranked.index(o.key) + 1) if o.key in ranked else "–"
 
-    def manual_or(o: Option, fn: Callable[[Option], str]) -> str:
-        return t("value.baseline") if o.kind == "manual" else fn(o)
+    return rank
 
-    rows: list[tuple[str, Callable[[Option], str]]] = [
-        (t("value.row.rank"), rank),
+
+def _not_manual(row: Row, manual: str = "–") -> Row:
+    """``row``, but ``manual`` for keeping it manual (the baseline has no such figure)."""
+    label, fn = row
+    return label, lambda o: manual if o.kind == "manual" else fn(o)
+
+
+def _coverage_row() -> Row:
+    return t("value.row.coverage"), lambda o: _fig(o, "coverage", _pct(o.business.coverage))
+
+
+def _net_interval_row(report: ValueReport) -> Row:
+    a = report.assumptions
+    return (
+        t("value.with_note", text=t("value.row.interval"), note=a.currency),
+        lambda o: _interval(o.business.net_value_ci, lambda v: _money(v, a), _level(report, o)),
+    )
+
+
+def _p_positive_row() -> Row:
+    return t("value.row.p_positive"), lambda o: _pct(o.business.p_positive, 0)
+
+
+def _payback_row() -> Row:
+    return (
+        t("value.row.payback"),
+        lambda o: _fig(o, "payback_months", _months(o.business.payback_months)),
+    )
+
+
+def _option_money_rows(report: ValueReport) -> list[Row]:
+    """The options table's money rows: net value, its interval and sign, cost, payback."""
+    a = report.assumptions
+    return [
+        _money_row(a, "net_value", kind_of="net_value"),
+        _not_manual(_net_interval_row(report), t("value.baseline")),
+        _not_manual(_p_positive_row()),
+        _money_row(a, "yearly_cost", kind_of="net_value"),
+        _not_manual(_payback_row()),
+    ]
+
+
+SCORE_ROWS: dict[str, Callable[[Option], float | None]] = {
+    "business_score": lambda o: o.business_score.score if o.business_score else None,
+    "social_score": lambda o: o.social_score.score if o.social_score else None,
+    "overall": lambda o: o.overall,
+}
+
+
+def options_frame(report: ValueReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every option side by side (columns), its figures as rows, each with unit and kind.
+
+    Returns the text table and a frame of the same shape holding the 0–100 scores (NaN
+    elsewhere), for colouring.
+    """
+    rows: list[Row] = [
+        (t("value.row.rank"), _rank(report)),
         (t("value.row.serving"), lambda o: serving_text(o, lang())),
         (t("value.row.threshold"), _threshold),
-        (
-            t("value.row.coverage"),
-            lambda o: with_kind(_pct(o.business.coverage), o.business.kinds.get("coverage")),
+        _coverage_row(),
+        *_option_money_rows(report),
+        *(
+            (t(f"value.row.{key}_100"), lambda o, get=get: _score(get(o)))
+            for key, get in SCORE_ROWS.items()
         ),
-        (
-            money_label("value.row.net_value", a),
-            lambda o: with_kind(_money(o.business.net_value, a), o.business.kinds.get("net_value")),
-        ),
-        (
-            t("value.with_note", text=t("value.row.interval"), note=cur),
-            lambda o: manual_or(
-                o,
-                lambda x: _interval(
-                    x.business.net_value_ci, lambda v: _money(v, a), _level(report, x)
-                ),
-            ),
-        ),
-        (
-            t("value.row.p_positive"),
-            lambda o: "–" if o.kind == "manual" else _pct(o.business.p_positive, 0),
-        ),
-        (
-            money_label("value.row.yearly_cost", a),
-            lambda o: with_kind(
-                _money(o.business.yearly_cost, a), o.business.kinds.get("net_value")
-            ),
-        ),
-        (
-            t("value.row.payback"),
-            lambda o: (
-                "–"
-                if o.kind == "manual"
-                else with_kind(
-                    _months(o.business.payback_months), o.business.kinds.get("payback_months")
-                )
-            ),
-        ),
-        (
-            t("value.row.business_score_100"),
-            lambda o: _score(o.business_score.score if o.business_score else None),
-        ),
-        (
-            t("value.row.social_score_100"),
-            lambda o: _score(o.social_score.score if o.social_score else None),
-        ),
-        (t("value.row.overall_100"), lambda o: _score(o.overall)),
         (t("value.row.eligible"), lambda o: t("value.yes" if o.eligible else "value.no")),
         (t("value.row.why_not"), lambda o: reasons_text(o, lang()) or "–"),
     ]
-    columns = [option_label(o, lang()) for o in report.options]
-    text = pd.DataFrame(
-        {col: [fn(o) for _, fn in rows] for col, o in zip(columns, report.options, strict=True)},
-        index=[name for name, _ in rows],
-    )
-    text.index.name = t("value.col_option")
+    text = side_by_side(report.options, rows, t("value.col_option"))
     scores = pd.DataFrame(np.nan, index=text.index, columns=text.columns)
-    getters = {
-        "business_score": lambda o: o.business_score.score if o.business_score else None,
-        "social_score": lambda o: o.social_score.score if o.social_score else None,
-        "overall": lambda o: o.overall,
-    }
-    for key, getter in getters.items():
-        for col, o in zip(columns, report.options, strict=True):
-            value = getter(o)
+    for key, get in SCORE_ROWS.items():
+        for col, o in zip(text.columns, report.options, strict=True):
+            value = get(o)
             if value is not None:
                 scores.loc[t(f"value.row.{key}_100"), col] = float(value)
     return text, scores
@@ -230,119 +258,104 @@ def split_note(report: ValueReport) -> str:
 # ------------------------------------------------------------- business figures
 
 
-def business_frame(report: ValueReport) -> pd.DataFrame:
-    """Every yearly business and serving figure of every option but manual, unit in the row
-    label, kind in the cell."""
-    a = report.assumptions
-    options = [o for o in report.options if o.kind != "manual"]
-
-    def fig(value: str, o: Option, key: str | None) -> str:
-        return with_kind(value, o.business.kinds.get(key) if key else None)
-
-    def serving(o: Option, attr: str, fmt: Callable[[Any], str]) -> str:
-        s = o.serving
-        value = getattr(s, attr) if s is not None else None
-        return "–" if value is None else with_kind(fmt(value), s.kind)
-
-    error_kind = "error_cost"
-    rows: list[tuple[str, Callable[[Option], str]]] = [
+def _automation_rows(report: ValueReport) -> list[Row]:
+    """What a model answers alone: threshold, share automated and how accurately."""
+    return [
         (t("value.row.threshold"), _threshold),
-        (t("value.row.coverage"), lambda o: fig(_pct(o.business.coverage), o, "coverage")),
+        _coverage_row(),
         (
             t("value.with_note", text=t("value.row.coverage_interval"), note="%"),
             lambda o: _interval(o.business.coverage_ci, _pct, _level(report, o)),
         ),
         (
             t("value.row.automated_accuracy"),
-            lambda o: fig(_pct(o.business.automated_accuracy), o, "automated_accuracy"),
+            lambda o: _fig(o, "automated_accuracy", _pct(o.business.automated_accuracy)),
         ),
         (
             t("value.row.automated_per_year"),
-            lambda o: fig(format_number(o.business.automated_per_year, lang()), o, "coverage"),
+            lambda o: _fig(o, "coverage", format_number(o.business.automated_per_year, lang())),
         ),
-        (
-            money_label("value.row.labour_saved", a),
-            lambda o: fig(_money(o.business.labour_saved, a), o, "labour_saved"),
-        ),
-        (
-            money_label("value.row.correct_value", a),
-            lambda o: fig(_money(o.business.correct_value, a), o, error_kind),
-        ),
-        (
-            money_label("value.row.error_cost", a),
-            lambda o: fig(_money(o.business.error_cost, a), o, error_kind),
-        ),
-        (
-            money_label("value.row.people_error_avoided", a),
-            lambda o: fig(_money(o.business.people_error_avoided, a), o, error_kind),
-        ),
-        (
-            money_label("value.row.serving_cost", a),
-            lambda o: fig(_money(o.business.serving_cost, a, 2), o, "serving_cost"),
-        ),
-        (
-            money_label("value.row.api_cost", a),
-            lambda o: fig(_money(o.business.api_cost, a, 2), o, "api_cost"),
-        ),
-        (
-            money_label("value.row.maintenance", a),
-            lambda o: with_kind(_money(o.business.maintenance, a), "assumed"),
-        ),
-        (
-            money_label("value.row.setup_cost", a),
-            lambda o: with_kind(_money(o.business.setup_cost, a), "assumed"),
-        ),
-        (
-            money_label("value.row.net_value", a),
-            lambda o: fig(_money(o.business.net_value, a), o, "net_value"),
-        ),
-        (
-            t("value.with_note", text=t("value.row.interval"), note=a.currency),
-            lambda o: _interval(o.business.net_value_ci, lambda v: _money(v, a), _level(report, o)),
-        ),
-        (t("value.row.p_positive"), lambda o: _pct(o.business.p_positive, 0)),
-        (t("value.row.roi"), lambda o: fig(_pct(o.business.roi, 0), o, "roi")),
+    ]
+
+
+def _money_rows(a: Assumptions) -> list[Row]:
+    """What each option saves, earns and costs a year, down to its net value."""
+    return [
+        _money_row(a, "labour_saved", kind_of="labour_saved"),
+        _money_row(a, "correct_value", kind_of="error_cost"),
+        _money_row(a, "error_cost", kind_of="error_cost"),
+        _money_row(a, "people_error_avoided", kind_of="error_cost"),
+        _money_row(a, "serving_cost", kind_of="serving_cost", digits=2),
+        _money_row(a, "api_cost", kind_of="api_cost", digits=2),
+        _money_row(a, "maintenance", kind="assumed"),
+        _money_row(a, "setup_cost", kind="assumed"),
+        _money_row(a, "net_value", kind_of="net_value"),
+    ]
+
+
+def _return_rows(report: ValueReport) -> list[Row]:
+    """Net value's interval and sign, return on investment, payback and the yearly costs."""
+    a = report.assumptions
+    return [
+        _net_interval_row(report),
+        _p_positive_row(),
+        (t("value.row.roi"), lambda o: _fig(o, "roi", _pct(o.business.roi, 0))),
         (
             t("value.with_note", text=t("value.row.roi_interval"), note="%"),
             lambda o: _interval(o.business.roi_ci, lambda v: _pct(v, 0), _level(report, o)),
         ),
-        (
-            t("value.row.payback"),
-            lambda o: fig(_months(o.business.payback_months), o, "payback_months"),
-        ),
-        (
-            money_label("value.row.yearly_cost", a),
-            lambda o: fig(_money(o.business.yearly_cost, a), o, "net_value"),
-        ),
-        (
-            money_label("value.row.manual_cost", a),
-            lambda o: with_kind(_money(o.business.manual_cost, a), "modelled"),
-        ),
+        _payback_row(),
+        _money_row(a, "yearly_cost", kind_of="net_value"),
+        _money_row(a, "manual_cost", kind="modelled"),
+    ]
+
+
+def _serving(attr: str, fmt: Callable[[Any], str]) -> Callable[[Option], str]:
+    """A figure of the option's serving cost, with its kind ('–' when not served)."""
+
+    def cell(o: Option) -> str:
+        s = o.serving
+        value = getattr(s, attr) if s is not None else None
+        return "–" if value is None else with_kind(fmt(value), s.kind)
+
+    return cell
+
+
+def _feasible(o: Option) -> str:
+    if o.serving is None:
+        return "–"
+    if o.serving.feasible:
+        return t("value.yes")
+    return f"{t('value.no')}: {t(o.serving.note or 'value.reason.cannot_serve')}"
+
+
+def _serving_rows(a: Assumptions) -> list[Row]:
+    """How each option is served and what that takes: cost, instances, energy."""
+    return [
         (t("value.row.serving"), lambda o: serving_text(o, lang())),
         (
             money_label("value.row.per_million", a),
-            lambda o: serving(o, "per_million", lambda v: _money(v, a, 2)),
+            _serving("per_million", lambda v: _money(v, a, 2)),
         ),
-        (t("value.row.instances"), lambda o: serving(o, "instances", str)),
-        (t("value.row.yearly_kwh"), lambda o: serving(o, "yearly_kwh", lambda v: f"{v:,.3g}")),
-        (t("value.row.wh_per_text"), lambda o: serving(o, "wh_per_text", lambda v: f"{v:.3g}")),
-        (
-            t("value.row.feasible"),
-            lambda o: (
-                "–"
-                if o.serving is None
-                else t("value.yes")
-                if o.serving.feasible
-                else f"{t('value.no')}: {t(o.serving.note or 'value.reason.cannot_serve')}"
-            ),
-        ),
+        (t("value.row.instances"), _serving("instances", str)),
+        (t("value.row.yearly_kwh"), _serving("yearly_kwh", lambda v: f"{v:,.3g}")),
+        (t("value.row.wh_per_text"), _serving("wh_per_text", lambda v: f"{v:.3g}")),
+        (t("value.row.feasible"), _feasible),
     ]
-    frame = pd.DataFrame(
-        {option_label(o, lang()): [fn(o) for _, fn in rows] for o in options},
-        index=[name for name, _ in rows],
-    )
-    frame.index.name = t("value.col_figure")
-    return frame
+
+
+def business_frame(report: ValueReport) -> pd.DataFrame:
+    """Every yearly business and serving figure of every option but manual, unit in the row
+    label, kind in the cell."""
+    a = report.assumptions
+    rows = [
+        *_automation_rows(report),
+        *_money_rows(a),
+        *_return_rows(report),
+        *_serving_rows(a),
+    ]
+    options = [o for o in report.options if o.kind != "manual"]
+    return side_by_side(options, rows, t("value.col_figure"))
 
 
 def confusion_frame(o: Option) -> pd.DataFrame:

@@ -23,21 +23,27 @@ from slm_core.value.assumptions import (
     with_grid_region,
 )
 from slm_core.value.sources import FIELD_GROUPS
-from ui.decision import BASE_KEY, CURRENT_KEY
-from ui.state import error_text, lang, t
+from ui.decision import (
+    BASE_KEY,
+    CURRENT_KEY,
+    DOWNLOAD_JSON_KEY,
+    DOWNLOAD_TOML_KEY,
+    LOAD_KEY,
+    SAVE_KEY,
+    SAVE_NAME_KEY,
+    SCENARIO_CHOICE_KEY,
+    UPLOAD_DIGEST_KEY,
+    UPLOAD_KEY,
+    VERSION_KEY,
+    field_key,
+)
+from ui.state import error_text, flash, lang, show_flash, t
 
-VERSION_KEY = "value.version"  # bumped on every load so that editors start afresh
-PREFIX = "va."
-# Plain session-state entries next to the widgets' (widget_key(...)): the payoff matrix as
+# Plain session-state entries next to the widgets' (field_key(...)): the payoff matrix as
 # {true: {predicted: cost}}, edited through a data editor whose own state is only a delta.
 MATRIX_FIELD = "payoff_matrix"
 # Every field the editor shows, in tab order (``FIELD_GROUPS`` is the one home of the grouping).
 EDITED_FIELDS: tuple[str, ...] = tuple(f for g in FIELD_GROUPS.values() for f in g)
-
-
-def widget_key(field: str) -> str:
-    """The session-state key of the widget that edits ``field``."""
-    return PREFIX + field
 
 
 def _widget_values(a: Assumptions) -> dict[str, Any]:
@@ -56,7 +62,7 @@ def load_into_state(a: Assumptions) -> None:
     st.session_state.pop(CURRENT_KEY, None)
     st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
     for name, value in _widget_values(a).items():
-        st.session_state[widget_key(name)] = value
+        st.session_state[field_key(name)] = value
 
 
 def base_assumptions() -> Assumptions:
@@ -73,7 +79,7 @@ def ensure_state(base: Assumptions) -> None:
     current = st.session_state.get(CURRENT_KEY)
     source = Assumptions.from_dict(current) if current else base
     for name, value in _widget_values(source).items():
-        st.session_state.setdefault(widget_key(name), value)
+        st.session_state.setdefault(field_key(name), value)
 
 
 def edited_assumptions(base: Assumptions) -> Assumptions:
@@ -84,12 +90,12 @@ def edited_assumptions(base: Assumptions) -> Assumptions:
     """
     ensure_state(base)
     state = st.session_state
-    values: dict[str, Any] = {f: state[widget_key(f)] for f in EDITED_FIELDS}
-    values[MATRIX_FIELD] = state[widget_key(MATRIX_FIELD)]
+    values: dict[str, Any] = {f: state[field_key(f)] for f in EDITED_FIELDS}
+    values[MATRIX_FIELD] = state[field_key(MATRIX_FIELD)]
     values["business_weights"] = {
-        d: float(state[widget_key(f"bw.{d}")]) for d in BUSINESS_DIMENSIONS
+        d: float(state[field_key(f"bw.{d}")]) for d in BUSINESS_DIMENSIONS
     }
-    values["social_weights"] = {d: float(state[widget_key(f"sw.{d}")]) for d in SOCIAL_DIMENSIONS}
+    values["social_weights"] = {d: float(state[field_key(f"sw.{d}")]) for d in SOCIAL_DIMENSIONS}
     try:
         a = with_grid_region(base.edit(**values))
     except SlmError as exc:  # the widgets' bounds should make this impossible; say so if not
@@ -140,53 +146,48 @@ def scenario_bar(store, dataset_id: str, current: Assumptions) -> None:
         options,
         format_func=label,
         help=t("value.scenario_help"),
-        key="value.scenario_choice",
+        key=SCENARIO_CHOICE_KEY,
     )
-    if c2.button(t("value.load_scenario"), icon=":material/download:", key="value.load"):
+    if c2.button(t("value.load_scenario"), icon=":material/download:", key=LOAD_KEY):
         loaded = choices[choice][1]()
         load_into_state(loaded)
-        st.session_state["value.flash"] = t("value.loaded", name=scenario_name(loaded.name, lang()))
+        flash(t("value.loaded", name=scenario_name(loaded.name, lang())))
         st.rerun()
-    if "value.flash" in st.session_state:
-        st.success(st.session_state.pop("value.flash"), icon=":material/check:")
+    show_flash()
 
     upload = st.file_uploader(
-        t("value.upload"), type=["toml", "json"], help=t("value.upload_help"), key="value.upload"
+        t("value.upload"), type=["toml", "json"], help=t("value.upload_help"), key=UPLOAD_KEY
     )
     if upload is not None:
         digest = hashlib.sha1(upload.getvalue()).hexdigest()
-        if st.session_state.get("value.upload_digest") != digest:
+        if st.session_state.get(UPLOAD_DIGEST_KEY) != digest:
             try:
                 loaded = parse_scenario(upload.getvalue(), upload.name)
             except SlmError as exc:
                 st.error(error_text(exc), icon=":material/error:")
             else:
-                st.session_state["value.upload_digest"] = digest
+                st.session_state[UPLOAD_DIGEST_KEY] = digest
                 load_into_state(loaded)
-                st.session_state["value.flash"] = t(
-                    "value.loaded", name=scenario_name(loaded.name, lang())
-                )
+                flash(t("value.loaded", name=scenario_name(loaded.name, lang())))
                 st.rerun()
 
     c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1.2], vertical_alignment="bottom")
     name = c1.text_input(
-        t("value.save_name"), value=scenario_name(current.name, lang()), key="value.save_name"
+        t("value.save_name"), value=scenario_name(current.name, lang()), key=SAVE_NAME_KEY
     )
-    if c2.button(t("value.save"), icon=":material/save:", key="value.save"):
+    if c2.button(t("value.save"), icon=":material/save:", key=SAVE_KEY):
         record = to_store(store, Assumptions.from_dict({"name": name}, current), name, dataset_id)
         st.toast(t("value.saved", name=record.name, id=record.id))
     stem = "".join(ch if ch.isalnum() else "_" for ch in current.name.lower()).strip("_")
-    c3.download_button(
-        t("value.download_toml"),
-        current.to_toml(),
-        f"{stem or 'scenario'}.toml",
-        mime="application/toml",
-        key="value.dl_toml",
+    downloads = (
+        (c3, "toml", current.to_toml(), DOWNLOAD_TOML_KEY),
+        (c4, "json", current.to_json(), DOWNLOAD_JSON_KEY),
     )
-    c4.download_button(
-        t("value.download_json"),
-        current.to_json(),
-        f"{stem or 'scenario'}.json",
-        mime="application/json",
-        key="value.dl_json",
-    )
+    for column, suffix, text, key in downloads:
+        column.download_button(
+            t(f"value.download_{suffix}"),
+            text,
+            f"{stem or 'scenario'}.{suffix}",
+            mime=f"application/{suffix}",
+            key=key,
+        )

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from slm_core.errors import CancelledError, TrainError
+
 
 @dataclass
 class TrainCallbacks:
@@ -23,6 +25,26 @@ class TrainCallbacks:
     on_batch: Callable[[int, int, int], None] = lambda epoch, batch, total: None
     on_epoch: Callable[[int, int, dict[str, float]], None] = lambda epoch, total, logs: None
     should_stop: Callable[[], bool] = lambda: False
+
+    def stop_if_asked(self) -> None:
+        """Raise ``CancelledError`` when ``should_stop()`` says so (every family polls this)."""
+        if self.should_stop():
+            raise CancelledError("errors.fit.cancelled")
+
+
+def check_training_input(
+    texts: Sequence[str], labels: Sequence[object]
+) -> tuple[list[str], list[str]]:
+    """The training texts and their labels as strings, checked the same way for every family.
+
+    ``TrainError`` unless there is one label per text and at least two different labels.
+    """
+    texts, labels = list(texts), [str(v) for v in labels]
+    if len(texts) != len(labels):
+        raise TrainError("errors.fit.one_label_per_text")
+    if len(set(labels)) < 2:
+        raise TrainError("errors.fit.two_labels_needed")
+    return texts, labels
 
 
 class TextClassifier(Protocol):
@@ -62,7 +84,7 @@ class ModelSpec:
 
     id: str
     name: str
-    family: str  # "linear" or "neural"
+    family: str  # "linear" or "neural": the module that builds and loads it
     description: str  # plain language, for managers
     presets: dict[str, dict[str, Any]]  # "quick" / "balanced" / "thorough" -> params
     param_help: dict[str, str] = field(default_factory=dict)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from slm_core.errors import CancelledError
 from slm_core.models.base import TrainCallbacks
 
 PACKAGE = "slm"
@@ -171,8 +170,7 @@ class ProgressCallback(keras.callbacks.Callback):
         }
 
     def _check(self) -> None:
-        if self.hooks.should_stop():
-            raise CancelledError("errors.keras_blocks.training_was_cancelled")
+        self.hooks.stop_if_asked()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch

@@ -23,8 +23,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
-from slm_core.errors import CancelledError, TrainError
-from slm_core.models.base import TrainCallbacks
+from slm_core.errors import TrainError
+from slm_core.models.base import TrainCallbacks, check_training_input
+from slm_core.models.saved import write_meta
 from slm_core.models.tokenize import standardize, tokenize
 
 MODEL_FILE = "model.joblib"
@@ -100,13 +101,9 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
     ):
         """Fit the vectorizer and estimator on the training texts (one step: no epochs)."""
         hooks = callbacks or TrainCallbacks()
-        if hooks.should_stop():
-            raise CancelledError("errors.keras_blocks.training_was_cancelled")
-        texts, labels = list(texts), np.array([str(v) for v in labels], dtype=object)
-        if len(texts) != len(labels):
-            raise TrainError("errors.linear.there_must_exactly_one")
-        if len(set(labels)) < 2:
-            raise TrainError("errors.linear.training_needs_at_least")
+        hooks.stop_if_asked()
+        texts, label_list = check_training_input(texts, labels)
+        labels = np.array(label_list, dtype=object)
         hooks.on_batch(0, 0, 1)
         self.vectorizer_ = self._vectorizer()
         try:
@@ -115,8 +112,7 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
             raise TrainError("errors.linear.no_usable_words_were", exc=exc) from exc
         self.estimator_ = self._estimator(labels)
         self._fit_estimator(features, labels)
-        if hooks.should_stop():
-            raise CancelledError("errors.keras_blocks.training_was_cancelled")
+        hooks.stop_if_asked()
         self.classes_ = [str(c) for c in self.estimator_.classes_]
         self.history_: dict[str, list[float]] = {}
         self.n_params_ = int(self._count_params())
@@ -194,8 +190,6 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
 
     def save(self, directory: Path) -> None:
         """Write ``model.joblib`` and ``model.json``."""
-        from slm_core.models.registry import write_meta
-
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -229,6 +223,7 @@ class TfidfLogisticRegression(_TfidfClassifier):
     def __init__(
         self,
         C: float = 5.0,
+        *,
         ngram_max: int | None = None,
         min_df: int = 2,
         max_features: int | None = None,
@@ -264,6 +259,7 @@ class TfidfLinearSVM(_TfidfClassifier):
     def __init__(
         self,
         C: float = 0.5,
+        *,
         ngram_max: int | None = None,
         min_df: int = 2,
         max_features: int | None = None,
@@ -309,6 +305,7 @@ class TfidfComplementNB(_TfidfClassifier):
     def __init__(
         self,
         alpha: float = 0.3,
+        *,
         ngram_max: int | None = None,
         min_df: int = 2,
         max_features: int | None = None,
@@ -336,9 +333,15 @@ class TfidfComplementNB(_TfidfClassifier):
         return self.estimator_.feature_log_prob_
 
 
+# The linear models by id: a new one is a _TfidfClassifier subclass added here (and its spec).
 LINEAR_CLASSES: dict[str, type[_TfidfClassifier]] = {
     cls.model_id: cls for cls in (TfidfLogisticRegression, TfidfLinearSVM, TfidfComplementNB)
 }
+
+
+def build(model_id: str, params: dict[str, Any], *, token_unit: str, seed: int) -> _TfidfClassifier:
+    """An untrained linear model ``model_id`` with ``params`` (the registry has checked them)."""
+    return LINEAR_CLASSES[model_id](**params, token_unit=token_unit, seed=seed)
 
 
 def load(directory: Path, meta: dict[str, Any]) -> _TfidfClassifier:

@@ -33,6 +33,6 @@ def param_label(name: str, lang: str = "en") -> str:
 
 def param_help(name: str, lang: str = "en") -> str | None:
     """What a hyper-parameter does, in ``lang``; English from the registry as the fallback."""
-    from slm_core.models.registry import PARAM_HELP
+    from slm_core.models.params import PARAM_HELP
 
     return catalogue(lang).get(f"param.{name}.help") or PARAM_HELP.get(name)

@@ -17,19 +17,21 @@ TensorFlow is imported inside functions only: importing this module stays cheap.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from slm_core.errors import CancelledError, TrainError
-from slm_core.models.base import TrainCallbacks
+from slm_core.errors import TrainError
+from slm_core.models.base import TrainCallbacks, check_training_input
+from slm_core.models.saved import write_meta
 from slm_core.models.tokenize import Vocabulary, derive_max_len, joined_tokens
 
-ARCHITECTURES = ("lstm", "bigru", "cnn", "transformer")
 MODEL_FILE, VOCAB_FILE = "model.keras", "vocab.json"
 PREDICT_BATCH = 256
 _BUCKET_CHUNK = 50  # batches sorted by length together; more = less padding, less randomness
@@ -54,6 +56,98 @@ def _keras():
     return tf, keras
 
 
+# -- architectures -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the neural family needs to know about one of its model ids.
+
+    ``features(keras, ids, clf)`` builds the layers from the ``ids`` input to pooled features
+    ``(batch, width)`` from the classifier's settings and fitted vocabulary; the classifier adds
+    dropout and the softmax. ``lsa_scale`` is the standard deviation of LSA-initialised word
+    vectors; ``lsa_auto`` whether "automatic" turns LSA on for document-length texts.
+    """
+
+    features: Callable[[Any, Any, KerasTextClassifier], Any]
+    lsa_scale: float
+    lsa_auto: bool
+
+
+def _word_vectors(keras, ids, clf: KerasTextClassifier, mask_zero: bool):
+    """Token embeddings with whole vectors dropped at random (how the RNNs and the CNN start)."""
+    vocab, dim = len(clf.vocabulary_), int(clf.embedding_dim)
+    x = keras.layers.Embedding(vocab, dim, mask_zero=mask_zero, name="embedding")(ids)
+    return keras.layers.SpatialDropout1D(float(clf.dropout))(x)
+
+
+def _lstm(keras, ids, clf: KerasTextClassifier):
+    from slm_core.models.keras_blocks import MaskedGlobalPool
+
+    x = _word_vectors(keras, ids, clf, mask_zero=True)
+    x = keras.layers.LSTM(int(clf.units), return_sequences=True, name="lstm")(x)
+    return MaskedGlobalPool("max_mean", name="pool")([x, ids])
+
+
+def _bigru(keras, ids, clf: KerasTextClassifier):
+    from slm_core.models.keras_blocks import MaskedGlobalPool
+
+    x = _word_vectors(keras, ids, clf, mask_zero=True)
+    gru = keras.layers.GRU(int(clf.units), return_sequences=True)
+    x = keras.layers.Bidirectional(gru, name="bigru")(x)
+    return MaskedGlobalPool("max_mean", name="pool")([x, ids])
+
+
+def _cnn(keras, ids, clf: KerasTextClassifier):
+    from slm_core.models.keras_blocks import MaskedGlobalPool
+
+    x = _word_vectors(keras, ids, clf, mask_zero=False)
+    x = keras.layers.Conv1D(
+        int(clf.units), int(clf.kernel_size), padding="same", activation="relu", name="conv"
+    )(x)
+    return MaskedGlobalPool("max", name="pool")([x, ids])
+
+
+def _transformer(keras, ids, clf: KerasTextClassifier):
+    from slm_core.models.keras_blocks import (
+        MaskedGlobalPool,
+        TokenAndPositionEmbedding,
+        TransformerEncoder,
+    )
+
+    dim, drop, ff_dim = int(clf.embedding_dim), float(clf.dropout), 2 * int(clf.units)
+    x = TokenAndPositionEmbedding(len(clf.vocabulary_), clf.max_len_, dim, name="embedding")(ids)
+    x = keras.layers.Dropout(drop)(x)
+    for i in range(int(clf.blocks)):
+        x = TransformerEncoder(dim, int(clf.heads), ff_dim, drop, name=f"enc{i}")([x, ids])
+    return MaskedGlobalPool("max_mean", name="pool")([x, ids])
+
+
+# The neural models by id: a new one is a features builder added here (and its spec).
+# lsa_scale: recurrent cells (bounded gates) did best on BBC News with large initial vectors;
+# ReLU convolutions and attention blow up with them early in training and do better with
+# smaller ones (Keras' random default is ~0.03). lsa_auto: the transformer's zero-initialised
+# positions already make it start as a bag of words, and LSA vectors did not help it there.
+ARCHITECTURES: dict[str, Architecture] = {
+    "lstm": Architecture(_lstm, lsa_scale=0.3, lsa_auto=True),
+    "bigru": Architecture(_bigru, lsa_scale=0.3, lsa_auto=True),
+    "cnn": Architecture(_cnn, lsa_scale=0.1, lsa_auto=True),
+    "transformer": Architecture(_transformer, lsa_scale=0.1, lsa_auto=False),
+}
+
+
+def build(
+    model_id: str, params: dict[str, Any], *, token_unit: str, seed: int
+) -> KerasTextClassifier:
+    """An untrained network ``model_id`` with ``params`` (the registry has checked them)."""
+    if model_id not in ARCHITECTURES:
+        raise TrainError("errors.neural.unknown_architecture", arch=model_id)
+    return KerasTextClassifier(model_id, **params, token_unit=token_unit, seed=seed)
+
+
+# -- the classifier --------------------------------------------------------------------------
+
+
 class KerasTextClassifier:
     """A Keras text classifier over token ids, with a pure-Python vocabulary in front.
 
@@ -64,6 +158,7 @@ class KerasTextClassifier:
     def __init__(
         self,
         arch: str = "lstm",
+        *,
         epochs: int = 15,
         batch_size: int = 32,
         batch_tokens: int | None = None,
@@ -105,27 +200,8 @@ class KerasTextClassifier:
 
     # -- scikit-learn style parameters -------------------------------------------------
 
-    _PARAMS = [
-        "arch",
-        "epochs",
-        "batch_size",
-        "batch_tokens",
-        "embedding_dim",
-        "units",
-        "dropout",
-        "learning_rate",
-        "vocab_size",
-        "max_len",
-        "max_len_cap",
-        "class_weight",
-        "patience",
-        "kernel_size",
-        "heads",
-        "blocks",
-        "lsa_init",
-        "token_unit",
-        "seed",
-    ]
+    # Every constructor argument, in order (what get_params returns and model.json stores).
+    _PARAMS = tuple(inspect.signature(__init__).parameters)[1:]
 
     @property
     def model_id(self) -> str:
@@ -155,20 +231,28 @@ class KerasTextClassifier:
         hooks = callbacks or TrainCallbacks()
         if self.arch not in ARCHITECTURES:
             raise TrainError("errors.neural.unknown_architecture", arch=self.arch)
-        texts, labels = list(texts), [str(v) for v in labels]
-        if len(texts) != len(labels):
-            raise TrainError("errors.linear.there_must_exactly_one")
+        texts, labels = check_training_input(texts, labels)
         self.classes_ = sorted(set(labels))
-        if len(self.classes_) < 2:
-            raise TrainError("errors.linear.training_needs_at_least")
-        if hooks.should_stop():
-            raise CancelledError("errors.keras_blocks.training_was_cancelled")
+        hooks.stop_if_asked()
 
         tf, keras = _keras()
         keras.utils.set_random_seed(int(self.seed))
         index = {c: i for i, c in enumerate(self.classes_)}
         y = np.array([index[v] for v in labels], dtype=np.int32)
+        x, counts = self._adapt_vocabulary(tf, keras, texts)
+        weights = self._sample_weights(y)
+        val = self._validation_arrays(val_texts, val_labels, index)
+        model = self._compiled_model(keras, x, counts)
+        self.batch_size_ = derive_batch_size(self.batch_size, self.batch_tokens, self.max_len_)
+        self.history_ = self._train(tf, keras, model, (x, y, weights), val, hooks)
+        # The deployable model: same layers, no optimizer state (Adam's slots are ~2x weights).
+        self.model_ = keras.Model(model.inputs, model.outputs, name=self.arch)
+        self.n_params_ = int(self.model_.count_params())
+        self._infer = None
+        return self
 
+    def _adapt_vocabulary(self, tf, keras, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+        """Set ``max_len_`` and ``vocabulary_`` from ``texts``; their ids and token counts."""
         joined = joined_tokens(texts, self.token_unit)
         counts = [j.count(" ") + 1 if j else 0 for j in joined]
         self.max_len_ = int(self.max_len or derive_max_len(counts, int(self.max_len_cap)))
@@ -180,44 +264,55 @@ class KerasTextClassifier:
         )
         vectorizer.adapt(tf.data.Dataset.from_tensor_slices(joined).batch(1024))
         self.vocabulary_ = Vocabulary(vectorizer.get_vocabulary(), self.token_unit)
-        x = self.vocabulary_.encode(texts, self.max_len_)
+        return self.vocabulary_.encode(texts, self.max_len_), counts
 
-        weights = None
-        if self.class_weight:
-            freq = np.bincount(y, minlength=len(self.classes_)).astype(np.float64)
-            weights = (len(y) / (len(freq) * freq))[y].astype(np.float32)
+    def _sample_weights(self, y: np.ndarray) -> np.ndarray | None:
+        """Per-text weights giving every label the same total weight (``class_weight``)."""
+        if not self.class_weight:
+            return None
+        freq = np.bincount(y, minlength=len(self.classes_)).astype(np.float64)
+        return (len(y) / (len(freq) * freq))[y].astype(np.float32)
 
-        val = None
-        if val_texts is not None and val_labels is not None and len(val_texts) > 0:
-            unknown = sorted({str(v) for v in val_labels} - set(index))
-            if unknown:
-                raise TrainError(
-                    "errors.neural.validation_split_labels_absent", labels=", ".join(unknown)
-                )
-            val_y = np.array([index[str(v)] for v in val_labels], dtype=np.int32)
-            val = (self.vocabulary_.encode(val_texts, self.max_len_), val_y)
+    def _validation_arrays(
+        self, val_texts, val_labels, index: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Validation ids and label indices; None without a validation split."""
+        if val_texts is None or val_labels is None or len(val_texts) == 0:
+            return None
+        unknown = sorted({str(v) for v in val_labels} - set(index))
+        if unknown:
+            raise TrainError(
+                "errors.neural.validation_split_labels_absent", labels=", ".join(unknown)
+            )
+        val_y = np.array([index[str(v)] for v in val_labels], dtype=np.int32)
+        return self.vocabulary_.encode(val_texts, self.max_len_), val_y
+
+    def _compiled_model(self, keras, x: np.ndarray, counts: list[int]):
+        """The untrained network, its word vectors from LSA where used, ready to train."""
+        from slm_core.models.lazy_adam import LazyAdam
 
         model = self._build(keras, len(self.classes_))
         self.lsa_used_ = _use_lsa(self.lsa_init, counts, self.arch)
         if self.lsa_used_:
             vectors = _lsa_vectors(x, len(self.vocabulary_), self.embedding_dim)
-            _set_token_vectors(model, vectors * LSA_SCALE[self.arch])
-        from slm_core.models.lazy_adam import LazyAdam
-
+            _set_token_vectors(model, vectors * ARCHITECTURES[self.arch].lsa_scale)
         model.compile(
             optimizer=LazyAdam(float(self.learning_rate), clipnorm=1.0),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
             jit_compile=False,
         )
-        rng = np.random.default_rng(int(self.seed))
-        self.batch_size_ = derive_batch_size(self.batch_size, self.batch_tokens, self.max_len_)
-        train_ds = _dataset(tf, x, y, weights, self.batch_size_, rng, shuffle=True)
+        return model
+
+    def _train(self, tf, keras, model, train, val, hooks: TrainCallbacks) -> dict:
+        """Fit ``model`` on ``train`` = (ids, labels, weights); the per-epoch history."""
         from slm_core.models.keras_blocks import ProgressCallback
 
-        progress = ProgressCallback(
-            hooks, int(self.epochs), _count_batches(len(y), self.batch_size_)
-        )
+        x, y, weights = train
+        rng = np.random.default_rng(int(self.seed))
+        train_ds = _dataset(tf, x, y, weights, self.batch_size_, rng, shuffle=True)
+        batches = _count_batches(len(y), self.batch_size_)
+        progress = ProgressCallback(hooks, int(self.epochs), batches)
         keras_callbacks: list = [progress]
         val_ds = None
         if val is not None:
@@ -237,50 +332,14 @@ class KerasTextClassifier:
             shuffle=False,  # _batches shuffles (by length bucket) itself
             verbose=0,
         )
-        self.history_ = progress.history
-        # The deployable model: same layers, no optimizer state (Adam's slots are ~2x weights).
-        self.model_ = keras.Model(model.inputs, model.outputs, name=self.arch)
-        self.n_params_ = int(self.model_.count_params())
-        self._infer = None
-        return self
+        return progress.history
 
     def _build(self, keras, n_classes: int):
         """The architecture named by ``arch`` over int32 ids of any length up to ``max_len_``."""
-        from slm_core.models.keras_blocks import (
-            MaskedGlobalPool,
-            TokenAndPositionEmbedding,
-            TransformerEncoder,
-        )
-
-        layers = keras.layers
-        vocab, dim, units = len(self.vocabulary_), int(self.embedding_dim), int(self.units)
-        drop = float(self.dropout)
         ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-        if self.arch in ("lstm", "bigru"):
-            x = layers.Embedding(vocab, dim, mask_zero=True, name="embedding")(ids)
-            x = layers.SpatialDropout1D(drop)(x)
-            if self.arch == "lstm":
-                x = layers.LSTM(units, return_sequences=True, name="lstm")(x)
-            else:
-                gru = layers.GRU(units, return_sequences=True)
-                x = layers.Bidirectional(gru, name="bigru")(x)
-            x = MaskedGlobalPool("max_mean", name="pool")([x, ids])
-        elif self.arch == "cnn":
-            x = layers.Embedding(vocab, dim, name="embedding")(ids)
-            x = layers.SpatialDropout1D(drop)(x)
-            x = layers.Conv1D(
-                units, int(self.kernel_size), padding="same", activation="relu", name="conv"
-            )(x)
-            x = MaskedGlobalPool("max", name="pool")([x, ids])
-        else:
-            x = TokenAndPositionEmbedding(vocab, self.max_len_, dim, name="embedding")(ids)
-            x = layers.Dropout(drop)(x)
-            for i in range(int(self.blocks)):
-                block = TransformerEncoder(dim, int(self.heads), 2 * units, drop, name=f"enc{i}")
-                x = block([x, ids])
-            x = MaskedGlobalPool("max_mean", name="pool")([x, ids])
-        x = layers.Dropout(drop)(x)
-        out = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+        x = ARCHITECTURES[self.arch].features(keras, ids, self)
+        x = keras.layers.Dropout(float(self.dropout))(x)
+        out = keras.layers.Dense(n_classes, activation="softmax", name="probs")(x)
         return keras.Model(ids, out, name=self.arch)
 
     # -- inference -----------------------------------------------------------------------
@@ -336,8 +395,6 @@ class KerasTextClassifier:
 
     def save(self, directory: Path) -> None:
         """Write ``model.keras`` (no optimizer), ``vocab.json`` and ``model.json``."""
-        from slm_core.models.registry import write_meta
-
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -447,15 +504,10 @@ def _dataset(tf, x, y, w, batch_size, rng, shuffle):
 
 # -- embeddings initialised from the training texts -----------------------------------------
 
-# Standard deviation of the initial word vectors (Keras' random default is ~0.03). Measured on
-# BBC News: recurrent cells (bounded gates) did best with large vectors; ReLU convolutions and
-# attention blow up with them early in training and do better with smaller ones.
-LSA_SCALE = {"lstm": 0.3, "bigru": 0.3, "cnn": 0.1, "transformer": 0.1}
-# Where "auto" applies LSA. The transformer's zero-initialised positions already make it start
-# as a bag of words, and LSA vectors did not help it on BBC News.
-LSA_AUTO = frozenset({"lstm", "bigru", "cnn"})
-# "Auto" turns LSA on for document-length texts only: a tweet has too few words for their
-# co-occurrence to say much, and on the tweets demo LSA vectors lowered accuracy.
+# How large the initial word vectors are, and whether "auto" applies LSA at all, is each
+# architecture's (ARCHITECTURES). "Auto" turns LSA on for document-length texts only: a tweet
+# has too few words for their co-occurrence to say much, and on the tweets demo LSA vectors
+# lowered accuracy.
 LSA_MIN_MEDIAN_TOKENS = 64
 
 
@@ -463,7 +515,7 @@ def _use_lsa(setting: bool | None, token_counts: Sequence[int], arch: str) -> bo
     """Whether to start from LSA word vectors: the user's choice, or "auto" (None)."""
     if setting is not None:
         return bool(setting)
-    if arch not in LSA_AUTO or not len(token_counts):
+    if not ARCHITECTURES[arch].lsa_auto or not len(token_counts):
         return False
     return float(np.median(token_counts)) >= LSA_MIN_MEDIAN_TOKENS
 

@@ -1,106 +1,30 @@
-"""The model zoo: one entry per model id, with a plain-language card, presets and a builder.
+"""The model zoo: one entry per model id, with a plain-language card, presets and its family.
 
 Importing this module is cheap: scikit-learn and TensorFlow are imported only when a model is
-built or loaded. Adding a model = one ``ModelSpec`` entry plus its builder in ``_build``.
+built or loaded. Adding a model = one ``ModelSpec`` entry in ``_SPECS`` plus its part in the
+module of its family (``linear.LINEAR_CLASSES`` or ``neural.ARCHITECTURES``); the README's
+"Adding a model" shows both.
+
+Imports point one way: the family modules know nothing of this one; it imports them on first
+use (:func:`family_module`) to build or load a model. Setting ranges and help texts live in
+``params.py``, the ``model.json`` format in ``saved.py``.
 """
 
 from __future__ import annotations
 
-import json
-import math
+from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from slm_core.errors import NotFoundError, TrainError
+from slm_core.errors import TrainError
 from slm_core.models.base import ModelSpec, TextClassifier
+from slm_core.models.params import PARAM_HELP, coerce
+from slm_core.models.saved import read_meta
+from slm_core.models.tokenize import TOKEN_UNITS
 
-MODEL_IDS: tuple[str, ...] = ("tfidf_lr", "tfidf_svm", "nb", "lstm", "bigru", "cnn", "transformer")
-LINEAR_IDS: tuple[str, ...] = ("tfidf_lr", "tfidf_svm", "nb")
-NEURAL_IDS: tuple[str, ...] = ("lstm", "bigru", "cnn", "transformer")
 PRESETS: tuple[str, ...] = ("quick", "balanced", "thorough")
-META_FILE = "model.json"
-FORMAT_VERSION = 1
-TOKEN_UNITS = ("word", "char")
-
-# -- hyper-parameters ------------------------------------------------------------------------
-
-# name -> (kind, lowest, highest, None allowed)
-_RANGES: dict[str, tuple[str, float, float, bool]] = {
-    "epochs": ("int", 1, 500, False),
-    "batch_size": ("int", 1, 4096, False),
-    "batch_tokens": ("int", 16, 1_000_000, True),
-    "embedding_dim": ("int", 2, 1024, False),
-    "units": ("int", 1, 2048, False),
-    "dropout": ("float", 0.0, 0.95, False),
-    "learning_rate": ("float", 1e-06, 1.0, False),
-    "vocab_size": ("int", 10, 1_000_000, False),
-    "max_len": ("int", 2, 10_000, True),
-    "max_len_cap": ("int", 4, 10_000, False),
-    "class_weight": ("bool", 0, 1, False),
-    "patience": ("int", 0, 100, False),
-    "kernel_size": ("int", 1, 50, False),
-    "heads": ("int", 1, 32, False),
-    "blocks": ("int", 1, 6, False),
-    "lsa_init": ("bool", 0, 1, True),
-    "C": ("float", 1e-06, 1000000.0, False),
-    "alpha": ("float", 1e-06, 100.0, False),
-    "ngram_max": ("int", 1, 8, True),
-    "min_df": ("int", 1, 1_000_000, False),
-    "max_features": ("int", 10, 10_000_000, True),
-    "sublinear_tf": ("bool", 0, 1, False),
-    "max_iter": ("int", 10, 100_000, False),
-}
-
-# Shown next to each editable setting, for people who do not train models for a living.
-PARAM_HELP: dict[str, str] = {
-    "epochs": (
-        "Passes over the training data (training stops earlier when the validation loss stops "
-        "improving)."
-    ),
-    "batch_size": "Texts per training step; smaller learns in more, noisier steps.",
-    "batch_tokens": (
-        "Most words (or characters) per training step: long texts get smaller batches than the "
-        "batch size, short ones the full batch; empty = always the batch size."
-    ),
-    "embedding_dim": "Size of the vector learned for each word or character.",
-    "units": (
-        "Width of the network (memory cells, filters or feed-forward size); more can learn more "
-        "but trains slower."
-    ),
-    "dropout": (
-        "Share of signals randomly dropped while training, against memorising the training set (0"
-        " to below 1)."
-    ),
-    "learning_rate": "Step size of the optimiser (Adam); too high diverges, too low learns slowly.",
-    "vocab_size": "Most frequent words (or characters) kept; the rest share one 'unknown' entry.",
-    "max_len": "Tokens read per text; empty = derived from the data (95% of training texts fit).",
-    "max_len_cap": "Upper limit for the derived text length (long documents are cut here).",
-    "class_weight": (
-        "Give rare labels more weight so the model does not ignore them (may lower overall "
-        "accuracy)."
-    ),
-    "patience": (
-        "Epochs without validation improvement before training stops and the best epoch is kept."
-    ),
-    "kernel_size": "Words (or characters) each filter looks at at once.",
-    "heads": "Attention heads: how many different word relations each layer can look at.",
-    "blocks": "Stacked encoder blocks.",
-    "lsa_init": (
-        "Start the word vectors from which words occur together in your training texts (LSA) "
-        "instead of at random; empty = automatic (on for document-length texts, where it lifted "
-        "accuracy on small datasets; off for short texts such as tweets)."
-    ),
-    "C": "Inverse regularisation: higher fits the training data more closely.",
-    "alpha": "Smoothing for words seen rarely; higher is more cautious.",
-    "ngram_max": (
-        "Longest word sequence (or character run for Chinese) used as a feature; empty = 2 words "
-        "/ 4 characters."
-    ),
-    "min_df": "Ignore terms found in fewer texts than this.",
-    "max_features": "Keep at most this many terms; empty = all.",
-    "sublinear_tf": "Count repeats logarithmically (1 + log count).",
-    "max_iter": "Optimiser iterations allowed.",
-}
+FAMILIES: tuple[str, ...] = ("linear", "neural")
 
 # Linear models train in one pass: a CLI-wide "--epochs" must not fail them.
 _IGNORED_BY_LINEAR = frozenset({"epochs"})
@@ -301,17 +225,37 @@ _SPECS: dict[str, ModelSpec] = {
 
 def _with_help(spec: ModelSpec) -> ModelSpec:
     keys = sorted({k for preset in spec.presets.values() for k in preset})
-    return ModelSpec(
-        id=spec.id,
-        name=spec.name,
-        family=spec.family,
-        description=spec.description,
-        presets=spec.presets,
-        param_help={k: PARAM_HELP[k] for k in keys},
-    )
+    return replace(spec, param_help={k: PARAM_HELP[k] for k in keys})
 
 
 SPECS: dict[str, ModelSpec] = {k: _with_help(v) for k, v in _SPECS.items()}
+MODEL_IDS: tuple[str, ...] = tuple(SPECS)
+
+
+def ids_of(family: str) -> tuple[str, ...]:
+    """The model ids of ``family`` ("linear" or "neural"), in the table's order."""
+    return tuple(model_id for model_id, spec in SPECS.items() if spec.family == family)
+
+
+LINEAR_IDS: tuple[str, ...] = ids_of("linear")
+NEURAL_IDS: tuple[str, ...] = ids_of("neural")
+
+
+def family_module(family: str) -> ModuleType:
+    """The module that builds and loads ``family``'s models, imported on first use.
+
+    Each exposes ``build(model_id, params, *, token_unit, seed)`` and ``load(directory, meta)``
+    and keys what it builds by model id (``linear.LINEAR_CLASSES``, ``neural.ARCHITECTURES``).
+    """
+    if family == "linear":
+        from slm_core.models import linear
+
+        return linear
+    if family == "neural":
+        from slm_core.models import neural
+
+        return neural
+    raise KeyError(f"no module builds the model family {family!r}")
 
 
 def get_spec(model_id: str) -> ModelSpec:
@@ -324,47 +268,6 @@ def get_spec(model_id: str) -> ModelSpec:
             model_id=model_id,
             choices=", ".join(MODEL_IDS),
         ) from None
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """Check one user-edited hyper-parameter and return it with its proper type."""
-    kind, low, high, nullable = _RANGES[name]
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "auto")):
-        if nullable:
-            return None
-        raise TrainError("errors.registry.needs_value", name=name)
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "1", "yes", "on"):
-            return True
-        if text in ("false", "0", "no", "off"):
-            return False
-        raise TrainError("errors.registry.must_true_false", name=name, value=f"{value!r}")
-    if isinstance(value, bool):
-        raise TrainError("errors.registry.must_number", name=name, value=f"{value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TrainError("errors.registry.must_number", name=name, value=f"{value!r}") from None
-    if not math.isfinite(number):
-        raise TrainError("errors.registry.must_finite_number", name=name, value=f"{value!r}")
-    if kind == "int":
-        if number != int(number):
-            raise TrainError("errors.registry.must_whole_number", name=name, value=f"{value!r}")
-        number = int(number)
-    if not low <= number <= high:
-        if name == "dropout":
-            raise TrainError("errors.registry.dropout_must_at_least", value=f"{value!r}")
-        raise TrainError(
-            "errors.registry.must_between",
-            name=name,
-            low=f"{low:g}",
-            high=f"{high:g}",
-            value=f"{value!r}",
-        )
-    return number
 
 
 def resolve_params(
@@ -387,7 +290,7 @@ def resolve_params(
                 model_id=model_id,
                 settings=", ".join(sorted(params)),
             )
-        params[name] = _coerce(name, value)
+        params[name] = coerce(name, value)
     if params.get("max_len") is not None and params["max_len"] > params.get("max_len_cap", 1e9):
         params["max_len_cap"] = params["max_len"]
     if "heads" in params and params["heads"] > params["embedding_dim"]:
@@ -412,70 +315,15 @@ def build(
         )
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TrainError("errors.registry.seed_must_whole_number", seed=f"{seed!r}")
-    if model_id in LINEAR_IDS:
-        from slm_core.models.linear import LINEAR_CLASSES
-
-        return LINEAR_CLASSES[model_id](**params, token_unit=token_unit, seed=seed)
-    from slm_core.models.neural import KerasTextClassifier
-
-    return KerasTextClassifier(arch=model_id, **params, token_unit=token_unit, seed=seed)
-
-
-# -- saved models --------------------------------------------------------------------------
-
-
-def write_meta(
-    directory: Path,
-    *,
-    model_id: str,
-    family: str,
-    params: dict[str, Any],
-    classes: list[str],
-    token_unit: str,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """Write ``model.json``: what :func:`load_model` needs to rebuild a saved model."""
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "model_id": model_id,
-        "family": family,
-        "params": params,
-        "classes": list(classes),
-        "token_unit": token_unit,
-        **(extra or {}),
-    }
-    text = json.dumps(meta, ensure_ascii=False, indent=2)
-    (Path(directory) / META_FILE).write_text(text, encoding="utf-8")
-
-
-def read_meta(directory: Path) -> dict[str, Any]:
-    """The ``model.json`` of a saved model."""
-    path = Path(directory) / META_FILE
-    if not path.is_file():
-        raise NotFoundError(
-            "errors.registry.no_saved_model_found", directory=directory, meta_file=META_FILE
-        )
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise TrainError(
-            "errors.registry.model_was_saved_format",
-            directory=directory,
-            found=meta.get("format_version"),
-            expected=FORMAT_VERSION,
-        )
-    return meta
+    module = family_module(get_spec(model_id).family)
+    return module.build(model_id, params, token_unit=token_unit, seed=seed)
 
 
 def load_model(directory: Path) -> TextClassifier:
-    """Load a model that ``save()`` wrote, dispatching on ``model.json``."""
+    """Load a model that ``save()`` wrote: its ``model.json`` names the id, the id its family."""
     meta = read_meta(directory)
     model_id = meta.get("model_id")
-    if model_id in LINEAR_IDS:
-        from slm_core.models import linear
-
-        return linear.load(Path(directory), meta)
-    if model_id in NEURAL_IDS:
-        from slm_core.models import neural
-
-        return neural.load(Path(directory), meta)
-    raise TrainError("errors.registry.model_unknown_id", directory=directory, model_id=model_id)
+    spec = SPECS.get(model_id) if isinstance(model_id, str) else None
+    if spec is None:
+        raise TrainError("errors.registry.model_unknown_id", directory=directory, model_id=model_id)
+    return family_module(spec.family).load(Path(directory), meta)

@@ -9,20 +9,13 @@ Every figure has a white background (``LAYOUT``), whatever template a page has s
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
 from slm_core.i18n import t
 from slm_core.report.collect import ReportData
-from slm_core.report.value_charts import LAYOUT
-
-_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
-
-
-def _safe(text: object) -> str:
-    return html.escape(str(text), quote=False)
+from slm_core.report.value_charts import LAYOUT, MARGIN, safe_label
 
 
 def accuracy_figure(data: ReportData, lang: str = "en") -> go.Figure:
@@ -63,34 +56,76 @@ def accuracy_figure(data: ReportData, lang: str = "en") -> go.Figure:
         title=t("report_chart.accuracy_title", lang),
         barmode="group",
         height=380,
-        margin=_MARGIN,
+        margin=MARGIN,
         yaxis={"range": [0, 1.05], "tickformat": ".0%"},
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
 
 
-def confusion_figure(classes: Sequence[str], matrix: Sequence[Sequence[int]], lang: str = "en"):
-    """Counts of true (rows) against predicted (columns) labels on the test split."""
-    labels = [_safe(c) for c in classes]
-    fig = go.Figure(
-        go.Heatmap(
-            z=[list(row) for row in matrix],
-            x=labels,
-            y=labels,
-            colorscale="Blues",
-            text=[[str(v) for v in row] for row in matrix],
-            texttemplate="%{text}",
-            showscale=False,
-        )
+def confusion_figure(
+    classes: Sequence[str],
+    matrix: Sequence[Sequence[float]],
+    lang: str = "en",
+    *,
+    title: str | None = None,
+    percent: bool = False,
+    clickable: bool = False,
+) -> go.Figure:
+    """True (rows) against predicted (columns) labels on the test split: counts, or row shares
+    with ``percent``. One builder for the report and the Results page.
+
+    ``clickable``: a scatter of near-invisible square markers sits on top of the heatmap
+    (Streamlit's chart selection does not report clicks on heatmap cells); a selected marker's
+    ``customdata`` is ``[true label, predicted label, cell text]`` with the labels unescaped.
+    """
+    raw = [str(c) for c in classes]
+    labels = [safe_label(c) for c in raw]
+    texts = [[f"{v:.0%}" if percent else f"{int(v):,}" for v in row] for row in matrix]
+    x_title, y_title = t("results.cm_x", lang), t("results.cm_y", lang)
+    hover = f"{safe_label(y_title)}: %{{y}}<br>{safe_label(x_title)}: %{{x}}<br>"
+    heat = go.Heatmap(
+        z=[list(row) for row in matrix],
+        x=labels,
+        y=labels,
+        colorscale="Blues",
+        text=texts,
+        texttemplate="%{text}" if len(labels) <= 15 else None,
+        # With markers on top, they answer the hover; the heatmap stays quiet.
+        hoverinfo="skip" if clickable else None,
+        hovertemplate=None if clickable else hover + "%{text}<extra></extra>",
+        showscale=False,
     )
-    size = min(140 + 45 * len(labels), 560)
+    traces = [heat]
+    if clickable:
+        traces.append(
+            go.Scatter(
+                x=[c for _ in labels for c in labels],
+                y=[r for r in labels for _ in labels],
+                mode="markers",
+                marker={
+                    "symbol": "square",
+                    "size": max(8, min(48, 480 // max(len(labels), 1))),
+                    "opacity": 0.02,
+                    "color": "#000000",
+                },
+                customdata=[
+                    [r, c, text]
+                    for r, row in zip(raw, texts, strict=True)
+                    for c, text in zip(raw, row, strict=True)
+                ],
+                hovertemplate=hover + "%{customdata[2]}<extra></extra>",
+                showlegend=False,
+            )
+        )
+    fig = go.Figure(traces)
     fig.update_layout(
         **LAYOUT,
-        title=t("report_chart.confusion_title", lang),
-        height=size,
-        margin=_MARGIN,
-        xaxis={"title": t("results.cm_x", lang)},
-        yaxis={"title": t("results.cm_y", lang), "autorange": "reversed"},
+        title=title or t("report_chart.confusion_title", lang),
+        height=min(140 + 45 * len(labels), 560),
+        margin=MARGIN,
+        xaxis={"title": x_title, "type": "category", "side": "bottom"},
+        yaxis={"title": y_title, "type": "category", "autorange": "reversed"},
+        clickmode="event+select" if clickable else None,
     )
     return fig

@@ -19,6 +19,7 @@ from typing import Any
 
 from slm_core.errors import SlmError
 from slm_core.numbers import finite_or_none
+from slm_core.runtime.record import BenchReport, SettingMeasure
 from slm_core.value.assumptions import Assumptions
 from slm_core.value.options import Option, Overrides
 from slm_core.value.scorecard import ValueReport
@@ -63,8 +64,8 @@ class CostFigures:
 
     Only what was measured: latency, CPU time, size, memory, throughput. What serving costs in
     money follows the scenario's serving mode and volume and comes from the value report
-    (``Option.serving``), never from CPU time alone. The benchmark nests its figures in more than
-    one way (a single-thread block, or flat keys); this reads both.
+    (``Option.serving``), never from CPU time alone. Read from the stored result as a
+    :class:`~slm_core.runtime.record.BenchReport` (which also reads older shapes).
     """
 
     measured: bool
@@ -84,54 +85,25 @@ class CostFigures:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def _single_thread_block(bench: Mapping[str, Any]) -> Mapping[str, Any]:
-    latency = bench.get("latency_ms")
-    if isinstance(latency, Mapping):
-        for key in ("single_thread", "1_thread", "threads_1", "one_thread", "1", "single"):
-            block = latency.get(key)
-            if isinstance(block, Mapping):
-                return block
-        if "p50" in latency:
-            return latency
-    single = bench.get("single_thread")
-    if isinstance(single, Mapping):
-        inner = single.get("latency_ms")
-        return inner if isinstance(inner, Mapping) else single
-    return {}
-
-
-def cost_figures(bench: Mapping[str, Any] | None) -> CostFigures:
+def cost_figures(bench: BenchReport | Mapping[str, Any] | None) -> CostFigures:
     """Read a run's 'bench' result; ``measured`` is False when there is none."""
-    if not bench:
+    report = BenchReport.read(bench)
+    if report is None:
         return CostFigures(measured=False)
-    single = bench.get("single_thread") if isinstance(bench.get("single_thread"), Mapping) else {}
-    block = _single_thread_block(bench)
-
-    def pick(key: str) -> float | None:
-        return finite_or_none(bench.get(key, single.get(key)))
-
-    runtime = bench.get("runtime") or bench.get("serving_runtime")
-    throughput = bench.get("throughput") if isinstance(bench.get("throughput"), Mapping) else {}
-
-    def rate(batch: str) -> float | None:
-        value = throughput.get(batch)
-        if isinstance(value, Mapping):
-            value = value.get("texts_per_second")
-        return finite_or_none(value)
-
+    single, primary = report.single or SettingMeasure(), report.primary
     return CostFigures(
         measured=True,
-        p50_ms=finite_or_none(block.get("p50")),
-        p90_ms=finite_or_none(block.get("p90")),
-        p95_ms=finite_or_none(block.get("p95")),
-        p99_ms=finite_or_none(block.get("p99")),
-        cpu_seconds_per_prediction=pick("cpu_seconds_per_prediction"),
-        artifact_bytes=pick("artifact_bytes"),
-        peak_rss_bytes=pick("peak_rss_bytes"),
-        energy_kwh_per_million=pick("energy_kwh_per_million"),
-        runtime=str(runtime) if isinstance(runtime, str) else None,
-        throughput_32=rate("32"),
-        throughput_256=rate("256"),
+        p50_ms=finite_or_none(single.latency_ms("p50")),
+        p90_ms=finite_or_none(single.latency_ms("p90")),
+        p95_ms=finite_or_none(single.latency_ms("p95")),
+        p99_ms=finite_or_none(single.latency_ms("p99")),
+        cpu_seconds_per_prediction=finite_or_none(primary.cpu_seconds_per_prediction),
+        artifact_bytes=finite_or_none(report.artifact_bytes),
+        peak_rss_bytes=finite_or_none(report.peak_rss_bytes),
+        energy_kwh_per_million=finite_or_none(report.energy_kwh_per_million),
+        runtime=report.runtime,
+        throughput_32=finite_or_none(primary.texts_per_second(32)),
+        throughput_256=finite_or_none(primary.texts_per_second(256)),
     )
 
 

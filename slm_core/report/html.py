@@ -266,7 +266,7 @@ def _leaderboard(c: _Ctx) -> Section | None:
 
 
 def _cost(c: _Ctx) -> Section | None:
-    from slm_core.report.value_tables import serving_source
+    from slm_core.report.figure_tables import serving_source
 
     data = c.data
     if not data.runs or data.value is None:

@@ -15,7 +15,14 @@ from slm_core.report.collect import ReportData
 from slm_core.report.table_types import money_text
 from slm_core.value.options import Option
 from slm_core.value.scorecard import ValueReport
-from slm_core.value.text import interval_text, money, option_label, serving_text
+from slm_core.value.text import (
+    interval_text,
+    kind_text,
+    money,
+    option_label,
+    score_text,
+    serving_text,
+)
 
 
 @dataclass(frozen=True)
@@ -38,17 +45,12 @@ class Kpi:
         }
 
 
-def kind_text(kind: str | None, lang: str) -> str:
-    """'measured', 'modelled', 'assumed' or 'not measured' in ``lang``."""
-    return t(f"value.figure_kind.{kind or 'not_measured'}", lang)
-
-
 def _decision_tile(v: ValueReport, decided: Option, lang: str) -> Kpi:
     a = v.assumptions
     if decided.kind == "manual":
         note = t("report_kpi.decision_manual", lang, horizon=f"{a.payback_horizon_months:g}")
     elif decided.kind == "api":
-        note = t("report_kpi.decision_api", lang, overall=_score(decided.overall))
+        note = t("report_kpi.decision_api", lang, overall=score_text(decided.overall))
     elif decided.kind == "cascade":
         share = decided.business.details.get("small_model_share", decided.business.coverage)
         note = t(
@@ -56,14 +58,14 @@ def _decision_tile(v: ValueReport, decided: Option, lang: str) -> Kpi:
             lang,
             share=f"{share:.0%}",
             mode=serving_text(decided, lang),
-            overall=_score(decided.overall),
+            overall=score_text(decided.overall),
         )
     else:
         note = t(
             "report_kpi.decision_model",
             lang,
             mode=serving_text(decided, lang),
-            overall=_score(decided.overall),
+            overall=score_text(decided.overall),
         )
     return Kpi(
         "decision", t("report_kpi.decision", lang), option_label(decided, lang), note, decided.key
@@ -111,7 +113,7 @@ def _accuracy_tile(data: ReportData, lang: str) -> Kpi:
 def _cost_tile(data: ReportData, model: Option | None, lang: str) -> Kpi:
     v = data.value
     a = v.assumptions
-    api = next((o for o in v.options if o.kind == "api"), None)
+    api = v.api
     api_m = api.serving.per_million if api is not None and api.serving is not None else None
     api_text = "–" if api_m is None else money_text(api_m, a.currency, lang)
     per_m = model.serving.per_million if model is not None and model.serving else None
@@ -155,10 +157,6 @@ def _social_tile(decided: Option, model: Option | None, lang: str) -> Kpi:
         ),
         None if s is None else s.score,
     )
-
-
-def _score(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0f}"
 
 
 def kpi_tiles(data: ReportData, lang: str = "en") -> list[Kpi]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from slm_core.i18n import localize_known, t
+from slm_core.models.names import model_name
+from slm_core.numbers import finite_or_none
 from slm_core.report.collect import ReportData
-from slm_core.report.table_types import Table, column, finite_float, rounded, run_columns, titled
+from slm_core.report.table_types import Table, column, rounded, run_columns, titled
 
 
 def dataset_table(data: ReportData, lang: str) -> Table:
@@ -61,13 +63,11 @@ def classes_table(data: ReportData, lang: str) -> Table:
 
 
 def leaderboard_table(data: ReportData, lang: str) -> Table:
-    from slm_core.report.model_card import model_name
-
     ranked = sorted(data.runs, key=lambda r: (-r.evaluation.accuracy, r.run_id))
     rows = []
     for r in ranked:
         ev, m = r.evaluation, r.run.metrics or {}
-        size = finite_float(m.get("model_size_bytes"))
+        size = finite_or_none(m.get("model_size_bytes"))
         rows.append(
             (
                 r.run_id,
@@ -76,16 +76,16 @@ def leaderboard_table(data: ReportData, lang: str) -> Table:
                 t(f"preset.{r.run.preset}", lang) if r.run.preset else "",
                 ev.n,
                 ev.accuracy,
-                finite_float(ev.accuracy_ci[0]),
-                finite_float(ev.accuracy_ci[1]),
+                finite_or_none(ev.accuracy_ci[0]),
+                finite_or_none(ev.accuracy_ci[1]),
                 ev.macro_f1,
-                finite_float(ev.macro_f1_ci[0]),
-                finite_float(ev.macro_f1_ci[1]),
+                finite_or_none(ev.macro_f1_ci[0]),
+                finite_or_none(ev.macro_f1_ci[1]),
                 ev.balanced_accuracy,
                 ev.weighted_f1,
                 ev.ece,
                 ev.majority_rate,
-                finite_float(r.run.train_seconds),
+                finite_or_none(r.run.train_seconds),
                 None if size is None else size / 1e6,
                 m.get("n_params"),
             )

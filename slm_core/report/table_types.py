@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slm_core.i18n import format_money, format_number, t
+from slm_core.numbers import finite_or_none
 
 # Column kinds: how a raw value is shown (the CSV and JSON keep the raw value).
 KINDS = (
@@ -70,18 +71,8 @@ class Table:
         }
 
 
-def finite_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def rounded(value: Any, digits: int) -> float | None:
-    x = finite_float(value)
+    x = finite_or_none(value)
     return None if x is None else round(x, digits)
 
 
@@ -147,6 +138,11 @@ def titled(key: str, lang: str, columns, rows, **options: Any) -> Table:
 def run_columns(lang: str) -> tuple[Column, Column]:
     """The run number and model label that every per-run table starts with."""
     return column("run", lang, "int"), column("model", lang)
+
+
+def option_columns(lang: str) -> tuple[Column, Column]:
+    """The option's key (exported, not shown) and label that every per-option table starts with."""
+    return column("key", lang, show=False), column("option", lang)
 
 
 def score_css(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slm_core.report.collect import ReportData
+from slm_core.report.figure_tables import business_table, cost_table, social_table
 from slm_core.report.model_tables import (
     classes_table,
     confusion_table,
@@ -11,18 +12,9 @@ from slm_core.report.model_tables import (
     leaderboard_table,
     per_class_table,
 )
+from slm_core.report.scenario_tables import assumptions_table, cost_volume_table, curves_table
 from slm_core.report.table_types import Table
-from slm_core.report.value_tables import (
-    assumptions_table,
-    business_table,
-    cost_table,
-    cost_volume_table,
-    curves_table,
-    decision_table,
-    options_table,
-    scores_table,
-    social_table,
-)
+from slm_core.report.value_tables import decision_table, options_table, scores_table
 
 
 def build_tables(data: ReportData, lang: str = "en") -> dict[str, Table]:

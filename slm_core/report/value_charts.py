@@ -16,7 +16,8 @@ from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.text import option_label
 
-_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
+# The margin of every report chart, shared with slm_core.report.charts.
+MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 # One colour per kind of option, so a reader finds "the API" or "people" in every chart.
 COLOURS = {"manual": "#6b7280", "api": "#dc2626", "cascade": "#7c3aed"}
 MODEL_COLOURS = ("#2563eb", "#059669", "#d97706", "#0891b2", "#be185d", "#4d7c0f", "#9333ea")
@@ -25,7 +26,8 @@ MODEL_COLOURS = ("#2563eb", "#059669", "#d97706", "#0891b2", "#be185d", "#4d7c0f
 LAYOUT = {"template": "plotly_white", "paper_bgcolor": "white", "plot_bgcolor": "white"}
 
 
-def _safe(text: object) -> str:
+def safe_label(text: object) -> str:
+    """A user-supplied label escaped for Plotly.js, which reads some HTML tags in names."""
     return html.escape(str(text), quote=False)
 
 
@@ -65,7 +67,7 @@ def cost_volume_figure(report: ValueReport, lang: str = "en") -> go.Figure | Non
                 x=volumes,
                 y=[max(y, 1e-2) for y in ys],
                 mode="lines",
-                name=_safe(option_label(o, lang)),
+                name=safe_label(option_label(o, lang)),
                 line={
                     "color": colour(report, o.key),
                     "width": 4 if best else 2,
@@ -104,7 +106,7 @@ def cost_volume_figure(report: ValueReport, lang: str = "en") -> go.Figure | Non
         **LAYOUT,
         title=t("value.chart.cost_volume_title", lang),
         height=440,
-        margin=_MARGIN,
+        margin=MARGIN,
         legend={"orientation": "h", "y": -0.22},
         xaxis={"type": "log", "title": t("value.chart.volume_x", lang)},
         yaxis={
@@ -134,7 +136,7 @@ def profit_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
                 x=curve["threshold"],
                 y=yearly,
                 mode="lines",
-                name=_safe(o.label),
+                name=safe_label(o.label),
                 legendgroup=o.key,
                 line={"color": c},
             )
@@ -145,19 +147,19 @@ def profit_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
                 y=[o.business.net_value],
                 mode="markers",
                 marker={"size": 11, "symbol": "diamond", "color": c},
-                name=_safe(o.label),
+                name=safe_label(o.label),
                 legendgroup=o.key,
                 showlegend=False,
                 hovertemplate=t("value.chart.test_point", lang) + ": %{y:,.0f}<extra></extra>",
             )
         )
-    api = next((o for o in report.options if o.kind == "api"), None)
+    api = report.api
     if api is not None:
         fig.add_hline(
             y=api.business.net_value,
             line_dash="dash",
             line_color=COLOURS["api"],
-            annotation_text=_safe(option_label(api, lang)),
+            annotation_text=safe_label(option_label(api, lang)),
             annotation_position="top left",
         )
     fig.add_hline(y=0, line_color="#6b7280", line_width=1)
@@ -165,7 +167,7 @@ def profit_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
         **LAYOUT,
         title=t("value.chart.profit_title", lang),
         height=400,
-        margin=_MARGIN,
+        margin=MARGIN,
         legend={"orientation": "h", "y": -0.25},
         xaxis={"title": t("value.profit_x", lang), "range": [0, 1]},
         yaxis={"title": t("value.profit_y", lang), "tickprefix": _symbol(report)},
@@ -189,7 +191,7 @@ def radar_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
             go.Scatterpolar(
                 r=r + r[:1],
                 theta=theta + theta[:1],
-                name=_safe(option_label(o, lang)),
+                name=safe_label(option_label(o, lang)),
                 fill="toself",
                 opacity=0.5,
                 line={"color": colour(report, o.key)},

@@ -14,6 +14,7 @@ from slm_core.runtime.bench import (
     start_background,
 )
 from slm_core.runtime.latency import LatencyConfig, LatencyReport, LatencyStats
+from slm_core.runtime.record import SettingMeasure
 from slm_core.runtime.serve import Prediction, Predictor, load_predictor
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "LatencyStats",
     "Prediction",
     "Predictor",
+    "SettingMeasure",
     "background_job",
     "bench_run",
     "format_bench",

@@ -2,8 +2,10 @@
 
 ``bench_run`` exports a Keras model once (LiteRT float32/int8 and ONNX, parity-checked on the
 test split), then measures the served form in fresh processes at one thread and at every
-core, and adds size, memory, parameters and CodeCarbon-method energy. Only one benchmark
-measures at a time per ``SLM_HOME`` (a file lock), so two never compete for the CPU.
+core, and adds size, memory, parameters and CodeCarbon-method energy: a
+:class:`~slm_core.runtime.record.BenchReport`, the typed record every reader of a stored
+benchmark uses. Only one benchmark measures at a time per ``SLM_HOME`` (a file lock), so two
+never compete for the CPU.
 
 ``start_background`` runs benchmarks in a detached process for the Cost page, which polls
 each run's 'bench_progress' result. ``python -m slm_core.runtime.bench --run ID`` is that
@@ -25,29 +27,29 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from slm_core import cost
 from slm_core.errors import NotFoundError, Phrase, SlmError, render
+from slm_core.runtime.export import ExportedForm
 from slm_core.runtime.latency import LatencyConfig
+from slm_core.runtime.record import (
+    BENCH_VERSION,
+    SINGLE,
+    BenchReport,
+    SettingMeasure,
+    setting_key,
+)
 from slm_core.runtime.serve import default_serving_dir, read_manifest, thread_count
 
 BENCH_KIND = "bench"
 PROGRESS_KIND = "bench_progress"
-BENCH_VERSION = 1
 MAX_TEXTS = 2000
 JOB_FILE = "bench_job.json"
 LOCK_FILE = "bench.lock"
-FORM_NAMES = {
-    "litert_f32": "LiteRT float32",
-    "litert_int8": "LiteRT dynamic-range int8",
-    "onnx": "ONNX Runtime",
-    "keras": "Keras (TensorFlow tf.function)",
-    "sklearn": "scikit-learn",
-}
 
 Progress = Callable[[float, str], None]
 
@@ -57,118 +59,6 @@ def default_config() -> LatencyConfig:
     from slm_core.runtime.latency import QUICK
 
     return QUICK if os.environ.get("SLM_BENCH_PROFILE", "").lower() == "quick" else LatencyConfig()
-
-
-def setting_key(threads: int, all_threads: int) -> str:
-    """Name of a thread setting in the stored result: single_thread, all_threads or threads_N."""
-    if threads == 1:
-        return "single_thread"
-    if threads == all_threads:
-        return "all_threads"
-    return f"threads_{threads}"
-
-
-@dataclass(frozen=True)
-class BenchReport:
-    """Everything measured about serving one run, as stored under the run's 'bench' result.
-
-    ``settings`` maps a thread setting ("single_thread", "all_threads") to what the measuring
-    process reported (latency, throughput, memory, CPU seconds). Energy excludes PUE.
-    """
-
-    run_id: int
-    model_id: str
-    family: str
-    form: str
-    parity: dict[str, Any] | None
-    forms: dict[str, Any]
-    settings: dict[str, dict[str, Any]]
-    artifact_bytes: int | None
-    artifact_files: dict[str, int]
-    n_params: int | None
-    cpu: dict[str, Any]
-    energy: dict[str, Any]
-    train_energy: dict[str, Any]
-    measured_at: str
-    host: dict[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def single(self) -> dict[str, Any] | None:
-        return self.settings.get("single_thread")
-
-    @property
-    def all_threads(self) -> dict[str, Any] | None:
-        return self.settings.get("all_threads")
-
-    def _primary(self) -> dict[str, Any]:
-        return self.single or next(iter(self.settings.values()), {})
-
-    def to_dict(self) -> dict[str, Any]:
-        primary = self._primary()
-        peak = [s.get("peak_rss_bytes") for s in self.settings.values() if s.get("peak_rss_bytes")]
-        throughput = {
-            k: v.get("texts_per_second") for k, v in (primary.get("throughput") or {}).items()
-        }
-        batch = (primary.get("throughput") or {}).get("256") or {}
-        return {
-            "version": BENCH_VERSION,
-            "run_id": self.run_id,
-            "model_id": self.model_id,
-            "family": self.family,
-            "form": self.form,
-            "runtime": FORM_NAMES.get(self.form, self.form),
-            "runtime_version": primary.get("runtime_version"),
-            "parity": self.parity,
-            "forms": self.forms,
-            "threads": primary.get("threads"),
-            "latency_ms": {k: dict(v.get("latency_ms") or {}) for k, v in self.settings.items()},
-            "settings": self.settings,
-            "load_ms": primary.get("load_ms"),
-            "first_call_ms": primary.get("first_call_ms"),
-            "throughput": throughput,
-            "vectorize_share": primary.get("vectorize_share"),
-            "cpu_seconds_per_prediction": primary.get("cpu_seconds_per_prediction"),
-            "cpu_seconds_per_prediction_batch": batch.get("cpu_seconds_per_text"),
-            "cpu_seconds_basis": "process CPU time per single-text prediction, 1 thread",
-            "artifact_bytes": self.artifact_bytes,
-            "artifact_files": self.artifact_files,
-            "n_params": self.n_params,
-            "peak_rss_bytes": max(peak) if peak else None,
-            "energy_kwh_per_million": self.energy.get("value"),
-            "energy_includes_pue": False,
-            "energy": self.energy,
-            "train_energy_kwh": self.train_energy.get("value"),
-            "train_energy_source": self.train_energy.get("source"),
-            "train_energy": self.train_energy,
-            "cpu": self.cpu,
-            "host": self.host,
-            "measured_at": self.measured_at,
-            "config": primary.get("config"),
-            "notes": list(self.notes),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BenchReport:
-        """Rebuild a report from a stored 'bench' result."""
-        return cls(
-            run_id=int(data["run_id"]),
-            model_id=str(data.get("model_id", "")),
-            family=str(data.get("family", "")),
-            form=str(data.get("form", "")),
-            parity=data.get("parity"),
-            forms=dict(data.get("forms") or {}),
-            settings=dict(data.get("settings") or {}),
-            artifact_bytes=data.get("artifact_bytes"),
-            artifact_files=dict(data.get("artifact_files") or {}),
-            n_params=data.get("n_params"),
-            cpu=dict(data.get("cpu") or {}),
-            energy=dict(data.get("energy") or {}),
-            train_energy=dict(data.get("train_energy") or {}),
-            measured_at=str(data.get("measured_at", "")),
-            host=dict(data.get("host") or {}),
-            notes=tuple(data.get("notes") or ()),
-        )
 
 
 # --------------------------------------------------------------------------- lock
@@ -225,6 +115,162 @@ def _train_energy(run, family: str, cpu: dict[str, Any], ram_w: float) -> dict[s
     return {**figure.to_dict(), "source": "estimate", "estimate": True}
 
 
+@dataclass(frozen=True)
+class _Target:
+    """A succeeded run ready to measure: its saved model, metadata and sampled test texts."""
+
+    run: Any  # RunRecord
+    model_dir: Path
+    meta: dict[str, Any]
+    preds: Any  # TestPredictions
+    texts: list[str]
+
+    @property
+    def family(self) -> str:
+        return str(self.meta.get("family", "linear"))
+
+
+def _target(store, run_id: int, max_texts: int) -> _Target:
+    """The run to measure, or an error saying why it cannot be measured."""
+    from slm_core.models.saved import read_meta
+    from slm_core.train import MODEL_SUBDIR, load_test_predictions
+
+    run = store.get_run(run_id)
+    if run.status != "succeeded":
+        raise SlmError(
+            "errors.runtime_bench.run_only_successfully_trained",
+            run_id=run_id,
+            status=Phrase(f"status.{run.status}"),
+        )
+    model_dir = store.artifact_dir(run_id) / MODEL_SUBDIR
+    if not (model_dir / "model.json").exists():
+        raise NotFoundError("errors.runtime_bench.run_no_saved_model", run_id=run_id)
+    meta = read_meta(model_dir)
+    preds = load_test_predictions(store, run_id)
+    texts = _sample_texts(preds.texts, max_texts)
+    if not texts:
+        raise SlmError("errors.runtime_bench.run_no_test_texts", run_id=run_id)
+    return _Target(run, model_dir, meta, preds, texts)
+
+
+def _exported_forms(
+    target: _Target, serving_dir: Path, reexport: bool, say: Progress, notes: list[str]
+) -> dict[str, ExportedForm]:
+    """A Keras model's exported forms (exported again when stale), noting what cannot serve."""
+    from slm_core.runtime.export import manifest_is_current
+    from slm_core.runtime.measure import export_in_subprocess
+
+    manifest = read_manifest(serving_dir)
+    if reexport or not manifest_is_current(manifest, target.model_dir):
+        say(0.05, "exporting to LiteRT and ONNX and checking parity")
+        preds = target.preds
+        manifest = export_in_subprocess(
+            target.model_dir,
+            serving_dir,
+            preds.texts,
+            preds.y_true,
+            _aligned_proba(preds, target.meta["classes"]),
+        )
+    forms = {k: ExportedForm.from_dict(v) for k, v in (manifest.get("forms") or {}).items()}
+    failed = [
+        f"{name}: {form.error or 'parity failed'}"
+        for name, form in forms.items()
+        if not form.passed
+    ]
+    notes.extend(render("errors.note.not_served", line=line) for line in failed)
+    if manifest.get("served") == "keras":
+        notes.append(render("errors.note.keras_serves"))
+    return forms
+
+
+def _measure_settings(
+    target: _Target,
+    wanted: list[int],
+    serving_dir: Path,
+    config: LatencyConfig,
+    say: Progress,
+) -> dict[str, SettingMeasure]:
+    """Each thread setting measured in its own fresh process, one after another."""
+    from slm_core.runtime.measure import measure_in_subprocess
+
+    all_threads = thread_count(None)
+    start = 0.4 if target.family == "neural" else 0.05
+    step = (0.95 - start) / len(wanted)
+    settings: dict[str, SettingMeasure] = {}
+    for i, n in enumerate(wanted):
+        say(start + i * step, f"measuring with {n} thread{'s' if n > 1 else ''}")
+        measured = measure_in_subprocess(
+            target.model_dir, target.texts, n, serving_dir=serving_dir, config=config
+        )
+        settings[setting_key(n, all_threads)] = SettingMeasure.from_dict(measured)
+    return settings
+
+
+def _with_stored_settings(
+    store, run_id: int, settings: dict[str, SettingMeasure]
+) -> dict[str, SettingMeasure]:
+    """The run's stored settings (of this result version) updated with the new ones."""
+    previous = store.get_result(run_id, BENCH_KIND) or {}
+    if previous.get("version") != BENCH_VERSION:
+        return settings
+    kept = {
+        str(k): SettingMeasure.from_dict(v) for k, v in (previous.get("settings") or {}).items()
+    }
+    return {**kept, **settings}
+
+
+def _serving_energy(
+    primary: SettingMeasure, settings: dict[str, SettingMeasure]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """This machine's CPU power and the energy of 1M predictions (CodeCarbon's method)."""
+    from slm_core.energy import cpu_power
+
+    power = cpu_power().to_dict()
+    peak = max(s.peak_rss_bytes or 0 for s in settings.values())
+    ram = cost.ram_watts(peak / 2**30 if peak else 0.0)
+    mean_ms = primary.latency_ms("mean")
+    energy = cost.inference_kwh_per_million(
+        primary.cpu_seconds_per_prediction,
+        (mean_ms or 0.0) / 1000.0 if primary.latency is not None else None,
+        float(power["watts_per_thread"]),
+        float(ram.value),
+    ).to_dict()
+    energy["ram"] = ram.to_dict()
+    energy["estimate"] = not power.get("rapl", False)
+    return power, energy
+
+
+def _bench_report(
+    target: _Target,
+    settings: dict[str, SettingMeasure],
+    forms: dict[str, ExportedForm],
+    notes: list[str],
+) -> BenchReport:
+    """The report of the measured settings, with energy, size and parameters."""
+    primary = settings.get(SINGLE) or settings[next(iter(settings))]
+    power, energy = _serving_energy(primary, settings)
+    run = target.run
+    n_params = (run.metrics or {}).get("n_params") or target.meta.get("n_params")
+    return BenchReport(
+        run_id=run.id,
+        model_id=run.model_id,
+        family=target.family,
+        form=str(primary.form),
+        parity=primary.parity,
+        forms=forms,
+        settings=settings,
+        artifact_bytes=primary.artifact_bytes,
+        artifact_files=dict(primary.artifact_files),
+        n_params=int(n_params) if n_params is not None else None,
+        cpu=power,
+        energy=energy,
+        train_energy=_train_energy(run, target.family, power, float(energy["ram"]["value"])),
+        measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        host=_host(),
+        notes=tuple(notes),
+    )
+
+
 def bench_run(
     store,
     run_id: int,
@@ -250,108 +296,26 @@ def bench_run(
     reexport
         Export the Keras model again even if a current export exists.
     """
-    from slm_core.energy import cpu_power
-    from slm_core.models.registry import read_meta
-    from slm_core.runtime.measure import export_in_subprocess, measure_in_subprocess
-    from slm_core.train import MODEL_SUBDIR, load_test_predictions
-
     say = progress or (lambda fraction, message: None)
-    config = config or default_config()
-    run = store.get_run(run_id)
-    if run.status != "succeeded":
-        raise SlmError(
-            "errors.runtime_bench.run_only_successfully_trained",
-            run_id=run_id,
-            status=Phrase(f"status.{run.status}"),
-        )
-    model_dir = store.artifact_dir(run_id) / MODEL_SUBDIR
-    if not (model_dir / "model.json").exists():
-        raise NotFoundError("errors.runtime_bench.run_no_saved_model", run_id=run_id)
-    meta = read_meta(model_dir)
-    family = str(meta.get("family", "linear"))
-    preds = load_test_predictions(store, run_id)
-    texts = _sample_texts(preds.texts, max_texts)
-    if not texts:
-        raise SlmError("errors.runtime_bench.run_no_test_texts", run_id=run_id)
+    target = _target(store, run_id, max_texts)
     all_threads = thread_count(None)
     wanted = [1, all_threads] if threads is None else [int(threads)]
     wanted = list(dict.fromkeys(max(1, w) for w in wanted))
     notes: list[str] = []
+    forms: dict[str, ExportedForm] = {}
 
     say(0.0, "waiting for other measurements to finish")
     with _bench_lock(store.home):
         if store.list_runs(statuses=("running",)):
             notes.append(render("errors.note.training_active"))
-        serving_dir = default_serving_dir(model_dir)
-        manifest = None
-        if family == "neural":
-            from slm_core.runtime.export import manifest_is_current
-
-            manifest = read_manifest(serving_dir)
-            if reexport or not manifest_is_current(manifest, model_dir):
-                say(0.05, "exporting to LiteRT and ONNX and checking parity")
-                manifest = export_in_subprocess(
-                    model_dir,
-                    serving_dir,
-                    preds.texts,
-                    preds.y_true,
-                    _aligned_proba(preds, meta["classes"]),
-                )
-            failed = [
-                f"{name}: {form.get('error') or 'parity failed'}"
-                for name, form in (manifest.get("forms") or {}).items()
-                if not form.get("passed")
-            ]
-            notes.extend(render("errors.note.not_served", line=line) for line in failed)
-            if manifest.get("served") == "keras":
-                notes.append(render("errors.note.keras_serves"))
-        settings: dict[str, dict[str, Any]] = {}
-        start = 0.4 if family == "neural" else 0.05
-        step = (0.95 - start) / len(wanted)
-        for i, n in enumerate(wanted):
-            say(start + i * step, f"measuring with {n} thread{'s' if n > 1 else ''}")
-            settings[setting_key(n, all_threads)] = measure_in_subprocess(
-                model_dir, texts, n, serving_dir=serving_dir, config=config
-            )
-
-    previous = store.get_result(run_id, BENCH_KIND) or {}
-    if threads is not None and previous.get("version") == BENCH_VERSION:
-        kept = dict(previous.get("settings") or {})
-        kept.update(settings)
-        settings = kept
-    primary = settings.get("single_thread") or settings[next(iter(settings))]
+        serving_dir = default_serving_dir(target.model_dir)
+        if target.family == "neural":
+            forms = _exported_forms(target, serving_dir, reexport, say, notes)
+        settings = _measure_settings(target, wanted, serving_dir, config or default_config(), say)
+    if threads is not None:
+        settings = _with_stored_settings(store, run_id, settings)
     say(0.96, "computing energy")
-    power = cpu_power().to_dict()
-    peak = max(s.get("peak_rss_bytes") or 0 for s in settings.values())
-    ram = cost.ram_watts(peak / 2**30 if peak else 0.0)
-    latency = primary.get("latency_ms") or {}
-    energy = cost.inference_kwh_per_million(
-        primary.get("cpu_seconds_per_prediction"),
-        (latency.get("mean") or 0.0) / 1000.0 if latency else None,
-        float(power["watts_per_thread"]),
-        float(ram.value),
-    ).to_dict()
-    energy["ram"] = ram.to_dict()
-    energy["estimate"] = not power.get("rapl", False)
-    n_params = (run.metrics or {}).get("n_params") or meta.get("n_params")
-    report = BenchReport(
-        run_id=run.id,
-        model_id=run.model_id,
-        family=family,
-        form=str(primary.get("form")),
-        parity=primary.get("parity"),
-        forms=dict((manifest or {}).get("forms") or {}),
-        settings=settings,
-        artifact_bytes=primary.get("artifact_bytes"),
-        artifact_files=dict(primary.get("artifact_files") or {}),
-        n_params=int(n_params) if n_params is not None else None,
-        cpu=power,
-        energy=energy,
-        train_energy=_train_energy(run, family, power, float(ram.value)),
-        measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        host=_host(),
-        notes=tuple(notes),
-    )
+    report = _bench_report(target, settings, forms, notes)
     store.put_result(run_id, BENCH_KIND, report.to_dict())
     say(1.0, "done")
     return report
@@ -380,49 +344,47 @@ def _mb(value: Any) -> str:
     return "—" if not value else f"{value / 1e6:,.2f} MB"
 
 
-def format_bench(report: BenchReport, assumptions=None) -> str:
-    """A readable summary of a benchmark (the CLI's table), with the serving cost of the
-    scenario's volume in every serving mode."""
-    from slm_core.value.assumptions import Assumptions
-    from slm_core.value.serving import money_summary
-
-    data = report.to_dict()
-    a = assumptions or Assumptions()
-    lines = [
-        f"Run {report.run_id} · {report.model_id} ({report.family}) · served by "
-        f"{data['runtime']} ({data.get('runtime_version') or '?'})",
-    ]
+def _parity_lines(report: BenchReport) -> list[str]:
     parity = report.parity or {}
-    if report.family == "neural" and parity:
-        delta = parity.get("accuracy_delta")
-        lines.append(
-            f"Parity with Keras on {parity.get('n', 0):,} test texts: agreement "
-            f"{parity.get('agreement', 0):.2%}, accuracy change "
-            f"{'—' if delta is None else f'{delta * 100:+.2f} points'} "
-            f"({'passed' if parity.get('passed') else 'FAILED'})"
-        )
-    lines.append("")
+    if report.family != "neural" or not parity:
+        return []
+    delta = parity.get("accuracy_delta")
+    return [
+        f"Parity with Keras on {parity.get('n', 0):,} test texts: agreement "
+        f"{parity.get('agreement', 0):.2%}, accuracy change "
+        f"{'—' if delta is None else f'{delta * 100:+.2f} points'} "
+        f"({'passed' if parity.get('passed') else 'FAILED'})"
+    ]
+
+
+def _settings_table(report: BenchReport) -> list[str]:
+    """One row per thread setting: load, first call, percentiles, throughput, memory."""
     header = f"{'threads':<14}{'load ms':>9}{'first ms':>9}{'p50':>9}{'p90':>9}{'p95':>9}"
     header += f"{'p99':>9}{'calls':>7}{'/s @32':>10}{'/s @256':>10}{'vec %':>7}{'peak RSS':>12}"
-    lines.append(header)
+    lines = [header]
     for key, s in report.settings.items():
-        lat = s.get("latency_ms") or {}
-        tp = s.get("throughput") or {}
+        lat = s.latency_ms
         lines.append(
-            f"{key:<14}{_ms(s.get('load_ms')):>9}{_ms(s.get('first_call_ms')):>9}"
-            f"{_ms(lat.get('p50')):>9}{_ms(lat.get('p90')):>9}{_ms(lat.get('p95')):>9}"
-            f"{_ms(lat.get('p99')):>9}{lat.get('n_calls', 0):>7}"
-            f"{(tp.get('32') or {}).get('texts_per_second', 0):>10,.0f}"
-            f"{(tp.get('256') or {}).get('texts_per_second', 0):>10,.0f}"
-            f"{(s.get('vectorize_share') or 0) * 100:>6.1f}%"
-            f"{_mb(s.get('peak_rss_bytes')):>12}"
+            f"{key:<14}{_ms(s.load_ms):>9}{_ms(s.first_call_ms):>9}"
+            f"{_ms(lat('p50')):>9}{_ms(lat('p90')):>9}{_ms(lat('p95')):>9}"
+            f"{_ms(lat('p99')):>9}{lat('n_calls') or 0:>7}"
+            f"{s.texts_per_second(32) or 0:>10,.0f}"
+            f"{s.texts_per_second(256) or 0:>10,.0f}"
+            f"{(s.vectorize_share or 0) * 100:>6.1f}%"
+            f"{_mb(s.peak_rss_bytes):>12}"
         )
     lines.append("(latency in ms per single text, raw text in, label and probabilities out)")
-    lines.append("")
-    cpu_s = data.get("cpu_seconds_per_prediction")
-    money = money_summary(data, a)
+    return lines
+
+
+def _money_lines(report: BenchReport, a) -> list[str]:
+    """Size, CPU time and the yearly serving cost of the scenario's volume in every mode."""
+    from slm_core.value.serving import money_summary
+
+    cpu_s = report.primary.cpu_seconds_per_prediction
+    money = money_summary(report.to_dict(), a)
     n_params = f"{report.n_params:,}" if report.n_params else "—"
-    lines.append(f"Artifact: {_mb(report.artifact_bytes)} · parameters: {n_params}")
+    lines = [f"Artifact: {_mb(report.artifact_bytes)} · parameters: {n_params}"]
     if cpu_s is not None:
         lines.append(f"CPU per prediction: {cpu_s * 1000:.3f} ms (1 thread, single text)")
     lines.append(
@@ -435,7 +397,12 @@ def format_bench(report: BenchReport, assumptions=None) -> str:
         extra = f", {figure['instances']} instance(s)" if figure.get("instances") else ""
         fits = "" if figure["feasible"] else " (does not fit the device budget)"
         lines.append(f"  {mode:<11} {cost_text:>16} · {per_m}{extra}{fits}")
-    energy = data.get("energy_kwh_per_million")
+    return lines
+
+
+def _energy_lines(report: BenchReport) -> list[str]:
+    lines = []
+    energy = report.energy_kwh_per_million
     if energy is not None:
         cpu = report.cpu
         kind = " estimate" if cpu.get("estimate") else ""
@@ -449,6 +416,24 @@ def format_bench(report: BenchReport, assumptions=None) -> str:
         lines.append(
             f"Training energy: {train['value']:.6g} kWh before PUE ({train.get('source')})"
         )
+    return lines
+
+
+def format_bench(report: BenchReport, assumptions=None) -> str:
+    """A readable summary of a benchmark (the CLI's table), with the serving cost of the
+    scenario's volume in every serving mode."""
+    from slm_core.value.assumptions import Assumptions
+
+    runtime = f"{report.runtime} ({report.primary.runtime_version or '?'})"
+    lines = [
+        f"Run {report.run_id} · {report.model_id} ({report.family}) · served by {runtime}",
+        *_parity_lines(report),
+        "",
+        *_settings_table(report),
+        "",
+        *_money_lines(report, assumptions or Assumptions()),
+        *_energy_lines(report),
+    ]
     lines.extend(f"Note: {n}" for n in report.notes)
     return "\n".join(lines)
 

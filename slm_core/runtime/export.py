@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +82,18 @@ class Parity:
             "passed": self.passed,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Parity:
+        """Read :meth:`to_dict` back (the delta and the verdict follow from the figures)."""
+        return cls(
+            n=int(data.get("n") or 0),
+            accuracy=data.get("accuracy"),
+            reference_accuracy=data.get("reference_accuracy"),
+            agreement=float(data.get("agreement") or 0.0),
+            max_abs_diff=float(data.get("max_abs_diff") or 0.0),
+            tolerance=float(data.get("tolerance", PARITY_TOLERANCE)),
+        )
+
 
 @dataclass(frozen=True)
 class ExportedForm:
@@ -110,6 +122,20 @@ class ExportedForm:
             "error": self.error,
             "passed": self.passed,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExportedForm:
+        """Read :meth:`to_dict` back, as a manifest or a stored benchmark holds it."""
+        parity = data.get("parity")
+        return cls(
+            name=str(data.get("name", "")),
+            file=data.get("file"),
+            bytes=data.get("bytes"),
+            seconds=data.get("seconds"),
+            parity=Parity.from_dict(parity) if isinstance(parity, Mapping) else None,
+            p50_ms=data.get("p50_ms"),
+            error=data.get("error"),
+        )
 
 
 @dataclass(frozen=True)
@@ -268,7 +294,6 @@ def export_model(
     ``progress(message)`` is called before each step.
     """
     from slm_core.models.registry import load_model
-    from slm_core.runtime.serve import load_predictor
 
     say = progress or (lambda message: None)
     model_dir, serving_dir = Path(model_dir), Path(serving_dir)
@@ -282,60 +307,104 @@ def export_model(
     if reference_proba is None:
         say("predicting with the Keras model")
         reference_proba = classifier.predict_proba_ids(ids)
-    reference_proba = np.asarray(reference_proba, dtype=np.float64)
-    classes = list(classifier.classes_)
-    timing_texts = [t for t in texts[:500] if t.strip()] or ["?"]
-    timing = LatencyConfig(
-        min_calls=timing_calls,
-        min_seconds=timing_seconds,
-        max_seconds=max(2.0, 3 * timing_seconds),
-        warmup_calls=5,
+    check = _ParityCheck(
+        ids,
+        np.asarray(reference_proba, dtype=np.float64),
+        list(classifier.classes_),
+        y_true,
+        tolerance,
     )
-
+    timing = _Timing(
+        [t for t in texts[:500] if t.strip()] or ["?"],
+        LatencyConfig(
+            min_calls=timing_calls,
+            min_seconds=timing_seconds,
+            max_seconds=max(2.0, 3 * timing_seconds),
+            warmup_calls=5,
+        ),
+    )
     results: dict[str, ExportedForm] = {}
     for form in forms:
-        path = serving_dir / FORM_FILES[form]
         say(f"exporting {form}")
-        started = time.perf_counter()
-        try:
-            if form == "onnx":
-                size = export_onnx(classifier.model_, path)
-            else:
-                size = export_litert(
-                    classifier.model_,
-                    classifier.max_len_,
-                    path,
-                    quantize=form == "litert_int8",
-                )
-            seconds = time.perf_counter() - started
-            say(f"checking {form} against the Keras model")
-            runtime = open_runtime(form, serving_dir, threads=os.cpu_count())
-            check = parity(runtime.run(ids), reference_proba, classes, y_true, tolerance)
-            del runtime
-            predictor = load_predictor(model_dir, serving_dir=serving_dir, threads=1, form=form)
-            stats, _ = time_calls(predictor.predict_one, timing_texts, timing)
-            results[form] = ExportedForm(form, path.name, size, seconds, check, stats.p50)
-        except Exception as exc:  # one form failing must not stop the others
-            path.unlink(missing_ok=True)
-            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-            error = f"{type(exc).__name__}: {reason}"
-            results[form] = ExportedForm(
-                form, None, None, time.perf_counter() - started, error=error
-            )
-
-    passing = [f for f in results.values() if f.passed and f.p50_ms is not None]
-    served = min(passing, key=lambda f: f.p50_ms).name if passing else "keras"
+        results[form] = _export_form(form, classifier, model_dir, serving_dir, check, timing, say)
     source = model_dir / "model.keras"
     manifest = ExportManifest(
         model_id=classifier.model_id,
         max_len=int(classifier.max_len_),
-        served=served,
+        served=_fastest_passing(results),
         forms=results,
         source_mtime=source.stat().st_mtime if source.exists() else None,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     manifest.save(serving_dir)
     return manifest
+
+
+@dataclass(frozen=True)
+class _ParityCheck:
+    """The test texts as token ids and what the Keras model answered on them."""
+
+    ids: np.ndarray
+    reference_proba: np.ndarray
+    classes: list[str]
+    y_true: Sequence[str] | None
+    tolerance: float
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """The texts and settings of the quick single-text timing of each form."""
+
+    texts: list[str]
+    config: LatencyConfig
+
+
+def _export_form(
+    form: str,
+    classifier,
+    model_dir: Path,
+    serving_dir: Path,
+    check: _ParityCheck,
+    timing: _Timing,
+    say: Callable[[str], None],
+) -> ExportedForm:
+    """Export one form, check its parity and time it; a failure is recorded, never raised."""
+    from slm_core.runtime.serve import load_predictor
+
+    path = serving_dir / FORM_FILES[form]
+    started = time.perf_counter()
+    try:
+        if form == "onnx":
+            size = export_onnx(classifier.model_, path)
+        else:
+            size = export_litert(
+                classifier.model_, classifier.max_len_, path, quantize=form == "litert_int8"
+            )
+        seconds = time.perf_counter() - started
+        say(f"checking {form} against the Keras model")
+        runtime = open_runtime(form, serving_dir, threads=os.cpu_count())
+        compared = parity(
+            runtime.run(check.ids),
+            check.reference_proba,
+            check.classes,
+            check.y_true,
+            check.tolerance,
+        )
+        del runtime
+        predictor = load_predictor(model_dir, serving_dir=serving_dir, threads=1, form=form)
+        stats, _ = time_calls(predictor.predict_one, timing.texts, timing.config)
+        return ExportedForm(form, path.name, size, seconds, compared, stats.p50)
+    except Exception as exc:  # one form failing must not stop the others
+        path.unlink(missing_ok=True)
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        error = f"{type(exc).__name__}: {reason}"
+        return ExportedForm(form, None, None, time.perf_counter() - started, error=error)
+
+
+def _fastest_passing(forms: dict[str, ExportedForm]) -> str:
+    """The passing form with the lowest single-text p50, else 'keras'."""
+    passing = [f for f in forms.values() if f.passed and f.p50_ms is not None]
+    return min(passing, key=lambda f: f.p50_ms).name if passing else "keras"
 
 
 def manifest_is_current(manifest: dict[str, Any] | None, model_dir: Path) -> bool:

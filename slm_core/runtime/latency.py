@@ -11,8 +11,8 @@ Throughput: texts per second at fixed batch sizes. CPU seconds are the process's
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,15 @@ class LatencyConfig:
             "throughput_seconds": self.throughput_seconds,
             "throughput_min_calls": self.throughput_min_calls,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LatencyConfig:
+        """Read :meth:`to_dict` back (keys this version does not know are left out)."""
+        known = {f.name for f in fields(cls)}
+        raw = {k: v for k, v in data.items() if k in known}
+        if "batch_sizes" in raw:
+            raw["batch_sizes"] = tuple(raw["batch_sizes"])
+        return cls(**raw)
 
 
 QUICK = LatencyConfig(min_calls=50, min_seconds=0.3, max_seconds=2.0, throughput_seconds=0.3)
@@ -73,6 +82,11 @@ class LatencyStats:
             "min": self.min,
             "max": self.max,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LatencyStats:
+        """Read :meth:`to_dict` back; a figure an older stored result lacks is None."""
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
 
 
 def summarize(samples_s: Sequence[float], seconds: float | None = None) -> LatencyStats:
@@ -143,6 +157,16 @@ class Throughput:
             "cpu_seconds_per_text": self.cpu_seconds_per_text,
         }
 
+    @classmethod
+    def from_dict(cls, batch_size: int | str, data: Any) -> Throughput:
+        """Read :meth:`to_dict` back; older results stored only texts per second (a number),
+        and a figure they lack is None."""
+        if not isinstance(data, Mapping):
+            data = {"texts_per_second": data}
+        size = data.get("batch_size")
+        values = {f.name: data.get(f.name) for f in fields(cls)}
+        return cls(**{**values, "batch_size": int(batch_size) if size is None else size})
+
 
 def throughput(
     predict_batch: Callable[[list[str]], Any],
@@ -188,19 +212,26 @@ class LatencyReport:
     config: LatencyConfig
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "threads": self.threads,
-            "form": self.form,
-            "load_ms": self.load_ms,
-            "first_call_ms": self.first_call_ms,
-            "latency_ms": self.latency.to_dict(),
-            "vectorize_ms_mean": self.vectorize_ms_mean,
-            "vectorize_share": self.vectorize_share,
-            "cpu_seconds_per_prediction": self.cpu_seconds_per_prediction,
-            "throughput": {str(t.batch_size): t.to_dict() for t in self.throughput},
-            "n_texts": self.n_texts,
-            "config": self.config.to_dict(),
-        }
+        return timing_dict(self)
+
+
+def timing_dict(m: Any) -> dict[str, Any]:
+    """The JSON of what a timing measured: of a :class:`LatencyReport`, and the first keys of
+    the stored per-setting record that adds the process's own figures to it
+    (:class:`~slm_core.runtime.record.SettingMeasure`)."""
+    return {
+        "threads": m.threads,
+        "form": m.form,
+        "load_ms": m.load_ms,
+        "first_call_ms": m.first_call_ms,
+        "latency_ms": None if m.latency is None else m.latency.to_dict(),
+        "vectorize_ms_mean": m.vectorize_ms_mean,
+        "vectorize_share": m.vectorize_share,
+        "cpu_seconds_per_prediction": m.cpu_seconds_per_prediction,
+        "throughput": {str(t.batch_size): t.to_dict() for t in m.throughput},
+        "n_texts": m.n_texts,
+        "config": None if m.config is None else m.config.to_dict(),
+    }
 
 
 def measure_predictor(

@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +93,16 @@ def measure_in_subprocess(
     config=None,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Serve a saved model in a fresh process with ``threads`` threads and measure it."""
+    """Serve a saved model in a fresh process with ``threads`` threads and measure it.
+
+    Returns the child's JSON, a :class:`~slm_core.runtime.record.SettingMeasure` as
+    ``to_dict()`` writes it (read it with ``SettingMeasure.from_dict``).
+    """
     from slm_core.runtime.latency import LatencyConfig
 
     config = config or LatencyConfig()
     with tempfile.TemporaryDirectory(prefix="slm_texts_") as tmp:
-        path = _texts_file(Path(tmp), {"texts": list(texts), "config": asdict(config)})
+        path = _texts_file(Path(tmp), {"texts": list(texts), "config": config.to_dict()})
         args = ["serve", "--model-dir", str(model_dir), "--texts", str(path)]
         args += ["--threads", str(int(threads))]
         if serving_dir is not None:
@@ -179,6 +182,7 @@ def _serve_child(args: argparse.Namespace) -> dict[str, Any]:
     payload = json.loads(Path(args.texts).read_text(encoding="utf-8"))
     # Baseline: Python with NumPy, what any Python service starts from.
     from slm_core.runtime.latency import LatencyConfig, measure_predictor
+    from slm_core.runtime.record import SettingMeasure
     from slm_core.runtime.serve import load_predictor
 
     rss_start = _rss_bytes()
@@ -191,23 +195,20 @@ def _serve_child(args: argparse.Namespace) -> dict[str, Any]:
     )
     load_seconds = time.perf_counter() - started
     rss_loaded = _rss_bytes()
-    raw = dict(payload.get("config") or {})
-    if "batch_sizes" in raw:
-        raw["batch_sizes"] = tuple(raw["batch_sizes"])
-    report = measure_predictor(predictor, payload["texts"], LatencyConfig(**raw), load_seconds)
-    out = report.to_dict()
-    out.update(
+    config = LatencyConfig.from_dict(payload.get("config") or {})
+    report = measure_predictor(predictor, payload["texts"], config, load_seconds)
+    return SettingMeasure.of(
+        report,
         rss_start_bytes=rss_start,
         rss_loaded_bytes=rss_loaded,
         peak_rss_bytes=_peak_rss_bytes(),
         artifact_bytes=predictor.artifact_bytes,
         artifact_files={f.name: f.stat().st_size for f in predictor.files if f.is_file()},
         parity=predictor.parity,
-        cpus=cpus,
+        cpus=None if cpus is None else tuple(cpus),
         runtime_version=_runtime_version(predictor.form),
         pid=os.getpid(),
-    )
-    return out
+    ).to_dict()
 
 
 def _runtime_version(form: str) -> str:

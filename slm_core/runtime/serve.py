@@ -278,7 +278,7 @@ def load_predictor(
         Force a form ("litert_f32", "litert_int8", "onnx", "keras", "sklearn"); default is
         the manifest's served form, else "keras" / "sklearn".
     """
-    from slm_core.models.registry import META_FILE, read_meta
+    from slm_core.models.saved import META_FILE, read_meta
 
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)
@@ -288,46 +288,73 @@ def load_predictor(
         if form not in (None, "sklearn"):
             raise SlmError("errors.runtime_serve.linear_model_served_by", form=form)
         return _linear_predictor(model_dir, meta, n_threads, meta_file)
+    serving_dir = Path(serving_dir) if serving_dir else default_serving_dir(model_dir)
+    return _neural_predictor(model_dir, meta, serving_dir, n_threads, form, meta_file)
 
+
+def _neural_predictor(
+    model_dir: Path,
+    meta: dict,
+    serving_dir: Path,
+    threads: int,
+    form: str | None,
+    meta_file: Path,
+) -> Predictor:
+    """A Keras model served in its chosen form: the saved vocabulary, then the runtime."""
     from slm_core.models.tokenize import Vocabulary
 
-    serving_dir = Path(serving_dir) if serving_dir else default_serving_dir(model_dir)
-    manifest = read_manifest(serving_dir) or {}
-    chosen = form or manifest.get("served") or "keras"
     files = dict(meta.get("files") or {})
     vocab_file = model_dir / files.get("vocabulary", "vocab.json")
     vocabulary = Vocabulary.load(vocab_file)
     max_len = int(meta["max_len"])
-    parity = (manifest.get("forms") or {}).get(chosen, {}).get("parity")
 
     def vectorize(texts: list[str]) -> np.ndarray:
         return vocabulary.encode(texts, max_len)
 
-    runtime: Runtime | None = None
-    if chosen != "keras":
-        try:
-            runtime = open_runtime(chosen, serving_dir, n_threads)
-            model_file = serving_dir / FORM_FILES[chosen]
-        except NotFoundError:
-            if form is not None:  # a form asked for by name must exist
-                raise
-            chosen, parity = "keras", None  # exported file deleted: serve the model itself
-    if runtime is None:
-        from slm_core.models.registry import load_model
-
-        runtime = KerasRuntime(load_model(model_dir))
-        model_file = model_dir / files.get("model", "model.keras")
+    served = _served_form(model_dir, files, serving_dir, threads, form)
     return Predictor(
         model_id=str(meta["model_id"]),
         family="neural",
-        form=chosen,
+        form=served.form,
         classes=meta["classes"],
-        threads=n_threads,
+        threads=threads,
         vectorize=vectorize,
-        infer=runtime.run,
-        parity=parity,
-        files=(model_file, vocab_file, meta_file),
+        infer=served.runtime.run,
+        parity=served.parity,
+        files=(served.model_file, vocab_file, meta_file),
     )
+
+
+@dataclass(frozen=True)
+class _Served:
+    """The form that serves a Keras model, its runtime, its model file and its parity."""
+
+    form: str
+    runtime: Runtime
+    model_file: Path
+    parity: dict[str, Any] | None
+
+
+def _served_form(
+    model_dir: Path, files: dict, serving_dir: Path, threads: int, form: str | None
+) -> _Served:
+    """The form asked for, else the manifest's, else Keras itself (also when the exported
+    file is gone and no form was asked for)."""
+    manifest = read_manifest(serving_dir) or {}
+    chosen = form or manifest.get("served") or "keras"
+    parity = (manifest.get("forms") or {}).get(chosen, {}).get("parity")
+    if chosen != "keras":
+        try:
+            runtime = open_runtime(chosen, serving_dir, threads)
+            return _Served(chosen, runtime, serving_dir / FORM_FILES[chosen], parity)
+        except NotFoundError:
+            if form is not None:  # a form asked for by name must exist
+                raise
+            parity = None  # exported file deleted: serve the model itself
+    from slm_core.models.registry import load_model
+
+    model_file = model_dir / files.get("model", "model.keras")
+    return _Served("keras", KerasRuntime(load_model(model_dir)), model_file, parity)
 
 
 def _linear_predictor(model_dir: Path, meta: dict, threads: int, meta_file: Path) -> Predictor:

@@ -243,7 +243,7 @@ def _faithfulness(store, run, preds, family, token_unit, loader, k: int):
 
 def _model_token_unit(store, run) -> str | None:
     try:
-        from slm_core.models.registry import read_meta
+        from slm_core.models.saved import read_meta
 
         return read_meta(store.artifact_dir(run.id) / "model").get("token_unit")
     except (SlmError, OSError, ValueError):
@@ -262,11 +262,11 @@ def _train_energy(run, bench: dict | None) -> tuple[float | None, str | None]:
 
 
 def _run_inputs(store, run, dataset, prior_by_class, feedback, token_unit, measure, settings):
-    from slm_core.models.registry import LINEAR_IDS
+    from slm_core.models.registry import get_spec
     from slm_core.train import load_test_predictions
 
     preds = load_test_predictions(store, run.id)
-    family = "linear" if run.model_id in LINEAR_IDS else "neural"
+    family = get_spec(run.model_id).family
     loaded: dict[str, Any] = {}
 
     def loader():

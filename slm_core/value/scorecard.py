@@ -54,6 +54,11 @@ class ValueReport:
         raise NotFoundError("errors.scorecard.run_no_scorecard_dataset", run_id=run_id)
 
     @property
+    def api(self) -> Option | None:
+        """The hosted LLM API option (None before any run is scored)."""
+        return next((o for o in self.options if o.kind == "api"), None)
+
+    @property
     def models(self) -> tuple[Option, ...]:
         return tuple(o for o in self.options if o.kind == "model")
 

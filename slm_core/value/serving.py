@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from slm_core.numbers import finite_or_none
+from slm_core.runtime.record import BenchReport, SettingMeasure
 from slm_core.value.assumptions import SERVING_MODES, Assumptions
 
 HOURS_PER_YEAR = 8760.0
@@ -75,34 +76,31 @@ class ServingMeasure:
         return asdict(self)
 
     @classmethod
-    def from_bench(cls, bench: Mapping[str, Any] | None) -> ServingMeasure:
-        """Read a stored 'bench' result (see ``runtime.bench.BenchReport.to_dict``)."""
-        if not bench:
+    def from_bench(cls, bench: BenchReport | Mapping[str, Any] | None) -> ServingMeasure:
+        """What a stored 'bench' result measured (read as a
+        :class:`~slm_core.runtime.record.BenchReport`): single-text figures at one thread,
+        batch figures at 256 texts per call."""
+        report = BenchReport.read(bench)
+        if report is None:
             return cls()
-        single = ((bench.get("settings") or {}).get("single_thread")) or {}
-        latency = single.get("latency_ms") or ((bench.get("latency_ms") or {}).get("single_thread"))
-        latency = latency or {}
-        rate = finite_or_none(
-            ((single.get("throughput") or {}).get("256") or {}).get("texts_per_second")
+        single, primary = report.single or SettingMeasure(), report.primary
+        mean_ms = finite_or_none(single.latency_ms("mean")) or finite_or_none(
+            single.latency_ms("p50")
         )
-        if rate is None:
-            rate = finite_or_none((bench.get("throughput") or {}).get("256"))
-        mean_ms = finite_or_none(latency.get("mean")) or finite_or_none(latency.get("p50"))
-        cpu = finite_or_none(bench.get("cpu_seconds_per_prediction"))
-        peak, start = (
-            finite_or_none(single.get("peak_rss_bytes")),
-            finite_or_none(single.get("rss_start_bytes")),
-        )
+        rate = finite_or_none(primary.texts_per_second(256))
+        cpu = finite_or_none(primary.cpu_seconds_per_prediction)
+        peak = finite_or_none(single.peak_rss_bytes)
+        start = finite_or_none(single.rss_start_bytes)
         return cls(
             cpu_seconds=cpu,
             wall_seconds=None if mean_ms is None else mean_ms / 1000.0,
             batch_seconds=None if not rate else 1.0 / rate,
-            batch_cpu_seconds=finite_or_none(bench.get("cpu_seconds_per_prediction_batch")),
-            load_seconds=_ms(single.get("load_ms", bench.get("load_ms"))),
-            first_call_seconds=_ms(single.get("first_call_ms", bench.get("first_call_ms"))),
-            p50_ms=finite_or_none(latency.get("p50")),
-            artifact_mb=_mb(bench.get("artifact_bytes")),
-            peak_rss_mb=_mb(bench.get("peak_rss_bytes")),
+            batch_cpu_seconds=finite_or_none(primary.cpu_seconds_per_text(256)),
+            load_seconds=_ms(primary.load_ms),
+            first_call_seconds=_ms(primary.first_call_ms),
+            p50_ms=finite_or_none(single.latency_ms("p50")),
+            artifact_mb=_mb(report.artifact_bytes),
+            peak_rss_mb=_mb(report.peak_rss_bytes),
             model_memory_mb=None if peak is None or start is None else max(peak - start, 0) / 1e6,
             source="bench" if cpu is not None or mean_ms is not None else None,
         )

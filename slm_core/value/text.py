@@ -7,6 +7,7 @@ show about the decision, so they can never disagree.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from slm_core.value.options import API, CASCADE, MANUAL, Option
 from slm_core.value.scorecard import ValueReport
@@ -27,6 +28,26 @@ def money(value: float | None, report: ValueReport, lang: str = "en") -> str:
     return format_money(value, report.assumptions.currency, lang)
 
 
+def kind_text(kind: str | None, lang: str = "en") -> str:
+    """What a figure rests on: 'measured', 'modelled', 'assumed' or 'not measured' in ``lang``."""
+    from slm_core.i18n import t
+
+    return t(f"value.figure_kind.{kind or 'not_measured'}", lang)
+
+
+def score_text(value: float | None) -> str:
+    """A 0–100 score as a whole number ('–' when there is none)."""
+    return "–" if value is None else f"{value:.0f}"
+
+
+def volume_text(value: float, lang: str = "en") -> str:
+    """A yearly volume as the decision states it: two significant digits from 100 up."""
+    from slm_core.i18n import format_number
+
+    rounded = float(f"{value:.2g}") if value >= 100 else round(value)
+    return format_number(rounded, lang)
+
+
 def option_label(o: Option, lang: str = "en") -> str:
     """'Keep it manual', the API's name, '#3 cnn' or '#3 cnn → API'."""
     from slm_core.i18n import t
@@ -36,6 +57,13 @@ def option_label(o: Option, lang: str = "en") -> str:
     if o.kind == "api":
         return t("value.option.api", lang, name=o.label)
     return o.label
+
+
+def mode_text(o: Option, lang: str = "en") -> str:
+    """How the option is served, in a word or two for a table cell: 'people', 'device', 'API'."""
+    from slm_core.i18n import t
+
+    return t(f"value.mode_short.{o.serving_mode or 'manual'}", lang)
 
 
 def serving_text(o: Option, lang: str = "en") -> str:
@@ -123,22 +151,15 @@ def decision_text(report: ValueReport, lang: str = "en") -> str:
             t(
                 "value.decision.manual_below",
                 lang,
-                volume=_volume(d.manual_below.value, lang),
+                volume=volume_text(d.manual_below.value, lang),
             )
         )
-    return _join(parts, lang)
+    return join_sentences(parts, lang)
 
 
-def _join(parts, lang: str) -> str:
+def join_sentences(parts, lang: str = "en") -> str:
     """Sentences joined as the language writes them (Chinese needs no space after 。)."""
     return ("" if lang == "zh" else " ").join(p for p in parts if p)
-
-
-def _volume(value: float, lang: str) -> str:
-    from slm_core.i18n import format_number
-
-    rounded = float(f"{value:.2g}") if value >= 100 else round(value)
-    return format_number(rounded, lang)
 
 
 def _flip_text(b, report: ValueReport, lang: str) -> str:
@@ -149,7 +170,7 @@ def _flip_text(b, report: ValueReport, lang: str) -> str:
         key = "value.decision.llm_up" if b.value > b.current else "value.decision.llm_down"
         return t(key, lang, new=new, value=f"{b.value:.1%}")
     if b.field == "annual_volume":
-        return t("value.decision.flip_volume", lang, new=new, value=_volume(b.value, lang))
+        return t("value.decision.flip_volume", lang, new=new, value=volume_text(b.value, lang))
     if b.field == "hourly_labour_cost":
         value = format_money(b.value, report.assumptions.currency, lang, 2)
         return t("value.decision.flip_wage", lang, new=new, value=value)
@@ -214,16 +235,32 @@ def sensitivity_text(report: ValueReport, lang: str = "en") -> str:
     )
 
 
-def _score(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0f}"
-
-
 def format_value_report(report: ValueReport, lang: str = "en") -> str:
     """The decision and every option's figures as plain text (for the CLI)."""
     from slm_core.i18n import t
 
+    lines = _cli_header(report, lang)
+    if not report.inputs.runs:
+        lines.append(t("value.no_runs", lang))
+        return "\n".join(lines)
+    lines += ["", decision_text(report, lang), ""]
+    lines += _cli_grid(report, lang)
+    for o in report.options:
+        if o.reasons:
+            lines.append(f"  {option_label(o, lang)}: {reasons_text(o, lang)}")
+    if report.left_out:
+        names = ", ".join(t(f"value.dim.{d}", lang) for d in report.left_out)
+        lines.append(t("value.left_out", lang, dims=names))
+    lines += ["", sensitivity_text(report, lang), t("value.cli.scores_help", lang)]
+    return "\n".join(lines)
+
+
+def _cli_header(report: ValueReport, lang: str) -> list[str]:
+    """The dataset and scenario, then the volume, time per text and wage behind the figures."""
+    from slm_core.i18n import t
+
     a = report.assumptions
-    lines = [
+    return [
         t(
             "value.cli.header",
             lang,
@@ -239,10 +276,12 @@ def format_value_report(report: ValueReport, lang: str = "en") -> str:
             wage=money(a.hourly_labour_cost, report, lang),
         ),
     ]
-    if not report.inputs.runs:
-        lines.append(t("value.no_runs", lang))
-        return "\n".join(lines)
-    lines += ["", decision_text(report, lang), ""]
+
+
+def _cli_grid(report: ValueReport, lang: str) -> list[str]:
+    """Every option as a fixed-width column, one figure a line."""
+    from slm_core.i18n import t
+
     options = list(report.options)
     labels = [option_label(o, lang)[:22] for o in options]
     width = max(14, *(len(x) for x in labels))
@@ -250,23 +289,28 @@ def format_value_report(report: ValueReport, lang: str = "en") -> str:
     def row(name: str, values: list[str]) -> str:
         return f"{name[:25]:<26}" + "".join(f"{v:>{width + 2}}" for v in values)
 
-    lines.append(row("", labels))
-    rows = [
-        ("value.row.serving", lambda o: t(f"value.mode_short.{o.serving_mode or 'manual'}", lang)),
+    lines = [row("", labels)]
+    for key, cell in _cli_rows(report, lang):
+        lines.append(row(t(key, lang), [cell(o) for o in options]))
+    return lines
+
+
+def _cli_rows(report: ValueReport, lang: str) -> list[tuple[str, Callable[[Option], str]]]:
+    """The grid's rows: the catalogue key of each row's name and how an option's cell reads."""
+    from slm_core.i18n import t
+
+    def pair(ci: tuple[float, float] | None) -> str:
+        return "–" if ci is None else "/".join(money(x, report, lang) for x in ci)
+
+    return [
+        ("value.row.serving", lambda o: mode_text(o, lang)),
         (
             "value.row.threshold",
             lambda o: "–" if o.business.threshold is None else f"{o.business.threshold:.2f}",
         ),
         ("value.row.coverage", lambda o: f"{o.business.coverage:.1%}"),
         ("value.row.net_value", lambda o: money(o.business.net_value, report, lang)),
-        (
-            "value.row.interval",
-            lambda o: (
-                "–"
-                if o.business.net_value_ci is None
-                else "/".join(money(x, report, lang) for x in o.business.net_value_ci)
-            ),
-        ),
+        ("value.row.interval", lambda o: pair(o.business.net_value_ci)),
         (
             "value.row.p_positive",
             lambda o: "–" if o.business.p_positive is None else f"{o.business.p_positive:.0%}",
@@ -280,25 +324,15 @@ def format_value_report(report: ValueReport, lang: str = "en") -> str:
         ),
         (
             "value.row.business_score",
-            lambda o: _score(o.business_score.score if o.business_score else None),
+            lambda o: score_text(o.business_score.score if o.business_score else None),
         ),
         (
             "value.row.social_score",
-            lambda o: _score(o.social_score.score if o.social_score else None),
+            lambda o: score_text(o.social_score.score if o.social_score else None),
         ),
-        ("value.row.overall", lambda o: _score(o.overall)),
+        ("value.row.overall", lambda o: score_text(o.overall)),
         ("value.row.eligible", lambda o: t("value.yes" if o.eligible else "value.no", lang)),
     ]
-    for key, fn in rows:
-        lines.append(row(t(key, lang), [fn(o) for o in options]))
-    for o in options:
-        if o.reasons:
-            lines.append(f"  {option_label(o, lang)}: {reasons_text(o, lang)}")
-    if report.left_out:
-        names = ", ".join(t(f"value.dim.{d}", lang) for d in report.left_out)
-        lines.append(t("value.left_out", lang, dims=names))
-    lines += ["", sensitivity_text(report, lang), t("value.cli.scores_help", lang)]
-    return "\n".join(lines)
 
 
 __all__ = ["API", "CASCADE", "MANUAL"]
