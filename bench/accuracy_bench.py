@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from workers import print_result, run_worker  # noqa: E402  (bench/ is this script's folder)
 
-LINEAR = ("tfidf_lr", "tfidf_svm", "nb")
-NEURAL = ("lstm", "bigru", "cnn", "transformer")
+from slm_core.models.registry import LINEAR_IDS as LINEAR  # noqa: E402
+from slm_core.models.registry import NEURAL_IDS as NEURAL  # noqa: E402
+
 DEMOS = ("bbc_news", "tweets")
 MAX_GAP = 0.02
 

@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from workers import print_result, run_worker  # noqa: E402  (bench/ is this script's folder)
 
-MODELS = ("lstm", "bigru", "cnn", "transformer")
+from slm_core.models.registry import NEURAL_IDS as MODELS  # noqa: E402
+
 TARGET_RATIO = 5.0
 
 

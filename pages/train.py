@@ -123,21 +123,20 @@ def job_board() -> None:
                 f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {name}** · "
                 f"{t('preset.' + run.preset)} · {t('status.' + run.status)}"
             )
-            progress = run.progress or {}
+            progress = run.live
             if run.status in ACTIVE:
                 if action.button(t("train.cancel"), key=f"cancel_{run.id}", icon=":material/stop:"):
                     jobs.cancel(store, run.id)
                     st.toast(t("train.cancel_requested", id=run.id))
-                fraction = float(progress.get("fraction") or 0.0)
                 label = t(
                     "train.progress",
-                    epoch=progress.get("epoch", 0),
-                    epochs=progress.get("epochs", "?"),
-                    batch=progress.get("batch", 0),
-                    batches=progress.get("batches", "?"),
-                    message=t("stage." + progress.get("message", "queued")),
+                    epoch=progress.epoch,
+                    epochs="?" if progress.epochs is None else progress.epochs,
+                    batch=progress.batch,
+                    batches="?" if progress.batches is None else progress.batches,
+                    message=t("stage." + progress.message),
                 )
-                head.progress(min(max(fraction, 0.0), 1.0), text=label)
+                head.progress(progress.share, text=label)
             elif run.status == "succeeded":
                 m = run.metrics or {}
                 head.caption(

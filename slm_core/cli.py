@@ -55,7 +55,7 @@ def _read_source(args: argparse.Namespace):
     elif args.file:
         path = Path(args.file)
         if not path.is_file():
-            raise SlmError("errors.cli.file_found", path=path)
+            raise SlmError("errors.cli.file_not_found", path=path)
         delimiter = args.delimiter.replace("\\t", "\t") if args.delimiter else None
         options = ReadOptions(
             encoding=args.encoding, delimiter=delimiter, header=args.header, sheet=args.sheet
@@ -64,7 +64,7 @@ def _read_source(args: argparse.Namespace):
         mapping = None
         name, filename = path.stem, path.name
     else:
-        raise SlmError("errors.cli.give_file_demo_bbc")
+        raise SlmError("errors.cli.no_source")
     frame = read.frame
     guessed = mapping
     if guessed is None and not (args.text_col and args.label_col):
@@ -118,14 +118,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     unknown = [m for m in models if m not in MODEL_IDS]
     if unknown or not models:
         raise SlmError(
-            "errors.cli.unknown_model_s_choose",
+            "errors.cli.unknown_models",
             models=", ".join(unknown) or "(none)",
             choices=", ".join(MODEL_IDS),
         )
     if args.preset not in PRESETS:
-        raise SlmError(
-            "errors.cli.unknown_preset_choose_from", preset=args.preset, choices=", ".join(PRESETS)
-        )
+        raise SlmError("errors.cli.unknown_preset", preset=args.preset, choices=", ".join(PRESETS))
     overrides = {"epochs": args.epochs} if args.epochs is not None else {}
     # Validate every model's parameters before anything is stored or trained.
     params = {m: resolve_params(m, args.preset, overrides) for m in models}

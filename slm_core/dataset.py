@@ -54,7 +54,7 @@ def register_dataset(
     source: str,
     *,
     parent_id: str | None = None,
-    not_trainable: str = "errors.dataset.dataset_cannot_trained_yet",
+    not_trainable: str = "errors.dataset.not_trainable",
 ):  # -> DatasetRecord
     """Store a trainable dataset (idempotent by content); DataError (``not_trainable``, with the
     first finding) if it cannot be trained."""

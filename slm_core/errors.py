@@ -4,7 +4,7 @@ Every error a user can cause (bad file, wrong column, cancelled job) is raised a
 ``SlmError`` whose ``str()`` is a single readable sentence. The UI shows it as-is and the
 CLI prints it on one line and exits 2, so no traceback ever reaches a user.
 
-An error is raised with a catalogue key and its values, ``DataError("errors.io.no_rows",
+An error is raised with a catalogue key and its values, ``DataError("errors.io.empty_file",
 filename=name)``: ``str()`` is the English sentence (the CLI, logs and the run store keep
 English), and ``localized(lang)`` renders the same message in the interface language. The
 sentences live in ``slm_core/locales/<lang>/errors.toml``. A plain sentence is still accepted

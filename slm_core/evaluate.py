@@ -299,7 +299,7 @@ def evaluate_run(
     run = store.get_run(run_id)
     if run.status != "succeeded":
         raise NotFoundError(
-            "errors.evaluate.run_only_finished_runs",
+            "errors.evaluate.run_not_finished",
             run_id=run_id,
             status=Phrase(f"status.{run.status}"),
         )

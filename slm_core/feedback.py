@@ -130,10 +130,10 @@ def add_corrections_as_version(store, dataset_id: str, name: str | None = None) 
     parent = store.get_dataset(dataset_id)
     corrections = corrections_frame(store, dataset_id)
     if corrections.empty:
-        raise DataError("errors.feedback.there_are_no_corrected")
+        raise DataError("errors.feedback.no_corrections")
     frame, added, relabelled = merged_frame(store.load_frame(dataset_id), corrections)
     if added == 0 and relabelled == 0:
-        raise DataError("errors.feedback.every_corrected_example_already")
+        raise DataError("errors.feedback.corrections_already_in")
     mapping = ColumnMapping(
         text="text",
         label="label",
@@ -154,6 +154,6 @@ def add_corrections_as_version(store, dataset_id: str, name: str | None = None) 
         prepared,
         "feedback",
         parent_id=parent.id,
-        not_trainable="errors.feedback.corrected_dataset_cannot_trained",
+        not_trainable="errors.feedback.corrected_not_trainable",
     )
     return NewVersion(dataset=record, parent_id=parent.id, added=added, relabelled=relabelled)

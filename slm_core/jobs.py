@@ -215,7 +215,7 @@ def run_inline(store: RunStore, run_id: int, target: str | None = None) -> RunRe
     if not store.claim_run(run_id, os.getpid()):
         run = store.get_run(run_id)
         raise SlmError(
-            "errors.jobs.run_queued_queue_new", run_id=run_id, status=Phrase(f"status.{run.status}")
+            "errors.jobs.run_not_queued", run_id=run_id, status=Phrase(f"status.{run.status}")
         )
     _execute(store, run_id, resolve_target(target))
     return store.get_run(run_id)

@@ -23,6 +23,7 @@ from slm_core.errors import CancelledError, NotFoundError, SlmError, render
 from slm_core.metrics import headline_metrics
 from slm_core.models.base import TrainCallbacks
 from slm_core.models.registry import build
+from slm_core.store.records import RunProgress
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,7 @@ class StoreCallbacks:
         fraction = (epoch + (batch + 1) / max(total, 1)) / max(self.epochs, 1)
         self.store.set_progress(
             self.run_id,
-            {
-                "epoch": epoch + 1,
-                "epochs": self.epochs,
-                "batch": batch + 1,
-                "batches": total,
-                "fraction": min(fraction, 1.0),
-                "message": "training",
-            },
+            RunProgress(epoch + 1, self.epochs, batch + 1, total, min(fraction, 1.0), "training"),
         )
 
     def on_epoch(self, epoch: int, total: int, logs: dict[str, float]) -> None:
@@ -83,14 +77,7 @@ class StoreCallbacks:
         self.store.append_history(self.run_id, {k: float(v) for k, v in logs.items()})
         self.store.set_progress(
             self.run_id,
-            {
-                "epoch": epoch + 1,
-                "epochs": total,
-                "batch": 0,
-                "batches": 0,
-                "fraction": (epoch + 1) / max(total, 1),
-                "message": "epoch_done",
-            },
+            RunProgress(epoch + 1, total, 0, 0, (epoch + 1) / max(total, 1), "epoch_done"),
         )
 
     def should_stop(self) -> bool:
@@ -118,7 +105,7 @@ def train_stored_run(store, run_id: int) -> dict:
     frame = store.load_frame(run.dataset_id)
     params = dict(run.params)
     config = split_config_for(dataset.split_config, params)
-    store.set_progress(run_id, {"fraction": 0.0, "message": "splitting"})
+    store.set_progress(run_id, RunProgress(message="splitting"))
     splits = make_splits(frame, config)
     token_unit = dataset.report.get("token_unit", "word")
     model_params = {k: v for k, v in params.items() if k not in RUN_KEYS}
@@ -128,7 +115,7 @@ def train_stored_run(store, run_id: int) -> dict:
     )
 
     sink = StoreCallbacks(store, run_id, epochs=int(model.get_params().get("epochs") or 1))
-    store.set_progress(run_id, {"fraction": 0.0, "message": "training"})
+    store.set_progress(run_id, RunProgress(message="training"))
     started = time.perf_counter()
     with track_training() as meter:
         model.fit(
@@ -140,9 +127,9 @@ def train_stored_run(store, run_id: int) -> dict:
         )
     train_seconds = time.perf_counter() - started
     if sink.should_stop():
-        raise CancelledError("errors.train.cancelled_by_user")
+        raise CancelledError("errors.run.cancelled")
 
-    store.set_progress(run_id, {"fraction": 1.0, "message": "evaluating"})
+    store.set_progress(run_id, RunProgress(fraction=1.0, message="evaluating"))
     test_texts = splits.test["text"].tolist()
     proba = model.predict_proba(test_texts)
     classes = list(model.classes_)

@@ -175,7 +175,7 @@ def test_stored_english_run_messages_are_shown_in_chinese():
         jobs.INTERRUPTED_BY_STOP,
         jobs._exit_reason(-9, ROOT / "run.log"),
         jobs._exit_reason(3, ROOT / "run.log"),
-        str(DataError("errors.split.no_rows_are_left")),
+        str(DataError("errors.split.no_rows_left")),
         "Training failed: ValueError: bad shape",
         "Run 4 is failed; only finished runs can be evaluated.",
     ]

@@ -406,3 +406,20 @@ def test_processes_creating_the_schema_at_once(store):
     errors = [p.communicate(timeout=60)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
     assert store.list_runs() == []
+
+
+def test_progress_reads_back_as_a_typed_record(fresh_home):
+    from slm_core.store import RunStore
+    from slm_core.store.records import RunProgress
+
+    store = RunStore()
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})
+    dataset = store.add_dataset("d", "upload", "d.csv", "h", frame)
+    run = store.create_run(dataset.id, "tfidf_lr", "quick", {})
+    assert store.get_run(run.id).live == RunProgress()  # queued, nothing written yet
+    store.set_progress(run.id, RunProgress(2, 5, 3, 10, 0.46, "training"))
+    live = store.get_run(run.id).live
+    assert (live.epoch, live.epochs, live.batch, live.batches) == (2, 5, 3, 10)
+    assert live.share == pytest.approx(0.46) and live.message == "training"
+    store.set_progress(run.id, {"fraction": 7.0})  # out of range or missing values
+    assert store.get_run(run.id).live.share == 1.0

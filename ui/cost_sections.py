@@ -34,6 +34,7 @@ from ui.cost_widgets import (
     stored_benches,
     training_frame,
 )
+from ui.navigation import page_link
 from ui.state import error_text, lang, t
 from ui.widgets import table_height
 
@@ -185,7 +186,7 @@ def scenario_summary(a: Assumptions) -> None:
             for tab, group in zip(tabs, SCENARIO_FIELDS, strict=True):
                 with tab:
                     show_table(scenario_frame(a, group), {}, f"cost_scenario_{group}")
-        st.page_link("pages/value.py", label=t("cost.scenario.edit"), icon=":material/edit:")
+        page_link("value", label=t("cost.scenario.edit"), icon=":material/edit:")
 
 
 # --------------------------------------------------------------------------- money

@@ -12,6 +12,7 @@ import json
 
 import streamlit as st
 
+from slm_core.runtime import BENCH_KIND
 from slm_core.value.assumptions import PRESET_IDS, Assumptions, load_preset
 from slm_core.value.inputs import Measurement, collect_inputs
 from slm_core.value.options import Overrides
@@ -90,7 +91,7 @@ def fingerprint(store, dataset_id: str) -> str:
         (
             r.id,
             str(r.finished_at),
-            store.get_result(r.id, "bench"),
+            store.get_result(r.id, BENCH_KIND),
             store.get_result(r.id, "evaluation") is not None,
             read_card_text(store, r.id).to_dict(),
         )

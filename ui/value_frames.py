@@ -16,6 +16,7 @@ import streamlit as st
 
 from slm_core.i18n import format_money, format_number
 from slm_core.report.table_types import score_css
+from slm_core.report.value_tables import options_table
 from slm_core.value.assumptions import (
     Assumptions,
     localized_source,
@@ -26,7 +27,7 @@ from slm_core.value.options import Option
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.social import TRANSPARENCY_ITEMS
 from slm_core.value.sources import FIELD_GROUPS
-from slm_core.value.text import format_figure, note_text, option_label, reasons_text, serving_text
+from slm_core.value.text import format_figure, note_text, option_label, serving_text
 from ui.state import lang, t
 from ui.value_editor import POSITIVE_ONLY, positive_class_label
 
@@ -126,36 +127,14 @@ def _fig(o: Option, kind_of: str, text: str) -> str:
     return with_kind(text, o.business.kinds.get(kind_of))
 
 
-def _money_row(
-    a: Assumptions, key: str, *, kind_of: str | None = None, kind: str = "", digits: int = 0
-) -> Row:
-    """A yearly money figure of the options' ``BusinessValue``: the attribute ``key``, with the
-    kind of the business figure ``kind_of`` (or the fixed ``kind``)."""
+def _money_row(a: Assumptions, key: str, *, kind_of: str, digits: int = 0) -> Row:
+    """A yearly money figure of the options' ``BusinessResult``: the attribute ``key``, with
+    the kind of the business figure ``kind_of``."""
 
     def cell(o: Option) -> str:
-        text = _money(getattr(o.business, key), a, digits)
-        return _fig(o, kind_of, text) if kind_of else with_kind(text, kind)
+        return _fig(o, kind_of, _money(getattr(o.business, key), a, digits))
 
     return money_label(f"value.row.{key}", a), cell
-
-
-def _rank(report: ValueReport) -> Callable[[Option], str]:
-    ranked = list(report.decision.ranked)
-
-    def rank(o: Option) -> str:
-        if o.key == report.decision.best:
-            return t("value.rank_best")
-        if o.key == report.decision.runner_up:
-            return t("value.rank_runner_up")
-        return str(ranked.index(o.key) + 1) if o.key in ranked else "–"
-
-    return rank
-
-
-def _not_manual(row: Row, manual: str = "–") -> Row:
-    """``row``, but ``manual`` for keeping it manual (the baseline has no such figure)."""
-    label, fn = row
-    return label, lambda o: manual if o.kind == "manual" else fn(o)
 
 
 def _coverage_row() -> Row:
@@ -181,51 +160,79 @@ def _payback_row() -> Row:
     )
 
 
-def _option_money_rows(report: ValueReport) -> list[Row]:
-    """The options table's money rows: net value, its interval and sign, cost, payback."""
-    a = report.assumptions
-    return [
-        _money_row(a, "net_value", kind_of="net_value"),
-        _not_manual(_net_interval_row(report), t("value.baseline")),
-        _not_manual(_p_positive_row()),
-        _money_row(a, "yearly_cost", kind_of="net_value"),
-        _not_manual(_payback_row()),
-    ]
+def _rank_cell(report: ValueReport, row: dict[str, Any]) -> str:
+    if row["key"] == report.decision.best:
+        return t("value.rank_best")
+    if row["key"] == report.decision.runner_up:
+        return t("value.rank_runner_up")
+    return "–" if row["rank"] is None else str(row["rank"])
 
 
-SCORE_ROWS: dict[str, Callable[[Option], float | None]] = {
-    "business_score": lambda o: o.business_score.score if o.business_score else None,
-    "social_score": lambda o: o.social_score.score if o.social_score else None,
-    "overall": lambda o: o.overall,
-}
+def _threshold_cell(row: dict[str, Any]) -> str:
+    if row["threshold"] is None:
+        return "–"
+    note = t(f"value.threshold_source.{row['threshold_source_key']}")
+    return t("value.with_note", text=f"{row['threshold']:.2f}", note=note)
+
+
+def _interval_cell(row: dict[str, Any], a: Assumptions) -> str:
+    low, high = row["net_value_low"], row["net_value_high"]
+    pair = None if low is None else (low, high)
+    return _interval(pair, lambda v: _money(v, a), row["interval_level"])
+
+
+SCORE_KEYS = ("business_score", "social_score", "overall")
 
 
 def options_frame(report: ValueReport) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every option side by side (columns), its figures as rows, each with unit and kind.
+    """Every option side by side (columns), its figures as rows, each with unit and kind: the
+    report's options table (:func:`slm_core.report.value_tables.options_table`), pivoted.
 
     Returns the text table and a frame of the same shape holding the 0–100 scores (NaN
     elsewhere), for colouring.
     """
-    rows: list[Row] = [
-        (t("value.row.rank"), _rank(report)),
-        (t("value.row.serving"), lambda o: serving_text(o, lang())),
-        (t("value.row.threshold"), _threshold),
-        _coverage_row(),
-        *_option_money_rows(report),
-        *(
-            (t(f"value.row.{key}_100"), lambda o, get=get: _score(get(o)))
-            for key, get in SCORE_ROWS.items()
+    table = options_table(report, lang())
+    keys = [c.key for c in table.columns]
+    records = [dict(zip(keys, row, strict=True)) for row in table.rows]
+    a = report.assumptions
+
+    def manual_or(fn: Callable[[dict], str], manual: str = "–") -> Callable[[dict], str]:
+        return lambda r: manual if r["option_kind"] == "manual" else fn(r)
+
+    interval_label = t("value.with_note", text=t("value.row.interval"), note=a.currency)
+    rows: list[tuple[str, Callable[[dict], str]]] = [
+        (t("value.row.rank"), lambda r: _rank_cell(report, r)),
+        (t("value.row.serving"), lambda r: r["serving_detail"]),
+        (t("value.row.threshold"), _threshold_cell),
+        (t("value.row.coverage"), lambda r: with_kind(_pct(r["coverage"]), r["coverage_kind_key"])),
+        (
+            money_label("value.row.net_value", a),
+            lambda r: with_kind(_money(r["net_value"], a), r["net_value_kind_key"]),
         ),
-        (t("value.row.eligible"), lambda o: t("value.yes" if o.eligible else "value.no")),
-        (t("value.row.why_not"), lambda o: reasons_text(o, lang()) or "–"),
+        (interval_label, manual_or(lambda r: _interval_cell(r, a), t("value.baseline"))),
+        (t("value.row.p_positive"), manual_or(lambda r: _pct(r["p_positive"], 0))),
+        (
+            money_label("value.row.yearly_cost", a),
+            lambda r: with_kind(_money(r["yearly_cost"], a), r["net_value_kind_key"]),
+        ),
+        (
+            t("value.row.payback"),
+            manual_or(lambda r: with_kind(_months(r["payback_months"]), r["payback_kind_key"])),
+        ),
+        *((t(f"value.row.{k}_100"), lambda r, k=k: _score(r[k])) for k in SCORE_KEYS),
+        (t("value.row.eligible"), lambda r: t("value.yes" if r["eligible"] else "value.no")),
+        (t("value.row.why_not"), lambda r: r["reasons"] or "–"),
     ]
-    text = side_by_side(report.options, rows, t("value.col_option"))
+    text = pd.DataFrame(
+        {r["option"]: [fn(r) for _, fn in rows] for r in records},
+        index=[name for name, _ in rows],
+    )
+    text.index.name = t("value.col_option")
     scores = pd.DataFrame(np.nan, index=text.index, columns=text.columns)
-    for key, get in SCORE_ROWS.items():
-        for col, o in zip(text.columns, report.options, strict=True):
-            value = get(o)
-            if value is not None:
-                scores.loc[t(f"value.row.{key}_100"), col] = float(value)
+    for key in SCORE_KEYS:
+        for r in records:
+            if r[key] is not None:
+                scores.loc[t(f"value.row.{key}_100"), r["option"]] = float(r[key])
     return text, scores
 
 
@@ -273,7 +280,9 @@ def _automation_rows(report: ValueReport) -> list[Row]:
         ),
         (
             t("value.row.automated_per_year"),
-            lambda o: _fig(o, "coverage", format_number(o.business.automated_per_year, lang())),
+            lambda o: _fig(
+                o, "automated_per_year", format_number(o.business.automated_per_year, lang())
+            ),
         ),
     ]
 
@@ -282,13 +291,13 @@ def _money_rows(a: Assumptions) -> list[Row]:
     """What each option saves, earns and costs a year, down to its net value."""
     return [
         _money_row(a, "labour_saved", kind_of="labour_saved"),
-        _money_row(a, "correct_value", kind_of="error_cost"),
+        _money_row(a, "correct_value", kind_of="correct_value"),
         _money_row(a, "error_cost", kind_of="error_cost"),
-        _money_row(a, "people_error_avoided", kind_of="error_cost"),
+        _money_row(a, "people_error_avoided", kind_of="people_error_avoided"),
         _money_row(a, "serving_cost", kind_of="serving_cost", digits=2),
         _money_row(a, "api_cost", kind_of="api_cost", digits=2),
-        _money_row(a, "maintenance", kind="assumed"),
-        _money_row(a, "setup_cost", kind="assumed"),
+        _money_row(a, "maintenance", kind_of="maintenance"),
+        _money_row(a, "setup_cost", kind_of="setup_cost"),
         _money_row(a, "net_value", kind_of="net_value"),
     ]
 
@@ -305,8 +314,8 @@ def _return_rows(report: ValueReport) -> list[Row]:
             lambda o: _interval(o.business.roi_ci, lambda v: _pct(v, 0), _level(report, o)),
         ),
         _payback_row(),
-        _money_row(a, "yearly_cost", kind_of="net_value"),
-        _money_row(a, "manual_cost", kind="modelled"),
+        _money_row(a, "yearly_cost", kind_of="yearly_cost"),
+        _money_row(a, "manual_cost", kind_of="manual_cost"),
     ]
 
 

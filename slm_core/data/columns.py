@@ -51,14 +51,12 @@ def resolve_column(frame: pd.DataFrame, spec: str | int | None) -> str | None:
         if 0 <= spec < len(columns):
             return columns[spec]
         raise DataError(
-            "errors.columns.column_position_out_range",
+            "errors.columns.position_out_of_range",
             spec=spec,
             count=len(columns),
             columns=_available(frame),
         )
-    raise DataError(
-        "errors.columns.column_file_available_columns", spec=spec, columns=_available(frame)
-    )
+    raise DataError("errors.columns.unknown_column", spec=spec, columns=_available(frame))
 
 
 def _is_numeric(values: pd.Series) -> bool:
@@ -83,7 +81,7 @@ def guess_mapping(frame: pd.DataFrame) -> ColumnMapping:
     columns = [str(c) for c in frame.columns]
     if len(columns) < 2:
         only = columns[0] if columns else "none"
-        raise DataError("errors.columns.table_only_one_column", only=only)
+        raise DataError("errors.columns.only_one_column", only=only)
     sample = frame.head(20_000).map(cell_to_str)
     split = next(
         (

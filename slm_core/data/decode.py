@@ -18,7 +18,7 @@ _FORMAT_LIST = "CSV, TSV, TXT, XLSX, JSON, JSONL or Parquet"
 _GUESS_SAMPLE_BYTES = 128 * 1024
 
 # File signatures of common non-text files, so the message can name what was uploaded.
-# What a binary file looks like: errors.io.magic_<name> in the catalogues.
+# What a binary file looks like: errors.decode.magic_<name> in the catalogues.
 _MAGIC = (
     (b"%PDF", "pdf"),
     (b"PK\x03\x04", "zip"),
@@ -72,7 +72,7 @@ def decode_bytes(data: bytes, encoding: str | None = None) -> tuple[str, str]:
                 if name == "utf-8-sig":
                     text, used = _decode_lines(data[len(bom) :])
                     return text, f"{used}, with BOM"
-                raise DataError("errors.io.file_starts_with_byte", bom=name.upper()) from None
+                raise DataError("errors.decode.bad_bom", bom=name.upper()) from None
     _reject_known_binary(data)
     # NUL is valid UTF-8, so look for it first: it means UTF-16/32 without a BOM, or binary.
     if b"\x00" in data:
@@ -90,18 +90,16 @@ def _decode_as(data: bytes, encoding: str) -> tuple[str, str]:
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
-        raise DataError("errors.io.unknown_encoding_use_name", encoding=encoding) from None
+        raise DataError("errors.decode.unknown_encoding", encoding=encoding) from None
     name = _CODEC_UPGRADE.get(name, name)
     try:
         text = data.decode(name)
     except UnicodeDecodeError as exc:
-        where = Phrase("errors.io.at_byte", byte=f"{exc.start:,}")
+        where = Phrase("errors.decode.at_byte", byte=f"{exc.start:,}")
         if "16" not in name and "32" not in name:
             line = data[: exc.start].count(b"\n") + 1
-            where = Phrase("errors.io.at_byte_line", byte=f"{exc.start:,}", line=f"{line:,}")
-        raise DataError(
-            "errors.io.file_valid_cannot_decoded", encoding=encoding, where=where
-        ) from None
+            where = Phrase("errors.decode.at_byte_line", byte=f"{exc.start:,}", line=f"{line:,}")
+        raise DataError("errors.decode.cannot_decode", encoding=encoding, where=where) from None
     return text.removeprefix("\ufeff"), encoding
 
 
@@ -109,14 +107,14 @@ def _reject_known_binary(data: bytes) -> None:
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise DataError(
-                "errors.io.file_text_looks_like",
-                what=Phrase(f"errors.io.magic_{what}"),
+                "errors.decode.known_binary",
+                what=Phrase(f"errors.decode.magic_{what}"),
                 formats=_FORMAT_LIST,
             )
 
 
 def _not_text() -> DataError:
-    return DataError("errors.io.binary_data", formats=_FORMAT_LIST)
+    return DataError("errors.decode.binary_data", formats=_FORMAT_LIST)
 
 
 def _decode_wide(data: bytes) -> tuple[str, str]:

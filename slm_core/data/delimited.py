@@ -37,12 +37,12 @@ def read_delimited(text: str, encoding: str, fmt: str, options: ReadOptions) -> 
     truncated = len(text) > _SNIFF_CHARS
     delimiter = options.delimiter or _detect_delimiter(sample, truncated, fmt)
     if delimiter is not None and len(delimiter) != 1:
-        raise DataError("errors.io.delimiter_must_single_character", delimiter=delimiter)
+        raise DataError("errors.delimited.delimiter_not_one_char", delimiter=delimiter)
     # TXT is a line format (text<TAB>label): a quote character there is part of the text.
     quoting = csv.QUOTE_NONE if fmt == "txt" and delimiter == "\t" else csv.QUOTE_MINIMAL
     records = _parse_records(text, delimiter, quoting)
     if not records:
-        raise DataError("errors.io.file_holds_only_blank")
+        raise DataError("errors.delimited.only_blank_lines")
     header = options.header
     if header is None:
         header = detect_header([r for _, r in records[:HEADER_ROWS]], fmt)
@@ -92,7 +92,7 @@ def _parse_records(text: str, delimiter: str | None, quoting: int) -> list[tuple
                 records.append((line, row))
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise DataError("errors.io.file_cannot_parsed_near", line=f"{line:,}", exc=exc) from None
+        raise DataError("errors.delimited.parse_failed", line=f"{line:,}", exc=exc) from None
     return records
 
 
@@ -227,13 +227,19 @@ def _fit_widths(records: Records, header: bool, delimiter: str | None) -> int:
             width, bad = trimmed, narrower
     if bad:
         # Phrases, not English fragments, so the sentence reads whole in either language.
-        shown = Phrases([Phrase("errors.io.line_has", line=f"{ln:,}", n=n) for ln, n in bad[:5]])
-        more = Phrase("errors.io.more_rows", count=f"{len(bad) - 5:,}") if len(bad) > 5 else ""
-        ref = Phrase("errors.io.header_has" if header else "errors.io.first_row_has")
+        shown = Phrases(
+            [Phrase("errors.delimited.line_has", line=f"{ln:,}", n=n) for ln, n in bad[:5]]
+        )
+        more = (
+            Phrase("errors.delimited.more_rows", count=f"{len(bad) - 5:,}") if len(bad) > 5 else ""
+        )
+        ref = Phrase("errors.delimited.header_has" if header else "errors.delimited.first_row_has")
         name = _DELIMITER_NAMES.get(delimiter or "", repr(delimiter))
-        name = Phrase(f"errors.io.delimiter_{name}") if delimiter in _DELIMITER_NAMES else name
+        name = (
+            Phrase(f"errors.delimited.delimiter_{name}") if delimiter in _DELIMITER_NAMES else name
+        )
         raise DataError(
-            "errors.io.rows_have_different_numbers",
+            "errors.delimited.ragged_rows",
             ref=ref,
             width=width,
             shown=shown,

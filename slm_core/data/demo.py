@@ -73,7 +73,7 @@ def package_dir(package: str) -> Path:
     """Directory of an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("errors.demo.demo_dataset_package_installed", package=package)
+        raise DataError("errors.demo.package_not_installed", package=package)
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -81,7 +81,7 @@ def demo_path(demo_id: str) -> Path:
     spec = _spec(demo_id)
     path = package_dir(spec.package) / spec.relative_path
     if not path.exists():
-        raise DataError("errors.demo.demo_data_file_missing", path=path)
+        raise DataError("errors.demo.data_file_missing", path=path)
     return path
 
 
@@ -90,7 +90,7 @@ def _spec(demo_id: str) -> DemoSpec:
         return DEMOS[demo_id]
     except KeyError:
         raise DataError(
-            "errors.demo.unknown_demo_dataset_choose", demo_id=demo_id, choices=", ".join(DEMOS)
+            "errors.demo.unknown_demo", demo_id=demo_id, choices=", ".join(DEMOS)
         ) from None
 
 

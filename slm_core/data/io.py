@@ -58,21 +58,19 @@ def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions())
     """
     limit = config.MAX_UPLOAD_MB
     if len(data) > limit * _MB:
-        raise DataError(
-            "errors.io.file_mb_upload_limit", size=_format_mb(len(data), limit), limit=limit
-        )
+        raise DataError("errors.upload.too_large", size=_format_mb(len(data), limit), limit=limit)
     suffix = PurePath(filename).suffix.lower()
     fmt = _FORMATS.get(suffix)
     if fmt is None:
         if suffix == ".xls":
-            raise DataError("errors.io.old_excel_xls_files")
+            raise DataError("errors.upload.old_excel")
         raise DataError(
-            "errors.io.unsupported_file_type_upload",
+            "errors.upload.unsupported_type",
             suffix=suffix or filename,
             choices=", ".join(SUPPORTED_EXTENSIONS),
         )
     if not data or data.isspace():
-        raise DataError("errors.io.file_empty_needs_header", filename=filename)
+        raise DataError("errors.io.empty_file", filename=filename)
     if fmt == "xlsx":
         result = _read_xlsx(data, options)
     elif fmt == "parquet":
@@ -81,7 +79,7 @@ def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions())
         text, encoding = decode_bytes(data, options.encoding)
         text = text.removeprefix("\ufeff")
         if not text.strip():
-            raise DataError("errors.io.file_empty_holds_only", filename=filename)
+            raise DataError("errors.io.only_whitespace", filename=filename)
         if fmt == "json":
             result = _read_json(text, encoding)
         elif fmt == "jsonl":
@@ -89,10 +87,10 @@ def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions())
         else:
             result = read_delimited(text, encoding, fmt, options)
     if len(result.frame.columns) == 0:
-        raise DataError("errors.io.file_no_columns_needs", filename=filename)
+        raise DataError("errors.io.no_columns", filename=filename)
     if len(result.frame) == 0:
         cols = ", ".join(str(c) for c in result.frame.columns)
-        raise DataError("errors.io.file_header_but_no", filename=filename, cols=cols)
+        raise DataError("errors.io.no_data_rows", filename=filename, cols=cols)
     return result
 
 
@@ -130,16 +128,14 @@ def _read_xlsx(data: bytes, options: ReadOptions) -> ReadResult:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise DataError("errors.io.file_readable_excel_xlsx", reason=type(exc).__name__) from None
+        raise DataError("errors.io.unreadable_xlsx", reason=type(exc).__name__) from None
     try:
         sheets = tuple(workbook.sheetnames)
         if not sheets:
-            raise DataError("errors.io.workbook_no_sheets_add")
+            raise DataError("errors.io.no_sheets")
         sheet = options.sheet if options.sheet is not None else sheets[0]
         if sheet not in sheets:
-            raise DataError(
-                "errors.io.workbook_no_sheet_choose", sheet=sheet, choices=", ".join(sheets)
-            )
+            raise DataError("errors.io.unknown_sheet", sheet=sheet, choices=", ".join(sheets))
         rows = [list(r) for r in workbook[sheet].iter_rows(values_only=True)]
     finally:
         workbook.close()
@@ -155,7 +151,7 @@ def _read_xlsx(data: bytes, options: ReadOptions) -> ReadResult:
         )
     rows = [r for r in rows if any(cell_to_str(c).strip() for c in r)]
     if not rows:
-        raise DataError("errors.io.sheet_empty_put_header", sheet=sheet)
+        raise DataError("errors.io.empty_sheet", sheet=sheet)
     width = max(
         max((i + 1 for i, c in enumerate(r) if cell_to_str(c).strip()), default=0) for r in rows
     )
@@ -180,7 +176,7 @@ def _records_frame(records: list[object], where: str) -> pd.DataFrame:
             width = widths.pop()
             body = [[cell_to_str(c) for c in r] for r in records]
             return pd.DataFrame(body, columns=[f"col_{i}" for i in range(width)], dtype=str)
-    raise DataError("errors.io.json_must_hold_records", where=Phrase(f"errors.io.json_{where}"))
+    raise DataError("errors.io.json_not_records", where=Phrase(f"errors.io.json_{where}"))
 
 
 def _read_json(text: str, encoding: str) -> ReadResult:
@@ -188,7 +184,7 @@ def _read_json(text: str, encoding: str) -> ReadResult:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(
-            "errors.io.json_file_malformed_at", lineno=exc.lineno, colno=exc.colno, msg=exc.msg
+            "errors.io.json_malformed", lineno=exc.lineno, colno=exc.colno, msg=exc.msg
         ) from None
     if isinstance(value, dict):
         lists = [v for v in value.values() if isinstance(v, list)]
@@ -197,11 +193,11 @@ def _read_json(text: str, encoding: str) -> ReadResult:
         elif len(lists) == 1:
             value = lists[0]
         else:
-            raise DataError("errors.io.json_file_must_array_2")
+            raise DataError("errors.io.json_object_without_array")
     if not isinstance(value, list):
-        raise DataError("errors.io.json_file_must_array")
+        raise DataError("errors.io.json_not_an_array")
     if not value:
-        raise DataError("errors.io.json_file_holds_empty")
+        raise DataError("errors.io.json_empty_array")
     frame = _records_frame(value, "array")
     return ReadResult(frame=frame, detected=Detected(format="json", encoding=encoding))
 
@@ -216,7 +212,7 @@ def _read_jsonl(text: str, encoding: str) -> ReadResult:
             records.append(json.loads(line))
         except json.JSONDecodeError as exc:
             raise DataError(
-                "errors.io.line_jsonl_file_valid",
+                "errors.io.jsonl_bad_line",
                 number=f"{number:,}",
                 msg=exc.msg,
                 colno=exc.colno,
@@ -232,7 +228,7 @@ def _read_parquet(data: bytes) -> ReadResult:
     try:
         table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowException, OSError, ValueError):
-        raise DataError("errors.io.file_readable_parquet_file") from None
+        raise DataError("errors.io.unreadable_parquet") from None
     raw = table.to_pandas()
     names = column_names([str(c) for c in raw.columns])
     frame = pd.DataFrame(

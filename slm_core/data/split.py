@@ -71,14 +71,14 @@ def _check_config(config: SplitConfig) -> None:
     ratios = (config.train, config.val, config.test)
     if min(ratios) < 0 or config.train <= 0 or config.test <= 0:
         raise DataError(
-            "errors.split.split_ratios_must_positive",
+            "errors.split.ratios_not_positive",
             train=f"{config.train:g}",
             val=f"{config.val:g}",
             test=f"{config.test:g}",
         )
     if abs(sum(ratios) - 1.0) > 1e-6:
         raise DataError(
-            "errors.split.split_ratios_must_add",
+            "errors.split.ratios_not_summing_to_one",
             train=f"{config.train:g}",
             val=f"{config.val:g}",
             test=f"{config.test:g}",
@@ -99,7 +99,7 @@ def make_splits(canonical: pd.DataFrame, config: SplitConfig = SplitConfig()) ->
     clean = clean_rows(canonical, config)
     frame = clean.frame
     if frame.empty:
-        raise DataError("errors.split.no_rows_are_left")
+        raise DataError("errors.split.no_rows_left")
     notes: list[str] = []
     if "split" in frame.columns:
         roles = _user_roles(frame, config, notes)
@@ -133,10 +133,10 @@ def _user_roles(frame: pd.DataFrame, config: SplitConfig, notes: list[str]) -> p
     bad = frame.loc[roles.isna(), "split"]
     if len(bad):
         shown = ", ".join(repr(v) for v in list(dict.fromkeys(bad))[:5])
-        raise DataError("errors.split.rows_have_split_value", count=f"{len(bad):,}", shown=shown)
+        raise DataError("errors.split.bad_split_values", count=f"{len(bad):,}", shown=shown)
     for needed in ("train", "test"):
         if not (roles == needed).any():
-            raise DataError("errors.split.split_column_no_rows", needed=needed)
+            raise DataError("errors.split.missing_part", needed=needed)
     if not (roles == "val").any() and config.val > 0:
         train = frame[roles == "train"].drop_duplicates("_key")
         share = config.val / (config.train + config.val)

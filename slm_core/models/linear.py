@@ -109,7 +109,7 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
         try:
             features = self.vectorizer_.fit_transform(texts)
         except ValueError as exc:  # e.g. "After pruning, no terms remain"
-            raise TrainError("errors.linear.no_usable_words_were", exc=exc) from exc
+            raise TrainError("errors.linear.no_usable_words", exc=exc) from exc
         self.estimator_ = self._estimator(labels)
         self._fit_estimator(features, labels)
         hooks.stop_if_asked()
@@ -150,7 +150,7 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "estimator_"):
-            raise TrainError("errors.linear.model_been_trained_yet", model_id=self.model_id)
+            raise TrainError("errors.linear.not_trained", model_id=self.model_id)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         self._check_fitted()
@@ -276,7 +276,7 @@ class TfidfLinearSVM(_TfidfClassifier):
     def _estimator(self, y):
         smallest = int(np.unique(y, return_counts=True)[1].min())
         if smallest < 2:
-            raise TrainError("errors.linear.calibrated_svm_needs_at")
+            raise TrainError("errors.linear.svm_label_too_rare")
         svm = LinearSVC(
             C=float(self.C),
             class_weight="balanced" if self.class_weight else None,
@@ -349,6 +349,6 @@ def load(directory: Path, meta: dict[str, Any]) -> _TfidfClassifier:
     model = joblib.load(Path(directory) / MODEL_FILE)
     if not isinstance(model, _TfidfClassifier) or model.model_id != meta["model_id"]:
         raise TrainError(
-            "errors.linear.does_hold_model_saved", directory=directory, model_id=meta["model_id"]
+            "errors.linear.no_saved_model", directory=directory, model_id=meta["model_id"]
         )
     return model

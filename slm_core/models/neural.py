@@ -213,7 +213,7 @@ class KerasTextClassifier:
     def set_params(self, **params: Any) -> KerasTextClassifier:
         for name, value in params.items():
             if name not in self._PARAMS:
-                raise TrainError("errors.neural.setting_model", name=name, arch=self.arch)
+                raise TrainError("errors.neural.unknown_setting", name=name, arch=self.arch)
             setattr(self, name, value)
         return self
 
@@ -281,9 +281,7 @@ class KerasTextClassifier:
             return None
         unknown = sorted({str(v) for v in val_labels} - set(index))
         if unknown:
-            raise TrainError(
-                "errors.neural.validation_split_labels_absent", labels=", ".join(unknown)
-            )
+            raise TrainError("errors.neural.val_labels_not_in_train", labels=", ".join(unknown))
         val_y = np.array([index[str(v)] for v in val_labels], dtype=np.int32)
         return self.vocabulary_.encode(val_texts, self.max_len_), val_y
 
@@ -354,7 +352,7 @@ class KerasTextClassifier:
         self._check_fitted()
         ids = np.asarray(ids, dtype=np.int32)
         if ids.ndim != 2:
-            raise TrainError("errors.neural.token_ids_must_d")
+            raise TrainError("errors.neural.token_ids_not_2d")
         out = np.zeros((len(ids), len(self.classes_)), dtype=np.float64)
         if len(ids) == 0:
             return out
@@ -389,7 +387,7 @@ class KerasTextClassifier:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise TrainError("errors.neural.model_been_trained_yet", arch=self.arch)
+            raise TrainError("errors.neural.not_trained", arch=self.arch)
 
     # -- persistence ---------------------------------------------------------------------
 

@@ -264,7 +264,7 @@ def get_spec(model_id: str) -> ModelSpec:
         return SPECS[model_id]
     except KeyError:
         raise TrainError(
-            "errors.registry.unknown_model_choose_one",
+            "errors.registry.unknown_model",
             model_id=model_id,
             choices=", ".join(MODEL_IDS),
         ) from None
@@ -277,7 +277,7 @@ def resolve_params(
     spec = get_spec(model_id)
     if preset not in spec.presets:
         raise TrainError(
-            "errors.registry.unknown_preset_choose_one", preset=preset, choices=", ".join(PRESETS)
+            "errors.registry.unknown_preset", preset=preset, choices=", ".join(PRESETS)
         )
     params = dict(spec.presets[preset])
     for name, value in (overrides or {}).items():
@@ -285,7 +285,7 @@ def resolve_params(
             continue
         if name not in params:
             raise TrainError(
-                "errors.registry.setting_model_settings_are",
+                "errors.registry.unknown_setting",
                 name=name,
                 model_id=model_id,
                 settings=", ".join(sorted(params)),
@@ -294,7 +294,7 @@ def resolve_params(
     if params.get("max_len") is not None and params["max_len"] > params.get("max_len_cap", 1e9):
         params["max_len_cap"] = params["max_len"]
     if "heads" in params and params["heads"] > params["embedding_dim"]:
-        raise TrainError("errors.registry.heads_cannot_exceed_embedding")
+        raise TrainError("errors.registry.heads_exceed_embedding")
     return params
 
 
@@ -309,12 +309,12 @@ def build(
     params = resolve_params(model_id, preset, overrides)
     if token_unit not in TOKEN_UNITS:
         raise TrainError(
-            "errors.registry.token_unit_must_one",
+            "errors.registry.unknown_token_unit",
             choices=", ".join(TOKEN_UNITS),
             token_unit=token_unit,
         )
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TrainError("errors.registry.seed_must_whole_number", seed=f"{seed!r}")
+        raise TrainError("errors.registry.seed_not_whole", seed=f"{seed!r}")
     module = family_module(get_spec(model_id).family)
     return module.build(model_id, params, token_unit=token_unit, seed=seed)
 
@@ -325,5 +325,7 @@ def load_model(directory: Path) -> TextClassifier:
     model_id = meta.get("model_id")
     spec = SPECS.get(model_id) if isinstance(model_id, str) else None
     if spec is None:
-        raise TrainError("errors.registry.model_unknown_id", directory=directory, model_id=model_id)
+        raise TrainError(
+            "errors.registry.saved_model_unknown_id", directory=directory, model_id=model_id
+        )
     return family_module(spec.family).load(Path(directory), meta)

@@ -46,7 +46,7 @@ def tokenize(text: object, unit: str = "word") -> list[str]:
     """Split one raw text into tokens: words for 'word', CJK characters for 'char'."""
     if unit not in TOKEN_UNITS:
         raise TrainError(
-            "errors.tokenize.token_unit_must_one", choices=", ".join(TOKEN_UNITS), unit=unit
+            "errors.tokenize.unknown_token_unit", choices=", ".join(TOKEN_UNITS), unit=unit
         )
     pattern = _CHAR_RE if unit == "char" else _WORD_RE
     return pattern.findall(standardize(text))
@@ -71,12 +71,12 @@ class Vocabulary:
     def __init__(self, terms: Sequence[str], unit: str = "word"):
         terms = [str(t) for t in terms]  # TextVectorization returns numpy strings
         if len(terms) < 2 or terms[0] != PAD or terms[1] != OOV:
-            raise TrainError("errors.tokenize.vocabulary_must_start_with")
+            raise TrainError("errors.tokenize.vocabulary_no_special_tokens")
         self.terms = terms
         self.unit = unit
         self._index = {t: i for i, t in enumerate(terms)}
         if len(self._index) != len(terms):
-            raise TrainError("errors.tokenize.saved_vocabulary_repeated_term")
+            raise TrainError("errors.tokenize.vocabulary_repeated_term")
 
     def __len__(self) -> int:
         return len(self.terms)

@@ -19,12 +19,12 @@ from typing import Any
 
 from slm_core.errors import SlmError
 from slm_core.numbers import finite_or_none
+from slm_core.runtime.bench import BENCH_KIND
 from slm_core.runtime.record import BenchReport, SettingMeasure
 from slm_core.value.assumptions import Assumptions
 from slm_core.value.options import Option, Overrides
 from slm_core.value.scorecard import ValueReport
 
-BENCH_KIND = "bench"
 # Packages whose versions a reader needs to reproduce the figures (only those installed).
 VERSIONED_PACKAGES = (
     "numpy",
@@ -187,7 +187,7 @@ class ReportData:
                 return r
         from slm_core.errors import NotFoundError
 
-        raise NotFoundError("errors.collect.run_report_may_have", run_id=run_id)
+        raise NotFoundError("errors.report.run_not_in_report", run_id=run_id)
 
     def option(self, run_id: int) -> Option | None:
         """The run's option in the value report (None when the report has no such run)."""

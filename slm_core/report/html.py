@@ -479,9 +479,7 @@ def write_report(
     from slm_core.errors import SlmError
 
     if lang not in HTML_LANG:
-        raise SlmError(
-            "errors.html.unknown_report_language_use", lang=lang, choices=", ".join(HTML_LANG)
-        )
+        raise SlmError("errors.report.unknown_language", lang=lang, choices=", ".join(HTML_LANG))
     dataset = store.find_dataset(dataset_id)
     text = build_report_html(store, dataset.id, lang, assumptions=assumptions, overrides=overrides)
     path = Path(out_path).expanduser()
@@ -491,7 +489,5 @@ def write_report(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise SlmError(
-            "errors.html.cannot_write_report_pick", path=path, strerror=exc.strerror
-        ) from None
+        raise SlmError("errors.report.cannot_write", path=path, strerror=exc.strerror) from None
     return path

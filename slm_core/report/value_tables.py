@@ -28,6 +28,7 @@ from slm_core.value.text import (
     option_label,
     reasons_text,
     sensitivity_text,
+    serving_text,
     volume_text,
 )
 
@@ -56,10 +57,15 @@ def _interval_money(v: ValueReport, pair: tuple[float, float] | None, lang: str)
     return f"{money(pair[0], v, lang)} – {money(pair[1], v, lang)}"
 
 
-def options_table(data: ReportData, lang: str) -> Table:
+def options_table(source: ReportData | ValueReport, lang: str) -> Table:
     """Every option side by side: how it is served, its threshold, net value with interval and
-    chance of being positive, yearly cost, payback, scores, and whether it can be recommended."""
-    v = data.value
+    chance of being positive, yearly cost, payback, scores, and whether it can be recommended.
+
+    The one builder of this table: the HTML report and exports show its visible columns, the
+    Value page pivots it (options as columns) and reads the hidden ones too.
+    """
+    v = source if isinstance(source, ValueReport) else source.value
+    ranked = list(v.decision.ranked) if v is not None else []
     rows = []
     for o in v.options if v is not None else ():
         b = o.business
@@ -87,6 +93,16 @@ def options_table(data: ReportData, lang: str) -> Table:
                 o.eligible,
                 reasons_text(o, lang) or t("report_html.yes", lang),
                 kind_text(b.kinds.get("net_value"), lang) if o.kind != "manual" else "",
+                # hidden: what the Value page shows besides (and the CSV export keeps)
+                o.kind,
+                ranked.index(o.key) + 1 if o.key in ranked else None,
+                serving_text(o, lang),
+                b.threshold_source,
+                b.interval_level or v.assumptions.interval_level,
+                b.kinds.get("coverage", ""),
+                b.kinds.get("net_value", ""),
+                b.kinds.get("payback_months", ""),
+                reasons_text(o, lang),
             )
         )
     level = f"{v.assumptions.interval_level:.0%}" if v is not None else "–"
@@ -111,6 +127,15 @@ def options_table(data: ReportData, lang: str) -> Table:
         column("eligible", lang, "auto", show=False),
         column("recommendable", lang),
         column("net_value_kind", lang),
+        column("option_kind", lang, show=False),
+        column("rank", lang, "int", show=False),
+        column("serving_detail", lang, show=False),
+        column("threshold_source_key", lang, show=False),
+        column("interval_level", lang, "float", show=False),
+        column("coverage_kind_key", lang, show=False),
+        column("net_value_kind_key", lang, show=False),
+        column("payback_kind_key", lang, show=False),
+        column("reasons", lang, show=False),
     )
     return titled(
         "options",

@@ -138,7 +138,7 @@ def _target(store, run_id: int, max_texts: int) -> _Target:
     run = store.get_run(run_id)
     if run.status != "succeeded":
         raise SlmError(
-            "errors.runtime_bench.run_only_successfully_trained",
+            "errors.runtime_bench.run_not_succeeded",
             run_id=run_id,
             status=Phrase(f"status.{run.status}"),
         )
@@ -464,9 +464,9 @@ def start_background(store, run_ids: list[int], threads: int | None = None) -> i
     Each run's progress is written to its 'bench_progress' result.
     """
     if not run_ids:
-        raise SlmError("errors.runtime_bench.choose_at_least_one")
+        raise SlmError("errors.runtime_bench.no_run_chosen")
     if background_job(store) is not None:
-        raise SlmError("errors.runtime_bench.measurement_already_running_wait")
+        raise SlmError("errors.runtime_bench.already_running")
     for run_id in run_ids:
         store.put_result(
             run_id, PROGRESS_KIND, {"status": "queued", "fraction": 0.0, "message": "queued"}

@@ -251,7 +251,7 @@ def parity(
     """Compare a form's probabilities with the reference model's on the same texts."""
     proba, reference_proba = np.asarray(proba), np.asarray(reference_proba)
     if proba.shape != reference_proba.shape:
-        raise SlmError("errors.runtime_export.exported_model_returned_different")
+        raise SlmError("errors.runtime_export.class_count_differs")
     pred, ref = proba.argmax(axis=1), reference_proba.argmax(axis=1)
     n = len(pred)
     accuracy = reference_accuracy = None
@@ -301,7 +301,7 @@ def export_model(
     say("loading the Keras model")
     classifier = load_model(model_dir)
     if not hasattr(classifier, "model_"):
-        raise SlmError("errors.runtime_export.only_keras_models_are")
+        raise SlmError("errors.runtime_export.linear_not_exported")
     texts = [str(t) for t in texts]
     ids = classifier.encode(texts)
     if reference_proba is None:

@@ -67,13 +67,11 @@ def _run_child(args: list[str], threads: int, timeout: float) -> dict[str, Any]:
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
-            raise SlmError(
-                "errors.runtime_measure.measuring_took_longer_than", timeout=f"{timeout:.0f}"
-            ) from None
+            raise SlmError("errors.runtime_measure.timed_out", timeout=f"{timeout:.0f}") from None
         if proc.returncode != 0 or not out.exists():
             lines = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
             reason = lines[-1].strip() if lines else f"exit code {proc.returncode}"
-            raise SlmError("errors.runtime_measure.measuring_process_failed", reason=reason[:300])
+            raise SlmError("errors.runtime_measure.process_failed", reason=reason[:300])
         return json.loads(out.read_text(encoding="utf-8"))
 
 

@@ -72,7 +72,7 @@ class LiteRTRuntime:
                 self._runners[batch] = self._interpreter.get_signature_runner(key)
                 self._output[batch] = signatures[key]["outputs"][0]
         if 1 not in self._runners:
-            raise SlmError("errors.runtime_serve.no_batch_one_signature", name=self.path.name)
+            raise SlmError("errors.runtime_serve.no_batch_of_one_signature", name=self.path.name)
         self.max_len = int(self._runners[1].get_input_details()["ids"]["shape"][1])
 
     def _call(self, batch: int, ids: np.ndarray) -> np.ndarray:
@@ -245,13 +245,13 @@ def open_runtime(form: str, serving_dir: Path, threads: int | None) -> Runtime:
     """The runtime of one exported form (LiteRT or ONNX)."""
     if form not in FORM_FILES:
         raise SlmError(
-            "errors.runtime_serve.unknown_serving_form_use",
+            "errors.runtime_serve.unknown_form",
             form=form,
             choices=", ".join(FORM_FILES),
         )
     path = Path(serving_dir) / FORM_FILES[form]
     if not path.is_file():
-        raise NotFoundError("errors.runtime_serve.missing_measure_run_again", name=path.name)
+        raise NotFoundError("errors.runtime_serve.export_missing", name=path.name)
     if form == "onnx":
         return OnnxRuntime(path, threads)
     return LiteRTRuntime(path, threads, name=form)
@@ -286,7 +286,7 @@ def load_predictor(
     meta_file = model_dir / META_FILE
     if meta.get("family") == "linear":
         if form not in (None, "sklearn"):
-            raise SlmError("errors.runtime_serve.linear_model_served_by", form=form)
+            raise SlmError("errors.runtime_serve.linear_only_sklearn", form=form)
         return _linear_predictor(model_dir, meta, n_threads, meta_file)
     serving_dir = Path(serving_dir) if serving_dir else default_serving_dir(model_dir)
     return _neural_predictor(model_dir, meta, serving_dir, n_threads, form, meta_file)

@@ -112,8 +112,8 @@ class DatasetsMixin:
         if by_name:
             return _dataset_record(by_name[0])
         if by_prefix:
-            raise NotFoundError("errors.store.several_datasets_have_ids", key=f"{key!r}")
-        raise NotFoundError("errors.store.no_dataset_id_name", key=f"{key!r}")
+            raise NotFoundError("errors.store.ambiguous_dataset_id", key=f"{key!r}")
+        raise NotFoundError("errors.store.no_dataset_with_key", key=f"{key!r}")
 
     def list_datasets(self) -> list[DatasetRecord]:
         """All datasets, newest first."""
@@ -131,7 +131,7 @@ class DatasetsMixin:
         if not path.exists():
             self.get_dataset(dataset_id)  # a clear message when the id itself is unknown
             raise NotFoundError(
-                "errors.store.data_file_dataset_missing",
+                "errors.store.data_file_missing",
                 dataset_id=f"{dataset_id!r}",
                 parent=path.parent,
             )
@@ -143,7 +143,7 @@ class DatasetsMixin:
         dataset_runs = self.list_runs(dataset_id=dataset_id)
         run_ids = [r.id for r in dataset_runs]
         if any(r.status == "running" for r in dataset_runs):
-            raise SlmError("errors.store.run_dataset_still_training")
+            raise SlmError("errors.store.dataset_still_training")
         with self.engine.begin() as conn:
             conn.execute(delete(feedback).where(feedback.c.dataset_id == dataset_id))
             if run_ids:

@@ -109,7 +109,7 @@ class FeedbackMixin:
                 )
                 if result.rowcount == 0:
                     raise NotFoundError(
-                        "errors.store.no_scenario_with_id_2", scenario_id=scenario_id
+                        "errors.store.no_scenario_to_update", scenario_id=scenario_id
                     )
         return self.get_scenario(scenario_id)
 

@@ -80,6 +80,43 @@ class DatasetRecord:
 
 
 @dataclass(frozen=True)
+class RunProgress:
+    """Where a run's training is: what the worker writes and the Train page shows.
+
+    Stored as the run's ``progress`` JSON (``to_dict``); ``message`` is a stage key
+    (``stage.<message>`` in the catalogue).
+    """
+
+    epoch: int = 0
+    epochs: int | None = None
+    batch: int = 0
+    batches: int | None = None
+    fraction: float = 0.0
+    message: str = "queued"
+
+    @property
+    def share(self) -> float:
+        """``fraction`` clipped to 0–1 (a stored value may be missing or out of range)."""
+        return min(max(self.fraction, 0.0), 1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> RunProgress:
+        data = data or {}
+        fraction = data.get("fraction")
+        return cls(
+            epoch=int(data.get("epoch") or 0),
+            epochs=data.get("epochs"),
+            batch=int(data.get("batch") or 0),
+            batches=data.get("batches"),
+            fraction=float(fraction) if isinstance(fraction, (int, float)) else 0.0,
+            message=str(data.get("message") or "queued"),
+        )
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One training run: what was asked, where it stands, and what came out."""
 
@@ -102,6 +139,11 @@ class RunRecord:
     pid: int | None
     worker_host: str | None
     updated_at: datetime | None = None
+
+    @property
+    def live(self) -> RunProgress:
+        """The stored progress as a typed record."""
+        return RunProgress.from_dict(self.progress)
 
     @property
     def is_active(self) -> bool:

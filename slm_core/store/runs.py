@@ -18,6 +18,7 @@ from slm_core.store.records import (
     CANCELLED_MESSAGE,
     INTERRUPTED_MESSAGE,
     TERMINAL_STATUSES,
+    RunProgress,
     RunRecord,
     _now,
     _run_record,
@@ -117,8 +118,10 @@ class RunsMixin:
                 .values(pid=pid, pid_started=_process_start(pid), worker_host=socket.gethostname())
             )
 
-    def set_progress(self, run_id: int, progress: Mapping[str, Any]) -> None:
+    def set_progress(self, run_id: int, progress: RunProgress | Mapping[str, Any]) -> None:
         """Replace the live progress (epoch, epochs, batch, batches, fraction, message)."""
+        if isinstance(progress, RunProgress):
+            progress = progress.to_dict()
         with self.engine.begin() as conn:
             conn.execute(
                 update(runs)
@@ -258,7 +261,7 @@ class RunsMixin:
         """Delete a run that is not training, with its results and files (feedback is kept)."""
         run = self.get_run(run_id)
         if run.status == "running":
-            raise SlmError("errors.store.run_still_training_cancel", run_id=run_id)
+            raise SlmError("errors.store.run_still_training", run_id=run_id)
         with self.engine.begin() as conn:
             conn.execute(delete(run_results).where(run_results.c.run_id == run.id))
             conn.execute(update(feedback).where(feedback.c.run_id == run.id).values(run_id=None))
@@ -302,7 +305,7 @@ class RunsMixin:
                 return
             except IntegrityError:
                 continue  # another process inserted it first: update that row instead
-        raise SlmError("errors.store.could_save_result_run", kind=kind, run_id=run_id)
+        raise SlmError("errors.store.result_not_saved", kind=kind, run_id=run_id)
 
     def get_result(self, run_id: int, kind: str) -> dict[str, Any] | None:
         """The stored ``kind`` result of a run, or None."""

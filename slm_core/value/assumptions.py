@@ -166,15 +166,13 @@ class Assumptions:
             if f.name in NUMERIC_FIELDS:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise AssumptionError(
-                        "errors.assumptions.must_number", name=f.name, value=f"{value!r}"
+                        "errors.assumptions.not_a_number", name=f.name, value=f"{value!r}"
                     )
                 if not math.isfinite(value) or value < 0:
-                    raise AssumptionError(
-                        "errors.assumptions.must_zero_more", name=f.name, value=value
-                    )
+                    raise AssumptionError("errors.assumptions.negative", name=f.name, value=value)
         for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
-                raise AssumptionError("errors.assumptions.must_text", name=name)
+                raise AssumptionError("errors.assumptions.not_text", name=name)
         for name, (low, high) in RANGES.items():
             value = getattr(self, name)
             if not low <= value <= high:
@@ -198,16 +196,16 @@ class Assumptions:
             unknown = set(weights) - set(dims)
             if unknown:
                 raise AssumptionError(
-                    "errors.assumptions.unknown_key_s_use",
+                    "errors.assumptions.unknown_keys",
                     name=name,
                     keys=", ".join(sorted(unknown)),
                     choices=", ".join(dims),
                 )
             if any(not _nonneg(v) for v in weights.values()):
-                raise AssumptionError("errors.assumptions.every_weight_must_zero", name=name)
+                raise AssumptionError("errors.assumptions.negative_weight", name=name)
         for true, row in self.payoff_matrix.items():
             if not isinstance(row, dict) or any(not _nonneg(v) for v in row.values()):
-                raise AssumptionError("errors.assumptions.payoff_matrix_row_must", true=true)
+                raise AssumptionError("errors.assumptions.bad_payoff_row", true=true)
 
     def usd(self, amount: float) -> float:
         """A price published in US dollars, in this scenario's currency."""
@@ -278,16 +276,16 @@ class Assumptions:
         unknown = set(data) - set(FIELD_NAMES)
         if unknown:
             raise AssumptionError(
-                "errors.assumptions.unknown_assumption_s_check", keys=", ".join(sorted(unknown))
+                "errors.assumptions.scenario_unknown_assumptions", keys=", ".join(sorted(unknown))
             )
         try:
             values = _coerce_values(data, base)
         except (TypeError, ValueError, AttributeError) as exc:
-            raise AssumptionError("errors.assumptions.scenario_value_wrong_type", exc=exc) from None
+            raise AssumptionError("errors.assumptions.wrong_value_type", exc=exc) from None
         sources = dict(base.sources)
         given = data.get("sources") or {}
         if not isinstance(given, dict):
-            raise AssumptionError("errors.assumptions.sources_must_table_field")
+            raise AssumptionError("errors.assumptions.bad_sources_table")
         for key in values:
             if key not in given and key not in META_FIELDS:
                 sources[key] = (
@@ -313,7 +311,7 @@ class Assumptions:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise AssumptionError("errors.assumptions.scenario_file_valid_toml", exc=exc) from None
+            raise AssumptionError("errors.assumptions.invalid_toml", exc=exc) from None
         return cls.from_dict(data, base)
 
     def to_json(self) -> str:
@@ -324,9 +322,9 @@ class Assumptions:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise AssumptionError("errors.assumptions.scenario_file_valid_json", exc=exc) from None
+            raise AssumptionError("errors.assumptions.invalid_json", exc=exc) from None
         if not isinstance(data, dict):
-            raise AssumptionError("errors.assumptions.json_scenario_must_object")
+            raise AssumptionError("errors.assumptions.json_not_an_object")
         return cls.from_dict(data, base)
 
 
@@ -371,7 +369,7 @@ def _read_source(key: str, src: Any) -> Source:
         )
     if isinstance(src, (list, tuple)) and 1 <= len(src) <= 3:
         return Source(*(str(s) for s in src))
-    raise AssumptionError("errors.assumptions.source_must_source_date", key=key)
+    raise AssumptionError("errors.assumptions.bad_source", key=key)
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Assumptions))
@@ -477,7 +475,7 @@ def load_assumptions(path: Path | str, base: Assumptions | None = None) -> Assum
     """Read a scenario from a ``.toml`` or ``.json`` file."""
     path = Path(path)
     if not path.is_file():
-        raise AssumptionError("errors.assumptions.scenario_file_found", path=path)
+        raise AssumptionError("errors.assumptions.scenario_file_not_found", path=path)
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
         return Assumptions.from_json(text, base)
@@ -497,7 +495,7 @@ def parse_scenario(data: bytes, filename: str) -> Assumptions:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise AssumptionError("errors.assumptions.scenario_file_must_utf") from None
+        raise AssumptionError("errors.assumptions.scenario_not_utf8") from None
     if filename.lower().endswith(".json") or text.lstrip().startswith("{"):
         return Assumptions.from_json(text)
     return Assumptions.from_toml(text)
@@ -507,7 +505,7 @@ def load_preset(preset_id: str) -> Assumptions:
     """One of the bundled presets (``PRESET_IDS``), read from ``data/scenarios``."""
     if preset_id not in PRESET_IDS:
         raise AssumptionError(
-            "errors.assumptions.unknown_preset_choose_from",
+            "errors.assumptions.unknown_preset",
             preset_id=preset_id,
             choices=", ".join(PRESET_IDS),
         )

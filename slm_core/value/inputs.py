@@ -18,6 +18,7 @@ import numpy as np
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.evaluate import bootstrap_ci
 from slm_core.numbers import finite_or_none
+from slm_core.runtime import BENCH_KIND, BenchReport
 from slm_core.value.payoff import SplitScores, split_scores
 from slm_core.value.robustness import (
     ROBUSTNESS_KIND,
@@ -31,7 +32,6 @@ from slm_core.value.social import FairnessResult, fairness
 
 log = logging.getLogger(__name__)
 
-BENCH_KIND = "bench"
 FAITHFULNESS_KIND = "faithfulness"
 FAITHFULNESS_VERSION = 2
 # Faithfulness blanks tokens and re-predicts; neural models pay per variant, so fewer texts.
@@ -257,7 +257,8 @@ def _train_energy(run, bench: dict | None) -> tuple[float | None, str | None]:
     if kwh is not None:
         estimate = (metrics.get("train_energy") or {}).get("estimate", True)
         return kwh, "modelled" if estimate else "measured"
-    kwh = finite_or_none((bench or {}).get("train_energy_kwh"))
+    report = BenchReport.read(bench)
+    kwh = finite_or_none(report.train_energy.get("value")) if report is not None else None
     return (kwh, "modelled") if kwh is not None else (None, None)
 
 

@@ -51,7 +51,7 @@ class ValueReport:
         for o in self.options:
             if o.kind == "model" and o.run_id == run_id:
                 return o
-        raise NotFoundError("errors.scorecard.run_no_scorecard_dataset", run_id=run_id)
+        raise NotFoundError("errors.scorecard.run_no_scorecard", run_id=run_id)
 
     @property
     def api(self) -> Option | None:
