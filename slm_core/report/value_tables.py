@@ -57,56 +57,47 @@ def _interval_money(v: ValueReport, pair: tuple[float, float] | None, lang: str)
     return f"{money(pair[0], v, lang)} – {money(pair[1], v, lang)}"
 
 
-def options_table(source: ReportData | ValueReport, lang: str) -> Table:
-    """Every option side by side: how it is served, its threshold, net value with interval and
-    chance of being positive, yearly cost, payback, scores, and whether it can be recommended.
+def _option_row(v: ValueReport, o: Option, ranked: list[str], lang: str) -> tuple:
+    """One option's cells, in the order of :func:`_option_table_columns`."""
+    b = o.business
+    low, high = bounds(b.net_value_ci)
+    return (
+        o.key,
+        option_label(o, lang),
+        _role(v, o, lang),
+        mode_text(o, lang),
+        o.serving.instances if o.serving is not None else None,
+        b.threshold,
+        chosen_on_text(o, lang),
+        b.coverage,
+        b.net_value,
+        _interval_money(v, b.net_value_ci, lang),
+        low,
+        high,
+        b.p_positive,
+        b.yearly_cost,
+        b.payback_months,
+        o.business_score.score if o.business_score else None,
+        o.social_score.score if o.social_score else None,
+        o.overall,
+        o.eligible,
+        reasons_text(o, lang) or t("report_html.yes", lang),
+        kind_text(b.kinds.get("net_value"), lang) if o.kind != "manual" else "",
+        # hidden: what the Value page shows besides (and the CSV export keeps)
+        o.kind,
+        ranked.index(o.key) + 1 if o.key in ranked else None,
+        serving_text(o, lang),
+        b.threshold_source,
+        b.interval_level or v.assumptions.interval_level,
+        b.kinds.get("coverage", ""),
+        b.kinds.get("net_value", ""),
+        b.kinds.get("payback_months", ""),
+        reasons_text(o, lang),
+    )
 
-    The one builder of this table: the HTML report and exports show its visible columns, the
-    Value page pivots it (options as columns) and reads the hidden ones too.
-    """
-    v = source if isinstance(source, ValueReport) else source.value
-    ranked = list(v.decision.ranked) if v is not None else []
-    rows = []
-    for o in v.options if v is not None else ():
-        b = o.business
-        low, high = bounds(b.net_value_ci)
-        rows.append(
-            (
-                o.key,
-                option_label(o, lang),
-                _role(v, o, lang),
-                mode_text(o, lang),
-                o.serving.instances if o.serving is not None else None,
-                b.threshold,
-                chosen_on_text(o, lang),
-                b.coverage,
-                b.net_value,
-                _interval_money(v, b.net_value_ci, lang),
-                low,
-                high,
-                b.p_positive,
-                b.yearly_cost,
-                b.payback_months,
-                o.business_score.score if o.business_score else None,
-                o.social_score.score if o.social_score else None,
-                o.overall,
-                o.eligible,
-                reasons_text(o, lang) or t("report_html.yes", lang),
-                kind_text(b.kinds.get("net_value"), lang) if o.kind != "manual" else "",
-                # hidden: what the Value page shows besides (and the CSV export keeps)
-                o.kind,
-                ranked.index(o.key) + 1 if o.key in ranked else None,
-                serving_text(o, lang),
-                b.threshold_source,
-                b.interval_level or v.assumptions.interval_level,
-                b.kinds.get("coverage", ""),
-                b.kinds.get("net_value", ""),
-                b.kinds.get("payback_months", ""),
-                reasons_text(o, lang),
-            )
-        )
-    level = f"{v.assumptions.interval_level:.0%}" if v is not None else "–"
-    columns = (
+
+def _option_table_columns(level: str, lang: str) -> tuple[Column, ...]:
+    return (
         *option_columns(lang),
         column("role", lang),
         column("serving", lang),
@@ -137,11 +128,24 @@ def options_table(source: ReportData | ValueReport, lang: str) -> Table:
         column("payback_kind_key", lang, show=False),
         column("reasons", lang, show=False),
     )
+
+
+def options_table(source: ReportData | ValueReport, lang: str) -> Table:
+    """Every option side by side: how it is served, its threshold, net value with interval and
+    chance of being positive, yearly cost, payback, scores, and whether it can be recommended.
+
+    The one builder of this table: the HTML report and exports show its visible columns, the
+    Value page pivots it (options as columns) and reads the hidden ones too.
+    """
+    v = source if isinstance(source, ValueReport) else source.value
+    ranked = list(v.decision.ranked) if v is not None else []
+    rows = tuple(_option_row(v, o, ranked, lang) for o in (v.options if v is not None else ()))
+    level = f"{v.assumptions.interval_level:.0%}" if v is not None else "–"
     return titled(
         "options",
         lang,
-        columns,
-        tuple(rows),
+        _option_table_columns(level, lang),
+        rows,
         note=t("report_table.options_note", lang, level=level),
     )
 
