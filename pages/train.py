@@ -138,14 +138,14 @@ def job_board() -> None:
                 )
                 head.progress(progress.share, text=label)
             elif run.status == "succeeded":
-                m = run.metrics or {}
+                m = run.measured
                 head.caption(
                     t(
                         "train.result",
-                        acc=f"{m.get('accuracy', 0):.3f}",
-                        f1=f"{m.get('macro_f1', 0):.3f}",
+                        acc=f"{m.accuracy or 0:.3f}",
+                        f1=f"{m.macro_f1 or 0:.3f}",
                         secs=f"{run.train_seconds or 0:.1f}",
-                        majority=f"{m.get('majority_rate', 0):.3f}",
+                        majority=f"{m.majority_rate or 0:.3f}",
                     )
                 )
             elif run.error:

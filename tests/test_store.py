@@ -423,3 +423,27 @@ def test_progress_reads_back_as_a_typed_record(fresh_home):
     assert live.share == pytest.approx(0.46) and live.message == "training"
     store.set_progress(run.id, {"fraction": 7.0})  # out of range or missing values
     assert store.get_run(run.id).live.share == 1.0
+
+
+def test_metrics_read_back_as_a_typed_record(fresh_home):
+    from slm_core.store import RunStore
+
+    store = RunStore()
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})
+    dataset = store.add_dataset("d", "upload", "d.csv", "h", frame)
+    run = store.create_run(dataset.id, "tfidf_lr", "quick", {})
+    metrics = {
+        "accuracy": 0.9,
+        "macro_f1": 0.85,
+        "n_params": 120.0,
+        "train_energy_kwh": 0.002,
+        "train_energy": {"estimate": False},
+        "split_sizes": {"train": 7, "validation": 2, "test": 2},
+        "model_size_bytes": float("nan"),
+    }
+    store.finish_run(run.id, "succeeded", metrics=metrics, train_seconds=1.0)
+    m = store.get_run(run.id).measured
+    assert (m.accuracy, m.macro_f1, m.n_params) == (0.9, 0.85, 120)
+    assert m.train_energy_kwh == 0.002 and m.train_energy_estimate is False  # metered
+    assert m.split_sizes == {"train": 7, "validation": 2, "test": 2}
+    assert m.model_size_bytes is None and m.majority_rate is None  # stored NaN, missing

@@ -85,7 +85,7 @@ def leaderboard_frame(runs, evaluations: Mapping[int, object], stats: Mapping[in
         if ev is None:
             continue
         fb = stats.get(run.id)
-        size = (run.metrics or {}).get("model_size_bytes")
+        size = run.measured.model_size_bytes
         rows.append(
             {
                 t("results.col_run"): run.id,

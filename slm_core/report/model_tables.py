@@ -17,7 +17,7 @@ def dataset_table(data: ReportData, lang: str) -> Table:
     classes = r.get("classes") or {}
     split = {}
     for run in data.runs:
-        split = (run.run.metrics or {}).get("split_sizes") or {}
+        split = run.run.measured.split_sizes
         if split:
             break
     script = r.get("script", "latin")
@@ -66,8 +66,8 @@ def leaderboard_table(data: ReportData, lang: str) -> Table:
     ranked = sorted(data.runs, key=lambda r: (-r.evaluation.accuracy, r.run_id))
     rows = []
     for r in ranked:
-        ev, m = r.evaluation, r.run.metrics or {}
-        size = finite_or_none(m.get("model_size_bytes"))
+        ev, m = r.evaluation, r.run.measured
+        size = m.model_size_bytes
         rows.append(
             (
                 r.run_id,
@@ -87,7 +87,7 @@ def leaderboard_table(data: ReportData, lang: str) -> Table:
                 ev.majority_rate,
                 finite_or_none(r.run.train_seconds),
                 None if size is None else size / 1e6,
-                m.get("n_params"),
+                m.n_params,
             )
         )
     columns = (

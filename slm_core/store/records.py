@@ -117,6 +117,46 @@ class RunProgress:
 
 
 @dataclass(frozen=True)
+class RunMetrics:
+    """What training measured about a run (stored as its ``metrics`` JSON), typed.
+
+    Missing or non-finite values read as None; ``train_energy_estimate`` is True unless
+    CodeCarbon read RAPL power counters.
+    """
+
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    majority_rate: float | None = None
+    train_seconds: float | None = None
+    n_params: int | None = None
+    model_size_bytes: float | None = None
+    train_energy_kwh: float | None = None
+    train_energy_estimate: bool = True
+    split_sizes: dict[str, int] = field(default_factory=dict)
+    split_seed: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> RunMetrics:
+        from slm_core.numbers import finite_or_none
+
+        data = data or {}
+        n_params = finite_or_none(data.get("n_params"))
+        seed = data.get("split_seed")
+        return cls(
+            accuracy=finite_or_none(data.get("accuracy")),
+            macro_f1=finite_or_none(data.get("macro_f1")),
+            majority_rate=finite_or_none(data.get("majority_rate")),
+            train_seconds=finite_or_none(data.get("train_seconds")),
+            n_params=None if n_params is None else int(n_params),
+            model_size_bytes=finite_or_none(data.get("model_size_bytes")),
+            train_energy_kwh=finite_or_none(data.get("train_energy_kwh")),
+            train_energy_estimate=bool((data.get("train_energy") or {}).get("estimate", True)),
+            split_sizes=dict(data.get("split_sizes") or {}),
+            split_seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        )
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One training run: what was asked, where it stands, and what came out."""
 
@@ -139,6 +179,11 @@ class RunRecord:
     pid: int | None
     worker_host: str | None
     updated_at: datetime | None = None
+
+    @property
+    def measured(self) -> RunMetrics:
+        """The stored training metrics as a typed record."""
+        return RunMetrics.from_dict(self.metrics)
 
     @property
     def live(self) -> RunProgress:

@@ -252,11 +252,9 @@ def _model_token_unit(store, run) -> str | None:
 
 def _train_energy(run, bench: dict | None) -> tuple[float | None, str | None]:
     """Training IT energy (kWh, before PUE) and its kind: RAPL-metered or modelled."""
-    metrics = run.metrics or {}
-    kwh = finite_or_none(metrics.get("train_energy_kwh"))
-    if kwh is not None:
-        estimate = (metrics.get("train_energy") or {}).get("estimate", True)
-        return kwh, "modelled" if estimate else "measured"
+    m = run.measured
+    if m.train_energy_kwh is not None:
+        return m.train_energy_kwh, "modelled" if m.train_energy_estimate else "measured"
     report = BenchReport.read(bench)
     kwh = finite_or_none(report.train_energy.get("value")) if report is not None else None
     return (kwh, "modelled") if kwh is not None else (None, None)
@@ -290,7 +288,7 @@ def _run_inputs(store, run, dataset, prior_by_class, feedback, token_unit, measu
     bench = store.get_result(run.id, BENCH_KIND)
     fallback_cpu = finite_or_none((robustness or {}).get("cpu_seconds_per_prediction"))
     serving = ServingMeasure.from_bench(bench).with_fallback(
-        fallback_cpu, (run.metrics or {}).get("model_size_bytes")
+        fallback_cpu, run.measured.model_size_bytes
     )
     if robustness is not None:
         keep = sample_indices(test.n, robustness.get("n", test.n) or test.n, NOISE_SEED)
