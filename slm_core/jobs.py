@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from typing import IO, Any
 import slm_core
 from slm_core.errors import CancelledError, Phrase, SlmError, render
 from slm_core.store import CANCELLED_MESSAGE, RunRecord, RunStore
+from slm_core.store.processes import spawn_detached
 
 DEFAULT_TARGET = "slm_core.train:execute_run"
 DEFAULT_GRACE_S = 5.0
@@ -123,8 +123,6 @@ def ensure_runner(store: RunStore, target: str | None = None, grace_s: float | N
             return False
     # A runner that finds the queue empty releases its lock and then looks once more, so a run
     # queued just before this check is never left behind by a runner that is about to exit.
-    logs = store.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
         "-m",
@@ -134,17 +132,7 @@ def ensure_runner(store: RunStore, target: str | None = None, grace_s: float | N
         "--grace",
         str(DEFAULT_GRACE_S if grace_s is None else grace_s),
     ]
-    with open(logs / "runner.log", "ab") as log:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # survives Ctrl-C and restarts of the Streamlit server
-            env=_child_env(store),
-        )
-    # Reap it when it exits so that no zombie lingers in the long-lived app process.
-    threading.Thread(target=proc.wait, daemon=True, name=f"reap-runner-{proc.pid}").start()
+    spawn_detached(command, store.home / "logs" / "runner.log", _child_env(store), "runner")
     return True
 
 

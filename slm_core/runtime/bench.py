@@ -21,9 +21,7 @@ import json
 import os
 import platform
 import random
-import subprocess
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -472,6 +470,7 @@ def start_background(store, run_ids: list[int], threads: int | None = None) -> i
             run_id, PROGRESS_KIND, {"status": "queued", "fraction": 0.0, "message": "queued"}
         )
     from slm_core.runtime.measure import child_env
+    from slm_core.store.processes import spawn_detached
 
     env = child_env(thread_count(None))
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "SLM_TF_THREADS"):
@@ -483,21 +482,10 @@ def start_background(store, run_ids: list[int], threads: int | None = None) -> i
         command += ["--run", str(int(run_id))]
     if threads:
         command += ["--threads", str(int(threads))]
-    logs = Path(store.home) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / "bench.log", "ab") as log:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-        )
-    threading.Thread(target=proc.wait, daemon=True, name=f"reap-bench-{proc.pid}").start()
+    pid = spawn_detached(command, Path(store.home) / "logs" / "bench.log", env, "bench")
     # Written here, not only by the child, so a page rerun a moment later already sees it.
-    _write_job(store, list(run_ids), proc.pid)
-    return proc.pid
+    _write_job(store, list(run_ids), pid)
+    return pid
 
 
 def _write_job(store, run_ids: list[int], pid: int | None = None) -> None:

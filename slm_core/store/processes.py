@@ -1,8 +1,33 @@
-"""Whether the process working on a run is still alive on this host."""
+"""Worker processes: starting one detached, and whether the one working on a run is alive."""
 
 from __future__ import annotations
 
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 import psutil
+
+
+def spawn_detached(command: Sequence[str], log: Path, env: Mapping[str, str], name: str) -> int:
+    """Start ``command`` in its own session, appending its output to ``log``; returns its pid.
+
+    The process survives Ctrl-C and restarts of the Streamlit server; a daemon thread reaps it
+    when it exits, so no zombie lingers in the long-lived app process.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(env),
+        )
+    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{name}-{proc.pid}").start()
+    return proc.pid
 
 
 def _process_start(pid: int) -> float | None:
