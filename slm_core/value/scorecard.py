@@ -23,7 +23,7 @@ from slm_core.errors import NotFoundError
 from slm_core.value.assumptions import Assumptions
 from slm_core.value.decision import Decision, best_of, decide
 from slm_core.value.inputs import DatasetInputs, Measurement, collect_inputs
-from slm_core.value.options import API, CASCADE, MANUAL, Option, Overrides, build_options
+from slm_core.value.options import Option, Overrides, build_options
 from slm_core.value.scores import Sensitivity, sensitivity
 
 
@@ -139,15 +139,3 @@ def build_scorecards(
         overrides = Overrides(thresholds={int(k): float(v) for k, v in (thresholds or {}).items()})
     inputs = collect_inputs(store, dataset_id, measure=measure, settings=Measurement.of(a))
     return evaluate_value(inputs, a, overrides, with_sensitivity=with_sensitivity)
-
-
-__all__ = [
-    "API",
-    "CASCADE",
-    "MANUAL",
-    "Option",
-    "Overrides",
-    "ValueReport",
-    "build_scorecards",
-    "evaluate_value",
-]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from slm_core.value.options import API, CASCADE, MANUAL, Option
+from slm_core.value.options import API, Option
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.scores import Dimension, Note
 
@@ -333,6 +333,3 @@ def _cli_rows(report: ValueReport, lang: str) -> list[tuple[str, Callable[[Optio
         ("value.row.overall", lambda o: score_text(o.overall)),
         ("value.row.eligible", lambda o: t("value.yes" if o.eligible else "value.no", lang)),
     ]
-
-
-__all__ = ["API", "CASCADE", "MANUAL"]
