@@ -127,7 +127,7 @@ def test_model_figures_at_a_fixed_threshold_by_hand():
         a,
         serving=36.0,
         setup=100.0,
-        true_counts=test.true_counts,
+        manual_per_text=p.manual_cost_per_text(test.true_counts),
     )
     # all 4 answered: labour 1000 × 6/60 × 10 = 1000
     assert fig["labour_saved"] == pytest.approx(1000.0)
@@ -196,7 +196,7 @@ def test_api_figures_by_hand():
         a,
         serving=0.0,
         setup=0.0,
-        true_counts=np.array([2, 2]),
+        manual_per_text=p.manual_cost_per_text(np.array([2, 2])),
     )
     assert fig["api_cost"] == pytest.approx(0.22)
     # errors: 10% of 1000 texts at the 'other' cost of 1
@@ -211,7 +211,7 @@ def test_api_figures_by_hand():
         a,
         serving=0.0,
         setup=0.0,
-        true_counts=np.array([2, 2]),
+        manual_per_text=p.manual_cost_per_text(np.array([2, 2])),
     )
     assert half["labour_saved"] == pytest.approx(500.0) and half["api_cost"] == pytest.approx(0.22)
 
@@ -259,7 +259,7 @@ def test_raising_an_error_cost_never_raises_net_value(which, start, extra, posit
             a,
             serving=1.0,
             setup=1.0,
-            true_counts=test.true_counts,
+            manual_per_text=p.manual_cost_per_text(test.true_counts),
             intervals=False,
         )
         api = summarise(
@@ -269,7 +269,7 @@ def test_raising_an_error_cost_never_raises_net_value(which, start, extra, posit
             a,
             serving=0.0,
             setup=1.0,
-            true_counts=test.true_counts,
+            manual_per_text=p.manual_cost_per_text(test.true_counts),
             intervals=False,
         )
         nets.append((model["net_value"], api["net_value"]))
@@ -302,7 +302,7 @@ def test_net_value_on_test_at_the_validation_threshold_holds_on_fresh_data():
                 a,
                 serving=782.0,
                 setup=a.setup_cost,
-                true_counts=split.true_counts,
+                manual_per_text=p.manual_cost_per_text(split.true_counts),
                 intervals=False,
             )["net_value"]
 

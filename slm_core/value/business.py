@@ -190,9 +190,9 @@ class BusinessResult:
         return out
 
 
-def manual_result(a: Assumptions, p: Payoff, true_counts: np.ndarray) -> BusinessResult:
+def manual_result(a: Assumptions, manual_per_text: float) -> BusinessResult:
     """Keep it manual: the baseline, net value 0 by definition."""
-    manual = a.annual_volume * p.manual_cost_per_text(true_counts)
+    manual = a.annual_volume * manual_per_text
     return BusinessResult(
         key="manual",
         threshold=None,
@@ -227,7 +227,7 @@ def summarise(
     *,
     serving: float | None,
     setup: float,
-    true_counts: np.ndarray,
+    manual_per_text: float,
     intervals: bool = True,
 ) -> dict[str, Any]:
     """Yearly figures from per-test-text components, with bootstrap intervals."""
@@ -252,7 +252,7 @@ def summarise(
         "net_value": net,
         "roi": roi(net, setup, running),
         "payback_months": payback_months(setup, net),
-        "manual_cost": v * p.manual_cost_per_text(true_counts),
+        "manual_cost": v * manual_per_text,
         "n_test": n,
         "interval_level": a.interval_level,
     }

@@ -213,7 +213,7 @@ def _model_option(
         a,
         serving=serving.yearly_cost,
         setup=a.setup_cost,
-        true_counts=r.test.true_counts,
+        manual_per_text=manual_per_text,
         intervals=intervals,
     )
     answered = comp["answered"].sum()
@@ -230,7 +230,6 @@ def _model_option(
         curve=curve,
         details={"validation_source": r.val_source, "cost_matrix": p.costs.tolist()},
     )
-    business = _with_manual(business, a, manual_per_text)
     option = Option(
         key=run_key(r.run_id),
         kind="model",
@@ -248,13 +247,6 @@ def _model_option(
     return option, {"payoff": p, "components": comp}
 
 
-def _with_manual(b: BusinessResult, a: Assumptions, manual_per_text: float) -> BusinessResult:
-    """Every option is compared with the same manual cost (the dataset's class mix)."""
-    from dataclasses import replace
-
-    return replace(b, manual_cost=a.annual_volume * manual_per_text)
-
-
 def _api_option(
     inputs: DatasetInputs, a: Assumptions, manual_per_text: float, intervals: bool
 ) -> Option:
@@ -263,7 +255,6 @@ def _api_option(
     price = api_price_per_text(inputs.lengths, a)
     bill = api_cost(inputs.lengths, a)
     comp = api_components(true_idx, p, a, price)
-    counts = np.bincount(true_idx, minlength=len(inputs.classes))
     fig = summarise(
         API,
         comp,
@@ -271,7 +262,7 @@ def _api_option(
         a,
         serving=0.0,
         setup=a.llm_setup_cost,
-        true_counts=counts,
+        manual_per_text=manual_per_text,
         intervals=intervals,
     )
     # Resampling test texts moves only the class mix: the API's uncertainty is its assumed
@@ -291,7 +282,7 @@ def _api_option(
         key=API,
         kind="api",
         label=a.llm_name,
-        business=_with_manual(business, a, manual_per_text),
+        business=business,
         serving_mode="api",
         serving=bill,
         value_per_text=float(np.mean(per_text_value(comp, p))) if len(true_idx) else 0.0,
@@ -335,7 +326,7 @@ def _cascade_option(
         a,
         serving=m.serving.yearly_cost,
         setup=a.setup_cost + a.llm_setup_cost,
-        true_counts=r.test.true_counts,
+        manual_per_text=manual_per_text,
         intervals=intervals,
     )
     own = model_components(r.test, p, threshold)["answered"]
@@ -360,7 +351,7 @@ def _cascade_option(
         key=CASCADE,
         kind="cascade",
         label=f"{m.label} → {a.llm_name}",
-        business=_with_manual(business, a, manual_per_text),
+        business=business,
         run_id=m.run_id,
         model_id=m.model_id,
         serving_mode=m.serving_mode,
@@ -526,9 +517,7 @@ def build_options(
         key=MANUAL,
         kind="manual",
         label="manual",
-        business=_with_manual(
-            manual_result(a, dataset_payoff, np.asarray(inputs.prior)), a, manual_per_text
-        ),
+        business=manual_result(a, manual_per_text),
     )
     if not inputs.runs:
         return [manual]
