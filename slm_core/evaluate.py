@@ -23,11 +23,12 @@ from slm_core.curves import (
     prepare_predictions,
     roc_pr_curves,
 )
-from slm_core.resample import index_chunks, percentile_interval
+from slm_core.resample import bca_interval, index_chunks, wilson_interval
 
 EVALUATION_KIND = "evaluation"
-# Bump when the stored evaluation's shape changes, so old cached results are recomputed.
-EVALUATION_VERSION = 1
+# Bump when the stored evaluation's shape or meaning changes, so old cached results are recomputed.
+# 2: Wilson accuracy and BCa macro-F1 intervals; the macro ROC AUC / AP leave out unseen labels.
+EVALUATION_VERSION = 2
 
 
 # --------------------------------------------------------------------- confusion
@@ -63,10 +64,54 @@ def _per_class(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return precision, recall, f1, support
 
 
-# --------------------------------------------------------------------- bootstrap
+# --------------------------------------------------------------------- intervals
 
 
-def bootstrap_ci(
+def accuracy_interval(
+    true_idx: np.ndarray, pred_idx: np.ndarray, level: float = 0.95
+) -> tuple[float, float]:
+    """Wilson score interval of the accuracy: the one home of every accuracy interval shown.
+
+    Accuracy is a proportion of right answers, so it needs no resampling, and Wilson's interval
+    keeps a lower end below 1 when every test text is right (the percentile bootstrap gave
+    [1, 1] for 18 of 18).
+    """
+    n = len(true_idx)
+    right = int(np.count_nonzero(np.asarray(true_idx) == np.asarray(pred_idx)))
+    return wilson_interval(right, n, level)
+
+
+def macro_f1_jackknife(true_idx: np.ndarray, pred_idx: np.ndarray, k: int) -> np.ndarray:
+    """Macro-F1 with each test item left out once (length n), for the BCa acceleration.
+
+    Leaving item i out only lowers its (true, predicted) cell of the confusion matrix by one, so
+    there are at most k² distinct values: one F1 per occupied cell, then looked up per item.
+    """
+    true_idx, pred_idx = np.asarray(true_idx), np.asarray(pred_idx)
+    cm = confusion_counts(true_idx, pred_idx, k)
+    cells = np.flatnonzero(cm)
+    stack = np.repeat(cm.reshape(1, k * k), len(cells), axis=0)
+    stack[np.arange(len(cells)), cells] -= 1
+    by_cell = np.zeros(k * k)
+    by_cell[cells] = _f1_from_confusions(stack.reshape(-1, k, k))
+    return by_cell[true_idx * k + pred_idx]
+
+
+def bootstrap_macro_f1(
+    true_idx: np.ndarray, pred_idx: np.ndarray, k: int, *, n_boot: int = 1000, seed: int = 0
+) -> np.ndarray:
+    """Macro-F1 on each of ``n_boot`` resamples of the test items (the shared resampling)."""
+    n = len(true_idx)
+    f1s = np.empty(n_boot)
+    flat = np.asarray(true_idx) * k + np.asarray(pred_idx)
+    for start, stop, idx in index_chunks(n, n_boot, seed):
+        offsets = (np.arange(stop - start) * k * k)[:, None]
+        cms = np.bincount((flat[idx] + offsets).ravel(), minlength=(stop - start) * k * k)
+        f1s[start:stop] = _f1_from_confusions(cms.reshape(stop - start, k, k))
+    return f1s
+
+
+def metric_intervals(
     true_idx: np.ndarray,
     pred_idx: np.ndarray,
     k: int,
@@ -75,21 +120,29 @@ def bootstrap_ci(
     seed: int = 0,
     level: float = 0.95,
 ) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap intervals for accuracy and macro-F1 (resampling test items)."""
+    """Intervals of the headline metrics: Wilson for accuracy, BCa bootstrap for macro-F1.
+
+    Macro-F1 is not a proportion of items, so it is resampled; BCa corrects the percentile
+    interval's bias and skew near the boundary. It is NaN where the resamples cannot vary (no
+    error at all, or no resamples asked for).
+    """
+    true_idx, pred_idx = np.asarray(true_idx), np.asarray(pred_idx)
     n = len(true_idx)
+    accuracy = accuracy_interval(true_idx, pred_idx, level)
     if n == 0 or n_boot <= 0:
-        return {"accuracy": (math.nan, math.nan), "macro_f1": (math.nan, math.nan)}
-    accs, f1s = np.empty(n_boot), np.empty(n_boot)
-    flat = true_idx * k + pred_idx
-    correct = (true_idx == pred_idx).astype(float)
-    for start, stop, idx in index_chunks(n, n_boot, seed):
-        accs[start:stop] = correct[idx].mean(axis=1)
-        offsets = (np.arange(stop - start) * k * k)[:, None]
-        cms = np.bincount((flat[idx] + offsets).ravel(), minlength=(stop - start) * k * k)
-        f1s[start:stop] = _f1_from_confusions(cms.reshape(stop - start, k, k))
-    acc_lo, acc_hi = percentile_interval(accs, level)
-    f1_lo, f1_hi = percentile_interval(f1s, level)
-    return {"accuracy": (float(acc_lo), float(acc_hi)), "macro_f1": (float(f1_lo), float(f1_hi))}
+        return {"accuracy": accuracy, "macro_f1": (math.nan, math.nan)}
+    estimate = float(_f1_from_confusions(confusion_counts(true_idx, pred_idx, k)))
+    f1 = bca_interval(
+        bootstrap_macro_f1(true_idx, pred_idx, k, n_boot=n_boot, seed=seed),
+        estimate,
+        macro_f1_jackknife(true_idx, pred_idx, k),
+        level,
+    )
+    return {"accuracy": accuracy, "macro_f1": f1}
+
+
+# The old name, still imported by the value package (it reads only ["accuracy"], now Wilson).
+bootstrap_ci = metric_intervals
 
 
 # ------------------------------------------------------------------------ result
@@ -115,7 +168,9 @@ class EvalResult:
 
     ``confusion_matrix[i][j]`` counts items of true class ``classes[i]`` predicted as
     ``classes[j]``; ``confusion_normalized`` divides each row by its total (recall on the
-    diagonal).
+    diagonal). ``roc_auc_excluded`` names the test labels the model never saw: it has no
+    probability for them, so their ROC AUC would be chance by construction and they are left out
+    of ``roc_auc_macro`` and ``average_precision_macro``.
     """
 
     classes: list[str]
@@ -146,6 +201,7 @@ class EvalResult:
     seed: int
     learning_curves: dict[str, list[float | None]] = field(default_factory=dict)
     run_id: int | None = None
+    roc_auc_excluded: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (lists, floats, None for undefined values)."""
@@ -172,6 +228,7 @@ class EvalResult:
             "pr": self.pr,
             "roc_auc_macro": finite_or_none(self.roc_auc_macro),
             "average_precision_macro": finite_or_none(self.average_precision_macro),
+            "roc_auc_excluded": list(self.roc_auc_excluded),
             "calibration": self.calibration.to_dict(),
             "ece": self.ece,
             "ece_15": self.ece_15,
@@ -218,6 +275,8 @@ class EvalResult:
             seed=int(data["seed"]),
             learning_curves=dict(data.get("learning_curves") or {}),
             run_id=data.get("run_id"),
+            # Absent in results stored before version 2 (which averaged every label).
+            roc_auc_excluded=list(data.get("roc_auc_excluded") or []),
         )
 
 
@@ -234,6 +293,7 @@ def evaluate_predictions(
     The prediction is the most probable class. Precision/recall/F1 averages follow
     scikit-learn's defaults (classes present in the truth or the predictions, 0 when undefined).
     """
+    known = {str(c) for c in classes}
     true_idx, proba, classes, pred_idx = prepare_predictions(y_true, proba, classes)
     n, k = len(true_idx), len(classes)
     if n == 0:
@@ -245,8 +305,10 @@ def evaluate_predictions(
     weights = support / support.sum()
     row_totals = cm.sum(axis=1, keepdims=True).astype(float)
     normalized = np.divide(cm, row_totals, out=np.zeros(cm.shape), where=row_totals > 0)
-    ci = bootstrap_ci(true_idx, pred_idx, k, n_boot=n_boot, seed=seed)
+    ci = metric_intervals(true_idx, pred_idx, k, n_boot=n_boot, seed=seed)
     roc, pr = roc_pr_curves(true_idx, proba, classes)
+    unseen = [c for c in classes if c not in known]
+    scored = [c for c in roc if c not in unseen]
     confidence = proba.max(axis=1)
     correct = true_idx == pred_idx
     cal10 = calibration(confidence, correct, 10)
@@ -273,9 +335,9 @@ def evaluate_predictions(
         confusion_normalized=normalized.tolist(),
         roc=roc,
         pr=pr,
-        roc_auc_macro=float(np.mean([c["auc"] for c in roc.values()])) if roc else None,
+        roc_auc_macro=float(np.mean([roc[c]["auc"] for c in scored])) if scored else None,
         average_precision_macro=(
-            float(np.mean([c["average_precision"] for c in pr.values()])) if pr else None
+            float(np.mean([pr[c]["average_precision"] for c in scored])) if scored else None
         ),
         calibration=cal10,
         ece=cal10.ece,
@@ -283,7 +345,18 @@ def evaluate_predictions(
         coverage=coverage_curve(y_true, proba, classes),
         n_boot=n_boot,
         seed=seed,
+        roc_auc_excluded=[c for c in unseen if c in roc],
     )
+
+
+def roc_auc_note(result: EvalResult, lang: str = "en") -> str | None:
+    """The sentence naming the labels left out of the mean ROC AUC, or None if none were."""
+    from slm_core.i18n import t
+
+    if not result.roc_auc_excluded:
+        return None
+    labels = ", ".join(result.roc_auc_excluded)
+    return t("results.auc_excluded", lang, labels=labels, n=len(result.roc_auc_excluded))
 
 
 # -------------------------------------------------------------------- store glue
@@ -339,8 +412,10 @@ def format_evaluation(result: EvalResult) -> str:
     lines = [
         f"{head}: {result.n} test items, {len(result.classes)} classes",
         "",
-        f"accuracy            {result.accuracy:.4f}  95% CI {_ci_text(result.accuracy_ci)}",
-        f"macro F1            {result.macro_f1:.4f}  95% CI {_ci_text(result.macro_f1_ci)}",
+        f"accuracy            {result.accuracy:.4f}  95% CI {_ci_text(result.accuracy_ci)}"
+        "  (Wilson)",
+        f"macro F1            {result.macro_f1:.4f}  95% CI {_ci_text(result.macro_f1_ci)}"
+        "  (BCa bootstrap)",
         f"balanced accuracy   {result.balanced_accuracy:.4f}",
         f"macro P / R         {result.macro_precision:.4f} / {result.macro_recall:.4f}",
         f"weighted P / R / F1 {result.weighted_precision:.4f} / {result.weighted_recall:.4f}"
@@ -351,6 +426,9 @@ def format_evaluation(result: EvalResult) -> str:
     ]
     if result.roc_auc_macro is not None:
         lines.append(f"ROC AUC (macro)     {result.roc_auc_macro:.4f}")
+    note = roc_auc_note(result)
+    if note:
+        lines.append(f"                    {note}")
     lines += ["", "per class:"]
     width = max([len(c.label) for c in result.per_class] + [5])
     lines.append(f"  {'class':<{width}}  precision  recall      f1  support")

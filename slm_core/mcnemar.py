@@ -81,25 +81,36 @@ def _p_text(p: float) -> str:
 def mcnemar_verdict(
     result: McNemarResult, name_a: str, name_b: str, lang: str = "en", alpha: float = 0.05
 ) -> str:
-    """Plain-language answer to "is A better than B?" in ``lang`` ('en' or 'zh')."""
+    """Plain-language answer to "is A better than B?" in ``lang`` ('en' or 'zh').
+
+    A model is named better only when the test supports it (p < ``alpha``); otherwise the
+    sentence says there is no reliable difference, whichever accuracy happens to be higher.
+    """
     from slm_core.i18n import t
 
-    values = {
-        "a": name_a,
-        "b": name_b,
-        "p": _p_text(result.p_value),
-        "only_a": result.only_a,
-        "only_b": result.only_b,
-        "n": result.n,
-    }
+    p = _p_text(result.p_value)
     winner = result.better(alpha)
-    if winner == "a":
-        key = "results.verdict_yes"
-    elif winner == "b":
-        key = "results.verdict_no"
-    else:
-        key = "results.verdict_tie"
-    return t(key, lang, **values)
+    if winner is None:
+        return t(
+            "results.verdict_tie",
+            lang,
+            a=name_a,
+            b=name_b,
+            p=p,
+            only_a=result.only_a,
+            only_b=result.only_b,
+            n=result.n,
+        )
+    a_wins = winner == "a"
+    return t(
+        "results.verdict_better",
+        lang,
+        winner=name_a if a_wins else name_b,
+        loser=name_b if a_wins else name_a,
+        p=p,
+        only_winner=result.only_a if a_wins else result.only_b,
+        only_loser=result.only_b if a_wins else result.only_a,
+    )
 
 
 def paired_predictions(a, b) -> tuple[list[str], list[str], list[str]]:

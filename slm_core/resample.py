@@ -1,11 +1,14 @@
-"""One bootstrap for every interval: accuracy, F1 and the money figures resample test texts alike.
+"""Intervals: one bootstrap for every resampled figure, Wilson's score interval for proportions.
 
-With the same seed and number of texts, :func:`index_chunks` draws the same resamples, so an
-accuracy interval and a net-value interval rest on the same bootstrap samples.
+With the same seed and number of texts, :func:`index_chunks` draws the same resamples, so a macro-F1
+interval and a net-value interval rest on the same bootstrap samples. A proportion such as accuracy
+needs no resampling: :func:`wilson_interval` stays honest where the percentile bootstrap collapses
+(every test text right gives the bootstrap [1, 1], Wilson a lower end below 1).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -43,4 +46,69 @@ def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float
         return (float("nan"), float("nan"))
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(samples, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def _normal_quantile(level: float) -> float:
+    """z such that a standard normal lies within ±z with probability ``level``."""
+    from scipy.special import ndtri
+
+    return float(ndtri(1 - (1 - level) / 2))
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval for the proportion ``successes / n`` (NaN when n is 0).
+
+    Unlike the percentile bootstrap or the Wald interval it never collapses to a point at 0 or n
+    successes, and its coverage stays near ``level`` for small n (Brown, Cai & DasGupta 2001).
+    """
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = _normal_quantile(level)
+    z2 = z * z
+    p = successes / n
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def bca_interval(
+    boot: np.ndarray, estimate: float, jackknife: np.ndarray, level: float = 0.95
+) -> tuple[float, float]:
+    """Bias-corrected and accelerated bootstrap interval (Efron & Tibshirani 1993, ch. 14).
+
+    Parameters
+    ----------
+    boot
+        The statistic on each bootstrap resample.
+    estimate
+        The statistic on the data itself.
+    jackknife
+        The statistic with each item left out once (gives the acceleration).
+
+    Returns NaN bounds where the resamples do not vary (e.g. macro-F1 with no error at all): no
+    bootstrap can size that interval, and a point would claim certainty the data do not give.
+    Follows ``scipy.stats.bootstrap(method="BCa")`` step for step, so the two agree on the same
+    resamples.
+    """
+    from scipy.special import ndtr, ndtri
+
+    boot = np.asarray(boot, dtype=float)
+    boot = boot[np.isfinite(boot)]
+    if len(boot) == 0 or not math.isfinite(estimate) or np.ptp(boot) == 0:
+        return (math.nan, math.nan)
+    # Share of resamples below the estimate, ties counted half (scipy's percentile of score).
+    share = (np.count_nonzero(boot < estimate) + np.count_nonzero(boot <= estimate)) / (
+        2 * len(boot)
+    )
+    z0 = float(ndtri(share))
+    jack = np.asarray(jackknife, dtype=float)
+    u = jack.mean() - jack
+    spread = float((u**2).sum())
+    accel = float((u**3).sum()) / (6 * spread**1.5) if spread > 0 else 0.0
+    if not math.isfinite(z0):  # the estimate lies outside every resample: no bias correction
+        return percentile_interval(boot, level)
+    z = _normal_quantile(level)
+    quantiles = [ndtr(z0 + (z0 + zq) / (1 - accel * (z0 + zq))) for zq in (-z, z)]
+    lo, hi = np.quantile(boot, quantiles)
     return float(lo), float(hi)

@@ -1,14 +1,16 @@
-"""Evaluation metrics against scikit-learn, bootstrap intervals, McNemar, calibration, coverage."""
+"""Evaluation metrics against scikit-learn, intervals against references, McNemar, calibration."""
 
 from __future__ import annotations
 
 import json
 import math
+import types
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binomtest, chi2
+from scipy.stats import binomtest, bootstrap, chi2
+from scipy.stats import norm as normal
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -24,12 +26,20 @@ from sklearn.metrics import (
 from slm_core.curves import calibration, coverage_curve
 from slm_core.evaluate import (
     EVALUATION_KIND,
+    EVALUATION_VERSION,
     EvalResult,
+    _f1_from_confusions,
+    bootstrap_macro_f1,
+    confusion_counts,
     evaluate_predictions,
     evaluate_run,
     format_evaluation,
+    macro_f1_jackknife,
+    metric_intervals,
+    roc_auc_note,
 )
 from slm_core.mcnemar import compare_runs, mcnemar, mcnemar_verdict, paired_predictions
+from slm_core.resample import bca_interval, wilson_interval
 
 
 def _synthetic(n: int, k: int, signal: float, seed: int):
@@ -98,7 +108,7 @@ def test_headline_metrics_match_scikit_learn(case):
         )
 
 
-def test_bootstrap_ci_contains_estimate_and_narrows_with_more_data():
+def test_intervals_contain_estimate_and_narrow_with_more_data():
     widths = []
     for n in (120, 3000):
         y, proba, classes = _synthetic(n, 4, 1.5, seed=7)
@@ -113,13 +123,133 @@ def test_bootstrap_ci_contains_estimate_and_narrows_with_more_data():
     assert f1_large < f1_small / 2.5
 
 
-def test_bootstrap_is_reproducible_per_seed():
+def test_macro_f1_interval_is_reproducible_per_seed():
     y, proba, classes = _synthetic(300, 3, 1.0, seed=4)
     a = evaluate_predictions(y, proba, classes, n_boot=300, seed=5)
     b = evaluate_predictions(y, proba, classes, n_boot=300, seed=5)
     c = evaluate_predictions(y, proba, classes, n_boot=300, seed=6)
-    assert a.accuracy_ci == b.accuracy_ci
-    assert a.macro_f1_ci != c.macro_f1_ci
+    assert a.macro_f1_ci == b.macro_f1_ci and a.macro_f1_ci != c.macro_f1_ci
+    assert a.accuracy_ci == c.accuracy_ci  # Wilson's interval draws nothing at random
+
+
+Z95 = normal.ppf(0.975)
+
+
+def _wilson_closed_form(x: int, n: int) -> tuple[float, float]:
+    """Newcombe (1998), method 3, written as in the paper (not as in slm_core.resample)."""
+    root = Z95 * math.sqrt(Z95**2 + 4 * x * (1 - x / n))
+    den = 2 * (n + Z95**2)
+    return (2 * x + Z95**2 - root) / den, (2 * x + Z95**2 + root) / den
+
+
+# Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I, method 3
+# (score interval without continuity correction), to the 4 digits printed there.
+NEWCOMBE_1998 = {
+    (81, 263): (0.2553, 0.3662),
+    (15, 148): (0.0624, 0.1605),
+    (0, 20): (0.0000, 0.1611),
+    (1, 29): (0.0061, 0.1718),
+}
+
+
+@pytest.mark.parametrize(("x", "n"), [*NEWCOMBE_1998, (0, 10), (18, 18), (5, 7), (199, 200)])
+def test_wilson_interval_matches_published_and_closed_form_values(x, n):
+    lo, hi = wilson_interval(x, n, 0.95)
+    ref_lo, ref_hi = _wilson_closed_form(x, n)
+    assert (lo, hi) == pytest.approx((max(ref_lo, 0.0), min(ref_hi, 1.0)), abs=1e-12)
+    if (x, n) in NEWCOMBE_1998:
+        assert (lo, hi) == pytest.approx(NEWCOMBE_1998[x, n], abs=5e-5)
+
+
+def test_wilson_interval_at_the_boundaries():
+    # 0 of 10: the upper end is 0.2775 (Brown, Cai & DasGupta 2001 report the same for n = 10).
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-5)
+    # n of n: the lower end is n / (n + z²), below 1 however large n is.
+    assert wilson_interval(18, 18) == pytest.approx((18 / (18 + Z95**2), 1.0))
+    assert wilson_interval(18, 18)[0] == pytest.approx(0.8241, abs=1e-4)
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_eighteen_of_eighteen_right_is_not_certainty():
+    """The issue's case: the percentile bootstrap gave [1.0, 1.0] here."""
+    y = ["pos"] * 9 + ["neg"] * 9
+    proba = np.array([[0.1, 0.9]] * 9 + [[0.8, 0.2]] * 9)
+    r = evaluate_predictions(y, proba, ["neg", "pos"], n_boot=500)
+    assert r.accuracy == 1.0
+    lo, hi = r.accuracy_ci
+    assert lo < 1.0 and hi == 1.0
+    assert lo == pytest.approx(18 / (18 + Z95**2))
+    # Every resample of perfect answers is perfect: no bootstrap can size the macro-F1 interval,
+    # so it is left undefined instead of claiming [1, 1].
+    assert all(math.isnan(v) for v in r.macro_f1_ci)
+    assert "[0.8241, 1.0000]" in format_evaluation(r)
+    restored = EvalResult.from_dict(json.loads(json.dumps(r.to_dict(), allow_nan=False)))
+    assert restored.accuracy_ci == r.accuracy_ci
+
+
+def _errorful_three_class(n: int = 60, seed: int = 1):
+    """Three unbalanced classes with about 5% of answers wrong: a skewed macro-F1."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(3, n, p=[0.2, 0.4, 0.4])
+    pred = truth.copy()
+    wrong = rng.random(n) < 0.05
+    pred[wrong] = (truth[wrong] + rng.integers(1, 3, wrong.sum())) % 3
+    return truth, pred
+
+
+def _scipy_macro_f1(truth, pred, k):
+    """Macro-F1 of the items indexed along the last axis, as scipy's bootstrap calls it."""
+
+    def statistic(index, axis=-1):
+        one = lambda i: _f1_from_confusions(confusion_counts(truth[i], pred[i], k))  # noqa: E731
+        return np.apply_along_axis(one, axis, index)
+
+    return statistic
+
+
+def test_macro_f1_jackknife_is_leave_one_out():
+    truth, pred = _errorful_three_class()
+    expected = [
+        _f1_from_confusions(confusion_counts(np.delete(truth, i), np.delete(pred, i), 3))
+        for i in range(len(truth))
+    ]
+    np.testing.assert_allclose(macro_f1_jackknife(truth, pred, 3), expected, atol=1e-12)
+
+
+def test_bca_equals_scipy_on_the_same_resamples():
+    truth, pred = _errorful_three_class()
+    boot = bootstrap_macro_f1(truth, pred, 3, n_boot=2000, seed=0)
+    # n_resamples=0 with a previous result: scipy computes BCa on exactly our resamples.
+    ref = bootstrap(
+        (np.arange(len(truth)),),
+        _scipy_macro_f1(truth, pred, 3),
+        vectorized=True,
+        n_resamples=0,
+        bootstrap_result=types.SimpleNamespace(bootstrap_distribution=boot),
+        method="BCa",
+    ).confidence_interval
+    estimate = _f1_from_confusions(confusion_counts(truth, pred, 3))
+    mine = bca_interval(boot, estimate, macro_f1_jackknife(truth, pred, 3), 0.95)
+    assert mine == pytest.approx((ref.low, ref.high), abs=1e-12)
+    assert metric_intervals(truth, pred, 3, n_boot=2000, seed=0)["macro_f1"] == pytest.approx(mine)
+
+
+def test_macro_f1_interval_agrees_with_scipy_bca_within_resampling_noise():
+    truth, pred = _errorful_three_class()
+    ref = bootstrap(
+        (np.arange(len(truth)),),
+        _scipy_macro_f1(truth, pred, 3),
+        vectorized=True,
+        n_resamples=4000,
+        method="BCa",
+        rng=np.random.default_rng(1),
+    ).confidence_interval
+    lo, hi = metric_intervals(truth, pred, 3, n_boot=4000, seed=0)["macro_f1"]
+    # Independent resamples: across seeds the ends move by under 0.009 here, while the percentile
+    # bootstrap is 0.025 off at the low end and stops at 1.0 (this skewed case is why BCa is used).
+    assert lo == pytest.approx(ref.low, abs=0.012)
+    assert hi == pytest.approx(ref.high, abs=0.012)
+    assert hi < 1.0
 
 
 def test_mcnemar_exact_case_is_significant():
@@ -155,19 +285,36 @@ def test_mcnemar_chi_square_with_continuity_correction():
     assert result.p_value == pytest.approx(chi2.sf((20 - 1) ** 2 / 40, 1))
 
 
-def test_mcnemar_verdict_in_both_languages():
+def test_mcnemar_verdict_names_the_better_model_only_when_the_test_supports_it():
     y = ["x"] * 30
-    better = mcnemar(y, ["x"] * 30, ["y"] * 10 + ["x"] * 20)
-    tie = mcnemar(y, ["y"] * 3 + ["x"] * 27, ["x"] * 3 + ["y"] * 3 + ["x"] * 24)
-    assert "LSTM is better than TF-IDF+LR: yes" in mcnemar_verdict(better, "LSTM", "TF-IDF+LR")
+    better = mcnemar(y, ["x"] * 30, ["y"] * 10 + ["x"] * 20)  # 10 vs 0 discordant: p = 0.002
     worse = mcnemar(y, ["y"] * 10 + ["x"] * 20, ["x"] * 30)
-    assert "LSTM is better than TF-IDF+LR: no, TF-IDF+LR is better" in mcnemar_verdict(
-        worse, "LSTM", "TF-IDF+LR"
+    assert mcnemar_verdict(better, "LSTM", "TF-IDF+LR").startswith(
+        "LSTM is better than TF-IDF+LR (p = 0.002). LSTM is right where TF-IDF+LR is wrong on 10"
     )
-    text = mcnemar_verdict(tie, "A", "B", "en")
-    assert "not distinguishable" in text and "p = 1.000" in text
-    assert "是" in mcnemar_verdict(better, "A", "B", "zh")
-    assert "无法区分" in mcnemar_verdict(tie, "A", "B", "zh")
+    assert mcnemar_verdict(worse, "LSTM", "TF-IDF+LR").startswith(
+        "TF-IDF+LR is better than LSTM (p = 0.002). TF-IDF+LR is right where LSTM is wrong on 10"
+    )
+    assert mcnemar_verdict(better, "A", "B", "zh").startswith("A 比 B 更好（p = 0.002）")
+    assert mcnemar_verdict(worse, "A", "B", "zh").startswith("B 比 A 更好（p = 0.002）")
+
+
+def test_mcnemar_verdict_without_a_reliable_difference_names_no_winner():
+    y = ["x"] * 30
+    # A is right on 4 texts B gets wrong, B on 2 the other way: A is more accurate, p = 0.688.
+    pred_a = ["x"] * 4 + ["y"] * 2 + ["x"] * 24
+    pred_b = ["y"] * 4 + ["x"] * 2 + ["x"] * 24
+    test = mcnemar(y, pred_a, pred_b)
+    assert test.accuracy_a > test.accuracy_b and test.p_value == pytest.approx(0.6875)
+    text = mcnemar_verdict(test, "#1 tfidf_lr · quick", "#2 tfidf_svm · quick")
+    assert text.startswith(
+        "No reliable difference between #1 tfidf_lr · quick and #2 tfidf_svm · quick (p = 0.688)."
+    )
+    assert "better" not in text
+    zh = mcnemar_verdict(test, "A", "B", "zh")
+    assert zh.startswith("A 与 B 之间没有可靠的差别（p = 0.688）") and "更好" not in zh
+    # Just above the 5% line is still no reliable difference; just below it names the winner.
+    assert mcnemar_verdict(test, "A", "B", alpha=0.69).startswith("A is better than B")
 
 
 def test_coverage_curve_is_monotonic_and_exact():
@@ -242,6 +389,49 @@ def test_unseen_test_label_counts_as_error():
     assert r.classes == ["a", "b", "zzz"]
     assert r.accuracy == pytest.approx(2 / 3)
     assert r.per_class[2].support == 1 and r.per_class[2].recall == 0.0
+
+
+def test_macro_roc_auc_leaves_out_labels_the_model_never_saw():
+    y = ["a", "a", "b", "b", "a", "zzz", "b", "zzz"]
+    proba = np.array(
+        [
+            [0.9, 0.1],
+            [0.4, 0.6],
+            [0.3, 0.7],
+            [0.2, 0.8],
+            [0.7, 0.3],
+            [0.6, 0.4],
+            [0.55, 0.45],
+            [0.1, 0.9],
+        ]
+    )
+    r = evaluate_predictions(y, proba, ["a", "b"], n_boot=20)
+    seen = [roc_auc_score([v == c for v in y], proba[:, j]) for j, c in enumerate(["a", "b"])]
+    assert r.roc["zzz"]["auc"] == pytest.approx(0.5)  # no probability column: chance
+    assert r.roc_auc_macro == pytest.approx(np.mean(seen))  # today's code averaged in the 0.5
+    ap = [average_precision_score([v == c for v in y], proba[:, j]) for j, c in enumerate("ab")]
+    assert r.average_precision_macro == pytest.approx(np.mean(ap))
+    assert r.roc_auc_excluded == ["zzz"]
+    assert "zzz" in roc_auc_note(r, "en") and "not trained on" in roc_auc_note(r, "en")
+    assert "zzz" in roc_auc_note(r, "zh") and "没有见过" in roc_auc_note(r, "zh")
+    assert roc_auc_note(r, "en") in format_evaluation(r)
+    assert EvalResult.from_dict(json.loads(json.dumps(r.to_dict()))).roc_auc_excluded == ["zzz"]
+    full = evaluate_predictions(y, np.hstack([proba, np.zeros((8, 1))]), ["a", "b", "zzz"])
+    assert full.roc_auc_excluded == [] and roc_auc_note(full) is None
+
+
+def test_evaluations_stored_before_version_2_load_and_are_recomputed(tmp_path):
+    y, proba, classes = _synthetic(100, 3, 1.0, seed=3)
+    old = evaluate_predictions(y, proba, classes, n_boot=50).to_dict()
+    del old["roc_auc_excluded"]
+    old["version"] = 1
+    assert EvalResult.from_dict(old).roc_auc_excluded == []
+    store, _, (lr,) = _stored_runs(tmp_path, models=("tfidf_lr",))
+    fresh = evaluate_run(store, lr)
+    stale = {**store.get_result(lr, EVALUATION_KIND), "version": 1, "accuracy_ci": [1.0, 1.0]}
+    store.put_result(lr, EVALUATION_KIND, stale)
+    assert evaluate_run(store, lr).accuracy_ci == pytest.approx(fresh.accuracy_ci)
+    assert store.get_result(lr, EVALUATION_KIND)["version"] == EVALUATION_VERSION
 
 
 def test_paired_predictions_align_by_text():
