@@ -62,6 +62,32 @@ class MaskedGlobalPool(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class ZeroAtPadding(layers.Layer):
+    """``x`` with the vectors at padding positions (token id 0) set to zero.
+
+    Call on ``[x, ids]``. Why: a ``Conv1D(padding="same")`` pads past the end of a sequence
+    with zeros; when padding positions hold zeros too, every window over a real token reads
+    the same values however wide the padded sequence is, so the convolution's answer no longer
+    depends on the padding width (Keras, LiteRT and ONNX each pad to a different width).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True  # accepts an upstream mask and drops it, as the pool does
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def call(self, inputs):
+        x, ids = inputs
+        keep = ops.cast(ops.expand_dims(ops.not_equal(ids, 0), -1), x.dtype)
+        return x * keep
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class TokenAndPositionEmbedding(layers.Layer):
     """Token embedding plus a learned embedding of each position (0 .. max_len-1)."""
 
@@ -82,8 +108,11 @@ class TokenAndPositionEmbedding(layers.Layer):
         self.built = True
 
     def call(self, ids):
-        # Length of this batch (bucketing makes it vary), not max_len.
+        # Length of this batch (bucketing makes it vary), not max_len. Positions past max_len
+        # can only be padding (texts are truncated to max_len), which attention and pooling
+        # ignore: clipping them lets any padding width through instead of failing the lookup.
         positions = ops.arange(ops.shape(ids)[-1], dtype="int32")
+        positions = ops.minimum(positions, self.max_len - 1)
         return self.tokens(ids) + ops.expand_dims(self.positions(positions), 0)
 
     def compute_output_shape(self, input_shape):

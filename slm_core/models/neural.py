@@ -99,9 +99,12 @@ def _bigru(keras, ids, clf: KerasTextClassifier):
 
 
 def _cnn(keras, ids, clf: KerasTextClassifier):
-    from slm_core.models.keras_blocks import MaskedGlobalPool
+    from slm_core.models.keras_blocks import MaskedGlobalPool, ZeroAtPadding
 
     x = _word_vectors(keras, ids, clf, mask_zero=False)
+    # Zero vectors at padding equal the zeros "same" padding adds past the end, so a window
+    # over a real token reads the same values at any padding width (see ZeroAtPadding).
+    x = ZeroAtPadding(name="zero_padding")([x, ids])
     x = keras.layers.Conv1D(
         int(clf.units), int(clf.kernel_size), padding="same", activation="relu", name="conv"
     )(x)
@@ -429,8 +432,36 @@ def load(directory: Path, meta: dict[str, Any]) -> KerasTextClassifier:
     clf.lsa_used_ = bool(meta.get("lsa_used", False))
     clf.n_params_ = int(meta.get("n_params", clf.model_.count_params()))
     clf.history_ = {k: list(v) for k, v in meta.get("history", {}).items()}
+    clf.model_ = _padding_invariant(keras, clf, directory)
     clf._infer = None
     return clf
+
+
+def _padding_invariant(keras, clf: KerasTextClassifier, directory: Path):
+    """``clf.model_``, or for a CNN saved before :class:`ZeroAtPadding` existed, the same
+    weights in today's graph.
+
+    Why: such a CNN's answer depends on how far its input is padded, so Keras, LiteRT and ONNX
+    (each padding differently) disagree. The zeroing layer has no weights of its own, so
+    rebuilding the architecture and copying every weighted layer by name fixes the old model
+    instead of making its owner retrain it.
+    """
+    from slm_core.models.keras_blocks import ZeroAtPadding
+
+    old = clf.model_
+    if clf.arch != "cnn" or any(isinstance(layer, ZeroAtPadding) for layer in old.layers):
+        return old
+    current = clf._build(keras, len(clf.classes_))
+    try:
+        for layer in current.layers:
+            if layer.weights:
+                layer.set_weights(old.get_layer(layer.name).get_weights())
+    except ValueError as exc:  # a layer missing or shaped differently: not a CNN we wrote
+        reason = " ".join(str(exc).split())[:200]
+        raise TrainError(
+            "errors.neural.old_model_unreadable", directory=directory, reason=reason
+        ) from exc
+    return current
 
 
 # -- length-bucketed batches ---------------------------------------------------------------
