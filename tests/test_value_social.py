@@ -164,32 +164,71 @@ def test_environment_is_energy_per_text_against_the_hosted_llm_on_a_log_scale():
     assert social_dimensions(_basis(), a)["environment"].score is None
 
 
+def _faith(gain: float, low: float, high: float, full: float = 0.9, chance: float = 0.5) -> dict:
+    """A stored ERASER result (the fields ``slm_core.explain.Faithfulness.to_dict`` writes)."""
+    return {
+        "method": "linear",
+        "n_texts": 50,
+        "comprehensiveness": 0.3,
+        "random_comprehensiveness": 0.3 - gain,
+        "sufficiency": 0.05,
+        "random_sufficiency": 0.2,
+        "comprehensiveness_gain": gain,
+        "comprehensiveness_gain_ci": [low, high],
+        "level": 0.95,
+        "full_confidence": full,
+        "chance": chance,
+    }
+
+
 def test_robustness_and_explainability_are_judged_above_chance():
     x = _basis(
         robustness={"clean_accuracy": 0.9, "noisy_accuracy": 0.8, "chance": 0.5, "config": {}},
-        faithfulness={
-            "gain": 0.2,
-            "full_confidence": 0.9,
-            "chance": 0.5,
-            "k": 3,
-            "n_texts": 50,
-            "top_k_drop": 0.3,
-            "random_drop": 0.1,
-        },
+        faithfulness=_faith(0.2, 0.12, 0.28),
     )
     dims = social_dimensions(x, Assumptions())
     assert dims["robustness"].value == pytest.approx(10.0)  # points lost
     assert dims["robustness"].score == pytest.approx(75.0)  # keeps 0.3 of 0.4 above chance
     assert dims["explainability"].score == pytest.approx(50.0)  # 0.2 of 0.4 above chance
+    assert dims["explainability"].value == pytest.approx(20.0)
+    keys = [n.key for n in dims["explainability"].notes]
+    assert keys == ["value.note.faithfulness", "value.note.faithfulness_linear"]
     ignores_input = _basis(
         robustness={"clean_accuracy": 0.5, "noisy_accuracy": 0.5, "chance": 0.5, "config": {}},
-        faithfulness={"gain": 0.0, "full_confidence": 0.5, "chance": 0.5},
+        faithfulness=_faith(0.0, 0.0, 0.0, full=0.5),
     )
     dims = social_dimensions(ignores_input, Assumptions())
     assert dims["robustness"].score == 0.0 and dims["explainability"].score == 0.0
     api = social_dimensions(_basis(family="api"), Assumptions())
     assert api["robustness"].score is None
     assert api["robustness"].notes[0].key == "value.note.not_measured_api"
+
+
+def test_explanations_count_only_when_the_gain_interval_clears_zero():
+    """A positive mean gain whose interval reaches 0 is not evidence of a faithful ranking."""
+    dims = social_dimensions(_basis(faithfulness=_faith(0.2, -0.01, 0.4)), Assumptions())
+    d = dims["explainability"]
+    assert d.score == 0.0 and d.kind == "measured" and d.value == pytest.approx(20.0)
+    assert d.notes[-1].key == "value.note.faithfulness_not_above_random"
+    assert d.details["comprehensiveness_gain_ci"] == [-0.01, 0.4]
+    clears = social_dimensions(_basis(faithfulness=_faith(0.2, 0.001, 0.4)), Assumptions())
+    assert clears["explainability"].score == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        # written by the top-k check before ERASER (no comprehensiveness gain or interval)
+        {"gain": 0.2, "full_confidence": 0.9, "chance": 0.5, "k": 3, "top_k_drop": 0.3},
+        {**_faith(0.2, 0.1, 0.3), "comprehensiveness_gain_ci": None},  # no usable texts
+        {**_faith(0.2, 0.1, 0.3), "comprehensiveness_gain": None},
+        {**_faith(0.2, float("nan"), float("nan"))},
+    ],
+)
+def test_an_older_or_empty_faithfulness_result_is_not_measured(stored):
+    d = social_dimensions(_basis(faithfulness=stored), Assumptions())["explainability"]
+    assert d.score is None and d.kind == "not_measured"
+    assert d.notes[0].key == "value.note.explain_missing"
 
 
 def test_fairness_gap_against_the_stated_zero_point():

@@ -17,6 +17,7 @@ import numpy as np
 
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.evaluate import bootstrap_ci
+from slm_core.explain import ERASER_BINS
 from slm_core.numbers import finite_or_none
 from slm_core.runtime import BENCH_KIND, BenchReport
 from slm_core.value.payoff import SplitScores, split_scores
@@ -33,9 +34,13 @@ from slm_core.value.social import FairnessResult, fairness
 log = logging.getLogger(__name__)
 
 FAITHFULNESS_KIND = "faithfulness"
-FAITHFULNESS_VERSION = 2
-# Faithfulness blanks tokens and re-predicts; neural models pay per variant, so fewer texts.
-FAITHFULNESS_TEXTS = {"linear": 100, "neural": 30}
+# 3: ERASER comprehensiveness/sufficiency over bins, stratified sample, bootstrap interval.
+# Results of earlier versions hold other fields; they are measured again (or left missing).
+FAITHFULNESS_VERSION = 3
+# Texts per run, stratified by true label. Occlusion costs one model call per token read
+# (up to max_len) plus 60 variants per text, so neural models get fewer texts.
+FAITHFULNESS_TEXTS = {"linear": 100, "neural": 50}
+FAITHFULNESS_SEED = 0
 NOISE_SEED = 0
 
 
@@ -46,23 +51,27 @@ def run_label(run_id: int, model_id: str) -> str:
 
 @dataclass(frozen=True)
 class Measurement:
-    """Measurement settings that come from the scenario: noise rates and the top-k of the
-    faithfulness check. Changing them re-measures the checks of every run."""
+    """Measurement settings: the noise rates (from the scenario) and the faithfulness check's
+    rationale sizes (ERASER's bins, shares of the tokens a model reads). Changing them
+    re-measures the checks of every run."""
 
     noise: NoiseConfig = NoiseConfig()
-    top_k: int = 3
+    faithfulness_bins: tuple[float, ...] = ERASER_BINS
 
     @classmethod
     def of(cls, a) -> Measurement:
-        return cls(NoiseConfig.of(a), max(1, int(round(a.explain_top_k))))
+        return cls(NoiseConfig.of(a))
 
     def key(self) -> str:
-        return json.dumps({"noise": self.noise.to_dict(), "k": self.top_k}, sort_keys=True)
+        data = {"noise": self.noise.to_dict(), "bins": list(self.faithfulness_bins)}
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_key(cls, key: str) -> Measurement:
         data = json.loads(key)
-        return cls(NoiseConfig(**data["noise"]), int(data["k"]))
+        # Keys written before the bins (they held a top-k) get the default bins.
+        bins = tuple(float(b) for b in data.get("bins", ERASER_BINS))
+        return cls(NoiseConfig(**data["noise"]), bins)
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,10 @@ class DatasetInputs:
             "classes": list(self.classes),
             "class_prior": list(self.prior),
             "has_groups": self.has_groups,
-            "measurement": {"noise": self.measurement.noise.to_dict(), "k": self.measurement.top_k},
+            "measurement": {
+                "noise": self.measurement.noise.to_dict(),
+                "faithfulness_bins": list(self.measurement.faithfulness_bins),
+            },
             "runs": [r.to_dict() for r in self.runs],
             "skipped": [list(s) for s in self.skipped],
         }
@@ -218,10 +230,16 @@ def _robustness(store, run, preds, loader, noise: NoiseConfig) -> tuple[dict | N
     return data, None
 
 
-def _faithfulness(store, run, preds, family, token_unit, loader, k: int):
-    """(result, note): explain.faithfulness on a seeded sample of test texts, cached."""
+def _faithfulness(store, run, preds, family, token_unit, loader, bins: tuple[float, ...]):
+    """(result, note): ERASER faithfulness on a label-stratified, seeded sample of test texts,
+    cached as the run's 'faithfulness' result. A cached result of an earlier version or other
+    bins counts as missing (measured again when the model may be loaded)."""
     cached = store.get_result(run.id, FAITHFULNESS_KIND)
-    if cached and cached.get("value_version") == FAITHFULNESS_VERSION and cached.get("k") == k:
+    if (
+        cached
+        and cached.get("value_version") == FAITHFULNESS_VERSION
+        and tuple(cached.get("bins") or ()) == tuple(bins)
+    ):
         return cached, None
     if loader is None:
         return None, "value.note.explain_missing"
@@ -231,11 +249,21 @@ def _faithfulness(store, run, preds, family, token_unit, loader, k: int):
         model = loader()
     except (SlmError, ImportError, OSError):
         return None, "value.note.model_unavailable"
-    usable = [t for t in preds.texts if str(t).strip()]
-    keep = sample_indices(len(usable), FAITHFULNESS_TEXTS.get(family, 30), seed=0)
-    result = dict(
-        explain.faithfulness(model, [usable[i] for i in keep], k=k, seed=0, token_unit=token_unit)
-    )
+    usable = [i for i, t in enumerate(preds.texts) if str(t).strip()]
+    labels = [preds.y_true[i] for i in usable]
+    limit = FAITHFULNESS_TEXTS.get(family, FAITHFULNESS_TEXTS["neural"])
+    keep = [usable[i] for i in explain.stratified_indices(labels, limit, FAITHFULNESS_SEED)]
+    result = explain.faithfulness(
+        model,
+        [str(preds.texts[i]) for i in keep],
+        token_unit=token_unit,
+        bins=bins,
+        seed=FAITHFULNESS_SEED,
+    ).to_dict()
+    counts: dict[str, int] = {}
+    for i in keep:
+        counts[str(preds.y_true[i])] = counts.get(str(preds.y_true[i]), 0) + 1
+    result["sample_per_class"] = counts
     result["value_version"] = FAITHFULNESS_VERSION
     store.put_result(run.id, FAITHFULNESS_KIND, result)
     return result, None
@@ -280,7 +308,7 @@ def _run_inputs(store, run, dataset, prior_by_class, feedback, token_unit, measu
     robustness, rob_note = _robustness(store, run, preds, model_loader, settings.noise)
     unit = _model_token_unit(store, run) or token_unit
     faith, explain_note = _faithfulness(
-        store, run, preds, family, unit, model_loader, settings.top_k
+        store, run, preds, family, unit, model_loader, settings.faithfulness_bins
     )
     loaded.clear()
     test = split_scores("test", preds.y_true, preds.proba, preds.classes, prior_by_class)

@@ -125,8 +125,10 @@ def score_gap(gap: float | None, zero_at: float) -> float | None:
 def score_above_chance(kept: float | None, above_chance: float | None) -> float | None:
     """100 × what is kept above chance ÷ what the model achieves above chance, 0–100.
 
-    Robustness: (noisy accuracy − chance) ÷ (clean accuracy − chance). Explainability:
-    (top-k drop − random drop) ÷ (confidence − chance confidence). A model at chance scores 0.
+    Robustness: (noisy accuracy − chance) ÷ (clean accuracy − chance). Explainability: the
+    ERASER comprehensiveness gain over random tokens (AOPC, on the predicted class's
+    probability) ÷ (confidence − chance confidence); the caller scores 0 instead when the
+    gain's interval reaches 0. A model at chance scores 0.
     """
     if kept is None or above_chance is None:
         return None

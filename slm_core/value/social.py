@@ -11,6 +11,7 @@ measured scores None; the scorecard then leaves it out for every option, with a 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -162,8 +163,9 @@ class SocialBasis:
     ``where`` gives the share of texts processed on the user's device, on a server the
     organisation runs, and outside it (a hosted API); ``latency_ms`` is what a user waits for
     one answer as served; ``robustness`` holds clean and noisy accuracy and the chance level;
-    ``faithfulness`` the confidence lost to the top-k tokens beyond k random ones (``gain``),
-    the mean confidence on full texts and the chance confidence 1 ÷ classes.
+    ``faithfulness`` the ERASER figures of ``slm_core.explain.Faithfulness`` (the AOPC
+    comprehensiveness gain over random tokens and its interval, sufficiency, the mean
+    confidence on full texts) and the chance confidence 1 ÷ classes.
     """
 
     option: str
@@ -318,35 +320,66 @@ def _robustness(x: SocialBasis, a: Assumptions) -> Dimension:
     )
 
 
+def _faithfulness_figures(f: dict[str, Any]) -> dict[str, float] | None:
+    """The ERASER figures the score reads, or None when any is missing (a result stored by an
+    earlier method, or one with no usable texts: not measured, never a crash)."""
+    names = ("comprehensiveness_gain", "full_confidence", "chance")
+    ci = f.get("comprehensiveness_gain_ci")
+    try:
+        out = {k: float(f[k]) for k in names}
+        low, high = float(ci[0]), float(ci[1])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    if not all(math.isfinite(v) for v in (*out.values(), low, high)):
+        return None
+    return {**out, "low": low, "high": high}
+
+
 def _explainability(x: SocialBasis) -> Dimension:
     f = x.faithfulness or {}
-    gain, full, chance = f.get("gain"), f.get("full_confidence"), f.get("chance")
-    if gain is None or full is None or chance is None:
+    figures = _faithfulness_figures(f)
+    if figures is None:
         note = "value.note.not_measured_api" if x.family == "api" else "value.note.explain_missing"
         return Dimension(
             "explainability", None, None, "points", "not_measured", notes=(Note(note),)
         )
-    notes = (
+    gain, full, chance = (
+        figures["comprehensiveness_gain"],
+        figures["full_confidence"],
+        figures["chance"],
+    )
+    # Above random only when the whole interval is: otherwise the explanations are scored 0.
+    above = figures["low"] > 0
+    notes = [
         Note(
             "value.note.faithfulness",
             {
-                "k": f.get("k", 0),
                 "n": f.get("n_texts", 0),
-                "top": f"{f.get('top_k_drop', 0):.3f}",
-                "random": f"{f.get('random_drop', 0):.3f}",
+                "comp": f"{f.get('comprehensiveness', 0.0):.3f}",
+                "random_comp": f"{f.get('random_comprehensiveness', 0.0):.3f}",
+                "suff": f"{f.get('sufficiency', 0.0):.3f}",
+                "random_suff": f"{f.get('random_sufficiency', 0.0):.3f}",
+                "gain": f"{gain:.3f}",
+                "low": f"{figures['low']:.3f}",
+                "high": f"{figures['high']:.3f}",
+                "level": f"{float(f.get('level', 0.95)):.0%}",
                 "full": f"{full:.3f}",
                 "chance": f"{chance:.3f}",
             },
-        ),
-    )
+        )
+    ]
+    if f.get("method") in ("linear", "occlusion"):
+        notes.append(Note(f"value.note.faithfulness_{f['method']}"))
+    if not above:
+        notes.append(Note("value.note.faithfulness_not_above_random"))
     return Dimension(
         "explainability",
-        score_above_chance(gain, full - chance),
+        score_above_chance(gain, full - chance) if above else 0.0,
         100.0 * gain,
         "points",
         "measured",
         details=dict(f),
-        notes=notes,
+        notes=tuple(notes),
     )
 
 
