@@ -9,10 +9,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from slm_core.data.split import content_hash, make_splits
+from slm_core.data.split import content_hash, make_splits, one_text_key, text_key
 from slm_core.data.types import SplitConfig
 from slm_core.errors import DataError
+
+ALL_CHECKBOXES = [
+    SplitConfig(dedupe=dedupe, drop_conflicts=drop)
+    for dedupe in (True, False)
+    for drop in (True, False)
+]
 
 
 def canonical(n_per_class=(60, 40, 20), extra=()) -> pd.DataFrame:
@@ -25,14 +33,14 @@ def canonical(n_per_class=(60, 40, 20), extra=()) -> pd.DataFrame:
 
 
 def keys(frame: pd.DataFrame) -> set[str]:
-    return set(frame["text"].str.casefold())
+    return set(text_key(frame["text"]))
 
 
 def split_of(splits) -> dict[str, str]:
-    """normalised text -> the split it landed in (fails if it is in two)."""
+    """text key -> the split it landed in (fails if it is in two)."""
     where: dict[str, str] = {}
     for name in ("train", "val", "test"):
-        for key in getattr(splits, name)["text"].str.casefold():
+        for key in text_key(getattr(splits, name)["text"]):
             assert where.setdefault(key, name) == name, f"{key!r} is in {where[key]} and {name}"
     return where
 
@@ -138,9 +146,13 @@ def test_user_split_column_is_honoured():
     expected = {"train": 45, "val": 45, "test": 30}
     assert splits.sizes() == expected
     roles = {"train": "train", "validation": "val", "dev": "val", "val": "val", "test": "test"}
-    by_text = dict(zip(frame["text"].str.casefold(), frame["split"].str.casefold(), strict=True))
+    by_text = dict(zip(keys_of(frame), frame["split"].str.casefold(), strict=True))
     for key, name in split_of(splits).items():
         assert roles[by_text[key]] == name
+
+
+def keys_of(frame: pd.DataFrame) -> list[str]:
+    return text_key(frame["text"]).tolist()
 
 
 def test_user_split_without_validation_rows_carves_it_from_train():
@@ -201,3 +213,213 @@ def test_unstratifiable_ratios_fall_back_and_say_so():
     assert sum(splits.sizes().values()) == 30
     assert len(splits.test) >= len(splits.val)
     assert any("could not be stratified" in n for n in splits.train.attrs["split_notes"])
+
+
+# -- leak-proof text keys ------------------------------------------------------------------
+
+
+def test_text_key_folds_punctuation_width_case_and_lengthening():
+    same = [
+        ("Great!!", "great"),
+        ("ｇｒｅａｔ", "great"),
+        ("GREAT ！", "great"),
+        ("soooo good", "so good"),
+        ("loooove it :)", "love it"),
+        ("good 😀", "good"),
+        ("哈哈哈哈", "哈哈"),
+        ("太好了！！！", "太好了"),
+        ("好 好 学 习", "好好学习"),
+        ("Straße", "STRASSE"),
+    ]
+    for a, b in same:
+        assert one_text_key(a) == one_text_key(b), (a, b)
+    different = [
+        ("好好学习", "好学习"),  # Chinese doubles are words, not lengthening
+        ("哈哈", "哈"),
+        ("1000 yuan", "10 yuan"),  # digits are never shortened
+        ("100", "1000"),
+        (":)", ":-)"),  # punctuation-only texts keep their raw text
+        ("😀", "😡"),
+        ("good", "god"),  # doubles in Latin words stay
+    ]
+    for a, b in different:
+        assert one_text_key(a) != one_text_key(b), (a, b)
+    assert one_text_key("!!!") and one_text_key("😀😀")  # never the empty key
+
+
+def _variant_pairs(variant) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Base rows plus, per text, one variant a careless key would call a different text.
+
+    Also text -> pair number, so the check does not depend on the key under test.
+    """
+    base = canonical()
+    extra = [(variant(t), label) for t, label in zip(base["text"], base["label"], strict=True)]
+    pair = {t: i for i, t in enumerate(base["text"])}
+    pair.update({t: i for i, (t, _) in enumerate(extra)})
+    assert len(pair) == 2 * len(base)
+    return canonical(extra=extra), pair
+
+
+def pairs_in_one_split(splits, pair: dict[str, int]) -> None:
+    where: dict[int, str] = {}
+    for name in ("train", "val", "test"):
+        for text in getattr(splits, name)["text"]:
+            got = where.setdefault(pair[text], name)
+            assert got == name, f"{text!r} is in {name}, its variant in {got}"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        lambda t: t.capitalize() + "!!",  # "Great!!" vs "great"
+        lambda t: t.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)}),  # full width
+        lambda t: t.replace("some", "soooome"),  # lengthening
+    ],
+    ids=["punctuation", "width", "repeats"],
+)
+@pytest.mark.parametrize("config", ALL_CHECKBOXES, ids=lambda c: f"{c.dedupe}-{c.drop_conflicts}")
+def test_variants_of_one_text_never_straddle_splits(variant, config):
+    # The old key (case folding only) split such pairs across train/val/test.
+    frame, pair = _variant_pairs(variant)
+    splits = make_splits(frame, config)
+    pairs_in_one_split(splits, pair)
+    assert len(split_of(splits)) == 120
+    if not config.dedupe:
+        assert sum(splits.sizes().values()) == 240  # duplicates kept, but together
+
+
+def test_variants_stay_together_and_keys_stay_stratified_without_dedupe():
+    frame, pair = _variant_pairs(lambda t: t.upper() + "!!!")
+    splits = make_splits(frame, SplitConfig(dedupe=False, drop_conflicts=False))
+    pairs_in_one_split(splits, pair)
+    assert splits.sizes() == {"train": 168, "val": 36, "test": 36}  # 84/18/18 keys, 2 rows each
+    for name in ("train", "val", "test"):
+        share = Counter(getattr(splits, name)["label"])
+        assert share["a"] / sum(share.values()) == pytest.approx(0.5, abs=0.06), name
+
+
+def test_punctuation_only_texts_are_not_one_group():
+    emoji = [chr(0x1F600 + i) * (1 + i % 3) for i in range(60)]
+    frame = canonical(extra=[(e, ("a", "b", "c")[i % 3]) for i, e in enumerate(emoji)])
+    splits = make_splits(frame, SplitConfig(dedupe=False, drop_conflicts=False))
+    landed = {name: set(getattr(splits, name)["text"]) & set(emoji) for name in ("train", "test")}
+    assert landed["train"] and landed["test"]
+    assert len(split_of(splits)) == 180
+
+
+def test_user_split_putting_one_text_in_two_splits_is_an_error_naming_rows():
+    frame = canonical()
+    frame["split"] = ["test" if i % 5 == 0 else "train" for i in range(len(frame))]
+    leaked = pd.DataFrame(
+        {
+            "text": [
+                "Text A number 1 with some words!!",
+                "ｔｅｘｔ ａ ｎｕｍｂｅｒ 2 ｗｉｔｈ ｓｏｍｅ ｗｏｒｄｓ",
+            ],
+            "label": ["a", "a"],
+            "split": ["test", "test"],  # the same texts are rows 2 and 3, train, above
+        }
+    )
+    frame = pd.concat([frame, leaked], ignore_index=True)
+    for config in (SplitConfig(dedupe=False), SplitConfig(dedupe=False, drop_conflicts=False)):
+        with pytest.raises(DataError) as caught:
+            make_splits(frame, config)
+        message = str(caught.value)
+        assert caught.value.key == "errors.split.key_in_two_splits"
+        assert "in more than one split: 2 (4 rows)" in message
+        assert "rows 2 (train), 121 (test)" in message and "rows 3 (train), 122 (test)" in message
+        assert "'Text A number 1 with some words!!'" in message
+        assert "【第 2 (train), 121 (test) 行" in caught.value.localized("zh")
+    # De-duplication keeps the first copy of each text, so nothing straddles any more.
+    splits = make_splits(frame)
+    assert splits.removed_duplicates == 2
+    split_of(splits)
+
+
+def test_user_split_conflicting_copies_in_two_splits_are_an_error():
+    frame = canonical()
+    frame["split"] = ["test" if i % 5 == 0 else "train" for i in range(len(frame))]
+    frame.loc[len(frame)] = ["TEXT a NUMBER 1 with some words.", "b", "test"]
+    with pytest.raises(DataError, match=r"rows 2 \(train\), 121 \(test\)"):
+        make_splits(frame, SplitConfig(drop_conflicts=False))
+    assert make_splits(frame).removed_conflicts == 2
+
+
+def test_row_numbers_count_rows_removed_as_empty():
+    frame = canonical(n_per_class=(20, 20, 20))
+    frame.loc[0, "text"] = ""
+    frame["split"] = ["train"] * 30 + ["test"] * 30
+    frame.loc[len(frame)] = ["text b number 19 with some words", "b", "train"]
+    with pytest.raises(DataError, match=r"rows 40 \(test\), 61 \(train\)"):
+        make_splits(frame, SplitConfig(dedupe=False))
+
+
+def test_many_straddling_texts_are_counted_and_a_few_shown():
+    frame = canonical(n_per_class=(30, 0, 0))
+    frame["split"] = "train"
+    copies = frame.assign(text=frame["text"] + "!", split="test")
+    with pytest.raises(DataError) as caught:
+        make_splits(pd.concat([frame, copies], ignore_index=True), SplitConfig(dedupe=False))
+    message = str(caught.value)
+    assert "in more than one split: 30 (60 rows)" in message
+    assert message.count("[rows ") == 5
+    # Six training copies of one text before its test copy: the test row is still shown.
+    frame = canonical(n_per_class=(30, 0, 0)).assign(split="train")
+    copies = pd.DataFrame({"text": ["Text a number 0!"] * 6, "label": "a", "split": "train"})
+    copies.loc[len(copies)] = ["TEXT A NUMBER 0?", "a", "test"]
+    shown = r"\[rows 31 \(train\), 32 \(train\), 33 \(train\), 37 \(test\), … \(\+3\): "
+    with pytest.raises(DataError, match=shown + "'Text a number 0!' / 'TEXT A NUMBER 0\\?'"):
+        make_splits(pd.concat([frame, copies], ignore_index=True), SplitConfig(dedupe=False))
+
+
+_WORDS = ["great", "Great!!", "ｇｒｅａｔ", "so good", "soooo good", "好好学习", "好学习", "哈哈哈",
+          "bad.", "BAD", "10", "1000", ":)", ":-)", "😀", "meh", "ok ok", "OK!OK"]  # fmt: skip
+
+
+@st.composite
+def _rows(draw, with_split: bool):
+    n = draw(st.integers(min_value=4, max_value=60))
+    texts = draw(st.lists(st.sampled_from(_WORDS), min_size=n, max_size=n))
+    suffix = draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
+    labels = draw(st.lists(st.sampled_from("xyz"), min_size=n, max_size=n))
+    frame = pd.DataFrame(
+        {"text": [f"{t} {s}" if s else t for t, s in zip(texts, suffix, strict=True)],
+         "label": labels}
+    )  # fmt: skip
+    if with_split:
+        frame["split"] = draw(
+            st.lists(st.sampled_from(["train", "val", "test"]), min_size=n, max_size=n)
+        )
+    return frame
+
+
+_PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_PROPERTY
+@given(frame=_rows(with_split=False), seed=st.integers(0, 3))
+def test_property_no_key_spans_two_splits(frame, seed):
+    for config in ALL_CHECKBOXES:
+        config = SplitConfig(dedupe=config.dedupe, drop_conflicts=config.drop_conflicts, seed=seed)
+        try:
+            splits = make_splits(frame, config)
+        except DataError as exc:
+            assert exc.key == "errors.split.no_rows_left"
+            continue
+        split_of(splits)
+
+
+@_PROPERTY
+@given(frame=_rows(with_split=True))
+def test_property_user_split_never_leaks_silently(frame):
+    for config in ALL_CHECKBOXES:
+        try:
+            splits = make_splits(frame, config)
+        except DataError as exc:
+            assert exc.key in {
+                "errors.split.key_in_two_splits",
+                "errors.split.missing_part",
+                "errors.split.no_rows_left",
+            }
+            continue
+        split_of(splits)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
@@ -13,7 +15,8 @@ import pandas as pd
 
 from slm_core.data.columns import SPLIT_VALUES
 from slm_core.data.types import SplitConfig, Splits
-from slm_core.errors import DataError
+from slm_core.errors import DataError, Phrase, Phrases
+from slm_core.text import is_cjk_char
 
 log = logging.getLogger(__name__)
 
@@ -21,21 +24,82 @@ log = logging.getLogger(__name__)
 # calls reliably (the 30% hold-out must again hold at least two of it), so it is split by hand.
 MIN_STRATIFIED = 10
 CANONICAL_COLUMNS = ("text", "label", "group", "split")
+# A text key never holds a control character, so this prefix keeps the raw-text fallback for
+# texts made only of punctuation or emoji apart from every ordinary key.
+_RAW_KEY_PREFIX = "\x00"
+# Unicode categories dropped from a text key: punctuation, symbols (emoji too), controls and
+# format characters, separators. Letters, marks and digits remain.
+_DROPPED_CATEGORIES = frozenset("PSCZ")
+# A run of three or more identical characters other than digits ("soooo", "!!!" is gone by
+# then, "哈哈哈哈"); digits are never shortened so 1000 and 10 stay apart.
+_RUN_RE = re.compile(r"([^\d\s])\1{2,}")
+# Rows listed in a "text in two splits" error, and texts quoted per group.
+SHOWN_STRADDLING_GROUPS = 5
+SHOWN_ROWS_PER_GROUP = 4
+SHOWN_TEXTS_PER_GROUP = 2
+SHOWN_TEXT_CHARS = 40
 
 
 @dataclass(frozen=True)
 class CleanRows:
     """Rows fit for training: no empty text or label, no conflicting or duplicate texts."""
 
-    frame: pd.DataFrame  # canonical columns plus "_key", the normalised text
+    # Canonical columns plus "_key" (text_key) and "_row", the row's 1-based position in the
+    # file's examples (what a user counts), for error messages.
+    frame: pd.DataFrame
     removed_empty: int
     removed_conflicts: int
     removed_duplicates: int
 
 
+class _KeyTable(dict):
+    """``str.translate`` table: punctuation, symbols and controls deleted, separators to spaces.
+
+    Filled one character at a time on first sight (a table of all of Unicode is not needed).
+    """
+
+    def __missing__(self, codepoint: int) -> str | None:
+        char = chr(codepoint)
+        if char.isspace() or unicodedata.category(char)[0] == "Z":
+            value = " "
+        elif unicodedata.category(char)[0] in _DROPPED_CATEGORIES:
+            value = None
+        else:
+            value = char
+        self[codepoint] = value
+        return value
+
+
+_KEY_TABLE = _KeyTable()
+
+
+def _shorten_run(match: re.Match[str]) -> str:
+    # Chinese doubles words on purpose (好好学习, 慢慢, 哈哈), so a CJK run keeps two characters;
+    # no English word has three identical letters in a row, so a Latin run is lengthening
+    # ("soooo", "loooove") and keeps one.
+    char = match.group(1)
+    return char * 2 if is_cjk_char(char) else char
+
+
+def one_text_key(text: object) -> str:
+    """The key under which texts count as the same text for splitting and de-duplication.
+
+    NFKC (full-width ``ｇｒｅａｔ`` is ``great``) and case folding; punctuation, symbols, emoji
+    and all spacing dropped (``Great!!`` is ``great``); a run of three or more identical
+    characters shortened, to one for Latin and other letters (``soooo`` is ``so``) and to two
+    for CJK (``哈哈哈哈`` is ``哈哈``, while ``好好学习`` is left alone); digits never
+    shortened. A text made only of punctuation, symbols or emoji keeps its case-folded raw text
+    as key, so such texts are not all one group.
+    """
+    raw = unicodedata.normalize("NFKC", str(text)).casefold()
+    kept = raw.translate(_KEY_TABLE)
+    key = _RUN_RE.sub(_shorten_run, kept).replace(" ", "")
+    return key or _RAW_KEY_PREFIX + " ".join(raw.split())
+
+
 def text_key(texts: pd.Series) -> pd.Series:
-    """Texts as compared for duplicates: case folded (normalize_text already collapsed spaces)."""
-    return texts.astype(str).str.casefold()
+    """:func:`one_text_key` of every text: rows sharing a key never go to different splits."""
+    return pd.Series([one_text_key(t) for t in texts.astype(str)], index=texts.index, dtype=object)
 
 
 def split_role(value: str) -> str | None:
@@ -48,8 +112,10 @@ def clean_rows(canonical: pd.DataFrame, config: SplitConfig = SplitConfig()) -> 
 
     With ``dedupe`` the first row of each (text, label) pair is kept; conflicting texts that are
     kept (``drop_conflicts=False``) keep one row per label and are later kept in one split.
+    Texts are compared by :func:`text_key`.
     """
     frame = canonical.reset_index(drop=True)
+    frame = frame.assign(_row=np.arange(1, len(frame) + 1))
     keep = (frame["text"] != "") & (frame["label"] != "")
     removed_empty = int((~keep).sum())
     frame = frame[keep].assign(_key=lambda f: text_key(f["text"]))
@@ -89,8 +155,13 @@ def _check_config(config: SplitConfig) -> None:
 def make_splits(canonical: pd.DataFrame, config: SplitConfig = SplitConfig()) -> Splits:  # noqa: B008
     """Stratified train/val/test frames (columns text, label[, group]), deterministic per seed.
 
-    Rows with the same normalised text always land in the same split. A ``split`` column, when
-    present, decides each row's split instead (train / val / validation / dev / test).
+    Rows with the same :func:`text_key` always land in the same split, whether or not
+    duplicates and conflicting texts are removed: the unit of assignment is the key, not the row.
+    A ``split`` column, when present, decides each row's split instead (train / val /
+    validation / dev / test); if it puts one key in two splits (after the configured removals)
+    a ``DataError`` lists those rows rather than moving them silently.
+    The ``group`` column is carried along for per-group results and does not steer the split:
+    every group should reach the test split to be measured.
     Small classes (fewer than ``MIN_STRATIFIED`` distinct texts) are allotted by hand so each
     still reaches test (and validation) when it has enough rows; ``train.attrs["split_notes"]``
     says when that happened.
@@ -137,6 +208,7 @@ def _user_roles(frame: pd.DataFrame, config: SplitConfig, notes: list[str]) -> p
     for needed in ("train", "test"):
         if not (roles == needed).any():
             raise DataError("errors.split.missing_part", needed=needed)
+    _check_keys_in_one_split(frame, roles)
     if not (roles == "val").any() and config.val > 0:
         train = frame[roles == "train"].drop_duplicates("_key")
         share = config.val / (config.train + config.val)
@@ -149,6 +221,47 @@ def _user_roles(frame: pd.DataFrame, config: SplitConfig, notes: list[str]) -> p
             "were set aside for validation"
         )
     return roles
+
+
+def _check_keys_in_one_split(frame: pd.DataFrame, roles: pd.Series) -> None:
+    """Raise when the user's split column puts rows with one text key in two splits.
+
+    Moving such rows quietly would change the user's test set behind their back, and keeping
+    them would score the model on texts it trained on; the user decides which split they go to.
+    """
+    roles_per_key = roles.groupby(frame["_key"].to_numpy(), sort=False).nunique()
+    straddling = roles_per_key.index[roles_per_key > 1]
+    if len(straddling) == 0:
+        return
+    offending = frame[frame["_key"].isin(straddling)].assign(_role=roles)
+    parts = []
+    for _, rows in list(offending.groupby("_key", sort=False))[:SHOWN_STRADDLING_GROUPS]:
+        # One row of each split first, so the rows shown always show the clash.
+        firsts = rows.drop_duplicates("_role")
+        shown = pd.concat([firsts, rows.drop(firsts.index)]).head(SHOWN_ROWS_PER_GROUP)
+        shown = shown.sort_values("_row")
+        listed = ", ".join(
+            f"{r} ({role})" for r, role in zip(shown["_row"], shown["_role"], strict=True)
+        )
+        more = len(rows) - len(shown)
+        texts = list(dict.fromkeys(shown["text"]))[:SHOWN_TEXTS_PER_GROUP]
+        parts.append(
+            Phrase(
+                "errors.split.straddling_rows",
+                rows=listed + (f", … (+{more})" if more else ""),
+                texts=" / ".join(repr(_shorten(t)) for t in texts),
+            )
+        )
+    raise DataError(
+        "errors.split.key_in_two_splits",
+        keys=f"{len(straddling):,}",
+        rows=f"{len(offending):,}",
+        shown=Phrases(parts),
+    )
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= SHOWN_TEXT_CHARS else text[: SHOWN_TEXT_CHARS - 1] + "…"
 
 
 def _two_way(

@@ -30,11 +30,13 @@ _CJK = (
     "\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002fa1f\uf900-\ufaff"
     "\u3040-\u30ff\uac00-\ud7af\u3000-\u303f"
 )
-# Words, or a single punctuation/symbol character.
-_WORD_RE = re.compile(r"\w+|[^\w\s]")
 # One CJK character, a run of other word characters (Latin words inside Chinese text stay
-# whole), or a single punctuation/symbol character.
-_CHAR_RE = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])\w)+|[^\w\s]")
+# whole), or a single punctuation/symbol character. Both units use it: the unit is chosen once
+# per dataset, but scripts mix inside texts (an English file with a few Chinese rows), and
+# a Chinese sentence must not become one word. On a text without CJK characters it finds
+# exactly what the former word pattern ``\w+|[^\w\s]`` found, so saved models keep their
+# answers on such texts.
+_TOKEN_RE = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])\w)+|[^\w\s]")
 
 
 def standardize(text: object) -> str:
@@ -43,13 +45,16 @@ def standardize(text: object) -> str:
 
 
 def tokenize(text: object, unit: str = "word") -> list[str]:
-    """Split one raw text into tokens: words for 'word', CJK characters for 'char'."""
+    """Split one raw text into tokens: each CJK character, each other word, each punctuation mark.
+
+    Both units tokenise alike (see ``_TOKEN_RE``); ``unit`` is still checked because it is
+    saved with every model and sizes sequences elsewhere.
+    """
     if unit not in TOKEN_UNITS:
         raise TrainError(
             "errors.tokenize.unknown_token_unit", choices=", ".join(TOKEN_UNITS), unit=unit
         )
-    pattern = _CHAR_RE if unit == "char" else _WORD_RE
-    return pattern.findall(standardize(text))
+    return _TOKEN_RE.findall(standardize(text))
 
 
 def joined_tokens(texts: Iterable[object], unit: str = "word") -> list[str]:
