@@ -17,7 +17,7 @@ import numpy as np
 
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.evaluate import bootstrap_ci
-from slm_core.explain import ERASER_BINS
+from slm_core.explain import ERASER_BINS, FAITHFULNESS_SAMPLE
 from slm_core.numbers import finite_or_none
 from slm_core.runtime import BENCH_KIND, BenchReport
 from slm_core.value.payoff import SplitScores, split_scores
@@ -37,9 +37,11 @@ FAITHFULNESS_KIND = "faithfulness"
 # 3: ERASER comprehensiveness/sufficiency over bins, stratified sample, bootstrap interval.
 # Results of earlier versions hold other fields; they are measured again (or left missing).
 FAITHFULNESS_VERSION = 3
-# Texts per run, stratified by true label. Occlusion costs one model call per token read
-# (up to max_len) plus 60 variants per text, so neural models get fewer texts.
-FAITHFULNESS_TEXTS = {"linear": 100, "neural": 50}
+# Every run of a dataset is measured on the same texts (the sample depends only on the test
+# labels and the seed), so families are compared on one sample. Occlusion costs one model call
+# per token read plus 60 variants per text: ~5 s for 50 texts of 120 tokens with a quick LSTM
+# on two cores, measured once per run and cached.
+FAITHFULNESS_TEXTS = FAITHFULNESS_SAMPLE
 FAITHFULNESS_SEED = 0
 NOISE_SEED = 0
 
@@ -230,7 +232,7 @@ def _robustness(store, run, preds, loader, noise: NoiseConfig) -> tuple[dict | N
     return data, None
 
 
-def _faithfulness(store, run, preds, family, token_unit, loader, bins: tuple[float, ...]):
+def _faithfulness(store, run, preds, token_unit, loader, bins: tuple[float, ...]):
     """(result, note): ERASER faithfulness on a label-stratified, seeded sample of test texts,
     cached as the run's 'faithfulness' result. A cached result of an earlier version or other
     bins counts as missing (measured again when the model may be loaded)."""
@@ -251,8 +253,8 @@ def _faithfulness(store, run, preds, family, token_unit, loader, bins: tuple[flo
         return None, "value.note.model_unavailable"
     usable = [i for i, t in enumerate(preds.texts) if str(t).strip()]
     labels = [preds.y_true[i] for i in usable]
-    limit = FAITHFULNESS_TEXTS.get(family, FAITHFULNESS_TEXTS["neural"])
-    keep = [usable[i] for i in explain.stratified_indices(labels, limit, FAITHFULNESS_SEED)]
+    picked = explain.stratified_indices(labels, FAITHFULNESS_TEXTS, FAITHFULNESS_SEED)
+    keep = [usable[i] for i in picked]
     result = explain.faithfulness(
         model,
         [str(preds.texts[i]) for i in keep],
@@ -308,7 +310,7 @@ def _run_inputs(store, run, dataset, prior_by_class, feedback, token_unit, measu
     robustness, rob_note = _robustness(store, run, preds, model_loader, settings.noise)
     unit = _model_token_unit(store, run) or token_unit
     faith, explain_note = _faithfulness(
-        store, run, preds, family, unit, model_loader, settings.faithfulness_bins
+        store, run, preds, unit, model_loader, settings.faithfulness_bins
     )
     loaded.clear()
     test = split_scores("test", preds.y_true, preds.proba, preds.classes, prior_by_class)
