@@ -48,7 +48,8 @@ def tokenize(text: object, unit: str = "word") -> list[str]:
     """Split one raw text into tokens: each CJK character, each other word, each punctuation mark.
 
     Both units tokenise alike (see ``_TOKEN_RE``); ``unit`` is still checked because it is
-    saved with every model and sizes sequences elsewhere.
+    saved with every model and still chooses the linear models' features (word or character
+    n-grams).
     """
     if unit not in TOKEN_UNITS:
         raise TrainError(
