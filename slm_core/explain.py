@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -249,8 +250,9 @@ class Explained:
 def explain_texts(model: Any, texts: Sequence[str], token_unit: str) -> list[Explained]:
     """Attributions of many texts and the tokens the model reads in each.
 
-    Linear models read the tokens that build at least one feature of their vocabulary (an
-    unknown word changes neither the score nor the TF-IDF norm); neural models read the first
+    Linear models read the tokens that build at least one feature of their vocabulary: an
+    unknown word adds nothing to the score or the TF-IDF norm, so drawing random tokens among
+    such words would make the baseline look weaker than it is. Neural models read the first
     ``max_len_`` tokens of their own tokenisation, unknown words included (they become the
     out-of-vocabulary id, which the network sees).
     """
@@ -266,13 +268,13 @@ def explain_texts(model: Any, texts: Sequence[str], token_unit: str) -> list[Exp
     # Occlusion of every token the model reads: at most max_len_ model calls per text.
     return [
         Explained(spans, weights, np.arange(n_read))
-        for spans, weights, n_read, _ in _occlusion_batch(model, texts, token_unit, 10**9)
+        for spans, weights, n_read, _ in _occlusion_batch(model, texts, token_unit, sys.maxsize)
     ]
 
 
 # ----------------------------------------------------------------- faithfulness
 
-# ERASER's bins (DeYoung et al., 2020, section 4): the share of the tokens the model reads
+# ERASER's bins (DeYoung et al., 2020, AOPC): the share of the tokens the model reads
 # that forms the rationale; AOPC is the mean over these bins.
 ERASER_BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
 # Every bin removes (or keeps) at least this many tokens. Occlusion ranks tokens by deleting
