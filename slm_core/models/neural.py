@@ -243,8 +243,9 @@ class KerasTextClassifier:
         index = {c: i for i, c in enumerate(self.classes_)}
         y = np.array([index[v] for v in labels], dtype=np.int32)
         x, counts = self._adapt_vocabulary(tf, keras, texts)
-        weights = self._sample_weights(y)
-        val = self._validation_arrays(val_texts, val_labels, index)
+        per_label = self._label_weights(y)
+        weights = None if per_label is None else per_label[y]
+        val = self._validation_arrays(val_texts, val_labels, index, per_label)
         model = self._compiled_model(keras, x, counts)
         self.batch_size_ = derive_batch_size(self.batch_size, self.batch_tokens, self.max_len_)
         self.history_ = self._train(tf, keras, model, (x, y, weights), val, hooks)
@@ -269,24 +270,31 @@ class KerasTextClassifier:
         self.vocabulary_ = Vocabulary(vectorizer.get_vocabulary(), self.token_unit)
         return self.vocabulary_.encode(texts, self.max_len_), counts
 
-    def _sample_weights(self, y: np.ndarray) -> np.ndarray | None:
-        """Per-text weights giving every label the same total weight (``class_weight``)."""
+    def _label_weights(self, y: np.ndarray) -> np.ndarray | None:
+        """Weight of each label index giving every label the same total weight in the
+        training split (``class_weight``); None when off."""
         if not self.class_weight:
             return None
         freq = np.bincount(y, minlength=len(self.classes_)).astype(np.float64)
-        return (len(y) / (len(freq) * freq))[y].astype(np.float32)
+        return (len(y) / (len(freq) * freq)).astype(np.float32)
 
     def _validation_arrays(
-        self, val_texts, val_labels, index: dict[str, int]
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Validation ids and label indices; None without a validation split."""
+        self, val_texts, val_labels, index: dict[str, int], per_label: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """Validation ids, label indices and weights; None without a validation split.
+
+        The weights are the training split's label weights (None without ``class_weight``):
+        early stopping then watches the same weighted loss that training minimises, not the
+        unweighted one, which favours the majority label the weights are there to offset.
+        """
         if val_texts is None or val_labels is None or len(val_texts) == 0:
             return None
         unknown = sorted({str(v) for v in val_labels} - set(index))
         if unknown:
             raise TrainError("errors.neural.val_labels_not_in_train", labels=", ".join(unknown))
         val_y = np.array([index[str(v)] for v in val_labels], dtype=np.int32)
-        return self.vocabulary_.encode(val_texts, self.max_len_), val_y
+        val_w = None if per_label is None else per_label[val_y]
+        return self.vocabulary_.encode(val_texts, self.max_len_), val_y, val_w
 
     def _compiled_model(self, keras, x: np.ndarray, counts: list[int]):
         """The untrained network, its word vectors from LSA where used, ready to train."""
@@ -306,7 +314,7 @@ class KerasTextClassifier:
         return model
 
     def _train(self, tf, keras, model, train, val, hooks: TrainCallbacks) -> dict:
-        """Fit ``model`` on ``train`` = (ids, labels, weights); the per-epoch history."""
+        """Fit ``model`` on ``train`` and check ``val``, each (ids, labels, weights or None)."""
         from slm_core.models.keras_blocks import ProgressCallback
 
         x, y, weights = train
@@ -317,7 +325,7 @@ class KerasTextClassifier:
         keras_callbacks: list = [progress]
         val_ds = None
         if val is not None:
-            val_ds = _dataset(tf, val[0], val[1], None, PREDICT_BATCH, None, shuffle=False)
+            val_ds = _dataset(tf, *val, PREDICT_BATCH, None, shuffle=False)
             keras_callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss",
