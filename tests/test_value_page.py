@@ -17,13 +17,16 @@ from streamlit.testing.v1 import AppTest
 
 from slm_core import jobs
 from slm_core.data.split import content_hash
+from slm_core.evaluate import evaluate_run
 from slm_core.i18n import t
+from slm_core.resample import wilson_interval
 from slm_core.store import RunStore
 from slm_core.value import Assumptions, build_scorecards, format_value_report
 from slm_core.value.assumptions import RAREST_CLASS
 from slm_core.value.inputs import Measurement, collect_inputs
 from slm_core.value.options import Overrides
 from slm_core.value.scorecard import evaluate_value
+from slm_core.value.scores import score_above_chance
 from slm_core.value.text import decision_text, option_label, serving_text
 from tests.conftest import TOPIC_WORDS, page_under_router, planted_gap_frame, store_trained_runs
 from ui.decision import CURRENT_KEY, SERVING_KEY, THRESHOLDS_KEY
@@ -96,6 +99,23 @@ def test_report_json_holds_every_option_and_its_figures_add_up(stored):
     assert data["inputs"]["text_lengths"]["n_texts"] == dataset.rows
 
 
+# The fixture's three topics have 60 texts each, so a third of any stratified test split is the
+# largest class: chance for robustness (majority rate) and for explanations (1 / classes) alike.
+CHANCE = 1 / 3
+
+
+def _expected_social_scores(store, run_id: int) -> dict[str, float]:
+    """Robustness and explainability scores recomputed from the run's cached measurements."""
+    rob = store.get_result(run_id, "robustness")
+    faith = store.get_result(run_id, "faithfulness")
+    clean, noisy = rob["clean_accuracy"], rob["noisy_accuracy"]
+    gain, full = faith["comprehensiveness_gain"], faith["full_confidence"]
+    return {
+        "robustness": 100 * (noisy - CHANCE) / (clean - CHANCE),
+        "explainability": 100 * gain / (full - CHANCE),
+    }
+
+
 def test_group_fairness_robustness_and_faithfulness_are_measured_and_cached(stored):
     store, dataset, run_ids = stored
     report = build_scorecards(store, dataset.id, Assumptions(), with_sensitivity=False)
@@ -103,12 +123,37 @@ def test_group_fairness_robustness_and_faithfulness_are_measured_and_cached(stor
         fair = o.social_dims["fairness"]
         assert fair.details["method"] == "groups"
         assert fair.details["worst_name"] == "south"
-        assert o.social_dims["robustness"].score is not None
-        assert o.social_dims["explainability"].score is not None
         assert o.social_dims["feedback"].score is None  # no ratings: left out, not lowered
-    for run_id in run_ids:
-        assert store.get_result(run_id, "robustness")["n"] > 0
-        assert store.get_result(run_id, "faithfulness")["n_texts"] > 0
+        evaluation = evaluate_run(store, o.run_id)
+        assert evaluation.majority_rate == pytest.approx(CHANCE)
+        # Every test text is measured, clean ones exactly as the evaluation scored them.
+        rob = store.get_result(o.run_id, "robustness")
+        assert rob["n"] == evaluation.n
+        assert rob["clean_accuracy"] == pytest.approx(evaluation.accuracy)
+        faith = store.get_result(o.run_id, "faithfulness")
+        assert (faith["n_texts"], faith["method"]) == (evaluation.n, "linear")
+        # Topic words explain a topic: the gain over random tokens clears 0, so it is scored.
+        assert faith["comprehensiveness_gain_ci"][0] > 0
+        expected = _expected_social_scores(store, o.run_id)
+        for dim in ("robustness", "explainability"):
+            assert o.social_dims[dim].score == pytest.approx(expected[dim]), dim
+            assert 0 < expected[dim] <= 100
+        assert o.social_dims["robustness"].value == pytest.approx(
+            100 * (rob["clean_accuracy"] - rob["noisy_accuracy"])
+        )
+
+
+def test_the_guessing_guard_reads_the_wilson_accuracy_interval(stored):
+    """One accuracy interval everywhere: the value inputs hold the evaluation's Wilson interval."""
+    store, dataset, run_ids = stored
+    inputs = collect_inputs(store, dataset.id, settings=Measurement.of(Assumptions()))
+    for run in inputs.runs:
+        right = int(run.test.correct.sum())
+        assert run.accuracy_ci == pytest.approx(wilson_interval(right, run.test.n))
+        assert run.accuracy_ci == pytest.approx(evaluate_run(store, run.run_id).accuracy_ci)
+        # 20 or more of 27 right: Wilson's low end (>= 0.55) clears the 1/3 majority rate.
+        assert right >= 20 and run.majority_rate == pytest.approx(CHANCE)
+        assert run.better_than_guessing
 
 
 def test_scarce_feedback_is_left_out_and_the_text_report_states_the_decision(stored):
@@ -146,6 +191,8 @@ TABLES = {
     "compare": ("index", "value.scenario"),
     "sources": ("column", "value.col_field"),
     "train_energy": ("column", "value.col_train_energy"),
+    "robustness": ("column", "value.figure_of.robustness"),
+    "explainability": ("column", "value.figure_of.explainability"),
 }
 
 
@@ -197,7 +244,7 @@ def test_the_page_states_the_same_decision_as_decision_text(stored, tmp_path, la
 
 
 def test_every_option_is_shown_side_by_side_with_units_and_kinds(stored, tmp_path):
-    _, dataset, run_ids = stored
+    store, dataset, run_ids = stored
     at = _page(dataset.id, tmp_path)
     options = _frame(at, "options")
     labels = [f"#{run_ids[0]} tfidf_lr", f"#{run_ids[1]} nb"]
@@ -222,6 +269,11 @@ def test_every_option_is_shown_side_by_side_with_units_and_kinds(stored, tmp_pat
     assert list(energy.iloc[:, 0]) == labels
     assert _frame(at, "items").shape[0] == 6
     assert any("JSON" in b.label for b in at.get("download_button"))
+    # The social tab shows the scores that follow from the cached measurements.
+    for dim in ("robustness", "explainability"):
+        shown = _frame(at, dim).set_index("Option")["Score"]
+        for run_id, label in zip(run_ids, labels, strict=True):
+            assert shown[label] == f"{_expected_social_scores(store, run_id)[dim]:.0f}", dim
 
 
 def test_editing_an_assumption_updates_the_figures(stored, tmp_path):
@@ -415,5 +467,12 @@ def test_neural_run_gets_robustness_and_occlusion_faithfulness(fresh_home):
     assert jobs.run_inline(store, run.id).status == "succeeded"
     report = build_scorecards(store, dataset.id, Assumptions(), with_sensitivity=False)
     card = report.card(run.id)
-    assert card.social_dims["robustness"].score is not None
+    evaluation = evaluate_run(store, run.id)
+    rob = store.get_result(run.id, "robustness")
+    assert rob["n"] == evaluation.n  # the few test texts of 40 rows are all measured
+    assert rob["clean_accuracy"] == pytest.approx(evaluation.accuracy)
+    clean, noisy, chance = rob["clean_accuracy"], rob["noisy_accuracy"], evaluation.majority_rate
+    assert card.social_dims["robustness"].score == pytest.approx(
+        score_above_chance(noisy - chance, clean - chance)
+    )
     assert card.social_dims["explainability"].details["method"] == "occlusion"
