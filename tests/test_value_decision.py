@@ -75,7 +75,7 @@ def test_constant_output_scores_zero_on_robustness_and_explainability():
         1,
         model=vf.constant,
         robustness={"clean_accuracy": 0.3, "noisy_accuracy": 0.3, "chance": 0.3, "config": {}},
-        faithfulness={"gain": 0.0, "full_confidence": 0.4, "chance": 0.25, "k": 3},
+        faithfulness=vf.faith(0.0, 0.4, 0.25),
     )
     option = _report(vf.dataset([r]), Assumptions()).card(1)
     assert option.social_dims["robustness"].score == 0.0
@@ -233,15 +233,19 @@ def test_value_json_from_the_cli_holds_the_decision(fresh_home, topic_texts, cap
     assert "interval" in out and "Keep it manual" in out
 
 
-def test_bootstrap_uses_the_same_resampling_as_accuracy():
+def test_accuracy_interval_is_wilsons_and_value_intervals_share_one_bootstrap():
+    """Accuracy (a proportion) gets Wilson's interval; net value and ROI resample texts with the
+    one bootstrap of ``slm_core.resample`` (not a percentile bootstrap of accuracy, which gave
+    [1, 1] for 18 of 18 right)."""
     from slm_core.evaluate import bootstrap_ci
-    from slm_core.resample import bootstrap_means, percentile_interval
+    from slm_core.resample import wilson_interval
 
     rng = np.random.default_rng(0)
-    right = (rng.random(200) < 0.7).astype(float)
-    acc = bootstrap_ci(np.zeros(200, dtype=int), 1 - right.astype(int), 2)["accuracy"]
-    means = bootstrap_means(right[None, :], 1000, 0)[:, 0]
-    assert percentile_interval(means, 0.95) == pytest.approx(acc)
+    right = (rng.random(200) < 0.7).astype(int)
+    acc = bootstrap_ci(np.zeros(200, dtype=int), 1 - right, 2)["accuracy"]
+    assert tuple(acc) == pytest.approx(wilson_interval(int(right.sum()), 200, 0.95))
+    all_right = bootstrap_ci(np.zeros(18, dtype=int), np.zeros(18, dtype=int), 2)["accuracy"]
+    assert all_right[0] < 1.0
 
 
 def test_runs_stored_before_validation_predictions_get_them_once(fresh_home, topic_texts):
