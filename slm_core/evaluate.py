@@ -415,7 +415,11 @@ def format_evaluation(result: EvalResult) -> str:
         f"accuracy            {result.accuracy:.4f}  95% CI {_ci_text(result.accuracy_ci)}"
         "  (Wilson)",
         f"macro F1            {result.macro_f1:.4f}  95% CI {_ci_text(result.macro_f1_ci)}"
-        "  (BCa bootstrap)",
+        + (
+            "  (BCa bootstrap)"
+            if all(math.isfinite(v) for v in result.macro_f1_ci) or result.n_boot <= 0
+            else "  (BCa bootstrap: every resample gives the same F1)"
+        ),
         f"balanced accuracy   {result.balanced_accuracy:.4f}",
         f"macro P / R         {result.macro_precision:.4f} / {result.macro_recall:.4f}",
         f"weighted P / R / F1 {result.weighted_precision:.4f} / {result.weighted_recall:.4f}"

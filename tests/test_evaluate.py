@@ -183,6 +183,7 @@ def test_eighteen_of_eighteen_right_is_not_certainty():
     # so it is left undefined instead of claiming [1, 1].
     assert all(math.isnan(v) for v in r.macro_f1_ci)
     assert "[0.8241, 1.0000]" in format_evaluation(r)
+    assert "n/a  (BCa bootstrap: every resample gives the same F1)" in format_evaluation(r)
     restored = EvalResult.from_dict(json.loads(json.dumps(r.to_dict(), allow_nan=False)))
     assert restored.accuracy_ci == r.accuracy_ci
 
