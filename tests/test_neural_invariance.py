@@ -172,3 +172,26 @@ def test_a_saved_cnn_that_cannot_be_brought_up_to_date_says_so(models, tmp_path)
     (tmp_path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(TrainError, match="older version.*retrain it"):
         registry.load_model(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id", registry.NEURAL_IDS)
+def test_served_forms_answer_as_the_model_does_on_each_text_alone(models, model_id, tmp_path):
+    """LiteRT pads every text to max_len (in batches of 1 or 32), ONNX to the longest text of
+    the call, Keras to the longest of its length bucket: all must equal the unpadded answer."""
+    from slm_core.runtime.export import export_litert, export_onnx
+    from slm_core.runtime.serve import LiteRTRuntime, OnnxRuntime
+
+    clf = models[(model_id, "trained")]
+    ids = clf.encode([*PROBES, LONG, *_corpus(per_class=6, seed=9)[0]])
+    infer = clf._predict_fn()
+    alone = np.vstack([np.asarray(infer(r[None, : max(1, int((r != 0).sum()))])) for r in ids])
+    export_litert(clf.model_, clf.max_len_, tmp_path / "model.tflite")
+    export_onnx(clf.model_, tmp_path / "model.onnx")
+    served = {
+        "keras": clf.predict_proba_ids(ids),
+        "litert_f32": LiteRTRuntime(tmp_path / "model.tflite", threads=1).run(ids),
+        "onnx": OnnxRuntime(tmp_path / "model.onnx", threads=1).run(ids),
+    }
+    diffs = {name: float(np.abs(proba - alone).max()) for name, proba in served.items()}
+    assert max(diffs.values()) <= TOLERANCE, diffs
