@@ -260,7 +260,8 @@ def test_chinese_is_tokenised_by_character_and_latin_words_stay_whole():
         "坏",
         "了",
     ]  # fmt: skip  (NFKC folds the full-width comma)
-    assert tokenize("我想退款", "word") == ["我想退款"]
+    # CJK runs split into characters in every unit (issue 12: mixed-script files).
+    assert tokenize("我想退款", "word") == ["我", "想", "退", "款"]
 
 
 def test_python_encoding_equals_text_vectorization(trained):
