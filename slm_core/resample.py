@@ -88,8 +88,9 @@ def bca_interval(
 
     Returns NaN bounds where the resamples do not vary (e.g. macro-F1 with no error at all): no
     bootstrap can size that interval, and a point would claim certainty the data do not give.
-    Follows ``scipy.stats.bootstrap(method="BCa")`` step for step, so the two agree on the same
-    resamples.
+    Where the estimate lies outside every resample, the plain percentile interval is returned.
+    Otherwise it follows ``scipy.stats.bootstrap(method="BCa")`` step for step, so the two agree
+    on the same resamples.
     """
     from scipy.special import ndtr, ndtri
 
