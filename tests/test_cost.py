@@ -229,13 +229,22 @@ def test_bench_run_stores_what_the_value_page_reads(linear_run):
     from slm_core.runtime import bench_run, format_bench
     from slm_core.runtime.bench import BenchReport
     from slm_core.runtime.latency import QUICK
+    from slm_core.train import load_test_predictions
 
     store, run_id = linear_run
     seen = []
     report = bench_run(store, run_id, config=QUICK, progress=lambda f, m: seen.append(f))
     assert seen[-1] == 1.0 and seen == sorted(seen)
     stored = store.get_result(run_id, "bench")
-    assert stored["form"] == "sklearn" and stored["family"] == "linear"
+    assert stored["form"] == "numpy" and stored["family"] == "linear"
+    # The compiled form was checked against scikit-learn on the run's test split (texts the
+    # model did not train on), and the served form's own accuracy is what the test scored.
+    test = load_test_predictions(store, run_id)
+    parity = stored["parity"]
+    assert parity["n"] == len(test.texts) and parity["passed"]
+    assert parity["agreement"] == 1.0 and parity["max_abs_diff"] <= 1e-6
+    assert parity["accuracy"] == pytest.approx(store.get_run(run_id).metrics["accuracy"])
+    assert stored["forms"]["numpy"]["passed"]
     for setting in ("single_thread", "all_threads"):
         lat = stored["latency_ms"][setting]
         assert lat["p50"] <= lat["p90"] <= lat["p95"] <= lat["p99"]
@@ -246,7 +255,7 @@ def test_bench_run_stores_what_the_value_page_reads(linear_run):
     assert set(one["throughput"]) == {"32", "256"}
     assert 0 <= one["vectorize_share"] <= 1
     assert stored["artifact_bytes"] == sum(stored["artifact_files"].values()) > 0
-    assert "model.joblib" in stored["artifact_files"]
+    assert set(stored["artifact_files"]) == {"linear_form.npz", "model.json"}
     assert stored["energy_includes_pue"] is False
     # The energy figure is the cost module's formula on the stored inputs.
     a = stored["energy"]["assumptions"]

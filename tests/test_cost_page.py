@@ -120,8 +120,14 @@ def test_cost_page_shows_measured_figures_with_units(stored, tmp_path):
         bench["latency_ms"]["all_threads"]["p50"]
     )
     assert latency["Load (ms)"][0] == pytest.approx(bench["load_ms"])
+    # Beside its latency, the served form's own accuracy on the test split (its parity check),
+    # which for the exact compiled form is the accuracy the run was evaluated at.
+    accuracy = store.get_run(measured).metrics["accuracy"]
+    assert bench["parity"]["accuracy"] == pytest.approx(accuracy)
+    assert latency["Served accuracy (%)"][0] == pytest.approx(accuracy * 100)
     serving = _frame(at, "Runtime used")
-    assert serving["Runtime used"][0] == "scikit-learn"
+    assert serving["Runtime used"][0] == "NumPy (compiled linear model)"
+    assert serving["Parity with the trained model"][0] == "100.0% agree, +0.00 pt ✓"
     assert serving["Artifact (MB)"][0] == pytest.approx(bench["artifact_bytes"] / 1e6)
     assert serving["Peak memory (MB)"][0] == pytest.approx(bench["peak_rss_bytes"] / 1e6)
 
@@ -190,6 +196,7 @@ def test_cost_page_in_chinese(stored, tmp_path):
     at = _page(dataset.id, tmp_path, lang="zh")
     assert at.title[0].value == "成本"
     assert any("p50 · 1 线程（毫秒）" in d.value.columns for d in at.dataframe)
+    assert any("服务时准确率（%）" in d.value.columns for d in at.dataframe)
     assert any("每百万次预测（USD）" in d.value.columns for d in at.dataframe)
     assert any("决策" in s.value for s in at.subheader)
 

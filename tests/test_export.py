@@ -1,4 +1,8 @@
-"""Keras -> LiteRT (float32, int8) and ONNX round trips with prediction parity on tiny data."""
+"""Keras -> LiteRT (float32, int8) and ONNX round trips with prediction parity on tiny data.
+
+Parity is always checked on texts the model did not train on (a second draw of the corpus),
+as the benchmark checks it on the run's test split.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +30,8 @@ from tests.conftest import TOPIC_WORDS  # noqa: E402
 WORDS = TOPIC_WORDS
 
 
-def _corpus(n_per_class: int = 40) -> tuple[list[str], list[str]]:
-    rng = np.random.default_rng(0)
+def _corpus(n_per_class: int = 40, seed: int = 0) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
     texts, labels = [], []
     for label, vocab in WORDS.items():
         words = vocab.split()
@@ -40,7 +44,17 @@ def _corpus(n_per_class: int = 40) -> tuple[list[str], list[str]]:
 
 @pytest.fixture(scope="module")
 def corpus():
+    """The training texts."""
     return _corpus()
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Texts the models never trained on (another draw), where parity is measured."""
+    texts, labels = _corpus(seed=7)
+    train = set(_corpus()[0])
+    kept = [(t, y) for t, y in zip(texts, labels, strict=True) if t not in train]
+    return [t for t, _ in kept], [y for _, y in kept]
 
 
 def _train(arch: str, texts, labels, directory):
@@ -78,12 +92,58 @@ def test_parity_compares_labels_accuracy_and_probabilities():
     assert worse.to_dict()["passed"] is False
     unlabelled = parity(flipped, ref, ["a", "b"])
     assert unlabelled.accuracy is None and not unlabelled.passed
+    assert not parity(np.zeros((0, 2)), np.zeros((0, 2)), ["a", "b"], []).passed  # no texts
+
+
+def test_a_form_agreeing_on_80_percent_fails_even_at_equal_accuracy():
+    """The defect: parity passed on accuracy alone, so a form that flipped one answer in five
+    (as many right->wrong as wrong->right) served with max |dp| = 1.0."""
+    rng = np.random.default_rng(0)
+    n = 200
+    y = np.array(["a", "b"] * (n // 2), dtype=object)
+    ref_label = np.where(rng.random(n) < 0.8, y, np.where(y == "a", "b", "a"))
+    ref = np.where((ref_label == "a")[:, None], [[1.0, 0.0]], [[0.0, 1.0]])
+    right = np.flatnonzero(ref_label == y)[:20]
+    wrong = np.flatnonzero(ref_label != y)[:20]
+    form = ref.copy()
+    form[right] = form[right][:, ::-1]  # 20 right answers made wrong
+    form[wrong] = form[wrong][:, ::-1]  # 20 wrong answers made right
+    check = parity(form, ref, ["a", "b"], list(y))
+    assert check.agreement == pytest.approx(0.8) and check.accuracy_delta == pytest.approx(0.0)
+    assert check.max_abs_diff == 1.0
+    assert not check.passed
+    # Agreement 99.5% with accuracy within half a point passes; 99.0% does not.
+    one = ref.copy()
+    one[right[:1]] = one[right[:1]][:, ::-1]  # 1 of 200 flipped: 99.5%, -0.5 point
+    assert parity(one, ref, ["a", "b"], list(y)).passed
+    two = ref.copy()
+    two[right[:2]] = two[right[:2]][:, ::-1]  # 2 of 200: 99.0%, -1.0 point
+    assert not parity(two, ref, ["a", "b"], list(y)).passed
+
+
+def test_a_stored_export_is_judged_by_todays_rule():
+    """A manifest written under the accuracy-only rule named an 80%-agreement form as served:
+    serving now picks the fastest form whose stored figures pass, else the model itself."""
+    from slm_core.runtime.parity import Parity
+    from slm_core.runtime.serve import _passing_form
+
+    loose = {"n": 200, "accuracy": 0.8, "reference_accuracy": 0.8, "agreement": 0.8}
+    tight = {"n": 200, "accuracy": 0.8, "reference_accuracy": 0.8, "agreement": 1.0}
+    assert not Parity.from_dict({**loose, "passed": True}).passed  # the stored verdict is ignored
+    forms = {
+        "litert_int8": {"p50_ms": 0.1, "parity": {**loose, "passed": True}},
+        "onnx": {"p50_ms": 0.3, "parity": tight},
+        "litert_f32": {"p50_ms": 0.2, "parity": tight, "error": "RuntimeError: broken"},
+    }
+    assert _passing_form({"served": "litert_int8", "forms": forms}) == "onnx"
+    forms.pop("onnx")
+    assert _passing_form({"served": "litert_int8", "forms": forms}) is None  # Keras serves
 
 
 @pytest.mark.parametrize("quantize", [False, True], ids=["float32", "int8"])
-def test_litert_round_trip_matches_keras(lstm, corpus, tmp_path, quantize):
+def test_litert_round_trip_matches_keras(lstm, held_out, tmp_path, quantize):
     model, _ = lstm
-    texts, labels = corpus
+    texts, labels = held_out
     path = tmp_path / "model.tflite"
     size = export_litert(model.model_, model.max_len_, path, quantize=quantize)
     assert size == path.stat().st_size > 0
@@ -91,7 +151,8 @@ def test_litert_round_trip_matches_keras(lstm, corpus, tmp_path, quantize):
     reference = model.predict_proba_ids(ids)
     runtime = LiteRTRuntime(path, threads=1)
     assert runtime.max_len == model.max_len_
-    # 120 texts: three full batches of 32 and a padded partial batch of 24.
+    # Three full batches of 32 and a padded partial batch.
+    assert len(ids) % 32 > 32 // 4
     out = runtime.run(ids)
     out = out / out.sum(axis=1, keepdims=True)
     assert out.shape == reference.shape
@@ -114,9 +175,9 @@ def test_int8_is_smaller_than_float32(lstm, tmp_path):
     assert int8 < f32
 
 
-def test_onnx_round_trip_matches_keras_at_any_length(lstm, corpus, tmp_path):
+def test_onnx_round_trip_matches_keras_at_any_length(lstm, held_out, tmp_path):
     model, _ = lstm
-    texts, labels = corpus
+    texts, labels = held_out
     path = tmp_path / "model.onnx"
     assert export_onnx(model.model_, path) > 0
     ids = model.encode(texts)
@@ -127,9 +188,10 @@ def test_onnx_round_trip_matches_keras_at_any_length(lstm, corpus, tmp_path):
     assert parity(out, reference, model.classes_, labels).passed
 
 
-def test_export_model_serves_the_fastest_passing_form(cnn, corpus, tmp_path):
+def test_export_model_serves_the_fastest_passing_form(cnn, corpus, held_out, tmp_path):
     model, model_dir = cnn
-    texts, labels = corpus
+    texts, labels = held_out
+    assert not set(texts) & set(corpus[0])  # parity on texts the model did not train on
     serving = tmp_path / "serving"
     manifest = export_model(model_dir, serving, texts, labels, timing_calls=20, timing_seconds=0.05)
     assert set(manifest.forms) == set(EXPORT_FORMS)
@@ -139,6 +201,14 @@ def test_export_model_serves_the_fastest_passing_form(cnn, corpus, tmp_path):
     stored = read_manifest(serving)
     assert stored["served"] == manifest.served
     assert manifest_is_current(stored, model_dir)
+    # The served form's own accuracy, agreement and largest difference, on the held-out texts.
+    served = manifest.forms[manifest.served].parity
+    assert stored["served_accuracy"] == served.accuracy
+    assert stored["served_agreement"] == served.agreement >= 0.995
+    assert stored["served_max_abs_diff"] == served.max_abs_diff
+    names = np.array(model.classes_, dtype=object)
+    own = names[predictor_argmax(serving, model_dir, manifest.served, texts)]
+    assert served.accuracy == pytest.approx(float(np.mean(own == np.array(labels))))
     for form in passing.values():
         assert (serving / form.file).stat().st_size == form.bytes
         assert form.parity.n == len(texts)
@@ -155,14 +225,18 @@ def test_export_model_serves_the_fastest_passing_form(cnn, corpus, tmp_path):
     assert not any(f.name.endswith(".keras") for f in predictor.files)
 
 
+def predictor_argmax(serving, model_dir, form: str, texts) -> np.ndarray:
+    """The labels (as class indices) that one served form gives ``texts``."""
+    predictor = load_predictor(model_dir, serving_dir=serving, threads=1, form=form)
+    return predictor.predict_proba(texts).argmax(axis=1)
+
+
 @pytest.mark.slow
-def test_every_architecture_exports_and_passes(tmp_path, corpus):
+def test_every_architecture_exports_and_passes(tmp_path, corpus, held_out):
     texts, labels = corpus
     for arch in ("bigru", "transformer"):
         directory = tmp_path / arch / "model"
         _train(arch, texts, labels, directory)
-        manifest = export_model(
-            directory, tmp_path / arch / "serving", texts, labels, timing_calls=20
-        )
+        manifest = export_model(directory, tmp_path / arch / "serving", *held_out, timing_calls=20)
         errors = {n: f.error for n, f in manifest.forms.items() if not f.passed}
         assert not errors, (arch, errors)

@@ -132,16 +132,20 @@ def test_measure_in_subprocess_pins_threads_and_reports_memory(fresh_home, topic
     model.save(model_dir)
     result = measure_in_subprocess(model_dir, texts, 1, config=QUICK)
     assert result["threads"] == 1 and len(result["cpus"]) == 1
-    assert result["form"] == "sklearn"
+    assert result["form"] == "numpy"  # the compiled form saved beside the model
     assert result["latency_ms"]["n_calls"] >= QUICK.min_calls
     assert result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
     assert result["load_ms"] > 0 and result["first_call_ms"] > 0
     assert 0 < result["rss_start_bytes"] <= result["rss_loaded_bytes"] <= result["peak_rss_bytes"]
-    assert result["artifact_files"]["model.joblib"] > 0
-    assert result["runtime_version"].startswith("scikit-learn")
-    # The predictor serves the same answers as the model it wraps.
+    # Serving needs the compiled form and the metadata, not the scikit-learn pickle.
+    assert set(result["artifact_files"]) == {"linear_form.npz", "model.json"}
+    assert result["runtime_version"].startswith("numpy")
+    # The predictor serves the same answers as the model it was compiled from.
     predictor = load_predictor(model_dir, threads=1)
     assert predictor.predict(texts) == model.predict(texts)
+    np.testing.assert_allclose(
+        predictor.predict_proba(texts), model.predict_proba(texts), atol=1e-9
+    )
     one = predictor.predict_one(texts[0])
     assert one.label == model.predict([texts[0]])[0]
     assert sum(one.probabilities.values()) == pytest.approx(1.0)

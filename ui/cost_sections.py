@@ -127,7 +127,11 @@ def speed_tables(
     show_table(
         latency,
         {c: "%.3f" for c in latency.columns}
-        | {t("cost.col.calls"): "%d", t("cost.col.load_ms"): "%.1f"},
+        | {
+            t("cost.col.calls"): "%d",
+            t("cost.col.load_ms"): "%.1f",
+            t("cost.col.served_accuracy"): "%.2f",
+        },
         "cost_latency",
     )
     singles = {run.id: benches[run.id].single or SettingMeasure() for run in measured}

@@ -18,6 +18,7 @@ from slm_core import cost
 from slm_core.i18n import format_money, format_number
 from slm_core.numbers import finite_or_none
 from slm_core.runtime import BENCH_KIND, PROGRESS_KIND, BenchReport, SettingMeasure
+from slm_core.runtime.parity import stored_parity_passes
 from slm_core.value.assumptions import (
     GRID_INTENSITY,
     Assumptions,
@@ -70,21 +71,28 @@ def section_head(title: str | None, topics: Sequence[str], caption: str | None =
 
 
 def parity_text(bench: BenchReport) -> str:
-    """'99.9% agree, +0.00 pt ✓', or why there is nothing to compare."""
-    if bench.family == "linear":
+    """'99.9% agree, +0.00 pt ✓' (judged by today's rule), or why there is nothing to compare."""
+    if bench.form == "sklearn":
         return t("cost.parity.reference")
     if bench.form == "keras":
         return t("cost.parity.keras_fallback")
     parity = bench.parity or {}
-    if not parity:
+    if not parity.get("n"):
         return t("cost.na")
     delta = parity.get("accuracy_delta")
     values = {
         "agree": f"{parity.get('agreement', 0):.1%}",
         "delta": "—" if delta is None else f"{delta * 100:+.2f}",
     }
-    key = "cost.parity.passed" if parity.get("passed") else "cost.parity.failed"
+    key = "cost.parity.passed" if stored_parity_passes(parity) else "cost.parity.failed"
     return t(key, **values)
+
+
+def served_accuracy(bench: BenchReport) -> float | None:
+    """The served form's own test accuracy in %, as its parity check measured it (None for a
+    benchmark stored before the check recorded it)."""
+    accuracy = (bench.parity or {}).get("accuracy")
+    return None if accuracy is None else finite_or_none(accuracy * 100)
 
 
 def _ms(setting: SettingMeasure, name: str) -> float | None:
@@ -92,13 +100,15 @@ def _ms(setting: SettingMeasure, name: str) -> float | None:
 
 
 def latency_frame(runs: Sequence, benches: Benches) -> pd.DataFrame:
-    """Load, first call and p50/p90/p95/p99 at 1 thread and all threads, in ms, per run."""
+    """Per run: the served form's own test accuracy (%), then load, first call and
+    p50/p90/p95/p99 at 1 thread and all threads, in ms."""
     rows = []
     for run, bench in _measured(runs, benches):
         one = bench.single or SettingMeasure()
         every = bench.all_threads or SettingMeasure()
         row = {
             t("cost.col.model"): run_label(run.id, run.model_id),
+            t("cost.col.served_accuracy"): served_accuracy(bench),
             t("cost.col.load_ms"): finite_or_none(one.load_ms),
             t("cost.col.first_ms"): finite_or_none(one.first_call_ms),
         }

@@ -126,9 +126,28 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
                     ).items()
                 }
             )
+        self.served_check_ = self._check_served_form(val_texts, val_labels)
         hooks.on_batch(0, 1, 1)
         hooks.on_epoch(0, 1, logs)
         return self
+
+    def _check_served_form(self, val_texts, val_labels) -> dict[str, Any]:
+        """Compile the NumPy served form and compare it with this model on the validation
+        texts (held out from training), so a model serves fast from the moment it is saved.
+        The benchmark checks it again on the test split."""
+        from slm_core.runtime.linear_form import FORM_NAME, LinearFormError, compile_linear
+        from slm_core.runtime.parity import parity
+
+        try:
+            form = compile_linear(self)
+        except LinearFormError as exc:
+            return {"form": "sklearn", "error": str(exc)}
+        if val_texts is None or val_labels is None or len(val_texts) == 0:
+            return {"form": FORM_NAME, "parity": None}
+        texts = list(val_texts)
+        reference = self.predict_proba(texts)
+        check = parity(form.predict_proba(texts), reference, self.classes_, val_labels)
+        return {"form": FORM_NAME if check.passed else "sklearn", "parity": check.to_dict()}
 
     def _fit_estimator(self, features, labels: np.ndarray) -> None:
         self.estimator_.fit(features, labels)
@@ -189,12 +208,23 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
     # -- persistence ---------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
-        """Write ``model.joblib`` and ``model.json``."""
+        """Write ``model.joblib`` (the scikit-learn reference), ``linear_form.npz`` (the served
+        form, NumPy only) and ``model.json`` (with the served form's validation check)."""
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         joblib.dump(self, directory / MODEL_FILE, compress=3)
         params = self.get_params()
+        files = {"model": MODEL_FILE}
+        served = dict(getattr(self, "served_check_", None) or {"form": "numpy", "parity": None})
+        if "error" not in served:
+            from slm_core.runtime.linear_form import FORM_FILE, LinearFormError, compile_linear
+
+            try:
+                compile_linear(self).save(directory / FORM_FILE)
+                files["served_form"] = FORM_FILE
+            except LinearFormError as exc:
+                served = {"form": "sklearn", "error": str(exc)}
         write_meta(
             directory,
             model_id=self.model_id,
@@ -205,7 +235,8 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
             extra={
                 "n_params": self.n_params_,
                 "n_features": int(len(self.vectorizer_.vocabulary_)),
-                "files": {"model": MODEL_FILE},
+                "files": files,
+                "served": served,
             },
         )
 

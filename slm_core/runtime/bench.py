@@ -1,8 +1,9 @@
 """Benchmark one trained run end to end and store the result as the run's 'bench' result.
 
-``bench_run`` exports a Keras model once (LiteRT float32/int8 and ONNX, parity-checked on the
-test split), then measures the served form in fresh processes at one thread and at every
-core, and adds size, memory, parameters and CodeCarbon-method energy: a
+``bench_run`` exports a Keras model once (LiteRT float32/int8 and ONNX) or checks a linear
+model's compiled NumPy form, each parity-checked on the test split (texts the model did not
+train on) against the evaluated answers, then measures the served form in fresh processes at
+one thread and at every core, and adds size, memory, parameters and CodeCarbon-method energy: a
 :class:`~slm_core.runtime.record.BenchReport`, the typed record every reader of a stored
 benchmark uses. Only one benchmark measures at a time per ``SLM_HOME`` (a file lock), so two
 never compete for the CPU.
@@ -154,13 +155,14 @@ def _target(store, run_id: int, max_texts: int) -> _Target:
 def _exported_forms(
     target: _Target, serving_dir: Path, reexport: bool, say: Progress, notes: list[str]
 ) -> dict[str, ExportedForm]:
-    """A Keras model's exported forms (exported again when stale), noting what cannot serve."""
+    """A model's exported forms (exported again when stale), noting what cannot serve."""
     from slm_core.runtime.export import manifest_is_current
     from slm_core.runtime.measure import export_in_subprocess
 
     manifest = read_manifest(serving_dir)
     if reexport or not manifest_is_current(manifest, target.model_dir):
-        say(0.05, "exporting to LiteRT and ONNX and checking parity")
+        step = "exporting to LiteRT and ONNX" if target.family == "neural" else "compiling"
+        say(0.05, f"{step} and checking parity")
         preds = target.preds
         manifest = export_in_subprocess(
             target.model_dir,
@@ -176,7 +178,7 @@ def _exported_forms(
         if not form.passed
     ]
     notes.extend(render("errors.note.not_served", line=line) for line in failed)
-    if manifest.get("served") == "keras":
+    if manifest.get("served") == "keras" and target.family == "neural":
         notes.append(render("errors.note.keras_serves"))
     return forms
 
@@ -192,7 +194,7 @@ def _measure_settings(
     from slm_core.runtime.measure import measure_in_subprocess
 
     all_threads = thread_count(None)
-    start = 0.4 if target.family == "neural" else 0.05
+    start = 0.4 if target.family == "neural" else 0.15
     step = (0.95 - start) / len(wanted)
     settings: dict[str, SettingMeasure] = {}
     for i, n in enumerate(wanted):
@@ -307,8 +309,7 @@ def bench_run(
         if store.list_runs(statuses=("running",)):
             notes.append(render("errors.note.training_active"))
         serving_dir = default_serving_dir(target.model_dir)
-        if target.family == "neural":
-            forms = _exported_forms(target, serving_dir, reexport, say, notes)
+        forms = _exported_forms(target, serving_dir, reexport, say, notes)
         settings = _measure_settings(target, wanted, serving_dir, config or default_config(), say)
     if threads is not None:
         settings = _with_stored_settings(store, run_id, settings)
@@ -344,14 +345,17 @@ def _mb(value: Any) -> str:
 
 def _parity_lines(report: BenchReport) -> list[str]:
     parity = report.parity or {}
-    if report.family != "neural" or not parity:
+    if not parity.get("n"):
         return []
-    delta = parity.get("accuracy_delta")
+    delta, accuracy = parity.get("accuracy_delta"), parity.get("accuracy")
+    reference = "Keras" if report.family == "neural" else "scikit-learn"
     return [
-        f"Parity with Keras on {parity.get('n', 0):,} test texts: agreement "
+        f"Parity with {reference} on {parity['n']:,} test texts: agreement "
         f"{parity.get('agreement', 0):.2%}, accuracy change "
-        f"{'—' if delta is None else f'{delta * 100:+.2f} points'} "
-        f"({'passed' if parity.get('passed') else 'FAILED'})"
+        f"{'—' if delta is None else f'{delta * 100:+.2f} points'}, largest probability "
+        f"difference {parity.get('max_abs_diff', 0):.2g} "
+        f"({'passed' if parity.get('passed') else 'FAILED'}); served accuracy "
+        f"{'—' if accuracy is None else f'{accuracy:.2%}'}"
     ]
 
 

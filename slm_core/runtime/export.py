@@ -8,9 +8,12 @@ ops only. Variables are frozen into constants first: left as resource variables 
 inside the recurrent WHILE loop and the LiteRT interpreter finds them uninitialised. ONNX keeps
 both dimensions dynamic, so it runs each text at its own length.
 
-Every form is checked against the Keras model's own test-split predictions (parity) and timed
-on single texts; the manifest names the fastest form that passed. TensorFlow is imported only
-inside these functions.
+Every form is checked against the Keras model's own test-split predictions (parity, see
+:mod:`slm_core.runtime.parity`: agreement >= 99.5% and accuracy within 0.5 point, on texts the
+model did not train on) and timed on single texts; the manifest names the fastest form that
+passed, with that form's own accuracy, agreement and largest probability difference. A linear
+model's one form, its compiled NumPy form (:mod:`slm_core.runtime.linear_form`), goes through
+the same check against scikit-learn. TensorFlow is imported only inside these functions.
 """
 
 from __future__ import annotations
@@ -30,69 +33,33 @@ import numpy as np
 
 from slm_core.errors import SlmError
 from slm_core.runtime.latency import LatencyConfig, time_calls
+from slm_core.runtime.parity import MAX_ACCURACY_DELTA, MIN_AGREEMENT, Parity, parity
 from slm_core.runtime.serve import (
     FORM_FILES,
     LITERT_BATCHES,
     MANIFEST_FILE,
+    MANIFEST_VERSION,
+    manifest_is_current,
     open_runtime,
 )
 
-MANIFEST_VERSION = 1
+__all__ = [
+    "EXPORT_FORMS",
+    "ExportManifest",
+    "ExportedForm",
+    "Parity",
+    "export_litert",
+    "export_model",
+    "export_onnx",
+    "manifest_is_current",
+    "parity",
+]
+
 EXPORT_FORMS = ("litert_f32", "litert_int8", "onnx")
-# An exported form serves only if its test accuracy is within this of the Keras model's.
-PARITY_TOLERANCE = 0.01
+LINEAR_EXPORT_FORMS = ("numpy",)
 ONNX_OPSET = 17
 TIMING_CALLS = 200
 TIMING_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class Parity:
-    """How an exported form's test-split predictions compare with the Keras model's own."""
-
-    n: int
-    accuracy: float | None  # of the exported form, against the true labels
-    reference_accuracy: float | None  # of the Keras model, against the true labels
-    agreement: float  # share of texts where both predict the same label
-    max_abs_diff: float  # largest probability difference over all texts and classes
-    tolerance: float = PARITY_TOLERANCE
-
-    @property
-    def accuracy_delta(self) -> float | None:
-        if self.accuracy is None or self.reference_accuracy is None:
-            return None
-        return self.accuracy - self.reference_accuracy
-
-    @property
-    def passed(self) -> bool:
-        delta = self.accuracy_delta
-        if delta is None:  # no labels: judge by agreement instead
-            return self.agreement >= 1.0 - self.tolerance
-        return abs(delta) <= self.tolerance + 1e-12
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n": self.n,
-            "accuracy": self.accuracy,
-            "reference_accuracy": self.reference_accuracy,
-            "accuracy_delta": self.accuracy_delta,
-            "agreement": self.agreement,
-            "max_abs_diff": self.max_abs_diff,
-            "tolerance": self.tolerance,
-            "passed": self.passed,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Parity:
-        """Read :meth:`to_dict` back (the delta and the verdict follow from the figures)."""
-        return cls(
-            n=int(data.get("n") or 0),
-            accuracy=data.get("accuracy"),
-            reference_accuracy=data.get("reference_accuracy"),
-            agreement=float(data.get("agreement") or 0.0),
-            max_abs_diff=float(data.get("max_abs_diff") or 0.0),
-            tolerance=float(data.get("tolerance", PARITY_TOLERANCE)),
-        )
 
 
 @dataclass(frozen=True)
@@ -143,24 +110,42 @@ class ExportManifest:
     """What was exported for one model and which form serves it."""
 
     model_id: str
-    max_len: int
+    max_len: int  # 0 for a linear model
     served: str
     forms: dict[str, ExportedForm] = field(default_factory=dict)
+    # The reference model compared with itself (its own accuracy, agreement 1, difference 0):
+    # what the manifest reports when no exported form passed and the reference serves.
+    reference: Parity | None = None
     source_mtime: float | None = None
     created_at: str = ""
     version: int = MANIFEST_VERSION
 
+    @property
+    def served_parity(self) -> Parity | None:
+        """The served form's own accuracy, agreement and largest probability difference."""
+        form = self.forms.get(self.served)
+        return form.parity if form is not None else self.reference
+
     def to_dict(self) -> dict[str, Any]:
+        served = self.served_parity
         return {
             "version": self.version,
             "model_id": self.model_id,
             "max_len": self.max_len,
             "served": self.served,
+            "served_accuracy": None if served is None else served.accuracy,
+            "served_agreement": None if served is None else served.agreement,
+            "served_max_abs_diff": None if served is None else served.max_abs_diff,
+            "served_parity": None if served is None else served.to_dict(),
+            "reference_parity": None if self.reference is None else self.reference.to_dict(),
             "forms": {k: v.to_dict() for k, v in self.forms.items()},
             "source_mtime": self.source_mtime,
             "created_at": self.created_at,
             "batches": list(LITERT_BATCHES),
-            "parity_tolerance": PARITY_TOLERANCE,
+            "parity_rule": {
+                "min_agreement": MIN_AGREEMENT,
+                "max_accuracy_delta": MAX_ACCURACY_DELTA,
+            },
         }
 
     def save(self, serving_dir: Path) -> Path:
@@ -238,38 +223,6 @@ def export_onnx(model, path: Path, opset: int = ONNX_OPSET) -> int:
     return Path(path).stat().st_size
 
 
-# ------------------------------------------------------------------------- parity
-
-
-def parity(
-    proba: np.ndarray,
-    reference_proba: np.ndarray,
-    classes: Sequence[str],
-    y_true: Sequence[str] | None = None,
-    tolerance: float = PARITY_TOLERANCE,
-) -> Parity:
-    """Compare a form's probabilities with the reference model's on the same texts."""
-    proba, reference_proba = np.asarray(proba), np.asarray(reference_proba)
-    if proba.shape != reference_proba.shape:
-        raise SlmError("errors.runtime_export.class_count_differs")
-    pred, ref = proba.argmax(axis=1), reference_proba.argmax(axis=1)
-    n = len(pred)
-    accuracy = reference_accuracy = None
-    if y_true is not None and n:
-        labels = np.array([str(v) for v in y_true], dtype=object)
-        names = np.array(list(classes), dtype=object)
-        accuracy = float(np.mean(names[pred] == labels))
-        reference_accuracy = float(np.mean(names[ref] == labels))
-    return Parity(
-        n=n,
-        accuracy=accuracy,
-        reference_accuracy=reference_accuracy,
-        agreement=float(np.mean(pred == ref)) if n else 1.0,
-        max_abs_diff=float(np.abs(proba - reference_proba).max()) if n else 0.0,
-        tolerance=tolerance,
-    )
-
-
 # ------------------------------------------------------------------------ a model
 
 
@@ -280,17 +233,19 @@ def export_model(
     y_true: Sequence[str] | None = None,
     reference_proba: np.ndarray | None = None,
     *,
-    forms: Sequence[str] = EXPORT_FORMS,
-    tolerance: float = PARITY_TOLERANCE,
+    forms: Sequence[str] | None = None,
     timing_calls: int = TIMING_CALLS,
     timing_seconds: float = TIMING_SECONDS,
     progress=None,
 ) -> ExportManifest:
-    """Export a saved Keras model, check parity on ``texts`` and choose the form to serve.
+    """Export a saved model, check parity on ``texts`` and choose the form to serve.
 
-    ``reference_proba`` are the Keras model's probabilities on ``texts`` (the run's stored
-    test predictions); computed here when absent. Each form's failure is recorded, never
-    raised: the model then serves from the next passing form or from Keras itself.
+    ``texts`` and ``y_true`` must be texts the model did not train on: the benchmark passes
+    the run's test split. ``reference_proba`` are the trained model's probabilities on
+    ``texts`` (the run's stored test predictions, i.e. the evaluated answers); computed here
+    when absent. A Keras model is exported to ``forms`` (default LiteRT float32/int8 and
+    ONNX), a linear model to its compiled NumPy form. Each form's failure is recorded, never
+    raised: the model then serves from the next passing form or from the reference model.
     ``progress(message)`` is called before each step.
     """
     from slm_core.models.registry import load_model
@@ -298,21 +253,21 @@ def export_model(
     say = progress or (lambda message: None)
     model_dir, serving_dir = Path(model_dir), Path(serving_dir)
     serving_dir.mkdir(parents=True, exist_ok=True)
-    say("loading the Keras model")
+    say("loading the trained model")
     classifier = load_model(model_dir)
-    if not hasattr(classifier, "model_"):
-        raise SlmError("errors.runtime_export.linear_not_exported")
+    linear = not hasattr(classifier, "model_")
     texts = [str(t) for t in texts]
-    ids = classifier.encode(texts)
+    features = texts if linear else classifier.encode(texts)
     if reference_proba is None:
-        say("predicting with the Keras model")
-        reference_proba = classifier.predict_proba_ids(ids)
+        say("predicting with the trained model")
+        reference_proba = (
+            classifier.predict_proba(texts) if linear else classifier.predict_proba_ids(features)
+        )
     check = _ParityCheck(
-        ids,
+        features,
         np.asarray(reference_proba, dtype=np.float64),
         list(classifier.classes_),
         y_true,
-        tolerance,
     )
     timing = _Timing(
         [t for t in texts[:500] if t.strip()] or ["?"],
@@ -323,16 +278,19 @@ def export_model(
             warmup_calls=5,
         ),
     )
+    wanted = forms if forms is not None else LINEAR_EXPORT_FORMS if linear else EXPORT_FORMS
+    export = _export_linear_form if linear else _export_form
     results: dict[str, ExportedForm] = {}
-    for form in forms:
+    for form in wanted:
         say(f"exporting {form}")
-        results[form] = _export_form(form, classifier, model_dir, serving_dir, check, timing, say)
-    source = model_dir / "model.keras"
+        results[form] = export(form, classifier, model_dir, serving_dir, check, timing, say)
+    source = model_dir / ("model.joblib" if linear else "model.keras")
     manifest = ExportManifest(
         model_id=classifier.model_id,
-        max_len=int(classifier.max_len_),
-        served=_fastest_passing(results),
+        max_len=0 if linear else int(classifier.max_len_),
+        served=_fastest_passing(results, "sklearn" if linear else "keras"),
         forms=results,
+        reference=check.reference(),
         source_mtime=source.stat().st_mtime if source.exists() else None,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -342,13 +300,20 @@ def export_model(
 
 @dataclass(frozen=True)
 class _ParityCheck:
-    """The test texts as token ids and what the Keras model answered on them."""
+    """The held-out texts as the model's input (token ids, or the texts themselves for a
+    linear model) and what the trained model answered on them."""
 
-    ids: np.ndarray
+    features: Any
     reference_proba: np.ndarray
     classes: list[str]
     y_true: Sequence[str] | None
-    tolerance: float
+
+    def compare(self, proba: np.ndarray) -> Parity:
+        return parity(proba, self.reference_proba, self.classes, self.y_true)
+
+    def reference(self) -> Parity:
+        """The reference compared with itself: its own accuracy, full agreement."""
+        return self.compare(self.reference_proba)
 
 
 @dataclass(frozen=True)
@@ -357,6 +322,14 @@ class _Timing:
 
     texts: list[str]
     config: LatencyConfig
+
+
+def _failed(form: str, path: Path | None, started: float, exc: Exception) -> ExportedForm:
+    if path is not None:
+        path.unlink(missing_ok=True)
+    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+    error = f"{type(exc).__name__}: {reason}"
+    return ExportedForm(form, None, None, time.perf_counter() - started, error=error)
 
 
 def _export_form(
@@ -383,36 +356,54 @@ def _export_form(
         seconds = time.perf_counter() - started
         say(f"checking {form} against the Keras model")
         runtime = open_runtime(form, serving_dir, threads=os.cpu_count())
-        compared = parity(
-            runtime.run(check.ids),
-            check.reference_proba,
-            check.classes,
-            check.y_true,
-            check.tolerance,
-        )
+        compared = check.compare(runtime.run(check.features))
         del runtime
         predictor = load_predictor(model_dir, serving_dir=serving_dir, threads=1, form=form)
         stats, _ = time_calls(predictor.predict_one, timing.texts, timing.config)
         return ExportedForm(form, path.name, size, seconds, compared, stats.p50)
     except Exception as exc:  # one form failing must not stop the others
-        path.unlink(missing_ok=True)
-        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-        error = f"{type(exc).__name__}: {reason}"
-        return ExportedForm(form, None, None, time.perf_counter() - started, error=error)
+        return _failed(form, path, started, exc)
 
 
-def _fastest_passing(forms: dict[str, ExportedForm]) -> str:
-    """The passing form with the lowest single-text p50, else 'keras'."""
+def _export_linear_form(
+    form: str,
+    classifier,
+    model_dir: Path,
+    serving_dir: Path,
+    check: _ParityCheck,
+    timing: _Timing,
+    say: Callable[[str], None],
+) -> ExportedForm:
+    """Check (and for a model saved before it existed, write) the compiled NumPy form of a
+    linear model: the file that will serve is the one checked; a failure is recorded."""
+    from slm_core.runtime.linear_form import FORM_FILE, LinearForm, compile_linear
+    from slm_core.runtime.serve import load_predictor
+
+    started = time.perf_counter()
+    path = None
+    try:
+        if form != "numpy":
+            raise SlmError("errors.runtime_serve.unknown_form", form=form, choices="numpy")
+        saved = model_dir / FORM_FILE
+        if saved.is_file():
+            path, compiled = saved, LinearForm.load(saved)
+        else:  # saved before the compiled form existed: compile it from the pickle now
+            path = serving_dir / FORM_FILE
+            compiled = compile_linear(classifier)
+            compiled.save(path)
+        seconds = time.perf_counter() - started
+        say("checking the compiled form against scikit-learn")
+        compared = check.compare(compiled.predict_proba(check.features))
+        predictor = load_predictor(model_dir, serving_dir=serving_dir, threads=1, form=form)
+        stats, _ = time_calls(predictor.predict_one, timing.texts, timing.config)
+        size = path.stat().st_size
+        return ExportedForm(form, path.name, size, seconds, compared, stats.p50)
+    except Exception as exc:  # a failing form leaves scikit-learn serving
+        keep = path is not None and path.parent == model_dir  # never delete the saved model's
+        return _failed(form, None if keep else path, started, exc)
+
+
+def _fastest_passing(forms: dict[str, ExportedForm], reference: str) -> str:
+    """The passing form with the lowest single-text p50, else the reference model."""
     passing = [f for f in forms.values() if f.passed and f.p50_ms is not None]
-    return min(passing, key=lambda f: f.p50_ms).name if passing else "keras"
-
-
-def manifest_is_current(manifest: dict[str, Any] | None, model_dir: Path) -> bool:
-    """Whether a stored manifest was made from the model now in ``model_dir``."""
-    if not manifest or manifest.get("version") != MANIFEST_VERSION:
-        return False
-    source = Path(model_dir) / "model.keras"
-    if not source.exists():
-        return False
-    mtime = manifest.get("source_mtime")
-    return mtime is not None and abs(float(mtime) - source.stat().st_mtime) < 1e-3
+    return min(passing, key=lambda f: f.p50_ms).name if passing else reference

@@ -5,8 +5,8 @@ with every thread-pool variable (OpenMP, OpenBLAS, MKL, TensorFlow) set to the t
 before any library loads; with one thread the child also pins itself to one core, as a
 one-vCPU machine would run it. The child loads the predictor (timed: imports + model),
 measures it with :func:`slm_core.runtime.latency.measure_predictor`, and writes JSON with its
-resident memory before loading, after loading and at peak. Exporting a Keras model (which
-needs TensorFlow) happens in its own child too.
+resident memory before loading, after loading and at peak. Exporting a model (TensorFlow for
+a Keras model, scikit-learn to check a linear one) happens in its own child too.
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ def export_in_subprocess(
     threads: int | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Export a Keras model to LiteRT and ONNX in a fresh process; returns the manifest."""
+    """Export a model in a fresh process (a Keras model to LiteRT and ONNX, a linear model to
+    its compiled NumPy form), checking parity on ``texts``; returns the manifest."""
     from slm_core.runtime.serve import thread_count
 
     payload = {
@@ -218,6 +219,7 @@ def _runtime_version(form: str) -> str:
         "onnx": "onnxruntime",
         "keras": "tensorflow-cpu",
         "sklearn": "scikit-learn",
+        "numpy": "numpy",  # the compiled linear form needs nothing else
     }.get(form)
     if package is None:
         return ""

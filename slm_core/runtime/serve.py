@@ -31,7 +31,12 @@ FORM_FILES = {
     "onnx": "model.onnx",
 }
 NEURAL_FORMS = ("litert_f32", "litert_int8", "onnx", "keras")
-LINEAR_FORMS = ("sklearn",)
+# "numpy": the compiled vocabulary -> weight-rows form (slm_core.runtime.linear_form);
+# "sklearn": the pickled scikit-learn model itself, the reference it is checked against.
+LINEAR_FORMS = ("numpy", "sklearn")
+MANIFEST_VERSION = 2  # 2: parity judged by agreement and accuracy; linear models exported too
+# The file a manifest was made from, per family: a newer file makes the manifest stale.
+SOURCE_FILES = ("model.keras", "model.joblib")
 
 
 class Runtime(Protocol):
@@ -236,6 +241,19 @@ def read_manifest(serving_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+def manifest_is_current(manifest: dict[str, Any] | None, model_dir: Path) -> bool:
+    """Whether a stored manifest was made, under today's rule, from the model now in
+    ``model_dir``."""
+    if not manifest or manifest.get("version") != MANIFEST_VERSION:
+        return False
+    sources = [Path(model_dir) / name for name in SOURCE_FILES]
+    source = next((path for path in sources if path.exists()), None)
+    if source is None:
+        return False
+    mtime = manifest.get("source_mtime")
+    return mtime is not None and abs(float(mtime) - source.stat().st_mtime) < 1e-3
+
+
 def default_serving_dir(model_dir: Path) -> Path:
     """``<run>/serving`` beside ``<run>/model``."""
     return Path(model_dir).parent / SERVING_DIR
@@ -275,8 +293,10 @@ def load_predictor(
     threads
         Threads for the runtime; None = every available core.
     form
-        Force a form ("litert_f32", "litert_int8", "onnx", "keras", "sklearn"); default is
-        the manifest's served form, else "keras" / "sklearn".
+        Force a form ("litert_f32", "litert_int8", "onnx", "keras"; "numpy", "sklearn" for
+        linear models); default is the manifest's served form when its parity passes today's
+        rule, else "keras" for a Keras model and "numpy" for a linear one (unless its parity
+        check failed: then "sklearn").
     """
     from slm_core.models.saved import META_FILE, read_meta
 
@@ -284,11 +304,13 @@ def load_predictor(
     meta = read_meta(model_dir)
     n_threads = thread_count(threads)
     meta_file = model_dir / META_FILE
-    if meta.get("family") == "linear":
-        if form not in (None, "sklearn"):
-            raise SlmError("errors.runtime_serve.linear_only_sklearn", form=form)
-        return _linear_predictor(model_dir, meta, n_threads, meta_file)
     serving_dir = Path(serving_dir) if serving_dir else default_serving_dir(model_dir)
+    if meta.get("family") == "linear":
+        if form not in (None, *LINEAR_FORMS):
+            raise SlmError(
+                "errors.runtime_serve.unknown_form", form=form, choices=", ".join(LINEAR_FORMS)
+            )
+        return _linear_predictor(model_dir, meta, serving_dir, n_threads, form, meta_file)
     return _neural_predictor(model_dir, meta, serving_dir, n_threads, form, meta_file)
 
 
@@ -338,11 +360,12 @@ class _Served:
 def _served_form(
     model_dir: Path, files: dict, serving_dir: Path, threads: int, form: str | None
 ) -> _Served:
-    """The form asked for, else the manifest's, else Keras itself (also when the exported
-    file is gone and no form was asked for)."""
+    """The form asked for, else the fastest exported form whose stored parity passes today's
+    rule, else Keras itself (also when the exported file is gone and no form was asked for)."""
     manifest = read_manifest(serving_dir) or {}
-    chosen = form or manifest.get("served") or "keras"
-    parity = (manifest.get("forms") or {}).get(chosen, {}).get("parity")
+    forms = manifest.get("forms") or {}
+    chosen = form or _passing_form(manifest) or "keras"
+    parity = (forms.get(chosen) or {}).get("parity")
     if chosen != "keras":
         try:
             runtime = open_runtime(chosen, serving_dir, threads)
@@ -350,30 +373,99 @@ def _served_form(
         except NotFoundError:
             if form is not None:  # a form asked for by name must exist
                 raise
-            parity = None  # exported file deleted: serve the model itself
     from slm_core.models.registry import load_model
 
     model_file = model_dir / files.get("model", "model.keras")
-    return _Served("keras", KerasRuntime(load_model(model_dir)), model_file, parity)
+    reference = manifest.get("reference_parity") if manifest.get("served") == "keras" else None
+    return _Served("keras", KerasRuntime(load_model(model_dir)), model_file, reference)
 
 
-def _linear_predictor(model_dir: Path, meta: dict, threads: int, meta_file: Path) -> Predictor:
+def _passing_form(manifest: dict[str, Any]) -> str | None:
+    """The manifest's served form if its parity passes today's rule; else the fastest stored
+    form that does (a manifest written under the old accuracy-only rule is judged again)."""
+    from slm_core.runtime.parity import stored_parity_passes
+
+    forms = manifest.get("forms") or {}
+    served = manifest.get("served")
+    if served in forms and stored_parity_passes(forms[served].get("parity")):
+        return str(served)
+    passing = [
+        (float(f.get("p50_ms")), name)
+        for name, f in forms.items()
+        if not f.get("error")
+        and f.get("p50_ms") is not None
+        and stored_parity_passes(f.get("parity"))
+    ]
+    return min(passing)[1] if passing else None
+
+
+def _linear_predictor(
+    model_dir: Path,
+    meta: dict,
+    serving_dir: Path,
+    threads: int,
+    form: str | None,
+    meta_file: Path,
+) -> Predictor:
+    """A linear model served by its compiled NumPy form, or by scikit-learn (the reference)."""
+    files = dict(meta.get("files") or {})
+    model_file = model_dir / files.get("model", "model.joblib")
+    chosen, parity = _linear_choice(model_dir, meta, serving_dir, form)
+    common = dict(model_id=str(meta["model_id"]), family="linear", threads=threads)
+    if chosen == "numpy":
+        compiled, form_file = _load_linear_form(model_dir, files, serving_dir, model_file)
+        return Predictor(
+            **common,
+            form="numpy",
+            classes=compiled.classes_,
+            vectorize=compiled.vectorize,
+            infer=compiled.probabilities,
+            parity=parity,
+            files=(form_file, meta_file),
+        )
     from slm_core.models.registry import load_model
 
     model = load_model(model_dir)
-    files = dict(meta.get("files") or {})
 
     def infer(features) -> np.ndarray:
         return model.estimator_.predict_proba(features)
 
     return Predictor(
-        model_id=str(meta["model_id"]),
-        family="linear",
+        **common,
         form="sklearn",
         classes=model.classes_,
-        threads=threads,
         vectorize=model.vectorizer_.transform,
         infer=infer,
-        parity={"reference": True},
-        files=(model_dir / files.get("model", "model.joblib"), meta_file),
+        parity=parity,
+        files=(model_file, meta_file),
     )
+
+
+def _linear_choice(
+    model_dir: Path, meta: dict, serving_dir: Path, form: str | None
+) -> tuple[str, dict[str, Any] | None]:
+    """(form, its parity): the test-split check of a current manifest first, then the
+    validation check made when the model was saved. A model saved before the compiled form
+    existed has neither and serves compiled (from its pickle) until it is measured."""
+    manifest = read_manifest(serving_dir)
+    if manifest_is_current(manifest, model_dir):
+        reference = manifest.get("reference_parity")
+        stored = (manifest.get("forms") or {}).get("numpy") or {}
+        chosen = form or str(manifest.get("served") or "numpy")
+        return chosen, stored.get("parity") if chosen == "numpy" else reference
+    served = meta.get("served") or {}
+    chosen = form or str(served.get("form") or "numpy")
+    return chosen, served.get("parity") if chosen == "numpy" else None
+
+
+def _load_linear_form(model_dir: Path, files: dict, serving_dir: Path, model_file: Path):
+    """The compiled form saved beside the model, or exported to the serving folder, or (a
+    model saved before it existed) compiled now from the pickle: (form, file it came from)."""
+    from slm_core.runtime.linear_form import FORM_FILE, LinearForm, compile_linear
+
+    for path in (model_dir / files.get("served_form", FORM_FILE), serving_dir / FORM_FILE):
+        if path.is_file():
+            return LinearForm.load(path), path
+    from slm_core.models.registry import load_model
+
+    return compile_linear(load_model(model_dir)), model_file
