@@ -141,10 +141,6 @@ def metric_intervals(
     return {"accuracy": accuracy, "macro_f1": f1}
 
 
-# The old name, still imported by the value package (it reads only ["accuracy"], now Wilson).
-bootstrap_ci = metric_intervals
-
-
 # ------------------------------------------------------------------------ result
 
 

@@ -467,3 +467,15 @@ def test_unused_error_costs_depend_on_the_positive_class_and_the_classes():
     assert unused_fields(spam, ["a", "b"]) == ("cost_false_positive", "cost_false_negative")
     rare = _plain(positive_class=RAREST_CLASS)
     assert unused_fields(rare, ["ok", "toxic"], [0.9, 0.1]) == ("cost_other_error",)
+
+
+def test_scenarios_saved_with_a_retired_assumption_still_load():
+    """explain_top_k went with the ERASER faithfulness measure; old scenario files keep loading."""
+    from slm_core.value.assumptions import Assumptions
+
+    old = Assumptions().to_dict()
+    old["explain_top_k"] = 3.0
+    old["sources"]["explain_top_k"] = ["ERASER", "2020", "tokens removed per text"]
+    loaded = Assumptions.from_dict(old)
+    assert loaded == Assumptions.from_dict(Assumptions().to_dict())
+    assert "explain_top_k" not in loaded.to_dict()["sources"]

@@ -237,14 +237,14 @@ def test_accuracy_interval_is_wilsons_and_value_intervals_share_one_bootstrap():
     """Accuracy (a proportion) gets Wilson's interval; net value and ROI resample texts with the
     one bootstrap of ``slm_core.resample`` (not a percentile bootstrap of accuracy, which gave
     [1, 1] for 18 of 18 right)."""
-    from slm_core.evaluate import bootstrap_ci
+    from slm_core.evaluate import accuracy_interval
     from slm_core.resample import wilson_interval
 
     rng = np.random.default_rng(0)
     right = (rng.random(200) < 0.7).astype(int)
-    acc = bootstrap_ci(np.zeros(200, dtype=int), 1 - right, 2)["accuracy"]
+    acc = accuracy_interval(np.zeros(200, dtype=int), 1 - right)
     assert tuple(acc) == pytest.approx(wilson_interval(int(right.sum()), 200, 0.95))
-    all_right = bootstrap_ci(np.zeros(18, dtype=int), np.zeros(18, dtype=int), 2)["accuracy"]
+    all_right = accuracy_interval(np.zeros(18, dtype=int), np.zeros(18, dtype=int))
     assert all_right[0] < 1.0
 
 

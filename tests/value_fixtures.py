@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from slm_core.evaluate import bootstrap_ci
+from slm_core.evaluate import accuracy_interval
 from slm_core.value.inputs import DatasetInputs, RunInputs
 from slm_core.value.payoff import SplitScores, split_scores
 from slm_core.value.serving import ServingMeasure, TextLengths
@@ -100,7 +100,7 @@ def run(
     kwargs = {"sharpness": sharpness} if model is calibrated else {}
     test = scores("test", *model(n_test, rng, **kwargs))
     val = scores("validation", *model(n_val, rng, **kwargs))
-    ci = bootstrap_ci(test.true_idx, test.pred_idx, len(test.classes))["accuracy"]
+    ci = accuracy_interval(test.true_idx, test.pred_idx)
     accuracy = float(test.correct.mean())
     chance = test.majority_rate()
     return RunInputs(

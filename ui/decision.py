@@ -104,7 +104,7 @@ def fingerprint(store, dataset_id: str) -> str:
 @st.cache_data(show_spinner=False, max_entries=8)
 def cached_inputs(_store, dataset_id: str, key: str, measurement: str):
     """What was measured per run (measured once and stored when missing); ``measurement`` is
-    ``Measurement.key()`` of the scenario, so only its noise rates and top-k re-measure."""
+    ``Measurement.key()`` of the scenario, so only its noise rates re-measure."""
     settings = Measurement.from_key(measurement)
     return collect_inputs(_store, dataset_id, measure=True, settings=settings)
 

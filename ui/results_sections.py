@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from slm_core.errors import SlmError
+from slm_core.evaluate import roc_auc_note
 from slm_core.mcnemar import mcnemar, mcnemar_verdict, paired_predictions
 from slm_core.report.charts import confusion_figure
 from ui.results_charts import coverage_figure, pr_figure, reliability_figure, roc_figure
@@ -119,6 +120,9 @@ def curves_tab(result, run_id: int) -> None:
             else "–"
         )
         st.markdown(t("results.auc_macro", auc=auc, ap=ap))
+        note = roc_auc_note(result, lang())
+        if note:
+            st.caption(note)
         left, right = st.columns(2)
         left.plotly_chart(
             roc_figure(

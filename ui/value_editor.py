@@ -70,7 +70,6 @@ _NUMBER_FORMAT: dict[str, tuple[float, str]] = {
     "privacy_own_server": (5.0, "%.0f"),
     "min_group_size": (1.0, "%.0f"),
     "feedback_min_ratings": (1.0, "%.0f"),
-    "explain_top_k": (1.0, "%.0f"),
 }
 _UNIT_FORMAT = {"0–1": (0.01, "%.3f"), "×": (0.05, "%.2f"), "tokens/char": (0.05, "%.3f")}
 # Fields that only matter with a positive class (simple error costs).

@@ -19,7 +19,7 @@ from slm_core.report.value_charts import LAYOUT, MARGIN, safe_label
 
 
 def accuracy_figure(data: ReportData, lang: str = "en") -> go.Figure:
-    """Test accuracy and macro-F1 per model with their 95% bootstrap intervals."""
+    """Test accuracy and macro-F1 per model with their 95% intervals (Wilson; BCa bootstrap)."""
     ranked = sorted(data.runs, key=lambda r: (-r.evaluation.accuracy, r.run_id))
     labels = [r.label for r in ranked]
     fig = go.Figure()

@@ -144,7 +144,6 @@ class Assumptions:
     fairness_gap_zero: float = 0.5
     min_group_size: float = 5.0
     feedback_min_ratings: float = 20.0
-    explain_top_k: float = 3.0
     noise_typo_rate: float = 0.05
     noise_case_rate: float = 0.10
     noise_punct_drop_rate: float = 0.50
@@ -273,6 +272,7 @@ class Assumptions:
     def from_dict(cls, data: dict[str, Any], base: Assumptions | None = None) -> Assumptions:
         """Read a dict written by ``to_dict`` (or a partial one); missing fields keep ``base``'s."""
         base = base or cls()
+        data = {k: v for k, v in data.items() if k not in RETIRED_FIELDS}
         unknown = set(data) - set(FIELD_NAMES)
         if unknown:
             raise AssumptionError(
@@ -286,6 +286,7 @@ class Assumptions:
         given = data.get("sources") or {}
         if not isinstance(given, dict):
             raise AssumptionError("errors.assumptions.bad_sources_table")
+        given = {k: v for k, v in given.items() if k not in RETIRED_FIELDS}
         for key in values:
             if key not in given and key not in META_FIELDS:
                 sources[key] = (
@@ -412,7 +413,6 @@ RANGES: dict[str, tuple[float, float]] = {
     "batch_runs_per_year": (1.0, math.inf),
     "privacy_own_server": (0.0, 100.0),
     "energy_score_decades": (0.1, math.inf),
-    "explain_top_k": (1.0, math.inf),
     "payback_horizon_months": (0.1, math.inf),
 }
 CHOICES: dict[str, tuple[str, ...]] = {"payoff_mode": PAYOFF_MODES, "serving_mode": SERVING_MODES}
@@ -432,6 +432,12 @@ def source_kind(src: Source) -> str:
     if src.source in ("derived", "default", "not stated", "scenario file"):
         return src.source.replace(" ", "_")
     return "sourced"
+
+
+# Assumptions that earlier versions wrote and nothing reads any more: scenarios saved with them
+# still load. ``explain_top_k`` went with the ERASER faithfulness measure (issue 12), which
+# removes 1-50% of the tokens a model reads instead of a fixed number.
+RETIRED_FIELDS = frozenset({"explain_top_k"})
 
 
 def unused_fields(

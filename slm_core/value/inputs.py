@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from slm_core.errors import NotFoundError, SlmError
-from slm_core.evaluate import bootstrap_ci
+from slm_core.evaluate import accuracy_interval
 from slm_core.explain import ERASER_BINS, FAITHFULNESS_SAMPLE
 from slm_core.numbers import finite_or_none
 from slm_core.runtime import BENCH_KIND, BenchReport
@@ -314,7 +314,7 @@ def _run_inputs(store, run, dataset, prior_by_class, feedback, token_unit, measu
     )
     loaded.clear()
     test = split_scores("test", preds.y_true, preds.proba, preds.classes, prior_by_class)
-    ci = bootstrap_ci(test.true_idx, test.pred_idx, len(test.classes))["accuracy"]
+    ci = accuracy_interval(test.true_idx, test.pred_idx)
     bench = store.get_result(run.id, BENCH_KIND)
     fallback_cpu = finite_or_none((robustness or {}).get("cpu_seconds_per_prediction"))
     serving = ServingMeasure.from_bench(bench).with_fallback(

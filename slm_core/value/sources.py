@@ -196,9 +196,6 @@ DEFAULT_SOURCES: dict[str, Source] = {
     "feedback_min_ratings": _illustrative(
         "fewer ratings are shown but left out of the score (never lower it for being scarce)"
     ),
-    "explain_top_k": _src(
-        "ERASER (DeYoung et al., ACL 2020) comprehensiveness", "2020", "tokens removed per text"
-    ),
     "noise_typo_rate": _illustrative("a typo in 5% of words"),
     "noise_case_rate": _illustrative("a case change in 10% of words"),
     "noise_punct_drop_rate": _illustrative("half the punctuation dropped"),
@@ -265,7 +262,6 @@ FIELD_UNITS: dict[str, str] = {
     "fairness_gap_zero": "0–1",
     "min_group_size": "texts",
     "feedback_min_ratings": "ratings",
-    "explain_top_k": "tokens",
     "noise_typo_rate": "0–1",
     "noise_case_rate": "0–1",
     "noise_punct_drop_rate": "0–1",
@@ -355,7 +351,6 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
         "feedback_min_ratings",
     ),
     "measurement": (
-        "explain_top_k",
         "noise_typo_rate",
         "noise_case_rate",
         "noise_punct_drop_rate",
