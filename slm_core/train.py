@@ -19,7 +19,7 @@ import pandas as pd
 from slm_core.data.split import make_splits
 from slm_core.data.types import SplitConfig
 from slm_core.energy import track_training
-from slm_core.errors import CancelledError, NotFoundError, SlmError, render
+from slm_core.errors import CancelledError, NotFoundError, SlmError, TrainError, render
 from slm_core.metrics import headline_metrics
 from slm_core.models.base import TrainCallbacks
 from slm_core.models.registry import build
@@ -262,13 +262,18 @@ def load_test_predictions(store, run_id: int) -> TestPredictions:
 def predict_validation(store, run_id: int, model) -> TestPredictions:
     """Predict and store the validation split of a run trained before it was stored.
 
-    The split is rebuilt from the dataset's stored rows and the run's split settings, exactly as
-    training made it.
+    The split is rebuilt from the dataset's stored rows and the run's split settings. If the
+    rebuilt test split is not the one the run stored (the split rules changed since, e.g. the
+    near-duplicate keys of issue 12), its validation split may hold texts the model trained on:
+    ``TrainError`` then, rather than validation figures that are not.
     """
     run = store.get_run(run_id)
     dataset = store.get_dataset(run.dataset_id)
     config = split_config_for(dataset.split_config, dict(run.params))
     splits = make_splits(store.load_frame(run.dataset_id), config)
+    stored_test = sorted(load_predictions(store, run_id, "test").texts)
+    if stored_test != sorted(splits.test["text"].tolist()):
+        raise TrainError("errors.train.split_changed_since_training", run_id=run_id)
     classes = [str(c) for c in model.classes_]
     proba = (
         model.predict_proba(splits.val["text"].tolist())

@@ -272,3 +272,31 @@ def test_runs_stored_before_validation_predictions_get_them_once(fresh_home, top
     assert again.runs[0].val_source == "computed" and path.exists()
     pd.testing.assert_frame_equal(pd.read_parquet(path), stored)  # the same split, rebuilt
     assert collect_inputs(store, dataset.id, measure=True).runs[0].val_source == "stored"
+
+
+def test_a_validation_split_is_not_rebuilt_when_the_split_rules_changed(fresh_home, topic_texts):
+    """A run whose stored test split differs from today's rebuilt one (its split rules changed
+    since) gets no validation predictions: they could include texts it trained on."""
+    import pandas as pd
+
+    from slm_core.errors import TrainError
+    from slm_core.models.registry import load_model
+    from slm_core.store import RunStore
+    from slm_core.train import PREDICTION_FILES, predict_validation
+    from slm_core.value.inputs import collect_inputs
+    from tests.conftest import store_trained_runs
+
+    texts, labels = topic_texts
+    store = RunStore()
+    dataset, (run_id,) = store_trained_runs(
+        store, pd.DataFrame({"text": texts, "label": labels}), {}, models=("nb",)
+    )
+    folder = store.artifact_dir(run_id)
+    (folder / PREDICTION_FILES["validation"]).unlink()
+    test_file = folder / PREDICTION_FILES["test"]
+    test = pd.read_parquet(test_file)
+    test.loc[0, "text"] = "a text that was in the test split under the old rules"
+    test.to_parquet(test_file)
+    with pytest.raises(TrainError, match="earlier split rules"):
+        predict_validation(store, run_id, load_model(folder / "model"))
+    assert collect_inputs(store, dataset.id, measure=True).runs[0].val is None
