@@ -11,10 +11,19 @@ with the same threads, times per text:
 * ``model.predict`` on one text at a time (the reference the issue names).
 
 Targets (issue 5): the app path is >= 50x faster than ``model.predict`` per text, and text
-vectorisation is <= 20% of the app path's time. Writes ``bench/results/inference.json`` and
-``bench/results/inference.md``.
+vectorisation is <= 20% of the app path's time.
 
-    python bench/inference_bench.py [--rows 8000] [--epochs 2] [--seconds 2]
+Linear models (issue 12): tfidf_lr, tfidf_svm and nb are trained on three demos (tweets,
+English words; Chinese reviews, character n-grams; BBC News, long English articles) and, in one
+process pinned to one CPU, the app's single-text path in the compiled NumPy form is timed
+against the scikit-learn path on the same held-out texts, alternating rounds so that load on
+the machine falls on both: p50/p95 per text, their ratio, agreement and max |dp| over every
+held-out text. Target: <= 0.1 ms p50 on tweets-length text, agreement 100%, max |dp| <= 1e-6.
+
+Writes ``bench/results/inference.json`` and ``bench/results/inference.md``; ``--part linear``
+runs only the linear part and keeps the stored LSTM part.
+
+    python bench/inference_bench.py [--rows 8000] [--epochs 2] [--seconds 2] [--part all]
 """
 
 from __future__ import annotations
@@ -37,6 +46,14 @@ if str(ROOT) not in sys.path:
 RESULTS = ROOT / "bench" / "results"
 TARGET_RATIO = 50.0
 TARGET_VECTORIZE_SHARE = 0.20
+LINEAR_MODELS = ("tfidf_lr", "tfidf_svm", "nb")
+# (demo, rows sampled; 0 = all): tweets-length English, short Chinese, BBC-length English.
+LINEAR_DEMOS = (("tweets", 8000), ("reviews_zh", 8000), ("bbc_news", 0))
+LINEAR_TARGET_P50_MS = 0.1  # on tweets-length text, one thread
+LINEAR_TARGET_MAX_DIFF = 1e-6
+LINEAR_TEST_SHARE = 0.2
+LINEAR_TIMED_TEXTS = 1000
+LINEAR_ROUNDS = 4  # alternating timing rounds per path
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +67,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     p.add_argument("--home", type=Path, help="SLM_HOME to use (default: a temporary one)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--linear-preset",
+        default="balanced",
+        help="preset of the linear models (balanced: word 1-2-grams, char 1-4-grams)",
+    )
+    p.add_argument(
+        "--part",
+        choices=("all", "linear"),
+        default="all",
+        help="'linear' runs only the linear models and keeps the stored LSTM results",
+    )
     return p.parse_args(argv)
 
 
@@ -87,8 +115,184 @@ def _time(fn, texts, config) -> dict:
     return stats.to_dict()
 
 
+# ------------------------------------------------------------------ linear models
+
+
+def _linear_split(demo: str, rows: int, seed: int):
+    """(train texts, train labels, held-out texts, held-out labels, token unit) of a demo."""
+    import numpy as np
+
+    from slm_core.dataset import load_demo_dataset
+
+    prepared = load_demo_dataset(demo)
+    frame = prepared.frame
+    if rows and rows < len(frame):
+        frame = frame.sample(n=rows, random_state=seed)
+    frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    held = np.zeros(len(frame), dtype=bool)
+    held[: int(len(frame) * LINEAR_TEST_SHARE)] = True
+    texts, labels = frame["text"].astype(str).tolist(), frame["label"].astype(str).tolist()
+    pick = lambda mask: [v for v, m in zip(texts, mask, strict=True) if m]  # noqa: E731
+    pick_y = lambda mask: [v for v, m in zip(labels, mask, strict=True) if m]  # noqa: E731
+    unit = prepared.report.token_unit
+    return pick(~held), pick_y(~held), pick(held), pick_y(held), unit
+
+
+def _alternating(paths: dict, texts: list[str], config, rounds: int) -> dict[str, dict]:
+    """Time every path on the same texts in alternating rounds; statistics over all rounds."""
+    from slm_core.runtime.latency import summarize, time_calls
+
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(rounds):
+        for name, fn in paths.items():
+            _, raw = time_calls(fn, texts, config)
+            samples[name].extend(raw)
+    return {name: summarize(raw).to_dict() for name, raw in samples.items()}
+
+
+def linear_part(args: argparse.Namespace) -> dict:
+    """The compiled NumPy form against scikit-learn for every linear model on three demos."""
+    import numpy as np
+
+    from slm_core.models.registry import build
+    from slm_core.runtime.latency import LatencyConfig
+    from slm_core.runtime.serve import load_predictor
+
+    try:  # one CPU for this process: one thread for both paths, as a one-vCPU server
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[-1]})
+    except (AttributeError, OSError):
+        cpus = []
+    config = LatencyConfig(
+        min_calls=args.calls, min_seconds=args.seconds / LINEAR_ROUNDS, warmup_calls=20
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="slm_linear_bench_"))
+    rows = []
+    for demo, n_rows in LINEAR_DEMOS:
+        train, train_y, held, held_y, unit = _linear_split(demo, n_rows, args.seed)
+        timed = [t for t in held if t.strip()][:LINEAR_TIMED_TEXTS]
+        chars = float(np.median([len(t) for t in timed]))
+        for model_id in LINEAR_MODELS:
+            started = time.perf_counter()
+            model = build(model_id, args.linear_preset, token_unit=unit, seed=args.seed)
+            model.fit(train, train_y)
+            fit_s = time.perf_counter() - started
+            model_dir = workdir / demo / model_id
+            model.save(model_dir)
+            fast = load_predictor(model_dir, threads=1, form="numpy")
+            reference = load_predictor(model_dir, threads=1, form="sklearn")
+            proba_fast = fast.predict_proba(held)
+            proba_ref = reference.predict_proba(held)
+            names = np.array(reference.classes_, dtype=object)
+            truth = np.array(held_y, dtype=object)
+            latency = _alternating(
+                {"numpy": fast.predict_one, "sklearn": reference.predict_one},
+                timed,
+                config,
+                LINEAR_ROUNDS,
+            )
+            row = {
+                "demo": demo,
+                "token_unit": unit,
+                "model_id": model_id,
+                "n_train": len(train),
+                "n_held_out": len(held),
+                "median_chars": chars,
+                "fit_seconds": fit_s,
+                "n_terms": len(model.vectorizer_.vocabulary_),
+                "accuracy_sklearn": float(np.mean(names[proba_ref.argmax(axis=1)] == truth)),
+                "accuracy_numpy": float(np.mean(names[proba_fast.argmax(axis=1)] == truth)),
+                "agreement": float(np.mean(proba_fast.argmax(axis=1) == proba_ref.argmax(axis=1))),
+                "max_abs_diff": float(np.abs(proba_fast - proba_ref).max()),
+                "latency_ms": latency,
+                "ratio_p50": latency["sklearn"]["p50"] / latency["numpy"]["p50"],
+                "bytes": {
+                    "numpy": fast.artifact_bytes,
+                    "sklearn": reference.artifact_bytes,
+                },
+            }
+            rows.append(row)
+            print(
+                f"{demo:<11} {model_id:<10} numpy p50 {latency['numpy']['p50']:.4f} ms, "
+                f"sklearn {latency['sklearn']['p50']:.4f} ms ({row['ratio_p50']:.1f}x), "
+                f"agreement {row['agreement']:.2%}, max |dp| {row['max_abs_diff']:.1e}",
+                flush=True,
+            )
+    if cpus:
+        os.sched_setaffinity(0, set(cpus))
+    tweets = [r for r in rows if r["demo"] == "tweets"]
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "logical_cpus": len(cpus) or None},
+        "settings": {
+            "preset": args.linear_preset,
+            "seed": args.seed,
+            "min_calls_per_round": args.calls,
+            "rounds": LINEAR_ROUNDS,
+            "min_seconds_per_round": config.min_seconds,
+            "threads": 1,
+            "held_out_share": LINEAR_TEST_SHARE,
+            "timed_texts": LINEAR_TIMED_TEXTS,
+        },
+        "rows": rows,
+        "targets": {
+            "p50_ms_at_most": LINEAR_TARGET_P50_MS,
+            "p50_met_on_tweets": all(
+                r["latency_ms"]["numpy"]["p50"] <= LINEAR_TARGET_P50_MS for r in tweets
+            ),
+            "max_abs_diff_at_most": LINEAR_TARGET_MAX_DIFF,
+            "exact": all(
+                r["agreement"] == 1.0 and r["max_abs_diff"] <= LINEAR_TARGET_MAX_DIFF for r in rows
+            ),
+        },
+    }
+
+
+def linear_markdown(r: dict) -> list[str]:
+    """The linear part as Markdown lines."""
+    t = r["targets"]
+    lines = [
+        "## Linear models: compiled NumPy form vs scikit-learn (issue 12)",
+        "",
+        f"Generated {r['generated_at']}. One process pinned to one CPU, the app's single-text "
+        f"path (`Predictor.predict_one`: raw text in, label and probabilities out) of both "
+        f"forms on the same held-out texts ({r['settings']['held_out_share']:.0%} of each "
+        f"demo, never trained on), {r['settings']['rounds']} alternating rounds each. "
+        f"`{r['settings']['preset']}` preset.",
+        "",
+        f"Targets: p50 ≤ {t['p50_ms_at_most']} ms on tweets-length text — "
+        f"**{'met' if t['p50_met_on_tweets'] else 'NOT met'}**; agreement 100% and max |Δp| ≤ "
+        f"{t['max_abs_diff_at_most']:g} on every model — "
+        f"**{'met' if t['exact'] else 'NOT met'}**.",
+        "",
+        "| demo (median chars) | model | NumPy p50 | NumPy p95 | scikit-learn p50 | "
+        "scikit-learn p95 | speed-up (p50) | agreement | max \\|Δp\\| | accuracy | "
+        "size NumPy / sklearn |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        fast, ref = row["latency_ms"]["numpy"], row["latency_ms"]["sklearn"]
+        lines.append(
+            f"| {row['demo']} ({row['median_chars']:.0f}) | {row['model_id']} | "
+            f"{fast['p50']:.4f} | {fast['p95']:.4f} | {ref['p50']:.4f} | {ref['p95']:.4f} | "
+            f"{row['ratio_p50']:.1f}× | {row['agreement']:.2%} | {row['max_abs_diff']:.1e} | "
+            f"{row['accuracy_numpy']:.3f} | {row['bytes']['numpy'] / 1e6:.2f} / "
+            f"{row['bytes']['sklearn'] / 1e6:.2f} MB |"
+        )
+    lines += [
+        "",
+        "Latency in ms per text. Accuracy is the NumPy form's own on the held-out texts "
+        "(scikit-learn's is identical where agreement is 100%). Size: the served file "
+        "(`linear_form.npz` + `model.json` vs `model.joblib` + `model.json`).",
+        "",
+    ]
+    return lines
+
+
 def run(args: argparse.Namespace) -> dict:
     """Run the benchmark and return the results (also written to ``args.out``)."""
+    if args.part == "linear":
+        return _linear_only(args)
     home = args.home or Path(tempfile.mkdtemp(prefix="slm_bench_"))
     os.environ["SLM_HOME"] = str(home)
     os.environ.pop("SLM_DATABASE_URL", None)
@@ -180,8 +384,20 @@ def run(args: argparse.Namespace) -> dict:
         },
         "bench_result": report.to_dict(),
     }
+    results["linear"] = linear_part(args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "inference.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (args.out / "inference.md").write_text(markdown(results), encoding="utf-8")
+    return results
+
+
+def _linear_only(args: argparse.Namespace) -> dict:
+    """Only the linear part, merged into the stored results (the LSTM part is kept)."""
+    path = args.out / "inference.json"
+    results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    results["linear"] = linear_part(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2), encoding="utf-8")
     (args.out / "inference.md").write_text(markdown(results), encoding="utf-8")
     return results
 
@@ -192,6 +408,16 @@ def _ms(value) -> str:
 
 def markdown(r: dict) -> str:
     """The results as a short Markdown report."""
+    if "app_path" not in r:  # only the linear part has been run
+        return "\n".join(["# Inference benchmark", "", *linear_markdown(r["linear"])])
+    lines = _lstm_markdown(r)
+    if "linear" in r:
+        lines += linear_markdown(r["linear"])
+    return "\n".join(lines)
+
+
+def _lstm_markdown(r: dict) -> list[str]:
+    """The LSTM part (issue 5) as Markdown lines."""
     from slm_core.runtime.record import BenchReport
 
     t = r["targets"]
@@ -260,13 +486,17 @@ def markdown(r: dict) -> str:
             f"{s.peak_rss_bytes / 1e6:.1f} |"
         )
     lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
-    results = run(_parse(argv))
+    args = _parse(argv)
+    results = run(args)
     print(markdown(results))
-    met = results["targets"]["ratio_met"] and results["targets"]["vectorize_share_met"]
+    linear = results["linear"]["targets"]
+    met = linear["exact"] and linear["p50_met_on_tweets"]
+    if args.part == "all":
+        met = met and results["targets"]["ratio_met"] and results["targets"]["vectorize_share_met"]
     return 0 if met else 1
 
 

@@ -23,6 +23,7 @@ header with the terms, classes and analyzer settings.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections import Counter
@@ -120,6 +121,15 @@ class LinearForm:
         self._index = {t: j + 1 for j, t in enumerate(self.terms)}
         self._idf = np.concatenate([[0.0], self.idf])
         self._weights = np.vstack([np.zeros((1, len(self.intercept))), self.weights])
+        if kind == "sigmoid_folds":
+            fold, column = self.calibration["fold"], self.calibration["column_class"]
+            self._n_folds = int(fold.max()) + 1
+            per_fold = 1 if len(self.classes_) == 2 else len(self.classes_)
+            regular_column = np.arange(per_fold) + (1 if len(self.classes_) == 2 else 0)
+            self._regular_folds = len(fold) == self._n_folds * per_fold and bool(
+                (fold == np.repeat(np.arange(self._n_folds), per_fold)).all()
+                and (column == np.tile(regular_column, self._n_folds)).all()
+            )
         build = _word_analyzer if analyzer.token_unit == "word" else _char_wb_analyzer
         self._analyze = build(analyzer)
 
@@ -147,10 +157,11 @@ class LinearForm:
             bounds = np.zeros(len(rows) + 1, dtype=np.int64)
             np.cumsum([len(r) for r in rows], out=bounds[1:])
         if self.analyzer.sublinear_tf:
-            tf = np.log(tf) + 1.0
+            tf = np.log(tf)
+            tf += 1.0
         values = tf * self._idf[indices]
         if len(rows) == 1:
-            norm = np.sqrt(values @ values)
+            norm = math.sqrt(float(values @ values))
             if norm > 0:
                 values /= norm
         elif len(values):
@@ -193,26 +204,27 @@ class LinearForm:
         return self._calibrated(s)
 
     def _calibrated(self, s: np.ndarray) -> np.ndarray:
-        """CalibratedClassifierCV(method='sigmoid', ensemble=True).predict_proba on scores."""
+        """CalibratedClassifierCV(method='sigmoid', ensemble=True).predict_proba on scores:
+        each fold's calibrated column per class, normalised per fold, then the fold mean."""
         cal = self.calibration
-        n, n_classes = len(s), len(self.classes_)
-        fold, column = cal["fold"], cal["column_class"]
-        n_folds = int(fold.max()) + 1
+        n, n_classes, n_folds = len(s), len(self.classes_), self._n_folds
         p = _expit(-(cal["a"] * s + cal["b"]))
-        proba = np.zeros((n, n_folds, n_classes))
-        proba[:, fold, column] = p
-        if n_classes == 2:
-            proba[:, :, 0] = 1.0 - proba[:, :, 1]
+        if self._regular_folds:  # every fold scores every class, in class order
+            proba = p.reshape(n, n_folds, -1)
+            if n_classes == 2:
+                proba = np.stack([1.0 - proba[:, :, 0], proba[:, :, 0]], axis=2)
         else:
+            proba = np.zeros((n, n_folds, n_classes))
+            proba[:, cal["fold"], cal["column_class"]] = p
+            if n_classes == 2:
+                proba[:, :, 0] = 1.0 - proba[:, :, 1]
+        if n_classes > 2:
             total = proba.sum(axis=2, keepdims=True)
             proba = np.divide(
                 proba, total, out=np.full_like(proba, 1.0 / n_classes), where=total != 0
             )
         proba[(proba > 1.0) & (proba <= 1.0 + _ABOVE_ONE)] = 1.0
-        mean = np.zeros((n, n_classes))
-        for k in range(n_folds):  # summed in fold order, as scikit-learn does
-            mean += proba[:, k]
-        return mean / n_folds
+        return proba.sum(axis=1) / n_folds
 
     def predict_proba(self, texts: Sequence[object]) -> np.ndarray:
         texts = list(texts)
@@ -322,8 +334,9 @@ def _softmax(s: np.ndarray) -> np.ndarray:
 
 
 def _expit(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
+    """The logistic function; tanh never overflows, and differs from 1 / (1 + exp(-x)) by
+    rounding only (~1e-16)."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
 
 
 # ------------------------------------------------------------------------ compiling
