@@ -167,6 +167,7 @@ def linear_part(args: argparse.Namespace) -> dict:
         min_calls=args.calls, min_seconds=args.seconds / LINEAR_ROUNDS, warmup_calls=20
     )
     workdir = Path(tempfile.mkdtemp(prefix="slm_linear_bench_"))
+    load_start = os.getloadavg()[0]  # other work on the machine slows both paths alike
     rows = []
     for demo, n_rows in LINEAR_DEMOS:
         train, train_y, held, held_y, unit = _linear_split(demo, n_rows, args.seed)
@@ -223,7 +224,11 @@ def linear_part(args: argparse.Namespace) -> dict:
     tweets = [r for r in rows if r["demo"] == "tweets"]
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "logical_cpus": len(cpus) or None},
+        "machine": {
+            "platform": platform.platform(),
+            "logical_cpus": len(cpus) or None,
+            "load_average_1min": [load_start, os.getloadavg()[0]],
+        },
         "settings": {
             "preset": args.linear_preset,
             "seed": args.seed,
@@ -258,7 +263,10 @@ def linear_markdown(r: dict) -> list[str]:
         f"path (`Predictor.predict_one`: raw text in, label and probabilities out) of both "
         f"forms on the same held-out texts ({r['settings']['held_out_share']:.0%} of each "
         f"demo, never trained on), {r['settings']['rounds']} alternating rounds each. "
-        f"`{r['settings']['preset']}` preset.",
+        f"`{r['settings']['preset']}` preset. Machine load (1-minute average) "
+        f"{' → '.join(f'{v:.1f}' for v in r['machine'].get('load_average_1min', []))} on "
+        f"{r['machine'].get('logical_cpus')} CPUs: other work slows both paths alike, so "
+        f"compare ratios across machines.",
         "",
         f"Targets: p50 ≤ {t['p50_ms_at_most']} ms on tweets-length text — "
         f"**{'met' if t['p50_met_on_tweets'] else 'NOT met'}**; agreement 100% and max |Δp| ≤ "
