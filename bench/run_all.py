@@ -18,6 +18,8 @@ ROOT = HERE.parent
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("train_bench.py", []),
     ("accuracy_bench.py", []),
+    # The longest (about 1-2 hours on 2 cores): 3 corpora x 4 sizes x 3 seeds x 7 models.
+    ("small_data_bench.py", []),
     ("inference_bench.py", []),
 ]
 

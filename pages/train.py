@@ -5,8 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from slm_core import jobs
+from slm_core.dataset import expected_train_rows, usable_rows
 from slm_core.errors import SlmError
 from slm_core.i18n import format_number
+from slm_core.models.expectations import shortfalls
 from slm_core.models.names import model_description, model_name, param_help, param_label
 from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
 from ui.charts import history_figure
@@ -34,6 +36,23 @@ st.caption(
     )
 )
 
+# Size-dependent presets key on the training split's size; before splitting it is estimated.
+n_train = expected_train_rows(dataset.report, dataset.split_config)
+n_usable = usable_rows(dataset.report)
+for short in shortfalls(n_usable):
+    st.warning(
+        t(
+            "train.expect_trail",
+            model=model_name(short.model_id, lang()),
+            rows=format_number(n_usable, lang()),
+            gap=f"{short.median_gap * 100:.1f}",
+            missed=short.corpora_missed,
+            corpora=short.corpora,
+            size=format_number(int(short.size), lang()),
+        ),
+        icon=":material/info:",
+    )
+
 with st.form("train_form", border=True):
     chosen = st.multiselect(
         t("train.models"),
@@ -56,7 +75,7 @@ with st.form("train_form", border=True):
     with st.expander(t("train.params")):
         st.caption(t("train.params_help"))
         for model_id in chosen:
-            params = resolve_params(model_id, preset or "quick", {})
+            params = resolve_params(model_id, preset or "quick", {}, n_train)
             st.markdown(f"**{model_name(model_id, lang())}**")
             cols = st.columns(4)
             edited = {}
@@ -92,7 +111,9 @@ if submitted:
     else:
         for model_id in chosen:
             try:
-                params = resolve_params(model_id, preset or "quick", overrides.get(model_id))
+                params = resolve_params(
+                    model_id, preset or "quick", overrides.get(model_id), n_train
+                )
                 run = jobs.submit(store, dataset.id, model_id, preset or "quick", params)
                 st.toast(t("train.queued", model=model_id, id=run.id))
             except SlmError as exc:

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from slm_core.errors import SlmError
@@ -111,7 +112,7 @@ def _store():
 def cmd_train(args: argparse.Namespace) -> int:
     from slm_core import jobs
     from slm_core.data.types import SplitConfig
-    from slm_core.dataset import prepare_dataset, register_dataset
+    from slm_core.dataset import expected_train_rows, prepare_dataset, register_dataset
     from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -130,6 +131,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     read, mapping, name, filename = _read_source(args)
     prepared = prepare_dataset(read, mapping, name, filename, SplitConfig(seed=args.seed))
+    # Presets may depend on the training split's size: resolve again now that it is known.
+    n_train = expected_train_rows(prepared.report.to_dict(), asdict(prepared.split_config))
+    params = {m: resolve_params(m, args.preset, overrides, n_train) for m in models}
     store = _store()
     dataset = register_dataset(store, prepared, source="cli")
     results = []

@@ -80,3 +80,18 @@ def load_demo_dataset(demo_id: str, split_config: SplitConfig | None = None) -> 
     read, mapping = load_demo(demo_id)
     spec = DEMOS[demo_id]
     return prepare_dataset(read, mapping, spec.name, spec.relative_path, split_config)
+
+
+def usable_rows(report: dict) -> int:
+    """Rows left for splitting once empty, duplicate and conflicting rows are removed (an estimate
+    from the stored data report: it counts each conflicting text once)."""
+    removed = sum(
+        int(report.get(key) or 0) for key in ("empty_texts", "duplicate_rows", "conflicting_texts")
+    )
+    return max(int(report.get("rows") or 0) - removed, 0)
+
+
+def expected_train_rows(report: dict, split_config: dict | None = None) -> int:
+    """About how many texts the training split will hold: what size-dependent presets key on."""
+    share = float((split_config or {}).get("train", SplitConfig().train))
+    return round(usable_rows(report) * share)
