@@ -1,10 +1,14 @@
 """Serving: raw text in, label and probabilities out, with the fastest form that passed parity.
 
 A :class:`Predictor` splits every prediction into two timed halves, ``vectorize`` (plain
-Python/NumPy: the saved vocabulary for Keras models, the fitted TF-IDF for linear ones) and
+Python/NumPy: the saved vocabulary for Keras models, the compiled TF-IDF for linear ones) and
 ``infer`` (the runtime), so the benchmark can report the vectorisation share. Keras models are
 served from their exported LiteRT or ONNX file (see :mod:`slm_core.runtime.export`); TensorFlow
 is imported only for the ``keras`` fallback form, used when no exported form exists or passed.
+Linear models are served from their compiled NumPy form (:mod:`slm_core.runtime.linear_form`);
+scikit-learn is imported only for the ``sklearn`` form, the reference, used when the compiled
+form failed its parity check or is asked for by name. A stored parity verdict is always judged
+again by today's rule (:mod:`slm_core.runtime.parity`).
 """
 
 from __future__ import annotations
