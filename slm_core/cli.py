@@ -29,7 +29,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", help="CSV/TSV/TXT/XLSX/JSON/JSONL/Parquet file")
-    p.add_argument("--demo", help="use a bundled demo dataset instead: bbc_news or tweets")
+    from slm_core.data.demo import DEMOS  # the manifest only: no corpus is read here
+
+    p.add_argument("--demo", help=f"use a bundled demo dataset instead: {', '.join(DEMOS)}")
     p.add_argument("--text-col", help="text column, by name or 0-based index")
     p.add_argument("--label-col", help="label column, by name or 0-based index")
     p.add_argument("--group-col", help="optional group column (fairness)")
