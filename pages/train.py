@@ -42,13 +42,15 @@ n_usable = usable_rows(dataset.report)
 for short in shortfalls(n_usable):
     st.warning(
         t(
-            "train.expect_trail",
+            "train.expect_trail_large" if short.large else "train.expect_trail",
             model=model_name(short.model_id, lang()),
             rows=format_number(n_usable, lang()),
             gap=f"{short.median_gap * 100:.1f}",
             missed=short.corpora_missed,
             corpora=short.corpora,
-            size=format_number(int(short.size), lang()),
+            size="" if short.large else format_number(int(short.size), lang()),
+            goal=f"{short.goal * 100:g}",
+            train=format_number(short.n_train, lang()),
         ),
         icon=":material/info:",
     )

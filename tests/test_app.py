@@ -103,3 +103,24 @@ def test_train_page_queues_quick_model_and_it_finishes():
     assert run is not None, f"the queued run did not finish: {store.list_runs()}"
     assert run.status == "succeeded", run.error
     assert run.metrics["accuracy"] > 0.8
+
+
+def test_train_page_warns_before_training_where_the_benchmark_measured_a_model_trailing():
+    """The demo has ~2,100 usable texts: the committed small-data table's 3,000-row row speaks."""
+    from slm_core.models.expectations import shortfalls
+    from slm_core.models.names import model_name
+
+    at = _app()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    expected = shortfalls(2_121)
+    assert expected, "the committed benchmark has models that miss at 3,000 rows"
+    for short in expected:
+        (line,) = [w for w in warnings if model_name(short.model_id, "en") in w]
+        assert f"{short.median_gap * 100:.1f} accuracy points" in line
+        assert "3,000-row samples" in line
+    missed = {s.model_id for s in expected}
+    for model_id in {"lstm", "bigru", "cnn", "transformer"} - missed:
+        assert not [w for w in warnings if model_name(model_id, "en") in w]
