@@ -51,6 +51,7 @@ for short in shortfalls(n_usable):
             size="" if short.large else format_number(int(short.size), lang()),
             goal=f"{short.goal * 100:g}",
             train=format_number(short.n_train, lang()),
+            seeds=short.seeds,
         ),
         icon=":material/info:",
     )

@@ -88,6 +88,7 @@ def test_shortfalls_name_models_that_missed_the_goal_at_that_size(tmp_path):
             corpora=3,
             goal=0.03,
             n_train=350,
+            seeds=3,
         )
     ]
     assert shortfalls(2_500, path) == []  # no 3000-row measurement in this table
@@ -177,3 +178,17 @@ def test_large_datasets_are_compared_with_the_large_full_sets_only(tmp_path):
     (found,) = shortfalls(30_000, path)
     assert found.large and found.goal == 0.02 and found.n_train == 12_000
     assert (found.median_gap, found.corpora_missed, found.corpora) == (0.034, 1, 2)
+
+
+def test_a_tie_on_validation_is_not_broken_by_the_test_split():
+    bench = _bench_module()
+    result = {
+        "models": {
+            "tfidf_lr": {"val_accuracy": 0.7, "test_accuracy": 0.60},
+            "tfidf_svm": {"val_accuracy": 0.7, "test_accuracy": 0.80},
+            "lstm": {"val_accuracy": 0.6, "test_accuracy": 0.58},
+        }
+    }
+    judged = bench.judge(result)
+    assert judged["best_linear"] == "tfidf_lr"  # the first in LINEAR's order, not the SVM
+    assert judged["gaps"]["lstm"]["gap"] == pytest.approx(0.02)

@@ -44,6 +44,7 @@ class Shortfall:
     corpora: int
     goal: float = SMALL_GOAL  # the gap allowed at that size
     n_train: int = 0  # the fewest training texts among the corpora compared
+    seeds: int = len(SEEDS)  # the fewest seeds behind a median that missed
 
     @property
     def large(self) -> bool:
@@ -94,6 +95,7 @@ def shortfalls(n_rows: int, path: Path = RESULTS_FILE) -> list[Shortfall]:
                     corpora=len(cells),
                     goal=goal_for(size),
                     n_train=int(min(row["n_train"] for row in rows)),
+                    seeds=int(min(c.get("seeds", len(SEEDS)) for c in missed)),
                 )
             )
     return found
