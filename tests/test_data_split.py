@@ -321,7 +321,9 @@ def test_user_split_putting_one_text_in_two_splits_is_an_error_naming_rows():
         }
     )
     frame = pd.concat([frame, leaked], ignore_index=True)
-    for config in (SplitConfig(dedupe=False), SplitConfig(dedupe=False, drop_conflicts=False)):
+    # Whatever the boxes say: with de-duplication on, the test copies used to vanish quietly
+    # from the user's test set (the first, training copy was kept).
+    for config in ALL_CHECKBOXES:
         with pytest.raises(DataError) as caught:
             make_splits(frame, config)
         message = str(caught.value)
@@ -330,7 +332,9 @@ def test_user_split_putting_one_text_in_two_splits_is_an_error_naming_rows():
         assert "rows 2 (train), 121 (test)" in message and "rows 3 (train), 122 (test)" in message
         assert "'Text A number 1 with some words!!'" in message
         assert "【第 2 (train), 121 (test) 行" in caught.value.localized("zh")
-    # De-duplication keeps the first copy of each text, so nothing straddles any more.
+    # Copies within one split are still de-duplicated.
+    frame.loc[len(frame) - 2, "split"] = "train"
+    frame.loc[len(frame) - 1, "split"] = "train"
     splits = make_splits(frame)
     assert splits.removed_duplicates == 2
     split_of(splits)

@@ -127,9 +127,15 @@ def clean_rows(canonical: pd.DataFrame, config: SplitConfig = SplitConfig()) -> 
         frame = frame[~conflicted]
     removed_duplicates = 0
     if config.dedupe:
-        duplicated = frame.duplicated(["_key", "label"])
+        subset = ["_key", "label"]
+        if "split" in frame.columns:
+            # One row per text *and split*: a copy the user's split column puts in another split
+            # must reach the one-key-one-split check (an error), not vanish from their test set.
+            frame = frame.assign(_role=frame["split"].astype(str).map(split_role))
+            subset.append("_role")
+        duplicated = frame.duplicated(subset)
         removed_duplicates = int(duplicated.sum())
-        frame = frame[~duplicated]
+        frame = frame[~duplicated].drop(columns="_role", errors="ignore")
     return CleanRows(frame, removed_empty, removed_conflicts, removed_duplicates)
 
 
