@@ -201,6 +201,10 @@ def _occlusion_batch(
         # Blanking a token the model never reads (past max_len_) changes nothing: weight 0.
         n_read = read_token_count(model, text, spans)
         occluded = spans[: min(max_tokens, n_read)]
+        # Only the prefix the model reads: blanking a token of the whole text would slide an
+        # unread token into the window, and the weight would include that token's effect.
+        if 0 < n_read < len(spans):
+            text = text[: spans[n_read - 1][1]]
         layout.append((spans, len(variants), len(occluded), n_read))
         variants.append(text)
         variants.extend(_blank(text, [span]) for span in occluded)
@@ -424,6 +428,10 @@ def faithfulness(
         read = np.asarray(ex.read, dtype=int)
         if len(read) < min_tokens + 1:
             continue
+        if method == "occlusion":
+            # A neural model reads a prefix: cut the text after its last read token, or a
+            # removal would pull unread tokens into the window and measure their effect too.
+            text = text[: ex.spans[int(read.max())][1]]
         # Highest weight first; ties keep text order (stable) so results are reproducible.
         ranked = read[np.argsort(-np.asarray(ex.weights, dtype=float)[read], kind="stable")]
         plan.append(len(variants))

@@ -361,3 +361,18 @@ def test_occlusion_on_a_trained_keras_model(linear_models):
     score = faithfulness(model, texts, seed=0)
     assert score.method == "occlusion" and score.n_texts == 20
     assert score.comprehensiveness > score.random_comprehensiveness
+
+
+def test_removals_never_pull_unread_tokens_into_a_neural_models_window():
+    """ "good" sits just past max_len: blanking read tokens of the full text used to slide it into
+    the window, so 'comprehensiveness' measured adding a token, not removing one."""
+    model = _ShortReader(max_len=4)
+    texts = [
+        " ".join([f"x{i}" for i in range(4)] + ["good"] + [f"y{j}" for j in range(n)])
+        for n in range(6)
+    ]
+    model.seen.clear()
+    score = faithfulness(model, texts, seed=0)
+    assert score.n_texts == len(texts)
+    assert not [v for v in model.seen if "good" in v.split()]
+    assert score.comprehensiveness == pytest.approx(0.0)
