@@ -240,3 +240,22 @@ def test_every_architecture_exports_and_passes(tmp_path, corpus, held_out):
         manifest = export_model(directory, tmp_path / arch / "serving", *held_out, timing_calls=20)
         errors = {n: f.error for n, f in manifest.forms.items() if not f.passed}
         assert not errors, (arch, errors)
+
+
+def test_a_linear_forms_parity_is_exact():
+    """The compiled linear form computes scikit-learn's formula: one flipped answer in 200, or a
+    probability 1e-5 off, passes the Keras-export rule but not the linear one."""
+    from slm_core.runtime.parity import Parity, exact_parity
+
+    y = ["a", "b"] * 100
+    ref = np.tile([[0.7, 0.3], [0.2, 0.8]], (100, 1))
+    one = ref.copy()
+    one[0] = one[0][::-1]
+    assert parity(one, ref, ["a", "b"], y).passed
+    assert not exact_parity(one, ref, ["a", "b"], y).passed
+    near = ref + 1e-5 * np.array([[1.0, -1.0]])
+    assert parity(near, ref, ["a", "b"], y).passed
+    check = exact_parity(near, ref, ["a", "b"], y)
+    assert not check.passed
+    assert not Parity.from_dict(check.to_dict()).passed  # judged exactly when read back
+    assert exact_parity(ref + 1e-9, ref, ["a", "b"], y).passed

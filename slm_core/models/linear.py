@@ -136,7 +136,7 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
         texts (held out from training), so a model serves fast from the moment it is saved.
         The benchmark checks it again on the test split."""
         from slm_core.runtime.linear_form import FORM_NAME, LinearFormError, compile_linear
-        from slm_core.runtime.parity import parity
+        from slm_core.runtime.parity import exact_parity
 
         try:
             form = compile_linear(self)
@@ -146,7 +146,7 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
             return {"form": FORM_NAME, "parity": None}
         texts = list(val_texts)
         reference = self.predict_proba(texts)
-        check = parity(form.predict_proba(texts), reference, self.classes_, val_labels)
+        check = exact_parity(form.predict_proba(texts), reference, self.classes_, val_labels)
         return {"form": FORM_NAME if check.passed else "sklearn", "parity": check.to_dict()}
 
     def _fit_estimator(self, features, labels: np.ndarray) -> None:

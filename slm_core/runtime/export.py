@@ -33,7 +33,13 @@ import numpy as np
 
 from slm_core.errors import SlmError
 from slm_core.runtime.latency import LatencyConfig, time_calls
-from slm_core.runtime.parity import MAX_ACCURACY_DELTA, MIN_AGREEMENT, Parity, parity
+from slm_core.runtime.parity import (
+    MAX_ACCURACY_DELTA,
+    MIN_AGREEMENT,
+    Parity,
+    exact_parity,
+    parity,
+)
 from slm_core.runtime.serve import (
     FORM_FILES,
     LITERT_BATCHES,
@@ -308,8 +314,9 @@ class _ParityCheck:
     classes: list[str]
     y_true: Sequence[str] | None
 
-    def compare(self, proba: np.ndarray) -> Parity:
-        return parity(proba, self.reference_proba, self.classes, self.y_true)
+    def compare(self, proba: np.ndarray, *, exact: bool = False) -> Parity:
+        check = exact_parity if exact else parity
+        return check(proba, self.reference_proba, self.classes, self.y_true)
 
     def reference(self) -> Parity:
         """The reference compared with itself: its own accuracy, full agreement."""
@@ -393,7 +400,7 @@ def _export_linear_form(
             compiled.save(path)
         seconds = time.perf_counter() - started
         say("checking the compiled form against scikit-learn")
-        compared = check.compare(compiled.predict_proba(check.features))
+        compared = check.compare(compiled.predict_proba(check.features), exact=True)
         predictor = load_predictor(model_dir, serving_dir=serving_dir, threads=1, form=form)
         stats, _ = time_calls(predictor.predict_one, timing.texts, timing.config)
         size = path.stat().st_size

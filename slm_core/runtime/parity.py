@@ -23,6 +23,9 @@ from slm_core.errors import SlmError
 
 MIN_AGREEMENT = 0.995  # share of texts where the form and the reference give the same label
 MAX_ACCURACY_DELTA = 0.005  # |form accuracy - reference accuracy|, as a fraction (0.5 point)
+# A linear model's compiled form computes the same formula as scikit-learn, so it is held to
+# exactness (issue 12): every answer the same and probabilities within this.
+EXACT_PROB_DIFF = 1e-6
 # Float comparisons of shares computed from integer counts: 199/200 must pass 0.995.
 _EPS = 1e-12
 
@@ -38,6 +41,7 @@ class Parity:
     max_abs_diff: float  # largest probability difference over all texts and classes
     min_agreement: float = MIN_AGREEMENT
     max_accuracy_delta: float = MAX_ACCURACY_DELTA
+    max_prob_diff: float | None = None  # set for forms that must be exact (linear)
 
     @property
     def accuracy_delta(self) -> float | None:
@@ -49,6 +53,8 @@ class Parity:
     def passed(self) -> bool:
         """Agreement high enough and, where labels are known, accuracy close enough."""
         if self.n <= 0 or self.agreement < self.min_agreement - _EPS:
+            return False
+        if self.max_prob_diff is not None and self.max_abs_diff > self.max_prob_diff:
             return False
         delta = self.accuracy_delta
         return delta is None or abs(delta) <= self.max_accuracy_delta + _EPS
@@ -63,19 +69,23 @@ class Parity:
             "max_abs_diff": self.max_abs_diff,
             "min_agreement": self.min_agreement,
             "max_accuracy_delta": self.max_accuracy_delta,
+            "max_prob_diff": self.max_prob_diff,
             "passed": self.passed,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Parity:
         """Read :meth:`to_dict` back and judge it by *today's* rule: a verdict stored under an
-        older, looser rule (accuracy within 1 point only) is not trusted."""
+        older, looser rule (accuracy within 1 point only) is not trusted. A record made under the
+        exact rule (``max_prob_diff`` set) is judged by today's exact rule."""
+        exact = data.get("max_prob_diff") is not None
         return cls(
             n=int(data.get("n") or 0),
             accuracy=data.get("accuracy"),
             reference_accuracy=data.get("reference_accuracy"),
             agreement=float(data.get("agreement") or 0.0),
             max_abs_diff=float(data.get("max_abs_diff") or 0.0),
+            **({"min_agreement": 1.0, "max_prob_diff": EXACT_PROB_DIFF} if exact else {}),
         )
 
 
@@ -104,6 +114,19 @@ def parity(
         agreement=float(np.mean(pred == ref)) if n else 0.0,
         max_abs_diff=float(np.abs(proba - reference_proba).max()) if n else 0.0,
     )
+
+
+def exact_parity(
+    proba: np.ndarray,
+    reference_proba: np.ndarray,
+    classes: Sequence[str],
+    y_true: Sequence[str] | None = None,
+) -> Parity:
+    """:func:`parity` under the exact rule: every answer the same, |dp| <= EXACT_PROB_DIFF."""
+    from dataclasses import replace
+
+    check = parity(proba, reference_proba, classes, y_true)
+    return replace(check, min_agreement=1.0, max_prob_diff=EXACT_PROB_DIFF)
 
 
 def stored_parity_passes(data: Mapping[str, Any] | None) -> bool:
