@@ -449,7 +449,7 @@ def test_callbacks_report_every_batch_and_epoch():
 
 
 def test_a_token_budget_gives_long_texts_smaller_batches():
-    from slm_core.models.neural import MIN_TOKEN_BATCH, derive_batch_size
+    from slm_core.models.batching import MIN_TOKEN_BATCH, derive_batch_size
 
     assert derive_batch_size(128, None, 256) == 128  # no budget: the batch size
     assert derive_batch_size(128, 8192, 37) == 128  # tweets: the full batch
@@ -466,11 +466,11 @@ def test_a_token_budget_gives_long_texts_smaller_batches():
 
 
 def test_lsa_word_vectors_put_co_occurring_words_together():
-    from slm_core.models.neural import _lsa_vectors
+    from slm_core.models.lsa import lsa_vectors
 
     # ids 2/3 always appear in the same texts, as do 4/5; the two pairs never meet.
     rows = [[2, 3, 6 + i % 3, 0] if i % 2 else [4, 5, 6 + i % 3, 0] for i in range(40)]
-    vectors = _lsa_vectors(np.array(rows, dtype=np.int32), vocab_size=9, dim=4)
+    vectors = lsa_vectors(np.array(rows, dtype=np.int32), vocab_size=9, dim=4)
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     assert unit[2] @ unit[3] > 0.9 and unit[4] @ unit[5] > 0.9
     assert abs(unit[2] @ unit[4]) < 0.5

@@ -18,9 +18,8 @@ TensorFlow is imported inside functions only: importing this module stays cheap.
 from __future__ import annotations
 
 import inspect
-import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,13 @@ import numpy as np
 
 from slm_core.errors import TrainError
 from slm_core.models.base import TrainCallbacks, check_training_input
+from slm_core.models.batching import batch_dataset, count_batches, derive_batch_size
+from slm_core.models.lsa import lsa_vectors, set_token_vectors, use_lsa
 from slm_core.models.saved import write_meta
 from slm_core.models.tokenize import Vocabulary, derive_max_len, joined_tokens
 
 MODEL_FILE, VOCAB_FILE = "model.keras", "vocab.json"
 PREDICT_BATCH = 256
-_BUCKET_CHUNK = 50  # batches sorted by length together; more = less padding, less randomness
 
 
 def _keras():
@@ -301,10 +301,10 @@ class KerasTextClassifier:
         from slm_core.models.lazy_adam import LazyAdam
 
         model = self._build(keras, len(self.classes_))
-        self.lsa_used_ = _use_lsa(self.lsa_init, counts, self.arch)
+        self.lsa_used_ = use_lsa(self.lsa_init, counts, ARCHITECTURES[self.arch].lsa_auto)
         if self.lsa_used_:
-            vectors = _lsa_vectors(x, len(self.vocabulary_), self.embedding_dim)
-            _set_token_vectors(model, vectors * ARCHITECTURES[self.arch].lsa_scale)
+            vectors = lsa_vectors(x, len(self.vocabulary_), self.embedding_dim)
+            set_token_vectors(model, vectors * ARCHITECTURES[self.arch].lsa_scale)
         model.compile(
             optimizer=LazyAdam(float(self.learning_rate), clipnorm=1.0),
             loss="sparse_categorical_crossentropy",
@@ -319,13 +319,13 @@ class KerasTextClassifier:
 
         x, y, weights = train
         rng = np.random.default_rng(int(self.seed))
-        train_ds = _dataset(tf, x, y, weights, self.batch_size_, rng, shuffle=True)
-        batches = _count_batches(len(y), self.batch_size_)
+        train_ds = batch_dataset(tf, x, y, weights, self.batch_size_, rng, shuffle=True)
+        batches = count_batches(len(y), self.batch_size_)
         progress = ProgressCallback(hooks, int(self.epochs), batches)
         keras_callbacks: list = [progress]
         val_ds = None
         if val is not None:
-            val_ds = _dataset(tf, *val, PREDICT_BATCH, None, shuffle=False)
+            val_ds = batch_dataset(tf, *val, PREDICT_BATCH, None, shuffle=False)
             keras_callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss",
@@ -338,7 +338,7 @@ class KerasTextClassifier:
             validation_data=val_ds,
             epochs=int(self.epochs),
             callbacks=keras_callbacks,
-            shuffle=False,  # _batches shuffles (by length bucket) itself
+            shuffle=False,  # length_batches shuffles (by length bucket) itself
             verbose=0,
         )
         return progress.history
@@ -470,135 +470,3 @@ def _padding_invariant(keras, clf: KerasTextClassifier, directory: Path):
             "errors.neural.old_model_unreadable", directory=directory, reason=reason
         ) from exc
     return current
-
-
-# -- length-bucketed batches ---------------------------------------------------------------
-
-MIN_TOKEN_BATCH = 8
-
-
-def derive_batch_size(batch_size: int, batch_tokens: int | None, max_len: int) -> int:
-    """Texts per training step: ``batch_size``, fewer where texts are long (``batch_tokens``).
-
-    Why: a fixed count of texts is either too few tokens per step for tweets (the per-step
-    cost of a small model is mostly overhead, so large batches train several times faster
-    per text) or too few steps per epoch for a few thousand long documents (which then
-    converge worse). A token budget per step gives short texts large batches and long texts
-    small ones, as token-based batching does in machine translation.
-    """
-    if not batch_tokens:
-        return int(batch_size)
-    return int(max(1, min(int(batch_size), max(MIN_TOKEN_BATCH, int(batch_tokens) // max_len))))
-
-
-def _count_batches(n: int, batch_size: int) -> int:
-    chunk = batch_size * _BUCKET_CHUNK
-    full, rest = divmod(n, chunk)
-    return full * _BUCKET_CHUNK + math.ceil(rest / batch_size)
-
-
-def _batches(
-    x: np.ndarray,
-    y: np.ndarray,
-    w: np.ndarray | None,
-    batch_size: int,
-    rng: np.random.Generator | None,
-    shuffle: bool,
-) -> Iterator[tuple[np.ndarray, ...]]:
-    """Batches of similar length, each trimmed to its longest text (padding is masked)."""
-    n = len(y)
-    lengths = np.maximum((x != 0).sum(axis=1), 1)
-    order = rng.permutation(n) if shuffle and rng is not None else np.arange(n)
-    chunk = batch_size * _BUCKET_CHUNK if shuffle else max(n, 1)
-    batches = []
-    for start in range(0, n, chunk):
-        part = order[start : start + chunk]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-    if shuffle and rng is not None:
-        batches = [batches[i] for i in rng.permutation(len(batches))]
-    for rows in batches:
-        xb = x[rows, : int(lengths[rows].max())]
-        yield (xb, y[rows]) if w is None else (xb, y[rows], w[rows])
-
-
-def _dataset(tf, x, y, w, batch_size, rng, shuffle):
-    """A ``tf.data`` pipeline over :func:`_batches`; re-shuffled each time Keras iterates it."""
-    n_batches = _count_batches(len(y), batch_size) if shuffle else math.ceil(len(y) / batch_size)
-    signature = [
-        tf.TensorSpec((None, None), tf.int32),
-        tf.TensorSpec((None,), tf.int32),
-    ]
-    if w is not None:
-        signature.append(tf.TensorSpec((None,), tf.float32))
-    dataset = tf.data.Dataset.from_generator(
-        lambda: _batches(x, y, w, batch_size, rng, shuffle),
-        output_signature=tuple(signature),
-    )
-    # A known length lets Keras count steps instead of warning that the data "ran out".
-    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
-
-
-# -- embeddings initialised from the training texts -----------------------------------------
-
-# How large the initial word vectors are, and whether "auto" applies LSA at all, is each
-# architecture's (ARCHITECTURES). "Auto" turns LSA on for document-length texts only: a tweet
-# has too few words for their co-occurrence to say much, and on the tweets demo LSA vectors
-# lowered accuracy.
-LSA_MIN_MEDIAN_TOKENS = 64
-
-
-def _use_lsa(setting: bool | None, token_counts: Sequence[int], arch: str) -> bool:
-    """Whether to start from LSA word vectors: the user's choice, or "auto" (None)."""
-    if setting is not None:
-        return bool(setting)
-    if not ARCHITECTURES[arch].lsa_auto or not len(token_counts):
-        return False
-    return float(np.median(token_counts)) >= LSA_MIN_MEDIAN_TOKENS
-
-
-def _lsa_vectors(x: np.ndarray, vocab_size: int, dim: int) -> np.ndarray:
-    """Word vectors ``(vocab, k <= dim)``: truncated SVD of the word x text TF-IDF matrix (LSA).
-
-    Built from the training split only.
-
-    Why: with a few thousand texts, randomly initialised embeddings overfit before words that
-    occur in the same texts end up near each other; LSA puts them there before training starts
-    (on BBC News it lifted the LSTM from ~0.93-0.96 to ~0.98 test accuracy). Rows 0 and 1
-    (padding, unknown), and columns beyond ``k`` on tiny data, keep their random initial values.
-    """
-    from scipy import sparse
-    from sklearn.utils.extmath import randomized_svd
-
-    n_texts = len(x)
-    words = x.ravel()
-    texts = np.repeat(np.arange(n_texts), x.shape[1])
-    keep = words > 1
-    counts = sparse.csr_matrix(
-        (np.ones(int(keep.sum()), dtype=np.float64), (words[keep], texts[keep])),
-        shape=(vocab_size, n_texts),
-    )
-    counts.sum_duplicates()
-    counts.data = 1.0 + np.log(counts.data)
-    df = np.diff(counts.indptr)
-    idf = np.log((1.0 + n_texts) / (1.0 + df)) + 1.0
-    matrix = sparse.diags(idf) @ counts
-    k = min(dim, n_texts - 1, vocab_size - 3)
-    if k < 1 or matrix.nnz == 0:
-        return np.zeros((vocab_size, 0), dtype=np.float32)
-    u, s, _ = randomized_svd(matrix, k, random_state=0)
-    vectors = u * np.sqrt(s)
-    vectors /= max(float(vectors[2:].std()), 1e-12)  # unit std; callers scale
-    return vectors.astype(np.float32)
-
-
-def _set_token_vectors(model, vectors: np.ndarray) -> None:
-    """Copy ``vectors`` (rows 2+, its first columns) into the model's token embedding."""
-    from slm_core.models.keras_blocks import TokenAndPositionEmbedding
-
-    layer = model.get_layer("embedding")
-    if isinstance(layer, TokenAndPositionEmbedding):
-        layer = layer.tokens
-    (table,) = layer.get_weights()
-    table[2:, : vectors.shape[1]] = vectors[2:]
-    layer.set_weights([table])
