@@ -186,6 +186,15 @@ def read_token_count(model: Any, text: str, spans: Sequence[tuple[int, int]]) ->
     return lo
 
 
+def read_prefix(text: str, spans: Sequence[tuple[int, int]], n_read: int) -> str:
+    """``text`` up to the end of its ``n_read``-th token, what a model reading a prefix sees.
+
+    Why: blanking a token of the whole text would slide an unread token into the model's window,
+    and a measured drop would include that token's effect.
+    """
+    return text[: spans[n_read - 1][1]] if 0 < n_read < len(spans) else text
+
+
 def _occlusion_batch(
     model: Any, texts: Sequence[str], token_unit: str, max_tokens: int
 ) -> list[tuple[list[tuple[int, int]], np.ndarray, int, np.ndarray]]:
@@ -201,10 +210,7 @@ def _occlusion_batch(
         # Blanking a token the model never reads (past max_len_) changes nothing: weight 0.
         n_read = read_token_count(model, text, spans)
         occluded = spans[: min(max_tokens, n_read)]
-        # Only the prefix the model reads: blanking a token of the whole text would slide an
-        # unread token into the window, and the weight would include that token's effect.
-        if 0 < n_read < len(spans):
-            text = text[: spans[n_read - 1][1]]
+        text = read_prefix(text, spans, n_read)
         layout.append((spans, len(variants), len(occluded), n_read))
         variants.append(text)
         variants.extend(_blank(text, [span]) for span in occluded)
@@ -428,10 +434,8 @@ def faithfulness(
         read = np.asarray(ex.read, dtype=int)
         if len(read) < min_tokens + 1:
             continue
-        if method == "occlusion":
-            # A neural model reads a prefix: cut the text after its last read token, or a
-            # removal would pull unread tokens into the window and measure their effect too.
-            text = text[: ex.spans[int(read.max())][1]]
+        if method == "occlusion":  # a neural model reads a prefix of its tokens
+            text = read_prefix(text, ex.spans, len(read))
         # Highest weight first; ties keep text order (stable) so results are reproducible.
         ranked = read[np.argsort(-np.asarray(ex.weights, dtype=float)[read], kind="stable")]
         plan.append(len(variants))
