@@ -172,27 +172,19 @@ def summarise(cells: dict[str, dict[str, dict]]) -> dict:
             goal = goal_for(size)
             models: dict = {}
             for model_id in NEURAL:
-                gaps = [
-                    b["judged"]["gaps"][model_id] for b in blocks if model_id in b["judged"]["gaps"]
-                ]
-                if not gaps:
+                scored = [b for b in blocks if model_id in b["judged"]["gaps"]]
+                if not scored:
                     continue
+                gaps = [b["judged"]["gaps"][model_id] for b in scored]
+                accuracies = [b["models"][model_id]["test_accuracy"] for b in scored]
                 median = statistics.median(g["gap"] for g in gaps)
-                above = all(
-                    b["models"][model_id]["test_accuracy"] > b["majority"]
-                    for b in blocks
-                    if model_id in b["judged"]["gaps"]
-                )
+                above = all(a > b["majority"] for a, b in zip(accuracies, scored, strict=True))
                 models[model_id] = {
                     "seeds": len(gaps),
                     "median_gap": median,
                     "median_val_gap": statistics.median(g["val_gap"] for g in gaps),
                     "gaps": [g["gap"] for g in gaps],
-                    "median_accuracy": statistics.median(
-                        b["models"][model_id]["test_accuracy"]
-                        for b in blocks
-                        if model_id in b["judged"]["gaps"]
-                    ),
+                    "median_accuracy": statistics.median(accuracies),
                     "meets_goal": median <= goal + 1e-12 and above,
                 }
             best = [b["models"][b["judged"]["best_linear"]]["test_accuracy"] for b in blocks]
