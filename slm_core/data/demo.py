@@ -156,6 +156,6 @@ def read_line_files(root: Path, label_files: tuple[tuple[str, str], ...]) -> Rea
         format="lines",
         encoding=", ".join(sorted(encodings)),
         header=False,
-        notes=(render("errors.note.line_files", rows=len(rows), files=len(label_files)),),
+        notes=(render("errors.note.line_files", rows=f"{len(rows):,}", files=len(label_files)),),
     )
     return ReadResult(frame=frame, detected=detected)
