@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from slm_core.llm import model_runs
 from slm_core.models.names import model_description, model_name
 from slm_core.models.registry import MODEL_IDS, get_spec
 from ui.navigation import page_link
@@ -20,7 +21,7 @@ else:
     with st.container(border=True):
         st.subheader(t("home.active_dataset"))
         dataset_summary(dataset)
-        runs = get_store().list_runs(dataset_id=dataset.id)
+        runs = model_runs(get_store().list_runs(dataset_id=dataset.id))
         done = [r for r in runs if r.status == "succeeded"]
         st.caption(t("home.runs_line", total=len(runs), done=len(done)))
 

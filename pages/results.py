@@ -7,6 +7,7 @@ import streamlit as st
 from slm_core.errors import SlmError
 from slm_core.feedback import feedback_stats
 from slm_core.i18n import format_number
+from slm_core.llm import model_runs
 from ui.charts import history_figure
 from ui.results_sections import (
     calibration_tab,
@@ -39,7 +40,7 @@ st.caption(t("results.intro"))
 dataset = require_dataset()
 
 store = get_store()
-runs = store.list_runs(dataset_id=dataset.id, statuses=("succeeded",))
+runs = model_runs(store.list_runs(dataset_id=dataset.id, statuses=("succeeded",)))
 evaluations = {}
 for run in runs:
     try:

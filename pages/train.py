@@ -8,6 +8,7 @@ from slm_core import jobs
 from slm_core.dataset import expected_train_rows, usable_rows
 from slm_core.errors import SlmError
 from slm_core.i18n import format_number
+from slm_core.llm import model_runs
 from slm_core.models.expectations import shortfalls
 from slm_core.models.names import model_description, model_name, param_help, param_label
 from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
@@ -129,7 +130,7 @@ with st.expander(t("train.cards")):
 
 @st.fragment(run_every="1s")
 def job_board() -> None:
-    runs = store.list_runs(dataset_id=dataset.id)
+    runs = model_runs(store.list_runs(dataset_id=dataset.id))
     active = {r.id for r in runs if r.status in ACTIVE}
     previous = st.session_state.get("_active_runs", set())
     st.session_state["_active_runs"] = active

@@ -102,7 +102,8 @@ def runner_pid(home: Path | str) -> int | None:
 # ------------------------------------------------------------------ public API
 
 
-def _child_env(store: RunStore) -> dict[str, str]:
+def child_env(store: RunStore) -> dict[str, str]:
+    """The environment of a worker process: this one's, plus where the store and code are."""
     # The runner and children must import slm_core even when the app was started elsewhere.
     root = str(Path(slm_core.__file__).resolve().parent.parent)
     env = dict(os.environ)
@@ -132,7 +133,7 @@ def ensure_runner(store: RunStore, target: str | None = None, grace_s: float | N
         "--grace",
         str(DEFAULT_GRACE_S if grace_s is None else grace_s),
     ]
-    spawn_detached(command, store.home / "logs" / "runner.log", _child_env(store), "runner")
+    spawn_detached(command, store.home / "logs" / "runner.log", child_env(store), "runner")
     return True
 
 
@@ -261,7 +262,7 @@ def _run_child(store: RunStore, run_id: int, target: str, grace_s: float) -> Non
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group, so a kill also reaches its helpers
-            env=_child_env(store),
+            env=child_env(store),
         )
     killed_for_cancel = False
     try:

@@ -135,9 +135,19 @@ def paired_predictions(a, b) -> tuple[list[str], list[str], list[str]]:
 
 def compare_runs(store, run_a: int, run_b: int) -> McNemarResult:
     """McNemar's test between two finished runs on the test texts they share."""
+    y, pa, pb = paired_predictions(_answers(store, run_a), _answers(store, run_b))
+    return mcnemar(y, pa, pb)
+
+
+def _answers(store, run_id: int):
+    """A run's test answers: a small model's stored predictions, or an LLM measurement's
+    sample (texts, truth and labels given; an unparseable answer is a label that is wrong)."""
+    from slm_core.llm import is_llm_run
+
+    if is_llm_run(store.get_run(run_id)):
+        from slm_core.llm.measurement import load_measurement
+
+        return load_measurement(store, run_id)
     from slm_core.train import load_test_predictions
 
-    y, pa, pb = paired_predictions(
-        load_test_predictions(store, run_a), load_test_predictions(store, run_b)
-    )
-    return mcnemar(y, pa, pb)
+    return load_test_predictions(store, run_id)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from slm_core.i18n import DEFAULT_LANGUAGE
 from slm_core.i18n import t as _translate
+from slm_core.llm import model_runs
 from ui.navigation import page_link
 
 LANG_KEY = "lang"
@@ -123,7 +124,7 @@ def require_runs(
     ``runs``: the page's own selection of finished runs (e.g. those that could be evaluated).
     """
     if runs is None:
-        runs = get_store().list_runs(dataset_id=dataset.id, statuses=("succeeded",))
+        runs = model_runs(get_store().list_runs(dataset_id=dataset.id, statuses=("succeeded",)))
     if not runs:
         _stop(message, "train", t("home.step_train"), before_stop)
     return list(runs)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slm_core.errors import SlmError
+from slm_core.llm import model_runs
 from slm_core.numbers import finite_or_none
 from slm_core.runtime.bench import BENCH_KIND
 from slm_core.runtime.record import BenchReport, SettingMeasure
@@ -252,7 +253,8 @@ def collect_report(
 
     dataset = store.get_dataset(dataset_id)
     runs = sorted(
-        store.list_runs(dataset_id=dataset.id, statuses=("succeeded",)), key=lambda r: r.id
+        model_runs(store.list_runs(dataset_id=dataset.id, statuses=("succeeded",))),
+        key=lambda r: r.id,
     )
     figures: list[RunFigures] = []
     skipped: list[tuple[int, str]] = []

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from slm_core.errors import NotFoundError, SlmError
+from slm_core.errors import NotFoundError, Phrase, SlmError
+from slm_core.llm import LLM_MODEL_ID
 from slm_core.store.processes import _process_start, pid_alive
 from slm_core.store.records import (
     CANCELLED_MESSAGE,
@@ -26,6 +27,9 @@ from slm_core.store.records import (
     jsonable,
 )
 from slm_core.store.schema import feedback, run_results, runs
+
+# Stopped before the end: their work can be taken up again (an LLM measurement's answers are kept).
+REOPENABLE = ("cancelled", "interrupted", "failed")
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -84,10 +88,17 @@ class RunsMixin:
             return [_run_record(r) for r in conn.execute(query).all()]
 
     def next_queued_run(self) -> RunRecord | None:
-        """The oldest queued run, or None when the queue is empty."""
+        """The oldest queued training run, or None when the queue is empty.
+
+        LLM measurements are left out: each runs in a process started with its API key in the
+        environment (:mod:`slm_core.llm.job`), which the queue runner does not have.
+        """
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(runs).where(runs.c.status == "queued").order_by(runs.c.id).limit(1)
+                select(runs)
+                .where((runs.c.status == "queued") & (runs.c.model_id != LLM_MODEL_ID))
+                .order_by(runs.c.id)
+                .limit(1)
             ).first()
         return _run_record(row) if row else None
 
@@ -184,6 +195,41 @@ class RunsMixin:
                     & runs.c.status.in_(("queued", "running", "interrupted"))
                 )
                 .values(**values)
+            )
+        return self.get_run(run_id)
+
+    def update_params(self, run_id: int, params: Mapping[str, Any]) -> RunRecord:
+        """Replace a run's stored parameters (e.g. a measurement's budget before a resume)."""
+        self.get_run(run_id)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == int(run_id))
+                .values(params_json=jsonable(dict(params)), updated_at=_now())
+            )
+        return self.get_run(run_id)
+
+    def reopen_run(self, run_id: int, statuses: Iterable[str] = REOPENABLE) -> RunRecord:
+        """Queue a stopped run again so its work can go on where it stopped (its outcome,
+        error and cancel request cleared); NotFoundError/SlmError when it is not stopped."""
+        run = self.get_run(run_id)
+        allowed = tuple(statuses)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(runs)
+                .where((runs.c.id == int(run_id)) & runs.c.status.in_(allowed))
+                .values(
+                    status="queued",
+                    finished_at=None,
+                    error=None,
+                    cancel_requested=False,
+                    pid=None,
+                    updated_at=_now(),
+                )
+            )
+        if result.rowcount != 1:
+            raise SlmError(
+                "errors.llm.not_resumable", run_id=run_id, status=Phrase(f"status.{run.status}")
             )
         return self.get_run(run_id)
 

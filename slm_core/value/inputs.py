@@ -18,6 +18,7 @@ import numpy as np
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.evaluate import accuracy_interval
 from slm_core.explain import ERASER_BINS, FAITHFULNESS_SAMPLE
+from slm_core.llm import model_runs
 from slm_core.numbers import finite_or_none
 from slm_core.runtime import BENCH_KIND, BenchReport
 from slm_core.value.payoff import SplitScores, split_scores
@@ -390,7 +391,8 @@ def collect_inputs(
     token_unit = report.get("token_unit", "word")
     feedback = store.feedback_summary(dataset_id)
     runs = sorted(
-        store.list_runs(dataset_id=dataset_id, statuses=("succeeded",)), key=lambda r: r.id
+        model_runs(store.list_runs(dataset_id=dataset_id, statuses=("succeeded",))),
+        key=lambda r: r.id,
     )
     out: list[RunInputs] = []
     skipped: list[tuple[int, str]] = []
