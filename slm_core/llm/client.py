@@ -11,6 +11,7 @@ parser alone; the measurement records which of the two was used.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -126,7 +127,20 @@ class Caller:
         }
         if structured:
             kwargs["response_format"] = response_format(self.labels)
-        return self._client.chat.completions.create(**kwargs)
+        # The client's timeout bounds each wait for bytes; a server that drips its answer a
+        # byte at a time never trips it. The body is read here against one deadline per call.
+        deadline = time.monotonic() + float(self.endpoint.timeout_s)
+        create = self._client.chat.completions.with_streaming_response.create
+        with create(**kwargs) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body.extend(chunk)
+                if time.monotonic() > deadline:
+                    raise openai.APITimeoutError(request=response.http_request)
+        try:
+            return json.loads(bytes(body))
+        except ValueError:
+            return {}
 
     def _fatal(self, exc: Exception) -> LLMError | None:
         status = _status(exc)
@@ -205,13 +219,16 @@ class Caller:
         return redact(" ".join(text.split())[:200], self._key)
 
     def _result(self, messages, response, latency_ms: float, attempts: int, structured: bool):
-        choices = getattr(response, "choices", None) or []
-        content = choices[0].message.content if choices and choices[0].message else None
+        choices = response.get("choices") if isinstance(response, dict) else None
+        first = choices[0] if isinstance(choices, list) and choices else {}
+        message = first.get("message") if isinstance(first, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        content = content if isinstance(content, str) else None
         label = parse_answer(content, self.labels)
-        usage = getattr(response, "usage", None)
-        if usage is not None and usage.prompt_tokens is not None:
-            tokens_in = float(usage.prompt_tokens)
-            tokens_out = float(usage.completion_tokens or 0)
+        usage = response.get("usage") if isinstance(response, dict) else None
+        if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int | float):
+            tokens_in = float(usage["prompt_tokens"])
+            tokens_out = float(usage.get("completion_tokens") or 0)
             reported = True
         else:  # some local servers send no usage block: the estimate stands in, flagged
             tokens_in = float(sum(self._estimate(m["content"]) for m in messages))

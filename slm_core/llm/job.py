@@ -33,8 +33,8 @@ from slm_core.llm.endpoints import Endpoint, key_from_env, redact
 from slm_core.llm.plan import Plan, estimate, estimated_tokens, make_plan
 from slm_core.llm.prompt import PromptSpec, build_messages
 from slm_core.store import RunStore
-from slm_core.store.records import RunProgress
 from slm_core.store.processes import spawn_detached
+from slm_core.store.records import RunProgress
 from slm_core.train import split_config_for
 
 ANSWERS_FILE = "llm_answers.jsonl"
