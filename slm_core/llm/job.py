@@ -35,7 +35,6 @@ from slm_core.llm.prompt import PromptSpec, build_messages
 from slm_core.store import RunStore
 from slm_core.store.processes import spawn_detached
 from slm_core.store.records import RunProgress
-from slm_core.train import split_config_for
 
 ANSWERS_FILE = "llm_answers.jsonl"
 KEY_ENV = "SLM_LLM_API_KEY"
@@ -51,6 +50,7 @@ STOP_BUDGET, STOP_CANCELLED = "budget", "cancelled"
 def prepare_plan(store: RunStore, dataset_id: str, spec: PromptSpec, sample_size: int) -> Plan:
     """The sample and examples a measurement of ``dataset_id`` would use (nothing is stored)."""
     from slm_core.data.split import make_splits
+    from slm_core.train import split_config_for
 
     dataset = store.get_dataset(dataset_id)
     config = split_config_for(dataset.split_config, {})
@@ -76,12 +76,20 @@ def create_measurement(
     if budget_usd is not None and budget_usd <= 0:
         raise SlmError("errors.llm.bad_budget")
     plan = prepare_plan(store, dataset_id, spec, sample_size)
+    expected = estimate(plan, spec, endpoint)
+    per_call = expected.cost_usd / max(plan.n, 1)
+    if budget_usd is not None and per_call > budget_usd:
+        raise SlmError(
+            "errors.llm.budget_below_one_call",
+            budget=f"{budget_usd:.4f}",
+            per_call=f"{per_call:.4f}",
+        )
     params = {
         "endpoint": endpoint.to_dict(),
         "prompt": spec.to_dict(),
         "sample_size": int(sample_size),
         "budget_usd": None if budget_usd is None else float(budget_usd),
-        "estimate": estimate(plan, spec, endpoint).to_dict(),
+        "estimate": expected.to_dict(),
     }
     run = store.create_run(dataset_id, LLM_MODEL_ID, None, params)
     plan.save(store.artifact_dir(run.id))
@@ -204,8 +212,9 @@ class _Loop:
         row = {"i": i, "position": self.plan.positions[i], **result.to_dict()}
         row["cost_usd"] = self.endpoint.price(result.input_tokens, result.output_tokens)
         row["at"] = time.time()
-        if row.get("error"):
-            row["error"] = redact(str(row["error"]), self.key)
+        for name in ("error", "content"):  # a server could echo anything back
+            if row.get(name):
+                row[name] = redact(str(row[name]), self.key)
         return row
 
     def _progress(self) -> None:
@@ -301,6 +310,18 @@ def _finish(store: RunStore, run_id: int, loop: _Loop, seconds: float) -> None:
     answered = [r for r in loop.answers.values() if r.get("status") != ERROR]
     if cancelled:
         raise CancelledError("errors.llm.cancelled", answered=len(answered), n=loop.plan.n)
+    if not answered and loop.stopped == STOP_BUDGET:
+        store.finish_run(
+            run_id,
+            "failed",
+            error=render(
+                "errors.llm.budget_below_one_call",
+                budget=f"{loop.budget:.4f}",
+                per_call=f"{loop.per_call():.4f}",
+            ),
+            train_seconds=seconds,
+        )
+        return
     if not answered:
         store.finish_run(
             run_id, "failed", error=render("errors.llm.no_answers"), train_seconds=seconds

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.llm import LLM_MODEL_ID
@@ -261,6 +262,18 @@ def measurement_metrics(store, run_id: int, stopped: str | None = None) -> dict[
     """The metrics stored with a finished measurement: headline metrics on its sample + 'llm'."""
     m = load_measurement(store, run_id)
     metrics: dict[str, Any] = headline_metrics(list(m.y_true), list(m.y_pred))
+    # The no-label stand-ins are not classes: macro-F1 averages over the real labels only, as
+    # for the small models (otherwise one unparseable answer adds a class scored 0).
+    seen = set(m.y_true) | set(m.y_pred)
+    metrics["macro_f1"] = float(
+        f1_score(
+            list(m.y_true),
+            list(m.y_pred),
+            labels=[x for x in m.labels if x in seen],
+            average="macro",
+            zero_division=0,
+        )
+    )
     summary = m.summary()
     summary["stopped"] = stopped
     metrics.update(

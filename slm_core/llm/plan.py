@@ -52,7 +52,8 @@ def stratified_positions(labels: Sequence[str], n: int, seed: int) -> list[int]:
             for c in names:
                 take[c] = max(take[c], 1)
         while sum(take.values()) > n:  # the floor of 1 overshot: trim the largest
-            c = max(names, key=lambda c: (take[c] - exact[c], take[c]))
+            # never below one: the floor was what kept a rare label in the sample
+            c = max((c for c in names if take[c] > 1), key=lambda c: (take[c] - exact[c], take[c]))
             take[c] -= 1
         rest = sorted(names, key=lambda c: (-(exact[c] - take[c]), c))
         while sum(take.values()) < n:
