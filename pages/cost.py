@@ -1,5 +1,6 @@
 """Cost: measured speed, size and memory; money and energy as each model would be served, at the
-scenario's volume, against the hosted API — under the same decision as the Value page."""
+scenario's volume, against the hosted API (as measured on this dataset, once it is) — under the
+same decision as the Value page."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import streamlit as st
 
 from ui.cost_sections import (
     energy_section,
+    llm_section,
     measure_panel,
     money_section,
     scenario_summary,
     speed_tables,
 )
-from ui.cost_widgets import stored_benches
+from ui.cost_widgets import latest_llm_cost, stored_benches
 from ui.decision import decision_box, value_report
 from ui.state import get_store, require_dataset, require_runs, t
 
@@ -39,6 +41,8 @@ if not measured:
 else:
     speed_tables(runs, benches, measured)
 
-# ------------------------------------------------------------------- money, energy
-money_section(report)
+# ------------------------------------------------------- money, the LLM, energy
+llm = latest_llm_cost(store, dataset.id, report.assumptions)
+money_section(report, llm)
+llm_section(report, llm)
 energy_section(report)

@@ -62,8 +62,15 @@ tables = build_tables(data, report_lang)
 cards = cached_cards(data, key, report_lang)
 
 
+# Every card: the small models', then the measured LLM's (its run has no ReportData.run).
+labels = {r.run_id: r.label for r in data.runs}
+if data.llm is not None:
+    labels[data.llm.run_id] = data.llm.label
+
+
 def card_name(run_id: int) -> str:
-    return f"model_card_run{run_id}_{data.run(run_id).run.model_id}_{report_lang}.md"
+    model_id = data.run(run_id).run.model_id if run_id in {r.run_id for r in data.runs} else "llm"
+    return f"model_card_run{run_id}_{model_id}_{report_lang}.md"
 
 
 # ------------------------------------------------------------------ HTML report
@@ -93,8 +100,8 @@ with st.container(border=True):
     def cards_zip() -> bytes:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-            for r in data.runs:
-                zf.writestr(card_name(r.run_id), cards[r.run_id].encode("utf-8"))
+            for run_id in labels:
+                zf.writestr(card_name(run_id), cards[run_id].encode("utf-8"))
         return buffer.getvalue()
 
     st.download_button(
@@ -106,7 +113,6 @@ with st.container(border=True):
         key="report.dl_cards",
         on_click="ignore",
     )
-    labels = {r.run_id: r.label for r in data.runs}
     run_id = st.selectbox(
         t("report_page.card_pick"), list(labels), format_func=labels.get, key="report.card_run"
     )

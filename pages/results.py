@@ -1,4 +1,6 @@
-"""Results: leaderboard with confidence intervals, paired comparison, per-model details, errors."""
+"""Results: leaderboard with confidence intervals (the measured LLM on its sample beside the small
+models), paired comparison, the LLM and the small models on the same texts, per-model details,
+errors."""
 
 from __future__ import annotations
 
@@ -7,17 +9,19 @@ import streamlit as st
 from slm_core.errors import SlmError
 from slm_core.feedback import feedback_stats
 from slm_core.i18n import format_number
-from slm_core.llm import model_runs
+from slm_core.llm import llm_runs, model_runs
 from ui.charts import history_figure
 from ui.results_sections import (
     calibration_tab,
     confusion_tab,
     curves_tab,
+    llm_same_texts,
     show_comparison,
     threshold_tab,
 )
 from ui.results_widgets import (
     cached_evaluation,
+    cached_measurement,
     feedback_line,
     leaderboard_frame,
     per_class_frame,
@@ -40,7 +44,15 @@ st.caption(t("results.intro"))
 dataset = require_dataset()
 
 store = get_store()
-runs = model_runs(store.list_runs(dataset_id=dataset.id, statuses=("succeeded",)))
+finished = store.list_runs(dataset_id=dataset.id, statuses=("succeeded",))
+runs = model_runs(finished)
+# The hosted LLM's measurements, newest first: on their own sample of the test split.
+measured = {}
+for run in llm_runs(finished):
+    try:
+        measured[run.id] = cached_measurement(run.id, run_version(run))
+    except SlmError as exc:
+        st.warning(t("results.failed", id=run.id, error=error_text(exc)), icon=":material/warning:")
 evaluations = {}
 for run in runs:
     try:
@@ -49,8 +61,8 @@ for run in runs:
         st.warning(t("results.failed", id=run.id, error=error_text(exc)), icon=":material/warning:")
 runs = require_runs(dataset, t("results.no_runs"), runs=[r for r in runs if r.id in evaluations])
 
-labels = {r.id: run_name(r) for r in runs}
-by_id = {r.id: r for r in runs}
+labels = {r.id: run_name(r) for r in runs} | {i: m.label for i, m in measured.items()}
+by_id = {r.id: r for r in finished if r.id in evaluations or r.id in measured}
 first = evaluations[runs[0].id]
 st.markdown(
     t(
@@ -65,15 +77,26 @@ stats = feedback_stats(store, dataset.id)
 # ------------------------------------------------------------------------- leaderboard
 st.subheader(t("results.leaderboard"), help=t("results.leaderboard_help"))
 ranked = sorted(runs, key=lambda r: (-evaluations[r.id].accuracy, r.id))
-board = leaderboard_frame(ranked, evaluations, stats)
+board = leaderboard_frame(ranked, evaluations, stats, list(measured.values()))
 st.dataframe(style_leaderboard(board), hide_index=True, key="results_leaderboard")
 st.caption(t("results.majority_note", rate=f"{first.majority_rate:.1%}"))
+for m in measured.values():  # the small models answered every test text, the LLM a sample
+    st.caption(
+        t(
+            "results.llm_sample_note",
+            llm=m.label,
+            n=format_number(m.n, lang()),
+            test=format_number(m.test_size, lang()),
+            small=format_number(first.n, lang()),
+        )
+    )
 
 
 # ------------------------------------------------------------------ paired comparison
-if len(runs) > 1:
+if len(runs) + len(measured) > 1:
     st.subheader(t("results.compare"), help=t("results.compare_help"))
-    ids = [r.id for r in ranked]  # best first: the default question is "best vs runner-up"
+    # Best first: the default question is "best vs runner-up"; the LLM runs last.
+    ids = [r.id for r in ranked] + list(measured)
     left, right = st.columns(2)
     a_id = left.selectbox(
         t("results.model_a"), ids, index=0, format_func=labels.get, key="results_model_a"
@@ -87,8 +110,14 @@ if len(runs) > 1:
         show_comparison(a_id, b_id, by_id, labels)
 
 
+# ------------------------------------------------------- the LLM on the same texts
+if measured:
+    llm_same_texts(measured, by_id, runs, labels)
+
+
 # ------------------------------------------------------------------------ per model
 st.subheader(t("results.details"))
+# Small models only: an LLM answer has no probabilities, so no curves or calibration.
 run_id = st.selectbox(
     t("results.pick_run"), [r.id for r in ranked], format_func=labels.get, key="results_run"
 )

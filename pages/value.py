@@ -8,7 +8,7 @@ import streamlit as st
 
 from slm_core.report.value_charts import cost_volume_figure, profit_figure, radar_figure
 from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, scenario_name
-from slm_core.value.text import sensitivity_text
+from slm_core.value.text import llm_notes_text, option_label, sensitivity_text
 from ui.decision import compare_key, decision_box, value_report
 from ui.state import get_store, lang, require_dataset, require_runs, t
 from ui.value_editor import assumptions_editor, run_controls
@@ -29,6 +29,7 @@ from ui.value_frames import (
     transparency_frame,
     wide_columns,
 )
+from ui.value_llm import assumed_warning, llm_box, replaced_fields
 from ui.value_scenario import base_assumptions, edited_assumptions, scenario_bar, scenario_choices
 from ui.widgets import table_height
 
@@ -47,7 +48,7 @@ st.caption(t("value.intro"))
 def editor(expanded: bool) -> None:
     with st.expander(t("value.assumptions"), expanded=expanded, icon=":material/tune:"):
         scenario_bar(store, dataset.id, a)
-        assumptions_editor(a, report.inputs.classes, report.inputs.prior)
+        assumptions_editor(a, report.inputs.classes, report.inputs.prior, replaced_fields(report))
 
 
 # Without runs the decision box above says so; the scenario can still be edited.
@@ -56,10 +57,7 @@ require_runs(dataset, None, runs=report.inputs.runs, before_stop=lambda: editor(
 # ---------------------------------------------------------------- warnings
 if a.currency != "USD":
     st.caption(t("value.fx_caption", fx=f"{a.fx_rate:g}", cur=a.currency))
-if a.is_user_value("llm_accuracy"):
-    st.caption(t("value.llm_caption", acc=f"{a.llm_accuracy:.0%}"))
-else:
-    st.warning(t("value.llm_warning", acc=f"{a.llm_accuracy:.0%}"), icon=":material/help:")
+assumed_warning(report)  # the LLM's figures are assumed until it is measured on this data
 guessing = not_guessing_labels(report)
 if guessing:
     st.warning(t("value.guessing_warning", models=", ".join(guessing)), icon=":material/casino:")
@@ -76,6 +74,7 @@ st.dataframe(
     column_config=wide_columns(text, text.columns[0]),  # manual: sentences
     key="value_options",
 )
+llm_box(report)  # what the LLM column (and the cascade) rests on: measured or assumed
 
 # ------------------------------------------------------------------ charts
 volume_chart = cost_volume_figure(report, lang())
@@ -128,6 +127,11 @@ with tab_business:
             st.json(
                 {"business": o.business.details, "serving": o.serving.to_dict()}, expanded=False
             )
+    for o in report.options:
+        if o.kind in ("api", "cascade"):
+            with st.expander(f"{t('value.details')}: {option_label(o, lang())}"):
+                st.caption(llm_notes_text(o, lang()))
+                st.json({"business": o.business.details}, expanded=False)
 
 with tab_social:
     st.markdown(f"**{t('value.social_title')}**")
@@ -166,7 +170,7 @@ with tab_compare:
 with tab_sources:
     st.markdown(f"**{t('value.sources_title')}**")
     st.caption(t("value.sources_caption", name=scenario_name(a.name, lang())))
-    sources = sources_frame(a)
+    sources = sources_frame(a, replaced_fields(report))
     st.dataframe(
         sources,
         width="stretch",

@@ -3,11 +3,13 @@
 Two parts:
 
 - **What the Cost page states** (:func:`mode_costs`, :func:`compare_money`, :func:`money_text`,
-  :func:`running_energy`, :func:`training_energy`): every small model's yearly cost and cost per
-  1M predictions in every serving mode at the scenario's volume, against the hosted API, and the
-  yearly energy and CO2e of the options as the decision serves them. Nothing is re-derived here:
-  money and energy come from :mod:`slm_core.value.serving` (the same figures the decision uses),
-  CO2e is kWh × the scenario's grid intensity (the one table, ``GRID_INTENSITY``).
+  :func:`running_energy`, :func:`training_energy`, :func:`measured_llm_cost`): every small
+  model's yearly cost and cost per 1M predictions in every serving mode at the scenario's
+  volume, against the hosted API (measured on the user's texts once the LLM has been measured),
+  and the yearly energy and CO2e of the options as the decision serves them. Nothing is
+  re-derived here: money and energy come from :mod:`slm_core.value.serving` (the same figures
+  the decision uses), CO2e is kWh × the scenario's grid intensity (the one table,
+  ``GRID_INTENSITY``).
 - **CodeCarbon's power model** (:func:`cpu_watts_per_thread`, :func:`ram_watts`,
   :func:`inference_kwh_per_million`, :func:`training_kwh_estimate`), which the benchmark
   (:mod:`slm_core.runtime.bench`) stores with its measurements: CPU power = TDP from its table,
@@ -90,11 +92,32 @@ def mode_costs(report: ValueReport) -> list[ModeCost]:
     return out
 
 
+def api_option(report: ValueReport) -> Option | None:
+    """The value report's hosted-API option (None in a report without one)."""
+    return next((o for o in report.options if o.kind == "api"), None)
+
+
 def api_serving(report: ValueReport) -> ServingCost:
-    """The hosted API's yearly bill and energy at the scenario's volume (dataset text lengths)."""
+    """The hosted API's yearly bill and energy at the scenario's volume, as the decision takes
+    it: the value report's API option (measured tokens × stated prices once the LLM has been
+    measured on this dataset, else estimated from the dataset's text lengths)."""
+    option = api_option(report)
+    if option is not None and option.serving is not None:
+        return option.serving
+    return modelled_api_serving(report)
+
+
+def modelled_api_serving(report: ValueReport) -> ServingCost:
+    """The scenario's estimate of the API's bill from the dataset's text lengths and its token
+    prices, whether or not the LLM was measured (what the measurement is compared with)."""
     from slm_core.value.serving import api_cost
 
     return api_cost(report.inputs.lengths, report.assumptions)
+
+
+def api_measured(report: ValueReport) -> bool:
+    """Whether the API's bill in the value report rests on a measurement of the LLM."""
+    return api_serving(report).details.get("measurement_run_id") is not None
 
 
 @dataclass(frozen=True)
@@ -135,10 +158,12 @@ def compare_money(report: ValueReport) -> MoneyComparison:
             priced.append(o)
         else:
             unservable.append(o.label)
+    option = api_option(report)
+    api_name = option.label if option is not None and api_measured(report) else a.llm_name
     empty = MoneyComparison(
         a.annual_volume,
         a.currency,
-        a.llm_name,
+        api_name,
         None,
         None,
         api,
@@ -161,7 +186,7 @@ def compare_money(report: ValueReport) -> MoneyComparison:
     return MoneyComparison(
         a.annual_volume,
         a.currency,
-        a.llm_name,
+        api_name,
         best,
         best.serving,
         api,
@@ -213,6 +238,79 @@ def money_text(c: MoneyComparison, lang: str = "en") -> str:
     if c.estimated:
         text += " " + t("cost.money.estimated", lang)
     return text
+
+
+# ----------------------------------------------------------- the hosted LLM, measured
+
+
+@dataclass(frozen=True)
+class MeasuredLLMCost:
+    """What the hosted LLM cost per text when it answered the user's own texts, scaled to 1M
+    texts and to the scenario's yearly volume.
+
+    Tokens are those the API reported (``kind`` 'measured'); a server that reports no usage
+    leaves the client's estimate, and the figure is 'modelled'. Prices are the ones stated for
+    the measurement (USD per 1M tokens); ``per_million`` and ``yearly_cost`` are in the
+    scenario's currency (× its exchange rate).
+    """
+
+    run_id: int
+    label: str  # "LLM · <model>"
+    model: str
+    n_texts: int
+    input_tokens_per_text: float
+    output_tokens_per_text: float
+    input_price_per_m: float
+    output_price_per_m: float
+    price_source: str
+    price_date: str
+    usd_per_million: float
+    per_million: float
+    yearly_cost: float
+    currency: str
+    volume: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    kind: str
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+LLM_COST_METHOD = (
+    "tokens per text = the API's reported usage summed over the answered sample ÷ texts; "
+    "USD per 1M texts = (input tokens per text × input price + output tokens per text × output "
+    "price) at the stated USD per 1M tokens; × the scenario's exchange rate; yearly = per 1M × "
+    "volume ÷ 1M; latency = wall time of each answering call (network included)"
+)
+
+
+def measured_llm_cost(m, a) -> MeasuredLLMCost:
+    """The money figures of an :class:`~slm_core.llm.measurement.LLMMeasurement` under the
+    scenario ``a`` (its currency and yearly volume)."""
+    per_million = a.usd(m.usd_per_million)
+    return MeasuredLLMCost(
+        run_id=m.run_id,
+        label=m.label,
+        model=m.model,
+        n_texts=m.n,
+        input_tokens_per_text=m.input_tokens_per_text,
+        output_tokens_per_text=m.output_tokens_per_text,
+        input_price_per_m=float(m.endpoint.input_price_per_m),
+        output_price_per_m=float(m.endpoint.output_price_per_m),
+        price_source=m.endpoint.price_source,
+        price_date=m.endpoint.price_date,
+        usd_per_million=m.usd_per_million,
+        per_million=per_million,
+        yearly_cost=per_million * float(a.annual_volume) / PER_MILLION,
+        currency=a.currency,
+        volume=float(a.annual_volume),
+        latency_p50_ms=m.latency_p50_ms,
+        latency_p95_ms=m.latency_p95_ms,
+        kind="measured" if m.usage_reported else "modelled",
+        method=LLM_COST_METHOD,
+    )
 
 
 # ------------------------------------------------------------------- energy and CO2e

@@ -28,7 +28,7 @@ from ui.decision import CURRENT_KEY
 TIMEOUT = 180
 ROUTER = """
 import streamlit as st
-PAGES = ["pages/cost.py", "pages/value.py", "pages/train.py", "pages/data.py"]
+PAGES = ["pages/cost.py", "pages/value.py", "pages/train.py", "pages/data.py", "pages/llm.py"]
 st.navigation([st.Page(p, default=(p == "pages/cost.py")) for p in PAGES]).run()
 """
 MONEY = "Per 1M predictions (USD)"

@@ -1,4 +1,5 @@
-"""Sections of the Cost page: the scenario, the measuring panel, speed and size, money, energy."""
+"""Sections of the Cost page: the scenario, the measuring panel, speed and size, money, the
+hosted LLM as measured, energy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import streamlit as st
 
 from slm_core import cost
 from slm_core.errors import SlmError
-from slm_core.i18n import format_number
+from slm_core.i18n import format_money, format_number
 from slm_core.report.value_charts import cost_volume_figure
 from slm_core.runtime import BenchReport, SettingMeasure, background_job, start_background
 from slm_core.value.assumptions import Assumptions
@@ -21,7 +22,9 @@ from ui.cost_widgets import (
     energy_frame,
     energy_rule,
     forms_frame,
+    kind_text,
     latency_frame,
+    llm_cost_frame,
     money_frame,
     money_notes,
     number_columns,
@@ -196,8 +199,9 @@ def scenario_summary(a: Assumptions) -> None:
 # --------------------------------------------------------------------------- money
 
 
-def money_section(report) -> None:
-    """Every measured model in every serving mode against the API, the sentence, the chart."""
+def money_section(report, llm: cost.MeasuredLLMCost | None = None) -> None:
+    """Every measured model in every serving mode against the API (as measured on this
+    dataset once ``llm`` is), the sentence, the chart."""
     a = report.assumptions
     st.subheader(t("cost.money.title"))
     section_head(
@@ -231,11 +235,68 @@ def money_section(report) -> None:
     )
     for note in money_notes(money):
         st.caption(note)
-    st.caption(api_rule(report))
+    st.caption(api_rule(report, llm))
     figure = cost_volume_figure(report, lang())
     if figure is not None:
         st.plotly_chart(figure, key="cost_volume_chart")
         st.caption(t("cost.money.chart_caption"))
+
+
+# ------------------------------------------------------------ the hosted LLM, measured
+
+
+def llm_section(report, llm: cost.MeasuredLLMCost | None) -> None:
+    """What the hosted LLM cost per text when it answered this dataset's own texts: money per
+    1M texts, tokens, the stated prices and latency, each with its kind; or where to measure."""
+    st.subheader(t("cost.llm.title"))
+    if llm is None:
+        st.info(t("cost.llm.none"), icon=":material/smart_toy:")
+        page_link("llm", label=t("cost.llm.open"))
+        return
+    a = report.assumptions
+    section_head(
+        None,
+        ("llm_measured",),
+        caption=t("cost.llm.caption", llm=llm.label, n=format_number(llm.n_texts, lang())),
+    )
+    cur = a.currency
+    cols = st.columns(4)
+    cols[0].metric(
+        t("cost.llm.per_million"),
+        format_money(llm.per_million, cur, lang(), 2),
+        help=t("cost.llm.per_million_help", usd=f"{llm.usd_per_million:,.4g}"),
+    )
+    cols[1].metric(
+        t("cost.llm.tokens"),
+        f"{llm.input_tokens_per_text:,.0f} / {llm.output_tokens_per_text:,.1f}",
+    )
+    p50, p95 = llm.latency_p50_ms, llm.latency_p95_ms
+    cols[2].metric(
+        t("cost.llm.latency"),
+        "–" if p50 is None else f"{p50:,.0f} / {p95:,.0f}",
+    )
+    cols[3].metric(t("cost.col.kind"), kind_text(llm.kind))
+    frame = llm_cost_frame(llm)
+    value = t("cost.llm.col_value")
+    show_table(frame, {value: "%.4g"}, "cost_llm", widths={t("cost.llm.col_figure"): 220})
+    st.caption(
+        t(
+            "cost.llm.prices",
+            source=llm.price_source or t("cost.llm.no_source"),
+            date=llm.price_date or "–",
+        )
+    )
+    estimate = cost.modelled_api_serving(report)
+    if estimate.per_million is not None:
+        st.caption(
+            t(
+                "cost.llm.vs_estimate",
+                estimate=format_money(estimate.per_million, cur, lang(), 2),
+                name=a.llm_name,
+                measured=format_money(llm.per_million, cur, lang(), 2),
+            )
+        )
+    page_link("llm", label=t("cost.llm.again"), icon=":material/refresh:")
 
 
 # -------------------------------------------------------------------------- energy

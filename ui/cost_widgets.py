@@ -332,12 +332,19 @@ def money_frame(report) -> pd.DataFrame:
         )
     api = cost.api_serving(report)
     details = api.details
+    measured = cost.api_measured(report)
+    option = cost.api_option(report)
+    note = t(
+        "cost.money.api_note_measured" if measured else "cost.money.api_note",
+        tokens=f"{details['input_tokens_per_text']:,.0f}",
+        out=f"{details['output_tokens_per_text']:.3g}",
+    )
     rows.append(
         dict(
             zip(
                 columns,
                 (
-                    t("value.option.api", name=a.llm_name),
+                    option.label if measured else t("value.option.api", name=a.llm_name),
                     t("value.mode_short.api"),
                     t("cost.money.use.api"),
                     t("cost.na"),
@@ -345,11 +352,7 @@ def money_frame(report) -> pd.DataFrame:
                     api.yearly_cost,
                     api.per_million,
                     kind_text(api.kind),
-                    t(
-                        "cost.money.api_note",
-                        tokens=f"{details['input_tokens_per_text']:,.0f}",
-                        out=f"{details['output_tokens_per_text']:g}",
-                    ),
+                    note,
                 ),
                 strict=True,
             )
@@ -370,10 +373,23 @@ def money_notes(money: pd.DataFrame) -> list[str]:
     return [t("cost.money.note_line", rows=sep.join(r), note=n) for n, r in rows.items()]
 
 
-def api_rule(report) -> str:
-    """The API's price per text written out from the dataset's own text lengths."""
+def api_rule(report, llm: cost.MeasuredLLMCost | None = None) -> str:
+    """How the API's price per text is formed: measured tokens × stated prices once the LLM is
+    measured (``llm``), else written out from the dataset's own text lengths."""
     a = report.assumptions
-    api = cost.api_serving(report)
+    if llm is not None and cost.api_measured(report):
+        return t(
+            "cost.money.api_rule_measured",
+            llm=llm.label,
+            n=format_number(llm.n_texts, lang()),
+            tokens=f"{llm.input_tokens_per_text:,.1f}",
+            out=f"{llm.output_tokens_per_text:,.1f}",
+            in_price=f"{llm.input_price_per_m:g}",
+            out_price=f"{llm.output_price_per_m:g}",
+            fx=f"{a.fx_rate:g}",
+            cost=format_money(llm.per_million, a.currency, lang(), 2),
+        )
+    api = cost.modelled_api_serving(report)
     lengths = report.inputs.lengths
     return t(
         "cost.money.api_rule",
@@ -389,6 +405,53 @@ def api_rule(report) -> str:
         out_price=f"{a.llm_output_price_per_m:g}",
         fx=f"{a.fx_rate:g}",
         cost=format_money(api.per_million or 0.0, a.currency, lang(), 2),
+    )
+
+
+# ----------------------------------------------------------- the hosted LLM, measured
+
+
+def latest_llm_cost(store, dataset_id: str, a: Assumptions) -> cost.MeasuredLLMCost | None:
+    """The newest finished LLM measurement of the dataset priced under the scenario ``a``."""
+    from slm_core.errors import SlmError
+    from slm_core.llm import llm_runs
+    from ui.results_widgets import cached_measurement, run_version
+
+    for run in llm_runs(store.list_runs(dataset_id=dataset_id, statuses=("succeeded",))):
+        try:  # newest first; a measurement whose files are gone is skipped
+            return cost.measured_llm_cost(cached_measurement(run.id, run_version(run)), a)
+        except SlmError:
+            continue
+    return None
+
+
+def llm_cost_frame(llm: cost.MeasuredLLMCost) -> pd.DataFrame:
+    """Every figure of the measured LLM's cost and speed with its unit and kind."""
+    kind = kind_text(llm.kind)
+    measured, assumed = kind_text("measured"), kind_text("assumed")
+    cur = llm.currency
+    rows = [
+        ("usd_per_million", llm.usd_per_million, "USD", kind),
+        ("per_million", llm.per_million, cur, kind),
+        ("yearly", llm.yearly_cost, t("cost.llm.unit_yearly", cur=cur), kind),
+        ("tokens_in", llm.input_tokens_per_text, t("cost.llm.unit_tokens"), kind),
+        ("tokens_out", llm.output_tokens_per_text, t("cost.llm.unit_tokens"), kind),
+        ("price_in", llm.input_price_per_m, t("cost.llm.unit_price"), assumed),
+        ("price_out", llm.output_price_per_m, t("cost.llm.unit_price"), assumed),
+        ("latency_p50", llm.latency_p50_ms, "ms", measured),
+        ("latency_p95", llm.latency_p95_ms, "ms", measured),
+        ("texts", llm.n_texts, t("cost.llm.unit_texts"), measured),
+    ]
+    return pd.DataFrame(
+        [
+            {
+                t("cost.llm.col_figure"): t(f"cost.llm.row.{key}"),
+                t("cost.llm.col_value"): finite_or_none(value),
+                t("cost.llm.col_unit"): unit,
+                t("cost.col.kind"): kind_of,
+            }
+            for key, value, unit, kind_of in rows
+        ]
     )
 
 

@@ -83,7 +83,11 @@ def current_overrides() -> Overrides:
 
 
 def fingerprint(store, dataset_id: str) -> str:
-    """Changes when a run finishes or gets a benchmark, an evaluation, card text or feedback."""
+    """Changes when a run finishes or gets a benchmark, an evaluation, card text or feedback.
+
+    LLM measurements are runs of the dataset too, so a finished one changes it and the value
+    figures switch from the assumed LLM to the measured one.
+    """
     from slm_core.report.model_card import read_card_text
 
     runs = store.list_runs(dataset_id=dataset_id, statuses=("succeeded",))

@@ -36,6 +36,8 @@ PAGES: list[PageEntry] = [
     _page("data", ":material/table:"),
     _page("train", ":material/model_training:"),
     _page("results", ":material/leaderboard:"),
+    # Its title lives with the page's own strings (llm_page.toml), not in core.toml's [nav].
+    PageEntry("pages/llm.py", "llm_page.nav_title", ":material/smart_toy:"),
     _page("playground", ":material/science:"),
     _page("cost", ":material/payments:"),
     _page("value", ":material/balance:"),

@@ -71,11 +71,15 @@ def report_data():
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_cards(_data, key: str, report_lang: str) -> dict[int, str]:
-    """Markdown model cards; their structured fields are stored once per change (``key``)."""
+    """Markdown model cards, the measured LLM's last; their structured fields are stored once
+    per change (``key``)."""
+    from slm_core.report.llm_card import llm_cards
     from slm_core.report.model_card import model_card_markdown, model_cards
 
     cards = model_cards(get_store(), _data, save=True)
-    return {run_id: model_card_markdown(card, report_lang) for run_id, card in cards.items()}
+    out = {run_id: model_card_markdown(card, report_lang) for run_id, card in cards.items()}
+    out.update(llm_cards(get_store(), _data, report_lang, save=True))
+    return out
 
 
 def table_frame(table: Table, currency: str = "USD") -> pd.DataFrame:

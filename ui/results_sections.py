@@ -9,20 +9,39 @@ import streamlit as st
 
 from slm_core.errors import SlmError
 from slm_core.evaluate import roc_auc_note
+from slm_core.i18n import format_number
+from slm_core.llm import is_llm_run
 from slm_core.mcnemar import mcnemar, mcnemar_verdict, paired_predictions
 from slm_core.report.charts import confusion_figure
 from ui.results_charts import coverage_figure, pr_figure, reliability_figure, roc_figure
-from ui.results_widgets import cached_test_predictions, errors_frame, run_version
+from ui.results_widgets import (
+    cached_measurement,
+    cached_sample_comparisons,
+    cached_test_predictions,
+    errors_frame,
+    format_ci_pct,
+    run_version,
+    same_texts_frame,
+)
 from ui.state import error_text, lang, t
+
+
+def _answers(run):
+    """A run's test answers: a small model's stored predictions, or an LLM measurement (its
+    sample's texts, truth and labels), both with ``texts``, ``y_true`` and ``y_pred``."""
+    if is_llm_run(run):
+        return cached_measurement(run.id, run_version(run))
+    return cached_test_predictions(run.id, run_version(run))
 
 
 def show_comparison(
     a_id: int, b_id: int, by_id: Mapping[int, Any], labels: Mapping[int, str]
 ) -> None:
-    """McNemar's test between two runs on their shared test texts, with a plain verdict."""
+    """McNemar's test between two runs on their shared test texts, with a plain verdict (an
+    LLM measurement is paired on the sampled texts it answered)."""
     try:
-        preds_a = cached_test_predictions(a_id, run_version(by_id[a_id]))
-        preds_b = cached_test_predictions(b_id, run_version(by_id[b_id]))
+        preds_a = _answers(by_id[a_id])
+        preds_b = _answers(by_id[b_id])
     except SlmError as exc:  # e.g. the run's files were deleted by hand
         st.warning(error_text(exc), icon=":material/warning:")
         return
@@ -30,7 +49,9 @@ def show_comparison(
     if not y:
         st.warning(t("results.no_overlap"))
         return
-    if len(y) < len(preds_a.texts):
+    if is_llm_run(by_id[a_id]) or is_llm_run(by_id[b_id]):
+        st.caption(t("results.llm_paired", n=format_number(len(y), lang())))
+    elif len(y) < len(preds_a.texts):
         st.caption(t("results.different_tests", n=f"{len(y):,}"))
     test = mcnemar(y, pa, pb)
     verdict = mcnemar_verdict(test, labels[a_id], labels[b_id], lang())
@@ -40,6 +61,68 @@ def show_comparison(
     cols[1].metric(labels[b_id], f"{test.accuracy_b:.1%}")
     cols[2].metric(t("results.only_a"), f"{test.only_a:,}")
     cols[3].metric(t("results.only_b"), f"{test.only_b:,}")
+
+
+def llm_same_texts(measured: Mapping[int, Any], by_id: Mapping[int, Any], runs, labels) -> None:
+    """The LLM and each small model on the very texts the LLM answered: accuracies with their
+    intervals, McNemar's verdict, and the answers that could not count.
+
+    ``measured``: run id -> LLMMeasurement, newest first; ``by_id``: run id -> run record.
+    """
+    st.subheader(t("results.llm_title"), help=t("results.llm_help"))
+    ids = list(measured)
+    llm_id = ids[0]
+    if len(ids) > 1:  # any finished measurement can be looked at; the newest first
+        llm_id = st.selectbox(
+            t("results.llm_pick"), ids, format_func=labels.get, key="results_llm_run"
+        )
+    m = measured[llm_id]
+    st.markdown(
+        t(
+            "results.llm_line",
+            llm=m.label,
+            n=format_number(m.n, lang()),
+            test=format_number(m.test_size, lang()),
+            acc=f"{m.accuracy:.1%}",
+            ci=format_ci_pct(m.accuracy_ci),
+        )
+    )
+    if m.stopped == "budget":
+        st.warning(t("results.llm_budget", n=m.n, planned=m.n_planned), icon=":material/savings:")
+    try:
+        comparisons = cached_sample_comparisons(
+            llm_id, run_version(by_id[llm_id]), tuple((r.id, run_version(r)) for r in runs)
+        )
+    except SlmError as exc:
+        st.warning(error_text(exc), icon=":material/warning:")
+        return
+    frame = same_texts_frame(m, comparisons, labels)
+    if frame.empty:
+        st.info(t("results.llm_no_overlap"))
+    else:
+        pct = st.column_config.NumberColumn(format="percent")
+        st.dataframe(
+            frame,
+            hide_index=True,
+            key=f"results_llm_same_{m.run_id}",
+            column_config={
+                t("results.llm_col_small"): pct,
+                t("results.llm_col_llm", llm=m.label): pct,
+                t("results.llm_col_p"): st.column_config.NumberColumn(format="%.3g"),
+                t("results.llm_col_verdict"): st.column_config.TextColumn(width="large"),
+            },
+        )
+    missing = max((c.missing for c in comparisons), default=0)
+    if missing:
+        st.caption(t("results.llm_missing", n=missing))
+    st.caption(
+        t(
+            "results.llm_unparseable",
+            unparseable=m.unparseable,
+            failed=m.failed_calls,
+            n=format_number(m.n, lang()),
+        )
+    )
 
 
 def show_errors(preds, true_label: str, pred_label: str) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from slm_core.value.inputs import run_label
-from ui.state import get_store, t
+from ui.state import get_store, lang, t
 
 # Columns where higher is better / lower is better, by catalogue key.
 HIGHER_BETTER = (
@@ -70,6 +70,25 @@ def load_run_model(run_id: int, version: str):
     return model
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_measurement(run_id: int, version: str):
+    """An LLM measurement's figures (``LLMMeasurement``), read once per finished version."""
+    from slm_core.llm.measurement import load_measurement
+
+    return load_measurement(get_store(), run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_sample_comparisons(llm_id: int, llm_version: str, runs: tuple[tuple[int, str], ...]):
+    """Every small model of ``runs`` ((run id, version) pairs) scored on the LLM's sample,
+    paired with it (``SampleComparison`` each)."""
+    from slm_core.llm.measurement import compare_runs_on_sample
+
+    store = get_store()
+    m = cached_measurement(llm_id, llm_version)
+    return compare_runs_on_sample(store, m, [store.get_run(run_id) for run_id, _ in runs])
+
+
 def format_ci(ci: Sequence[float]) -> str:
     lo, hi = ci
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -77,9 +96,29 @@ def format_ci(ci: Sequence[float]) -> str:
     return f"{lo:.3f} – {hi:.3f}"
 
 
-def leaderboard_frame(runs, evaluations: Mapping[int, object], stats: Mapping[int, object]):
-    """One row per evaluated run with every headline metric (numbers stay numeric to sort)."""
+def format_ci_pct(ci: Sequence[float]) -> str:
+    """'82.2% – 91.5%' (as the verdicts and the LLM's sentences write an interval)."""
+    lo, hi = ci
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "–"
+    return f"{lo:.1%} – {hi:.1%}"
+
+
+def leaderboard_frame(
+    runs,
+    evaluations: Mapping[int, object],
+    stats: Mapping[int, object],
+    measurements: Sequence = (),
+):
+    """One row per evaluated run with every headline metric (numbers stay numeric to sort),
+    then one per LLM measurement, all ranked by accuracy.
+
+    An LLM row holds what was measured on its sample (``Test texts`` says how many); what does
+    not apply to an API — calibration, training time, size — stays empty.
+    """
     rows = []
+    for m in measurements:
+        rows.append(_llm_row(m))
     for run in runs:
         ev = evaluations.get(run.id)
         if ev is None:
@@ -93,6 +132,7 @@ def leaderboard_frame(runs, evaluations: Mapping[int, object], stats: Mapping[in
                 t("results.col_preset"): t("preset." + run.preset) if run.preset else "",
                 t("results.col_accuracy"): ev.accuracy,
                 t("results.col_accuracy_ci"): format_ci(ev.accuracy_ci),
+                t("results.col_n"): ev.n,
                 t("results.col_balanced"): ev.balanced_accuracy,
                 t("results.col_macro_p"): ev.macro_precision,
                 t("results.col_macro_r"): ev.macro_recall,
@@ -108,6 +148,68 @@ def leaderboard_frame(runs, evaluations: Mapping[int, object], stats: Mapping[in
                 t("results.col_share_right"): fb.share_right if fb else None,
             }
         )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    # Best first, as the paired comparison's default; ties by run id.
+    order = frame.sort_values(
+        [t("results.col_accuracy"), t("results.col_run")], ascending=[False, True], kind="stable"
+    )
+    return order.reset_index(drop=True)
+
+
+def _llm_row(m) -> dict:
+    """An LLM measurement as a leaderboard row, with its metrics over the labels on its sample."""
+    from slm_core.llm.measurement import sample_scores
+
+    scores = sample_scores(m)
+    return {
+        t("results.col_run"): m.run_id,
+        t("results.col_model"): m.label,
+        t("results.col_preset"): "",
+        t("results.col_accuracy"): m.accuracy,
+        t("results.col_accuracy_ci"): format_ci(m.accuracy_ci),
+        t("results.col_n"): m.n,
+        t("results.col_balanced"): scores["balanced_accuracy"],
+        t("results.col_macro_p"): None,
+        t("results.col_macro_r"): None,
+        t("results.col_macro_f1"): scores["macro_f1"],
+        t("results.col_macro_f1_ci"): "",
+        t("results.col_weighted_p"): None,
+        t("results.col_weighted_r"): None,
+        t("results.col_weighted_f1"): scores["weighted_f1"],
+        t("results.col_ece"): None,
+        t("results.col_train_s"): None,
+        t("results.col_size_mb"): None,
+        t("results.col_rated"): None,
+        t("results.col_share_right"): None,
+    }
+
+
+def same_texts_frame(m, comparisons: Sequence, labels: Mapping[int, str]) -> pd.DataFrame:
+    """Each small model and the LLM on the texts both answered: accuracies with their Wilson
+    intervals, the texts only one got right, and McNemar's verdict in a sentence."""
+    from slm_core.mcnemar import mcnemar_verdict
+
+    rows = []
+    for c in comparisons:
+        if not c.n:  # no sampled text in this run's test split: nothing to pair
+            continue
+        name = labels.get(c.run_id, run_label(c.run_id, c.model_id))
+        rows.append(
+            {
+                t("results.col_model"): name,
+                t("results.llm_col_n"): c.n,
+                t("results.llm_col_small"): c.accuracy,
+                t("results.llm_col_small_ci"): format_ci(c.accuracy_ci),
+                t("results.llm_col_llm", llm=m.label): c.llm_accuracy,
+                t("results.llm_col_llm_ci"): format_ci(c.llm_accuracy_ci),
+                t("results.llm_col_only_small"): c.test.only_a,
+                t("results.llm_col_only_llm"): c.test.only_b,
+                t("results.llm_col_p"): c.test.p_value,
+                t("results.llm_col_verdict"): mcnemar_verdict(c.test, name, m.label, lang()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -120,6 +222,8 @@ def style_leaderboard(frame: pd.DataFrame):
     styler = styler.format(
         "{:.2f}", subset=[t("results.col_train_s"), t("results.col_size_mb")], na_rep="–"
     )
+    counts = [t(k) for k in ("results.col_n", "results.col_rated") if t(k) in frame.columns]
+    styler = styler.format("{:,.0f}", subset=counts, na_rep="–")
     if len(frame) > 1:
         styler = styler.highlight_max(subset=higher, props=BEST_STYLE)
         styler = styler.highlight_min(subset=lower, props=BEST_STYLE)

@@ -3,7 +3,7 @@ choices (a confidence threshold, a serving mode) that ``ui.decision.value_report
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -193,12 +193,19 @@ def _weights(prefix: str, dims: Sequence[str], title: str) -> None:
         )
 
 
-def assumptions_editor(a: Assumptions, classes: Sequence[str], prior: Sequence[float]) -> None:
+def assumptions_editor(
+    a: Assumptions,
+    classes: Sequence[str],
+    prior: Sequence[float],
+    replaced: Mapping[str, str] | None = None,
+) -> None:
     """Every assumption as a widget, in one tab per ``FIELD_GROUPS`` group.
 
     The widgets hold the state that ``ui.value_scenario.edited_assumptions`` reads (``a`` is
-    that scenario, for units, labels and sources).
+    that scenario, for units, labels and sources). ``replaced`` maps fields a measurement
+    replaces to the note shown under their widget (they stay editable, but are not used).
     """
+    replaced = replaced or {}
     st.caption(t("value.assumptions_help"))
     tabs = st.tabs([t(f"value.group.{g}") for g in FIELD_GROUPS])
     for tab, (group, names) in zip(tabs, FIELD_GROUPS.items(), strict=True):
@@ -207,6 +214,8 @@ def assumptions_editor(a: Assumptions, classes: Sequence[str], prior: Sequence[f
             shown = [n for n in names if n not in POSITIVE_ONLY or a.positive_class]
             for i, name in enumerate(shown):
                 _field_widget(a, name, cols[i % 3], classes)
+                if name in replaced:  # a caption, not a changed label: the widget keeps its state
+                    cols[i % 3].caption(replaced[name])
             if group == "errors" and not a.positive_class:
                 st.caption(t("value.fp_fn_unused"))
             if group == "errors" and a.payoff_mode == "matrix" and classes:

@@ -507,8 +507,10 @@ def sources_columns() -> dict:
     }
 
 
-def sources_frame(a: Assumptions) -> pd.DataFrame:
-    """Every assumption with its value, unit, kind of source, source, date and note."""
+def sources_frame(a: Assumptions, replaced: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every assumption with its value, unit, kind of source, source, date and note
+    (``replaced``: fields a measurement replaces, with the note saying so)."""
+    replaced = replaced or {}
     names = [f for g in FIELD_GROUPS.values() for f in g] + ["business_weights", "social_weights"]
     if a.payoff_mode == "matrix":
         names.append("payoff_matrix")
@@ -519,7 +521,11 @@ def sources_frame(a: Assumptions) -> pd.DataFrame:
         rows.append(
             {
                 t("value.col_field"): t(f"value.field.{name}"),
-                t("value.col_value"): _shown_value(a, name),
+                t("value.col_value"): (
+                    t("value.with_note", text=_shown_value(a, name), note=replaced[name])
+                    if name in replaced
+                    else _shown_value(a, name)
+                ),
                 t("value.col_unit"): a.unit(name, lang()),
                 t("value.col_kind"): t(f"value.kind.{source_kind(src)}"),
                 t("value.col_source"): shown.source,

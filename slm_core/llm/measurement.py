@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import f1_score
 
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.llm import LLM_MODEL_ID
@@ -25,7 +24,6 @@ from slm_core.llm.job import read_answers
 from slm_core.llm.plan import Plan
 from slm_core.llm.prompt import PromptSpec, build_messages, render_messages
 from slm_core.mcnemar import McNemarResult, mcnemar
-from slm_core.metrics import headline_metrics
 from slm_core.resample import wilson_interval
 
 # Stand-ins for "no label" in prediction lists; they never equal a real label, so they are wrong.
@@ -258,22 +256,64 @@ def load_measurement(store, run_id: int) -> LLMMeasurement:
     )
 
 
+def per_class_on_sample(labels, y_true, y_pred) -> list[dict[str, Any]]:
+    """Precision, recall and F1 of each label on the sample (an unparseable answer is no label:
+    it lowers its text's recall and no label's precision)."""
+    out = []
+    for label in labels:
+        support = sum(1 for y in y_true if y == label)
+        predicted = sum(1 for p in y_pred if p == label)
+        right = sum(1 for y, p in zip(y_true, y_pred, strict=True) if y == p == label)
+        precision = right / predicted if predicted else 0.0
+        recall = right / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out.append(
+            {
+                "label": label,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "support": support,
+                "predicted": predicted,
+            }
+        )
+    return out
+
+
+def sample_scores(m) -> dict[str, Any]:
+    """The headline metrics of a measurement over the dataset's labels only.
+
+    An unparseable answer or a failed call is no label: it is a miss for its text's label, never
+    a class of its own (which would drag macro-F1 down by a class the data does not have). Like
+    scikit-learn, a label counts in macro-F1 only where it occurs in the truth or the answers.
+    """
+    per_class = per_class_on_sample(m.labels, m.y_true, m.y_pred)
+    seen = [p for p in per_class if p["support"] or p["predicted"]]
+    supported = [p for p in per_class if p["support"]]
+    total = sum(p["support"] for p in per_class)
+    return {
+        "macro_f1": sum(p["f1"] for p in seen) / len(seen) if seen else None,
+        "balanced_accuracy": (
+            sum(p["recall"] for p in supported) / len(supported) if supported else None
+        ),
+        "weighted_f1": sum(p["f1"] * p["support"] for p in per_class) / total if total else None,
+        "per_class": per_class,
+    }
+
+
 def measurement_metrics(store, run_id: int, stopped: str | None = None) -> dict[str, Any]:
     """The metrics stored with a finished measurement: headline metrics on its sample + 'llm'."""
     m = load_measurement(store, run_id)
-    metrics: dict[str, Any] = headline_metrics(list(m.y_true), list(m.y_pred))
-    # The no-label stand-ins are not classes: macro-F1 averages over the real labels only, as
-    # for the small models (otherwise one unparseable answer adds a class scored 0).
-    seen = set(m.y_true) | set(m.y_pred)
-    metrics["macro_f1"] = float(
-        f1_score(
-            list(m.y_true),
-            list(m.y_pred),
-            labels=[x for x in m.labels if x in seen],
-            average="macro",
-            zero_division=0,
-        )
-    )
+    scores = sample_scores(m)
+    # The keys of slm_core.metrics.headline_metrics, over the real labels (see sample_scores).
+    metrics: dict[str, Any] = {
+        "accuracy": m.accuracy,
+        "balanced_accuracy": scores["balanced_accuracy"],
+        "macro_f1": scores["macro_f1"],
+        "weighted_f1": scores["weighted_f1"],
+        "majority_rate": m.majority_rate,
+        "n_test": m.n,
+    }
     summary = m.summary()
     summary["stopped"] = stopped
     metrics.update(

@@ -19,7 +19,11 @@ from slm_core.report.value_charts import LAYOUT, MARGIN, safe_label
 
 
 def accuracy_figure(data: ReportData, lang: str = "en") -> go.Figure:
-    """Test accuracy and macro-F1 per model with their 95% intervals (Wilson; BCa bootstrap)."""
+    """Test accuracy and macro-F1 per model with their 95% intervals (Wilson; BCa bootstrap).
+
+    A measured LLM gets its own bar, named with the size of the sample it answered (the small
+    models answered the whole test split), accuracy only, with its Wilson interval.
+    """
     ranked = sorted(data.runs, key=lambda r: (-r.evaluation.accuracy, r.run_id))
     labels = [r.label for r in ranked]
     fig = go.Figure()
@@ -40,6 +44,24 @@ def accuracy_figure(data: ReportData, lang: str = "en") -> go.Figure:
                     "symmetric": False,
                     "array": [max(0.0, h - v) for h, v in zip(highs, values, strict=True)],
                     "arrayminus": [max(0.0, v - lo) for lo, v in zip(lows, values, strict=True)],
+                },
+                hovertemplate="%{x}: %{y:.3f}<extra>%{fullData.name}</extra>",
+            )
+        )
+    if data.llm is not None:
+        m = data.llm.measurement
+        low, high = m.accuracy_ci
+        name = safe_label(t("report_chart.llm_bar", lang, llm=m.label, n=m.n))
+        fig.add_trace(
+            go.Bar(
+                x=[name],
+                y=[m.accuracy],
+                name=t("report_chart.llm_accuracy", lang),
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [max(0.0, high - m.accuracy)],
+                    "arrayminus": [max(0.0, m.accuracy - low)],
                 },
                 hovertemplate="%{x}: %{y:.3f}<extra>%{fullData.name}</extra>",
             )

@@ -2,7 +2,8 @@
 
 ``collect_report`` reads the dataset, every finished run's evaluation (with confidence
 intervals), its cost benchmark when the Cost page has measured one, per-group accuracy on the
-test split, and the value report (:class:`~slm_core.value.scorecard.ValueReport`: every option
+test split, the newest measurement of the hosted LLM (with the small models scored on its
+sample), and the value report (:class:`~slm_core.value.scorecard.ValueReport`: every option
 and the decision) under one set of assumptions. The HTML report, the model cards, the CSV/JSON
 export and the presentation page all render this one object, and the value report is the one
 the Value page shows, so they can never disagree.
@@ -20,6 +21,7 @@ from typing import Any
 from slm_core.errors import SlmError
 from slm_core.llm import model_runs
 from slm_core.numbers import finite_or_none
+from slm_core.report.llm_figures import LLMFigures, collect_llm
 from slm_core.runtime.bench import BENCH_KIND
 from slm_core.runtime.record import BenchReport, SettingMeasure
 from slm_core.value.assumptions import Assumptions
@@ -181,6 +183,7 @@ class ReportData:
     generated_at: datetime
     versions: dict[str, str] = field(default_factory=dict)
     skipped: tuple[tuple[int, str], ...] = ()
+    llm: LLMFigures | None = None  # the newest LLM measurement, on its sample
 
     def run(self, run_id: int) -> RunFigures:
         for r in self.runs:
@@ -222,6 +225,7 @@ class ReportData:
             "generated_at": self.generated_at.isoformat(),
             "versions": dict(self.versions),
             "skipped": [list(s) for s in self.skipped],
+            "llm": self.llm.to_dict() if self.llm is not None else None,
         }
 
 
@@ -258,6 +262,7 @@ def collect_report(
     )
     figures: list[RunFigures] = []
     skipped: list[tuple[int, str]] = []
+    predictions = []  # (run, its test predictions): the small models on the LLM's sample
     for run in runs:
         try:
             evaluation = evaluate_run(store, run.id)
@@ -265,6 +270,7 @@ def collect_report(
         except (SlmError, ValueError, OSError) as exc:
             skipped.append((run.id, str(exc)))
             continue
+        predictions.append((run, preds))
         bench = store.get_result(run.id, BENCH_KIND)
         figures.append(
             RunFigures(
@@ -292,4 +298,5 @@ def collect_report(
         generated_at=datetime.now(UTC),
         versions=package_versions(),
         skipped=tuple(skipped),
+        llm=collect_llm(store, dataset.id, predictions),
     )

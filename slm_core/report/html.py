@@ -4,7 +4,8 @@ One file: styles inline, plotly.js inlined once, every chart's data inline, no f
 scripts from anywhere else. A Content-Security-Policy meta tag tells the browser to refuse any
 network request, so even a library's built-in default URL (plotly.js has some for map tiles)
 could not be fetched. Every piece of text that came from a user — dataset, label, group and
-scenario names, notes, the model card's intended use — is HTML-escaped.
+scenario names, notes, the model card's intended use, the LLM's model name, endpoint and
+prompt — is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -265,6 +266,70 @@ def _leaderboard(c: _Ctx) -> Section | None:
     return ("leaderboard", c.tr("leaderboard"), body)
 
 
+def _llm_figures_html(c: _Ctx) -> str:
+    """The measurement's figures as a two-column table, each value in its own format."""
+    from slm_core.report.llm_tables import llm_fields
+
+    num = ' class="num"'
+    rows = "".join(
+        f"<tr><td>{esc(t(f'report_llm.{key}', c.lang))}</td>"
+        f"<td{'' if kind == 'text' else num}>{esc(format_cell(value, kind, c.lang))}</td></tr>"
+        for key, value, kind in llm_fields(c.data, c.lang)
+    )
+    head = "".join(f"<th>{esc(t(f'report_col.{k}', c.lang))}</th>" for k in ("field", "value"))
+    return (
+        f'<div class="scroll"><table data-table="llm"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+        f'<p class="note tnote">{esc(c.tables["llm"].note)}</p>'
+    )
+
+
+def _llm(c: _Ctx, cards: Mapping[int, str] | None) -> Section:
+    """The hosted LLM as measured on a sample of the test split: its figures, the small models
+    on the same texts, and the exact prompt (user text: escaped, shown as plain text)."""
+    f = c.data.llm
+    if f is None:
+        body = _callout(c.tr("llm_not_measured"), "info", data_llm="not-measured")
+        return ("llm", c.tr("llm"), body)
+    m = f.measurement
+    low, high = m.accuracy_ci
+    parts = [
+        _p(
+            c.tr(
+                "llm_intro",
+                llm=m.label,
+                url=m.endpoint.base_url,
+                n=format_number(m.n, c.lang),
+                test=format_number(m.test_size, c.lang),
+                accuracy=f"{m.accuracy:.1%}",
+                low=f"{low:.1%}",
+                high=f"{high:.1%}",
+            )
+        ),
+    ]
+    if m.stopped == "budget":
+        parts.append(
+            _callout(c.tr("llm_budget_stop", n=m.n, planned=m.n_planned), "warn", data_llm="budget")
+        )
+    parts.append(_llm_figures_html(c))
+    compare = c.tables["llm_compare"]
+    if compare.rows:
+        parts.append(f"<h3>{esc(compare.title)}</h3>")
+        parts.append(c.table("llm_compare"))
+    parts.append(
+        f"<h3>{esc(c.tr('llm_prompt'))}</h3>"
+        + _p(c.tr("llm_prompt_note", mode=c.tr(f"llm_mode_{m.prompt.mode}")), "note")
+        + f"<details open><summary>{esc(c.tr('llm_prompt_show'))}</summary>"
+        f'<pre data-llm="prompt">{esc(m.example_prompt)}</pre></details>'
+    )
+    if cards and f.run_id in cards:
+        parts.append(
+            f"<details><summary>{esc(c.tr('model_card'))}</summary>"
+            f"<pre>{esc(cards[f.run_id])}</pre></details>"
+        )
+    return ("llm", c.tr("llm"), "".join(parts))
+
+
 def _cost(c: _Ctx) -> Section | None:
     from slm_core.report.figure_tables import serving_source
 
@@ -436,6 +501,7 @@ def render_html(
         _summary(c),
         _dataset(c),
         _leaderboard(c),
+        _llm(c, cards),
         _cost(c),
         _scores(c),
         _business(c),
@@ -450,10 +516,12 @@ def render_html(
 
 def build_report_html(store, dataset_id: str, lang: str = "en", **collect_args) -> str:
     """Collect, store the model cards, and render the report of ``dataset_id``."""
+    from slm_core.report.llm_card import llm_cards
     from slm_core.report.model_card import model_card_markdown, model_cards
 
     data = collect_report(store, dataset_id, **collect_args)
     cards = {k: model_card_markdown(c, lang) for k, c in model_cards(store, data).items()}
+    cards.update(llm_cards(store, data, lang))
     return render_html(data, lang, cards=cards)
 
 

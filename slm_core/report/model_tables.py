@@ -90,6 +90,9 @@ def leaderboard_table(data: ReportData, lang: str) -> Table:
                 m.n_params,
             )
         )
+    if data.llm is not None:  # on its sample: n_test says how many texts
+        rows.append(llm_leaderboard_row(data, lang))
+        rows.sort(key=lambda row: (-(row[5] if row[5] is not None else -1.0), row[0]))
     columns = (
         *run_columns(lang),
         column("model_name", lang),
@@ -110,12 +113,43 @@ def leaderboard_table(data: ReportData, lang: str) -> Table:
         column("n_params", lang, "int"),
     )
     n_boot = data.runs[0].evaluation.n_boot if data.runs else 0
-    return titled(
-        "leaderboard",
-        lang,
-        columns,
-        tuple(rows),
-        note=t("report_table.leaderboard_note", lang, n_boot=n_boot),
+    note = t("report_table.leaderboard_note", lang, n_boot=n_boot)
+    if data.llm is not None:
+        m = data.llm.measurement
+        llm_note = t(
+            "report_table.leaderboard_llm_note", lang, llm=m.label, n=m.n, test=m.test_size
+        )
+        note += " " + llm_note
+    return titled("leaderboard", lang, columns, tuple(rows), note=note)
+
+
+def llm_leaderboard_row(data: ReportData, lang: str) -> tuple[Any, ...]:
+    """The LLM measurement as a leaderboard row: its sample size, accuracy with its Wilson
+    interval and macro-F1 on the sample; what does not apply to an API (calibration, size,
+    training time) stays empty."""
+    f = data.llm
+    m = f.measurement
+    low, high = m.accuracy_ci
+    metrics = f.sample_metrics
+    return (
+        m.run_id,
+        f.label,
+        t("report_html.llm_model_name", lang),
+        "",
+        m.n,
+        finite_or_none(m.accuracy),
+        finite_or_none(low),
+        finite_or_none(high),
+        finite_or_none(metrics.get("macro_f1")),
+        None,
+        None,
+        finite_or_none(metrics.get("balanced_accuracy")),
+        finite_or_none(metrics.get("weighted_f1")),
+        None,
+        finite_or_none(m.majority_rate),
+        None,
+        None,
+        None,
     )
 
 

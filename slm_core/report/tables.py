@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slm_core.report.collect import ReportData
 from slm_core.report.figure_tables import business_table, cost_table, social_table
+from slm_core.report.llm_tables import llm_compare_table, llm_table
 from slm_core.report.model_tables import (
     classes_table,
     confusion_table,
@@ -28,6 +29,8 @@ def build_tables(data: ReportData, lang: str = "en") -> dict[str, Table]:
         per_class_table,
         groups_table,
         confusion_table,
+        llm_table,
+        llm_compare_table,
         cost_table,
         scores_table,
         business_table,

@@ -75,10 +75,15 @@ def model_components(scores: SplitScores, p: Payoff, threshold: float) -> dict[s
 
 
 def api_components(
-    true_idx: np.ndarray, p: Payoff, a: Assumptions, price: float
+    true_idx: np.ndarray, p: Payoff, a: Assumptions, price: float, q: float | None = None
 ) -> dict[str, np.ndarray]:
-    """Per text sent to the API: expected share answered, right, error cost; its price."""
-    s, q = a.llm_answer_share, a.llm_accuracy
+    """Per text sent to the API: expected share answered, right, error cost; its price.
+
+    ``q`` is the API's accuracy: measured (see :mod:`slm_core.value.hosted`) or, when None, the
+    scenario's assumed ``llm_accuracy``.
+    """
+    s = a.llm_answer_share
+    q = a.llm_accuracy if q is None else q
     return {
         "answered": np.full(len(true_idx), s),
         "right": np.full(len(true_idx), s * q),
@@ -89,11 +94,17 @@ def api_components(
 
 
 def cascade_components(
-    scores: SplitScores, p: Payoff, a: Assumptions, threshold: float, price: float
+    scores: SplitScores,
+    p: Payoff,
+    a: Assumptions,
+    threshold: float,
+    price: float,
+    q: float | None = None,
 ) -> dict[str, np.ndarray]:
-    """The small model answers what reaches ``threshold``; the API gets the rest."""
+    """The small model answers what reaches ``threshold``; the API gets the rest (accuracy
+    ``q`` on them: the LLM's measured accuracy on such texts, or the assumed one)."""
     own = model_components(scores, p, threshold)
-    api = api_components(scores.true_idx, p, a, price)
+    api = api_components(scores.true_idx, p, a, price, q)
     rest = 1.0 - own["answered"]
     return {k: own[k] + rest * api[k] for k in COMPONENTS}
 
@@ -111,10 +122,14 @@ def model_curve(table: ThresholdTable, p: Payoff) -> np.ndarray:
     return per_text_value(sums, p) / max(table.n, 1)
 
 
-def cascade_curve(table: ThresholdTable, p: Payoff, a: Assumptions, price: float) -> np.ndarray:
-    """Mean per-text value of the cascade at every threshold of ``table``."""
+def cascade_curve(
+    table: ThresholdTable, p: Payoff, a: Assumptions, price: float, q: float | None = None
+) -> np.ndarray:
+    """Mean per-text value of the cascade at every threshold of ``table`` (API accuracy ``q``,
+    the assumed ``llm_accuracy`` when None)."""
     deferred = table.true_counts[None, :] - table.confusion.sum(axis=2)  # (T, k)
-    s, q = a.llm_answer_share, a.llm_accuracy
+    s = a.llm_answer_share
+    q = a.llm_accuracy if q is None else q
     sent = deferred.sum(axis=1).astype(float)
     api = {
         "answered": s * sent,

@@ -3,7 +3,8 @@
 Options that may be recommended (see :func:`slm_core.value.options.eligibility`) are ranked by
 their overall score under the user's weights; when none may be, the answer is to keep it
 manual. Break-evens are found by bisection on the same decision: the LLM API accuracy at which
-the answer changes, the yearly volume below which keeping it manual wins, and — when manual
+the answer changes (when the LLM was measured, every measured accuracy moved by the same amount
+from the measured one), the yearly volume below which keeping it manual wins, and — when manual
 wins — the volume, wage or error cost that would change that. The cost chart is each option's
 yearly cost against yearly volume (log–log), with the volumes where two lines cross.
 """
@@ -30,6 +31,15 @@ Rebuild = Callable[[Assumptions], list[Option]]
 
 
 @dataclass(frozen=True)
+class MeasuredLLM:
+    """A measured LLM for the break-even: its measured accuracy, and the options rebuilt with
+    that accuracy at another value (the scenario's ``llm_accuracy`` is then not used)."""
+
+    accuracy: float
+    rebuild: Callable[[float], list[Option]]
+
+
+@dataclass(frozen=True)
 class BreakEven:
     """Where one assumption flips the decision: its value there and the new best option.
 
@@ -43,6 +53,7 @@ class BreakEven:
     old: str
     new: str
     scores: dict[str, float | None] = field(default_factory=dict)
+    measured: bool = False  # ``current`` is a measured figure, not an assumption
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,11 +129,26 @@ def _break_even(rebuild: Rebuild, a: Assumptions, name: str, limit: float, best:
     return BreakEven(name, current, value, best, new, scores)
 
 
-def llm_break_even(rebuild: Rebuild, a: Assumptions, best: str) -> BreakEven | None:
+def llm_break_even(
+    rebuild: Rebuild, a: Assumptions, best: str, measured: MeasuredLLM | None = None
+) -> BreakEven | None:
     """The API accuracy at which the decision changes (up when the API does not win, else
-    down)."""
+    down): from the assumed ``llm_accuracy``, or from the measured accuracy when given."""
     uses_api = best in (API, CASCADE)
     low, high = bounds("llm_accuracy")
+    if measured is not None:
+
+        def changed(value: float) -> bool:
+            return best_of(measured.rebuild(value))[0] != best
+
+        current = float(measured.accuracy)
+        value = search_change(lambda v: v, current, low if uses_api else high, changed)
+        if value is None:
+            return None
+        options = measured.rebuild(value)
+        new, _ = best_of(options)
+        scores = {o.key: o.overall for o in options if o.key in (best, new)}
+        return BreakEven("llm_accuracy", current, value, best, new, scores, measured=True)
     return _break_even(
         rebuild,
         a,
@@ -232,8 +258,10 @@ def decide(
     measures: dict[int, ServingMeasure],
     *,
     break_evens: bool = True,
+    measured_llm: MeasuredLLM | None = None,
 ) -> Decision:
-    """The decision over ``options``, with break-evens found through ``rebuild``."""
+    """The decision over ``options``, with break-evens found through ``rebuild`` (and the
+    LLM's through ``measured_llm`` when it was measured)."""
     best, runner_up = best_of(options)
     curves, crossings = cost_curves(options, a, measures)
     if not break_evens or len(options) < 2:
@@ -242,7 +270,7 @@ def decide(
         best=best,
         runner_up=runner_up,
         ranked=tuple(rank(options)),
-        llm_break_even=llm_break_even(rebuild, a, best),
+        llm_break_even=llm_break_even(rebuild, a, best, measured_llm),
         manual_below=manual_below(rebuild, a, best),
         manual_flips=manual_flips(rebuild, a) if best == MANUAL else (),
         crossovers=crossings,

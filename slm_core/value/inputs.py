@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from slm_core.value.robustness import (
 )
 from slm_core.value.serving import ServingMeasure, TextLengths, text_lengths
 from slm_core.value.social import FairnessResult, fairness
+
+if TYPE_CHECKING:  # slm_core.llm imports slm_core.value: imported where used instead
+    from slm_core.llm.measurement import LLMMeasurement
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,9 @@ class RunInputs:
     train_kwh_kind: str | None = None  # "measured" (RAPL) or "modelled"
     train_seconds: float | None = None
     bench: dict[str, Any] | None = None
+    # For each text the dataset's LLM measurement answered: its row in this run's test split
+    # (-1 when absent, e.g. another split seed); None without a measurement.
+    llm_rows: np.ndarray | None = None
 
     def fairness(self, min_size: int) -> FairnessResult:
         """Worst vs best group (or class) on the test split, computed once per group size."""
@@ -147,6 +153,9 @@ class RunInputs:
             "train_kwh": self.train_kwh,
             "train_kwh_kind": self.train_kwh_kind,
             "train_seconds": self.train_seconds,
+            "llm_sample_in_test": (
+                None if self.llm_rows is None else int((np.asarray(self.llm_rows) >= 0).sum())
+            ),
         }
 
 
@@ -166,6 +175,8 @@ class DatasetInputs:
     skipped: tuple[tuple[int, str], ...] = ()
     has_groups: bool = False
     measurement: Measurement = Measurement()
+    # The newest finished LLM measurement of the dataset (None: the LLM's figures are assumed).
+    llm: LLMMeasurement | None = None
 
     @cached_property
     def reference_idx(self) -> np.ndarray:
@@ -189,6 +200,7 @@ class DatasetInputs:
             },
             "runs": [r.to_dict() for r in self.runs],
             "skipped": [list(s) for s in self.skipped],
+            "llm": None if self.llm is None else {"run_id": self.llm.run_id, **self.llm.summary()},
         }
 
 
@@ -291,7 +303,9 @@ def _train_energy(run, bench: dict | None) -> tuple[float | None, str | None]:
     return (kwh, "modelled") if kwh is not None else (None, None)
 
 
-def _run_inputs(store, run, dataset, prior_by_class, feedback, token_unit, measure, settings):
+def _run_inputs(
+    store, run, dataset, prior_by_class, feedback, token_unit, measure, settings, llm=None
+):
     from slm_core.models.registry import get_spec
     from slm_core.train import load_test_predictions
 
@@ -361,7 +375,20 @@ def _run_inputs(store, run, dataset, prior_by_class, feedback, token_unit, measu
         train_kwh_kind=train_kind,
         train_seconds=run.train_seconds,
         bench=bench,
+        llm_rows=None if llm is None else llm.align(preds.texts, preds.y_true),
     )
+
+
+def _latest_llm(store, dataset_id: str):
+    """The dataset's newest finished LLM measurement (its stored answers read back; no model,
+    no call), or None when there is none or it cannot be read."""
+    from slm_core.llm.measurement import latest_measurement
+
+    try:
+        return latest_measurement(store, dataset_id)
+    except (SlmError, OSError, ValueError, KeyError) as exc:
+        log.warning("dataset %s: LLM measurement unreadable: %s", dataset_id, exc)
+        return None
 
 
 def collect_inputs(
@@ -376,7 +403,9 @@ def collect_inputs(
 
     With ``measure``, validation predictions, robustness and faithfulness missing from the
     store are computed now (the model is loaded once per run) and stored; without it they stay
-    missing. ``progress(i, n, label)`` is called before each run.
+    missing. ``progress(i, n, label)`` is called before each run. The newest finished LLM
+    measurement of the dataset, if any, is read back too (``DatasetInputs.llm``) and aligned
+    with each run's test split (``RunInputs.llm_rows``) for the cascade.
     """
     settings = settings or Measurement()
     dataset = store.get_dataset(dataset_id)
@@ -394,6 +423,7 @@ def collect_inputs(
         model_runs(store.list_runs(dataset_id=dataset_id, statuses=("succeeded",))),
         key=lambda r: r.id,
     )
+    llm = _latest_llm(store, dataset_id)
     out: list[RunInputs] = []
     skipped: list[tuple[int, str]] = []
     for i, run in enumerate(runs):
@@ -402,7 +432,15 @@ def collect_inputs(
         try:
             out.append(
                 _run_inputs(
-                    store, run, dataset, prior_by_class, feedback, token_unit, measure, settings
+                    store,
+                    run,
+                    dataset,
+                    prior_by_class,
+                    feedback,
+                    token_unit,
+                    measure,
+                    settings,
+                    llm,
                 )
             )
         except NotFoundError as exc:
@@ -424,4 +462,5 @@ def collect_inputs(
         skipped=tuple(skipped),
         has_groups=any(r.groups is not None for r in out),
         measurement=settings,
+        llm=llm,
     )

@@ -6,9 +6,14 @@ about, the API the rest; the model and its threshold are chosen on validation). 
 same business figures (:mod:`slm_core.value.business`) and social dimensions on one basis
 (:mod:`slm_core.value.social`): a dimension missing for any option is left out for all.
 
+The API's accuracy, price per text and latency are measured on the user's own data when the
+dataset has a finished LLM measurement (:mod:`slm_core.value.hosted`), else the scenario's
+assumptions; every figure says which.
+
 An option can be recommended only if it is better than guessing (its accuracy interval clears
-the majority-class rate), can be served as chosen, has a positive net value and pays back its
-set-up within the horizon; otherwise keeping it manual is the answer.
+the majority-class rate — for the API too, once it is measured), can be served as chosen, has
+a positive net value and pays back its set-up within the horizon; otherwise keeping it manual
+is the answer.
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ from slm_core.value.business import (
     per_text_value,
     summarise,
 )
+from slm_core.value.hosted import (
+    THRESHOLD_METHOD,
+    DeferredAccuracy,
+    LLMBasis,
+    deferred_accuracy,
+    llm_basis,
+)
 from slm_core.value.inputs import DatasetInputs, RunInputs
 from slm_core.value.payoff import Payoff
 from slm_core.value.scores import (
@@ -50,7 +62,6 @@ from slm_core.value.serving import (
     HOURS_PER_YEAR,
     ServingCost,
     api_cost,
-    api_price_per_text,
     serving_cost,
 )
 from slm_core.value.social import (
@@ -91,6 +102,8 @@ class Option:
     value_per_text: float = 0.0  # mean value of one text against doing it by hand (test)
     train_kwh: float | None = None  # one-off training energy (IT, before PUE)
     train_kwh_kind: str | None = None
+    llm: LLMBasis | None = None  # the hosted LLM the API and the cascade rest on
+    llm_notes: tuple[Note, ...] = ()  # what the LLM's figures rest on, shown beside its column
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +126,8 @@ class Option:
             "value_per_text": self.value_per_text,
             "train_kwh": self.train_kwh,
             "train_kwh_kind": self.train_kwh_kind,
+            "llm": self.llm.to_dict() if self.llm else None,
+            "llm_notes": [n.to_dict() for n in self.llm_notes],
         }
 
 
@@ -193,6 +208,12 @@ API_KINDS = BASE_KINDS | dict.fromkeys(
     "assumed",
 )
 CASCADE_KINDS = BASE_KINDS | dict.fromkeys(_ON_API_ACCURACY, "assumed")
+# Measured LLM: its accuracy is measured and the money scaled from it modelled; the answer
+# share stays the scenario's assumption, and so do the figures scaled from it alone.
+API_MEASURED_KINDS = BASE_KINDS | dict.fromkeys(
+    ("coverage", "automated_per_year", "labour_saved", "people_error_avoided"), "assumed"
+)
+CASCADE_MEASURED_KINDS = dict(BASE_KINDS)
 
 
 def _model_option(
@@ -247,14 +268,35 @@ def _model_option(
     return option, {"payoff": p, "components": comp}
 
 
+def _api_interval(
+    comp_at: list[dict[str, np.ndarray]], p: Payoff, a: Assumptions, setup: float, mp: float
+) -> dict[str, Any]:
+    """Net value and ROI at both ends of the measured accuracy's interval (net value is linear
+    in the accuracy, so these are its interval at the same level)."""
+    ends = [
+        summarise(API, c, p, a, serving=0.0, setup=setup, manual_per_text=mp, intervals=False)
+        for c in comp_at
+    ]
+    nets = sorted(e["net_value"] for e in ends)
+    rois = [e["roi"] for e in ends]
+    return {
+        "net_value_ci": (nets[0], nets[1]),
+        "roi_ci": None if None in rois else (min(rois), max(rois)),
+    }
+
+
 def _api_option(
-    inputs: DatasetInputs, a: Assumptions, manual_per_text: float, intervals: bool
+    inputs: DatasetInputs,
+    a: Assumptions,
+    manual_per_text: float,
+    intervals: bool,
+    llm: LLMBasis,
 ) -> Option:
     p = Payoff.of(a, inputs.classes, inputs.prior)
     true_idx = inputs.reference_idx
-    price = api_price_per_text(inputs.lengths, a)
-    bill = api_cost(inputs.lengths, a)
-    comp = api_components(true_idx, p, a, price)
+    price = llm.price_per_text
+    bill = api_cost(inputs.lengths, a, basis=llm)
+    comp = api_components(true_idx, p, a, price, llm.accuracy)
     fig = summarise(
         API,
         comp,
@@ -265,27 +307,48 @@ def _api_option(
         manual_per_text=manual_per_text,
         intervals=intervals,
     )
-    # Resampling test texts moves only the class mix: the API's uncertainty is its assumed
-    # accuracy, which no resample measures, so it gets no interval.
+    # Resampling test texts moves only the class mix: the API's uncertainty is its accuracy.
+    # Assumed, nothing measures it: no interval. Measured, the net value at both ends of the
+    # accuracy's Wilson interval (at the scenario's level) is its interval.
     fig.update(net_value_ci=None, roi_ci=None, coverage_ci=None, p_positive=None)
+    m = llm.measurement
+    if llm.measured and m is not None and intervals and len(true_idx):
+        from slm_core.resample import wilson_interval
+
+        ends = wilson_interval(m.n_right, m.n, a.interval_level)
+        comp_at = [
+            api_components(true_idx, p, a, price, min(1.0, max(0.0, q + llm.shift))) for q in ends
+        ]
+        fig.update(_api_interval(comp_at, p, a, a.llm_setup_cost, manual_per_text))
+    details = {
+        **bill.details,
+        "accuracy_is_assumed": not llm.measured,
+        "accuracy_kind": llm.kind,
+        "llm": llm.to_dict(),
+    }
+    if llm.measured:
+        details["net_value_interval"] = "net value at the ends of the accuracy's Wilson interval"
     business = _result(
         API,
         fig,
         threshold=None,
         source="none",
-        kinds=API_KINDS,
-        accuracy=a.llm_accuracy,
+        kinds=API_MEASURED_KINDS if llm.measured else API_KINDS,
+        accuracy=llm.accuracy,
         classes=inputs.classes,
-        details={**bill.details, "accuracy_is_assumed": True},
+        details=details,
     )
     return Option(
         key=API,
         kind="api",
-        label=a.llm_name,
+        label=llm.name,
         business=business,
         serving_mode="api",
         serving=bill,
+        better_than_guessing=llm.better_than_guessing,
         value_per_text=float(np.mean(per_text_value(comp, p))) if len(true_idx) else 0.0,
+        llm=llm,
+        llm_notes=(llm.note(),),
     )
 
 
@@ -295,10 +358,16 @@ def _cascade_option(
     a: Assumptions,
     manual_per_text: float,
     intervals: bool,
+    llm: LLMBasis,
 ) -> Option | None:
-    """The cascade whose small model and threshold earn most on validation."""
+    """The cascade whose small model and threshold earn most on validation.
+
+    The threshold is chosen on validation with the LLM's (measured or assumed) overall
+    accuracy; on test, a measured LLM gets its accuracy on the sampled texts this small model
+    defers at that threshold (:func:`slm_core.value.hosted.deferred_accuracy`).
+    """
     by_run = {r.run_id: r for r in inputs.runs}
-    price = api_price_per_text(inputs.lengths, a)
+    price = llm.price_per_text
     best: tuple[float, Option, float] | None = None
     for m in models:
         r = by_run[m.run_id]
@@ -308,7 +377,7 @@ def _cascade_option(
             continue
         pv = Payoff.of(a, r.val.classes, r.val.prior or None)
         table = r.val.table
-        curve = cascade_curve(table, pv, a, price)
+        curve = cascade_curve(table, pv, a, price, llm.accuracy)
         i = best_index(curve)
         net = a.annual_volume * float(curve[i]) - m.serving.yearly_cost
         if best is None or net > best[0]:
@@ -317,8 +386,9 @@ def _cascade_option(
         return None
     _, m, threshold = best
     r = by_run[m.run_id]
+    deferred: DeferredAccuracy = deferred_accuracy(llm, r, threshold)
     p = Payoff.of(a, r.test.classes, r.test.prior or None)
-    comp = cascade_components(r.test, p, a, threshold, price)
+    comp = cascade_components(r.test, p, a, threshold, price, deferred.accuracy)
     fig = summarise(
         CASCADE,
         comp,
@@ -330,27 +400,33 @@ def _cascade_option(
         intervals=intervals,
     )
     own = model_components(r.test, p, threshold)["answered"]
+    details: dict[str, Any] = {
+        "small_model": m.label,
+        "small_model_share": float(own.mean()) if r.test.n else 0.0,
+        "llm": llm.to_dict(),
+        **deferred.to_dict(),
+    }
+    if llm.measured:
+        details["threshold_method"] = THRESHOLD_METHOD
     business = _result(
         CASCADE,
         fig,
         threshold=threshold,
         source="validation",
         chosen_on="validation",
-        kinds=CASCADE_KINDS,
-        # expected: the small model's right answers plus the API's assumed share of the rest
+        kinds=CASCADE_MEASURED_KINDS if llm.measured else CASCADE_KINDS,
+        # expected: the small model's right answers plus the API's share of the rest
         accuracy=float(comp["right"].sum() / comp["answered"].sum())
         if comp["answered"].sum()
         else None,
         classes=r.test.classes,
-        details={
-            "small_model": m.label,
-            "small_model_share": float(own.mean()) if r.test.n else 0.0,
-        },
+        details=details,
     )
+    note = deferred.note()
     return Option(
         key=CASCADE,
         kind="cascade",
-        label=f"{m.label} → {a.llm_name}",
+        label=f"{m.label} → {llm.name}",
         business=business,
         run_id=m.run_id,
         model_id=m.model_id,
@@ -358,6 +434,8 @@ def _cascade_option(
         serving=m.serving,
         better_than_guessing=True,
         value_per_text=float(np.mean(per_text_value(comp, p))) if r.test.n else 0.0,
+        llm=llm,
+        llm_notes=(llm.note(),) + ((note,) if note is not None else ()),
     )
 
 
@@ -407,17 +485,21 @@ def model_basis(r: RunInputs, option: Option, inputs: DatasetInputs, a: Assumpti
     )
 
 
-def api_basis(a: Assumptions, label: str) -> SocialBasis:
+def api_basis(a: Assumptions, label: str, llm: LLMBasis | None = None) -> SocialBasis:
+    """The API's social basis: latency measured (p50) when ``llm`` is measured, else assumed;
+    evaluated on the user's data only when measured."""
+    measured = llm is not None and llm.measured
+    timed = measured and llm.latency_ms is not None
     return SocialBasis(
         option=label,
         family="api",
         where=_where("api"),
-        latency_ms=a.llm_latency_ms,
+        latency_ms=llm.latency_ms if timed else a.llm_latency_ms,
         wh_per_text=a.llm_wh_per_query,
         transparency=transparency_items(
-            "api", card_written=False, cost_source=None, evaluated=False
+            "api", card_written=False, cost_source=None, evaluated=measured
         ),
-        measured_kind="assumed",
+        measured_kind="measured" if timed else "assumed",
     )
 
 
@@ -506,8 +588,13 @@ def build_options(
     overrides: Overrides | None = None,
     *,
     intervals: bool = True,
+    llm_shift: float = 0.0,
 ) -> list[Option]:
-    """Manual, every run as served, the API and the best cascade, scored on one basis."""
+    """Manual, every run as served, the API and the best cascade, scored on one basis.
+
+    ``llm_shift`` moves the measured LLM's accuracies by that much (a what-if for the
+    decision's break-even; no effect when the LLM is assumed).
+    """
     from dataclasses import replace
 
     o = overrides or Overrides()
@@ -526,9 +613,10 @@ def build_options(
         option, _ = _model_option(r, a, o, manual_per_text, intervals)
         models.append(option)
         socials[option.key] = social_dimensions(model_basis(r, option, inputs, a), a)
-    api = _api_option(inputs, a, manual_per_text, intervals)
-    socials[API] = social_dimensions(api_basis(a, api.label), a)
-    cascade = _cascade_option(inputs, models, a, manual_per_text, intervals)
+    llm = llm_basis(inputs, a, llm_shift)
+    api = _api_option(inputs, a, manual_per_text, intervals, llm)
+    socials[API] = social_dimensions(api_basis(a, api.label, llm), a)
+    cascade = _cascade_option(inputs, models, a, manual_per_text, intervals, llm)
     options = [manual, *models, api]
     if cascade is not None:
         share = float(cascade.business.details.get("small_model_share", 0.0))

@@ -8,8 +8,9 @@ and avoids the error a person would have made (people are right ``human_accuracy
 
 with L = minutes ÷ 60 × hourly cost, vpc the extra value of a right automated answer, h the
 people's accuracy and ē[t] the mean cost of a wrong answer to a text of true class t (any wrong
-label equally likely). A hosted LLM that answers a share s of the texts it is sent, with assumed
-accuracy q, is worth in expectation
+label equally likely). A hosted LLM that answers a share s of the texts it is sent, with
+accuracy q (measured on a sample of the user's test texts when there is a measurement, see
+:mod:`slm_core.value.hosted`; else the scenario's assumption), is worth in expectation
 
     w = s·(L + vpc·q − (1 − q)·ē[true] + (1 − h)·ē[true]) − API price per text.
 """

@@ -21,10 +21,11 @@ from typing import Any
 
 from slm_core.errors import NotFoundError
 from slm_core.value.assumptions import Assumptions
-from slm_core.value.decision import Decision, best_of, decide
+from slm_core.value.decision import Decision, MeasuredLLM, best_of, decide
+from slm_core.value.hosted import REPLACED_FIELDS
 from slm_core.value.inputs import DatasetInputs, Measurement, collect_inputs
 from slm_core.value.options import Option, Overrides, build_options
-from slm_core.value.scores import Sensitivity, sensitivity
+from slm_core.value.scores import SENSITIVITY_FIELDS, Sensitivity, sensitivity
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,29 @@ def evaluate_value(
         return build_options(inputs, x, o, intervals=False)
 
     measures = {r.run_id: r.serving for r in inputs.runs}
-    decision = decide(options, a, rebuild, measures, break_evens=break_evens and bool(inputs.runs))
+    api = next((x for x in options if x.kind == "api"), None)
+    measured = None
+    fields = SENSITIVITY_FIELDS
+    if api is not None and api.llm is not None and api.llm.measured:
+        current = api.llm.accuracy
+
+        def rebuild_llm(value: float) -> list[Option]:
+            return build_options(inputs, a, o, intervals=False, llm_shift=value - current)
+
+        measured = MeasuredLLM(current, rebuild_llm)
+        # The measurement replaces these assumptions: changing them changes nothing.
+        fields = tuple(f for f in SENSITIVITY_FIELDS if f not in REPLACED_FIELDS)
+    decision = decide(
+        options,
+        a,
+        rebuild,
+        measures,
+        break_evens=break_evens and bool(inputs.runs),
+        measured_llm=measured,
+    )
     sens = None
     if with_sensitivity and inputs.runs:
-        sens = sensitivity(lambda x: best_of(rebuild(x))[0], a)
+        sens = sensitivity(lambda x: best_of(rebuild(x))[0], a, fields)
     return ValueReport(
         dataset_id=inputs.dataset_id,
         dataset_name=inputs.dataset_name,

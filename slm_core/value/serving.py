@@ -15,9 +15,10 @@ Marginal CPU time alone is not a price anyone can pay: the serving mode decides 
 - **batch** — one job per run: billed = runs × vCPUs × max(minimum, texts per run ×
   batch seconds per text ÷ vCPUs + load time). Energy = texts × batch CPU-seconds × W, × PUE.
 
-The hosted LLM's price per text comes from the dataset's own text lengths and the API's token
-prices; its energy is the sourced per-query figure (which already includes data-centre
-overhead).
+The hosted LLM's price per text is measured (the tokens its API reported on the user's texts ×
+the stated prices) when a measurement exists, else estimated from the dataset's own text
+lengths and the API's token prices; its energy is the sourced per-query figure (which already
+includes data-centre overhead).
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slm_core.numbers import finite_or_none
 from slm_core.runtime.record import BenchReport, SettingMeasure
 from slm_core.value.assumptions import SERVING_MODES, Assumptions
+
+if TYPE_CHECKING:
+    from slm_core.value.hosted import LLMBasis
 
 HOURS_PER_YEAR = 8760.0
 SECONDS_PER_HOUR = 3600.0
@@ -370,23 +374,48 @@ def api_price_per_text(lengths: TextLengths, a: Assumptions) -> float:
     )
 
 
-def api_cost(lengths: TextLengths, a: Assumptions, volume: float | None = None) -> ServingCost:
-    """Yearly API bill and energy for ``volume`` texts sent (default: the scenario's)."""
+def api_cost(
+    lengths: TextLengths,
+    a: Assumptions,
+    volume: float | None = None,
+    basis: LLMBasis | None = None,
+) -> ServingCost:
+    """Yearly API bill and energy for ``volume`` texts sent (default: the scenario's).
+
+    With a measured ``basis`` (:func:`slm_core.value.hosted.llm_basis`) the price per text is
+    the measured tokens × the endpoint's stated prices; otherwise it is estimated from the
+    dataset's text lengths and the scenario's token prices.
+    """
     volume = a.annual_volume if volume is None else float(volume)
-    per_text = api_price_per_text(lengths, a)
+    measured = basis is not None and basis.measured
+    if measured:
+        per_text = basis.price_per_text
+        tokens_in, tokens_out = basis.input_tokens_per_text, basis.output_tokens_per_text
+    else:
+        per_text = api_price_per_text(lengths, a)
+        tokens_in, tokens_out = api_input_tokens(lengths, a), a.llm_output_tokens
+    details: dict[str, Any] = {
+        "input_tokens_per_text": tokens_in,
+        "output_tokens_per_text": tokens_out,
+        "price_per_text": per_text,
+        "price_kind": basis.price_kind if measured else "modelled",
+        "text_lengths": lengths.to_dict(),
+    }
+    if measured:
+        details.update(
+            measurement_run_id=basis.run_id,
+            price_method="measured tokens × stated prices (tokens from the API's usage field)",
+            usage_reported=basis.usage_reported,
+        )
     return ServingCost(
         "api",
         volume,
         volume * per_text,
         volume * a.llm_wh_per_query / 1000.0,
-        kind="modelled",
+        # Measured: the price per text (and per 1M) is measured tokens × stated prices.
+        kind=basis.price_kind if measured else "modelled",
         energy_kind="assumed",
-        details={
-            "input_tokens_per_text": api_input_tokens(lengths, a),
-            "output_tokens_per_text": a.llm_output_tokens,
-            "price_per_text": per_text,
-            "text_lengths": lengths.to_dict(),
-        },
+        details=details,
     )
 
 

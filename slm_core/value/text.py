@@ -55,6 +55,8 @@ def option_label(o: Option, lang: str = "en") -> str:
     if o.kind == "manual":
         return t("value.option.manual", lang)
     if o.kind == "api":
+        if o.llm is not None and o.llm.measured:
+            return o.label  # 'LLM · <model>': the model that was measured
         return t("value.option.api", lang, name=o.label)
     return o.label
 
@@ -82,11 +84,20 @@ def interval_text(o: Option, report: ValueReport, lang: str = "en") -> str:
     from slm_core.i18n import t
 
     b = o.business
-    if o.kind == "api":
+    measured = o.llm is not None and o.llm.measured
+    if o.kind == "api" and (not measured or b.net_value_ci is None):
         return t("value.decision.no_interval_assumed", lang)
     if b.net_value_ci is None:
         return t("value.decision.no_interval", lang)
     lo, hi = b.net_value_ci
+    if o.kind == "api":
+        return t(
+            "value.decision.interval_llm",
+            lang,
+            level=f"{b.interval_level or report.assumptions.interval_level:.0%}",
+            low=money(lo, report, lang),
+            high=money(hi, report, lang),
+        )
     text = t(
         "value.decision.interval",
         lang,
@@ -95,7 +106,9 @@ def interval_text(o: Option, report: ValueReport, lang: str = "en") -> str:
         high=money(hi, report, lang),
         p=f"{b.p_positive or 0:.0%}",
     )
-    if o.kind in ("api", "cascade"):
+    if o.kind == "cascade" and measured:
+        text += t("value.decision.interval_measured", lang, n=o.llm.n)
+    elif o.kind == "cascade":
         text += t("value.decision.interval_assumed", lang)
     return text
 
@@ -129,7 +142,7 @@ def decision_text(report: ValueReport, lang: str = "en") -> str:
                 net=money(b.net_value, report, lang),
                 interval=interval_text(best, report, lang),
                 share=f"{b.details.get('small_model_share', b.coverage):.0%}",
-                api=a.llm_name,
+                api=best.llm.name if best.llm is not None else a.llm_name,
             )
         ]
         runner = report.runner_up
@@ -157,6 +170,42 @@ def decision_text(report: ValueReport, lang: str = "en") -> str:
     return join_sentences(parts, lang)
 
 
+def llm_notes_text(o: Option, lang: str = "en") -> str:
+    """What the option's LLM figures rest on, e.g. 'measured on 200 test texts: 87.5%
+    (82.2–91.5%)' ('' for options without an LLM)."""
+    # The notes are clauses, not sentences: joined like items of one sentence.
+    return ("；" if lang == "zh" else "; ").join(note_text(n, lang) for n in o.llm_notes)
+
+
+def llm_figures_text(o: Option, report: ValueReport, lang: str = "en") -> str:
+    """The measured LLM's price per 1M texts and latency, with kind and method ('' when the
+    LLM is assumed)."""
+    from slm_core.i18n import format_money, format_number, t
+
+    llm = o.llm
+    if llm is None or not llm.measured:
+        return ""
+
+    def ms(value: float | None) -> str:
+        return "–" if value is None else format_number(value, lang)
+
+    per_million = llm.price_per_million
+    return t(
+        "value.llm.figures",
+        lang,
+        name=llm.name,
+        per_million=(
+            "–"
+            if per_million is None
+            else format_money(per_million, report.assumptions.currency, lang, 2)
+        ),
+        p50=ms(llm.latency_ms),
+        p95=ms(llm.latency_p95_ms),
+        run=llm.run_id,
+        kind=kind_text(llm.price_kind, lang),  # 'modelled' when some usage was estimated
+    )
+
+
 def join_sentences(parts, lang: str = "en") -> str:
     """Sentences joined as the language writes them (Chinese needs no space after 。)."""
     return ("" if lang == "zh" else " ").join(p for p in parts if p)
@@ -168,6 +217,9 @@ def _flip_text(b, report: ValueReport, lang: str) -> str:
     new = option_label(report.option(b.new), lang) if _has(report, b.new) else b.new
     if b.field == "llm_accuracy":
         key = "value.decision.llm_up" if b.value > b.current else "value.decision.llm_down"
+        if b.measured:  # from the accuracy measured on the user's data
+            key += "_measured"
+            return t(key, lang, new=new, value=f"{b.value:.1%}", now=f"{b.current:.1%}")
         return t(key, lang, new=new, value=f"{b.value:.1%}")
     if b.field == "annual_volume":
         return t("value.decision.flip_volume", lang, new=new, value=volume_text(b.value, lang))
@@ -245,6 +297,12 @@ def format_value_report(report: ValueReport, lang: str = "en") -> str:
         return "\n".join(lines)
     lines += ["", decision_text(report, lang), ""]
     lines += _cli_grid(report, lang)
+    for o in report.options:
+        if o.llm_notes:
+            lines.append(f"  {option_label(o, lang)}: {llm_notes_text(o, lang)}")
+    api = report.api
+    if api is not None and llm_figures_text(api, report, lang):
+        lines.append(f"  {llm_figures_text(api, report, lang)}")
     for o in report.options:
         if o.reasons:
             lines.append(f"  {option_label(o, lang)}: {reasons_text(o, lang)}")
