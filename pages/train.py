@@ -14,16 +14,9 @@ from slm_core.models.names import model_description, model_name, param_help, par
 from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
 from ui.charts import history_figure
 from ui.state import dataset_name, error_text, get_store, lang, require_dataset, t
+from ui.widgets import STATUS_ICONS
 
 ACTIVE = ("queued", "running")
-STATUS_ICONS = {
-    "queued": "⏳",
-    "running": "🔄",
-    "succeeded": "✅",
-    "failed": "❌",
-    "cancelled": "⏹️",
-    "interrupted": "⚠️",
-}
 
 st.title(t("train.title"))
 dataset = require_dataset()

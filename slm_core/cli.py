@@ -250,16 +250,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ the hosted LLM
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
-
 
 def _llm_endpoint(args: argparse.Namespace):
     """The endpoint of ``--preset`` and/or ``--base-url``/``--model``, with the stated prices,
     and whether it needs an API key."""
     from datetime import date
-    from urllib.parse import urlparse
 
-    from slm_core.llm.endpoints import PRESETS_BY_KEY, Endpoint
+    from slm_core.llm.endpoints import PRESETS_BY_KEY, Endpoint, is_local
 
     changes: dict = {"timeout_s": args.timeout, "concurrency": args.concurrency}
     if args.base_url:
@@ -286,8 +283,7 @@ def _llm_endpoint(args: argparse.Namespace):
             raise SlmError("errors.llm.no_endpoint")
         endpoint = Endpoint(**changes)
         local = False
-    host = urlparse(endpoint.base_url).hostname or ""
-    return endpoint, not (local or host in LOCAL_HOSTS)
+    return endpoint, not (local or is_local(endpoint.base_url))
 
 
 def _estimate_lines(run, budget: float | None) -> list[str]:
@@ -357,16 +353,11 @@ def _comparison_lines(store, m, lang: str) -> list[dict]:
 
 
 def cmd_llm(args: argparse.Namespace) -> int:
-    import warnings
-
     from slm_core.llm.endpoints import key_from_env, redact
     from slm_core.llm.job import create_measurement
     from slm_core.llm.measurement import load_measurement
     from slm_core.llm.prompt import FEW_SHOT, PromptSpec
 
-    # scikit-learn warns when an unparseable answer is not a label; the run counts it as wrong
-    # and says so, so the warning would only be noise on stderr (which holds errors only).
-    warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     store = _store()
     dataset = store.find_dataset(args.dataset)
     endpoint, needs_key = _llm_endpoint(args)

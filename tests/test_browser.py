@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -154,3 +155,58 @@ def test_journey_upload_train_and_switch_language(server, page):
     assert "阈值在验证集上选定" in main and "所有选项并排比较" in main
     assert "继续人工处理" in main  # the manual baseline is one of the options
     page.screenshot(path=str(SHOTS / "05_value_zh.png"), full_page=True)
+
+
+def test_llm_measured_from_the_llm_page_lands_on_the_leaderboard(server, page):
+    """Connect to an OpenAI-compatible server on 127.0.0.1 from the LLM page, measure it on the
+    uploaded dataset (trained in the journey above), and find it on the Results leaderboard."""
+    import json
+    import unicodedata
+
+    import pandas as pd
+
+    from tests.llm_server import FakeChatServer
+
+    frame = pd.read_csv(SAMPLE_ZH)
+    # Stored texts are NFKC-normalised on upload (a full-width comma becomes ","), as sent.
+    truth = {
+        unicodedata.normalize("NFKC", text).strip(): label
+        for text, label in zip(
+            frame["工单内容"].astype(str), frame["类别"].astype(str), strict=True
+        )
+    }
+
+    def answer(text: str, _request: dict) -> str:
+        body = text.split("\n", 1)[-1]  # the default templates put "Text:"/"文本：" first
+        label = truth.get(unicodedata.normalize("NFKC", body).strip(), "?")
+        return json.dumps({"label": label}, ensure_ascii=False)
+
+    with FakeChatServer(answer) as srv:
+        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+        page.get_by_role("option", name="English").click()
+        _settle(page)
+        _nav(page, "LLM")
+        base = page.get_by_role("textbox", name="Base URL")
+        base.fill(srv.base_url)
+        base.press("Enter")
+        _settle(page)
+        model = page.get_by_role("textbox", name="Model", exact=True)
+        model.fill("fake-model")
+        model.press("Enter")
+        _settle(page)
+        page.get_by_role("button", name="Start measuring").click()
+        # The result's headline, not the page's intro (which also says "measured on").
+        page.get_by_text(re.compile(r"measured on \d+ test texts")).first.wait_for(timeout=120_000)
+        _settle(page)
+        page.screenshot(path=str(SHOTS / "06_llm_measured.png"), full_page=True)
+        assert srv.chat_requests, "the page sent nothing to the local server"
+
+    _nav(page, "Results")
+    page.get_by_text("is measured on a stratified sample").first.wait_for(timeout=60_000)
+    _settle(page)
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert "LLM · fake-model" in main and "same texts" in main
+    assert "100.0%" in main  # it answered every sampled text right, as the server was told to
+    # Its row on the leaderboard (the grid's cells are read from its accessible table).
+    assert page.locator("[role='gridcell']", has_text="LLM · fake-model").count() >= 1
+    page.screenshot(path=str(SHOTS / "07_results_with_llm.png"), full_page=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from urllib.parse import urlparse
 
 import pandas as pd
 import streamlit as st
@@ -22,14 +21,21 @@ from slm_core.errors import SlmError
 from slm_core.i18n import format_money, format_number, localize_known
 from slm_core.llm import llm_runs
 from slm_core.llm.client import ERROR, OK, UNPARSEABLE
-from slm_core.llm.endpoints import KEY_ENV_VARS, PRESETS, PRESETS_BY_KEY, Endpoint, key_from_env
+from slm_core.llm.endpoints import (
+    KEY_ENV_VARS,
+    PRESETS,
+    PRESETS_BY_KEY,
+    Endpoint,
+    is_local,
+    key_from_env,
+)
 from slm_core.llm.job import create_measurement, prepare_plan, resume, start
 from slm_core.llm.measurement import LLMMeasurement, load_measurement
 from slm_core.llm.plan import DEFAULT_SAMPLE, Plan
 from slm_core.llm.prompt import DEFAULT_SYSTEM, DEFAULT_USER, FEW_SHOT, ZERO_SHOT, PromptSpec
 from ui.navigation import page_link
 from ui.state import error_text, get_store, lang, t
-from ui.widgets import table_height
+from ui.widgets import STATUS_ICONS, table_height
 
 # Widget keys. The form keeps its values across pages (persist_state="session"); the key too,
 # in this session's memory only.
@@ -46,15 +52,6 @@ KEEP = "session"
 MAX_SHOTS = 5
 DEFAULT_BUDGET_USD = 1.0
 BOARD_SIZE = 6  # stopped measurements listed on the board, newest first
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
-STATUS_ICONS = {
-    "queued": "⏳",
-    "running": "🔄",
-    "succeeded": "✅",
-    "failed": "❌",
-    "cancelled": "⏹️",
-    "interrupted": "⚠️",
-}
 # Markdown (and Streamlit's $…$ maths) would act on these in user text such as a model name.
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
@@ -167,15 +164,6 @@ def ensure_form_state() -> None:
         own = texts.get(lang(), texts["en"])
         if state[name] in texts.values() and state[name] != own:
             state[name] = own
-
-
-def is_local(base_url: str) -> bool:
-    """Whether the endpoint is on this machine (a local server needs no API key)."""
-    try:
-        host = urlparse(str(base_url).strip()).hostname
-    except ValueError:
-        return False
-    return host in LOCAL_HOSTS
 
 
 def connection_form() -> Endpoint:

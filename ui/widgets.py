@@ -9,6 +9,16 @@ from slm_core.data.types import DataReport
 from slm_core.i18n import format_number
 from ui.state import dataset_name, lang, t
 
+# A run's status at a glance, on every board of runs (training jobs, LLM measurements).
+STATUS_ICONS = {
+    "queued": "⏳",
+    "running": "🔄",
+    "succeeded": "✅",
+    "failed": "❌",
+    "cancelled": "⏹️",
+    "interrupted": "⚠️",
+}
+
 
 def table_height(frame: pd.DataFrame) -> int:
     """Pixel height that shows every row of a table without an inner scroll bar."""

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 KEY_ENV_VARS = ("SLM_LLM_API_KEY", "OPENAI_API_KEY")
 
@@ -166,6 +167,18 @@ class Endpoint:
         return (
             input_tokens * self.input_price_per_m + output_tokens * self.output_price_per_m
         ) / 1e6
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+
+
+def is_local(base_url: str) -> bool:
+    """Whether the endpoint is on this machine (a local server needs no API key)."""
+    try:
+        host = urlparse(str(base_url).strip()).hostname
+    except ValueError:
+        return False
+    return host in LOCAL_HOSTS
 
 
 def key_from_env(env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:

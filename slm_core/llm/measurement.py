@@ -291,12 +291,23 @@ def sample_scores(m) -> dict[str, Any]:
     seen = [p for p in per_class if p["support"] or p["predicted"]]
     supported = [p for p in per_class if p["support"]]
     total = sum(p["support"] for p in per_class)
+
+    def mean(values: list[float]) -> float | None:
+        return sum(values) / len(values) if values else None
+
+    def weighted(name: str) -> float | None:
+        return sum(p[name] * p["support"] for p in per_class) / total if total else None
+
     return {
-        "macro_f1": sum(p["f1"] for p in seen) / len(seen) if seen else None,
+        "macro_f1": mean([p["f1"] for p in seen]),
+        "macro_precision": mean([p["precision"] for p in seen]),
+        "macro_recall": mean([p["recall"] for p in seen]),
+        "weighted_precision": weighted("precision"),
+        "weighted_recall": weighted("recall"),
         "balanced_accuracy": (
             sum(p["recall"] for p in supported) / len(supported) if supported else None
         ),
-        "weighted_f1": sum(p["f1"] * p["support"] for p in per_class) / total if total else None,
+        "weighted_f1": weighted("f1"),
         "per_class": per_class,
     }
 
