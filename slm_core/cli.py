@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -353,15 +354,16 @@ def _comparison_lines(store, m, lang: str) -> list[dict]:
 
 
 def cmd_llm(args: argparse.Namespace) -> int:
-    from slm_core.llm.endpoints import key_from_env, redact
+    from slm_core.llm.endpoints import key_for, redact
     from slm_core.llm.job import create_measurement
     from slm_core.llm.measurement import load_measurement
     from slm_core.llm.prompt import FEW_SHOT, PromptSpec
+    from slm_core.store.records import jsonable
 
     store = _store()
     dataset = store.find_dataset(args.dataset)
     endpoint, needs_key = _llm_endpoint(args)
-    key, _ = key_from_env()
+    key, _, _ = key_for(endpoint.base_url, None, (("env", os.environ.get),))
     if needs_key and not key:
         raise SlmError("errors.llm.no_key")
     spec = PromptSpec.default(args.lang, args.prompt, args.shots if args.prompt == FEW_SHOT else 0)
@@ -395,7 +397,8 @@ def cmd_llm(args: argparse.Namespace) -> int:
             "estimate": estimate,
             "comparisons": comparisons,
         }
-        print(json.dumps(out, ensure_ascii=False, indent=2, allow_nan=False, default=str))
+        # A comparison on no shared text has NaN figures: JSON null, not a crash after paying.
+        print(json.dumps(jsonable(out), ensure_ascii=False, indent=2, allow_nan=False))
         return EXIT_OK
     print(_measurement_text(m, comparisons))
     return EXIT_OK

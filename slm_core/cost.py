@@ -286,10 +286,18 @@ LLM_COST_METHOD = (
 )
 
 
+UNSTATED_PRICE_SOURCE = (
+    "the scenario's assumed LLM prices (the endpoint was measured with no price of its own)"
+)
+
+
 def measured_llm_cost(m, a) -> MeasuredLLMCost:
     """The money figures of an :class:`~slm_core.llm.measurement.LLMMeasurement` under the
     scenario ``a`` (its currency and yearly volume)."""
-    per_million = a.usd(m.usd_per_million)
+    from slm_core.value.hosted import measured_basis
+
+    basis = measured_basis(m, a)
+    per_million = float(basis.price_per_million)
     return MeasuredLLMCost(
         run_id=m.run_id,
         label=m.label,
@@ -297,18 +305,23 @@ def measured_llm_cost(m, a) -> MeasuredLLMCost:
         n_texts=m.n,
         input_tokens_per_text=m.input_tokens_per_text,
         output_tokens_per_text=m.output_tokens_per_text,
-        input_price_per_m=float(m.endpoint.input_price_per_m),
-        output_price_per_m=float(m.endpoint.output_price_per_m),
-        price_source=m.endpoint.price_source,
-        price_date=m.endpoint.price_date,
-        usd_per_million=m.usd_per_million,
+        # An endpoint measured with no price is priced at the scenario's (assumed) prices.
+        input_price_per_m=float(
+            m.endpoint.input_price_per_m if basis.prices_stated else a.llm_input_price_per_m
+        ),
+        output_price_per_m=float(
+            m.endpoint.output_price_per_m if basis.prices_stated else a.llm_output_price_per_m
+        ),
+        price_source=(m.endpoint.price_source if basis.prices_stated else UNSTATED_PRICE_SOURCE),
+        price_date=m.endpoint.price_date if basis.prices_stated else "",
+        usd_per_million=float(basis.usd_per_million),
         per_million=per_million,
         yearly_cost=per_million * float(a.annual_volume) / PER_MILLION,
         currency=a.currency,
         volume=float(a.annual_volume),
         latency_p50_ms=m.latency_p50_ms,
         latency_p95_ms=m.latency_p95_ms,
-        kind="measured" if m.usage_reported else "modelled",
+        kind=basis.price_kind,
         method=LLM_COST_METHOD,
     )
 

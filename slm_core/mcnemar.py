@@ -113,23 +113,37 @@ def mcnemar_verdict(
     )
 
 
-def paired_predictions(a, b) -> tuple[list[str], list[str], list[str]]:
-    """Truth and both predictions on the test texts two runs share (``TestPredictions`` each).
+def match_rows(texts_a, truth_a, texts_b, truth_b) -> list[int]:
+    """For each item of A, the row of B with the same text and truth (-1 if none).
 
-    Runs with the same split have identical test sets; otherwise texts are matched by content.
+    A text that occurs several times is matched once per occurrence, in order, so pairing A with
+    B and B with A finds the same pairs.
     """
-    if a.texts == b.texts and a.y_true == b.y_true:
+    free: dict[tuple[str, str], list[int]] = {}
+    for j, key in enumerate(zip(texts_b, truth_b, strict=True)):
+        free.setdefault((str(key[0]), str(key[1])), []).append(j)
+    out = []
+    for key in zip(texts_a, truth_a, strict=True):
+        rows = free.get((str(key[0]), str(key[1])))
+        out.append(rows.pop(0) if rows else -1)
+    return out
+
+
+def paired_predictions(a, b) -> tuple[list[str], list[str], list[str]]:
+    """Truth and both predictions on the test texts two runs share (each with ``texts``,
+    ``y_true`` and ``y_pred``: ``TestPredictions`` or an LLM measurement).
+
+    Runs with the same split have identical test sets; otherwise texts are matched by content
+    (:func:`match_rows`).
+    """
+    if list(a.texts) == list(b.texts) and list(a.y_true) == list(b.y_true):
         return list(a.y_true), list(a.y_pred), list(b.y_pred)
-    other = {
-        text: (truth, pred) for text, truth, pred in zip(b.texts, b.y_true, b.y_pred, strict=True)
-    }
     y, pa, pb = [], [], []
-    for text, truth, pred in zip(a.texts, a.y_true, a.y_pred, strict=True):
-        match = other.get(text)
-        if match is not None and match[0] == truth:
-            y.append(truth)
-            pa.append(pred)
-            pb.append(match[1])
+    for i, j in enumerate(match_rows(a.texts, a.y_true, b.texts, b.y_true)):
+        if j >= 0:
+            y.append(a.y_true[i])
+            pa.append(a.y_pred[i])
+            pb.append(b.y_pred[j])
     return y, pa, pb
 
 

@@ -121,7 +121,7 @@ def test_page_renders_with_the_estimate_and_the_exact_prompt(stored, tmp_path, l
     assert metrics[t("llm_page.est_cost", lang)].startswith("$")
     text = _texts(at)
     assert t("value.figure_kind.modelled", lang) in text
-    assert t("llm_page.method.estimate", lang) in text
+    assert t("llm.method.estimate", lang) in text
     # The default preset is a hosted API and no key is anywhere: say so, and do not start.
     assert t("llm_page.key_missing", lang) in text
     assert _button(at, t("llm_page.start", lang)).disabled
@@ -190,7 +190,7 @@ def test_measure_against_the_fake_server_shows_the_result_and_keeps_the_key_secr
     assert not at.exception and not at.error
     text = _texts(at)
     assert "measured on 12 test texts: **100.0%**" in text
-    assert t("value.figure_kind.measured") in text and t("llm_page.method.measured") in text
+    assert t("value.figure_kind.measured") in text and t("llm.method.measured") in text
     (answers,) = [d.value for d in at.dataframe if t("llm_page.col_answer") in d.value.columns]
     assert len(answers) == 12
     assert (answers[t("llm_page.col_answer")] == answers[t("llm_page.col_truth")]).all()
@@ -255,9 +255,9 @@ def test_the_catalogued_method_texts_are_the_cores():
         cost_usd=0.0,
         structured=True,
     )
-    assert t("llm_page.method.measured") == empty.summary()["method"]
-    assert t("llm_page.method.estimate") == Estimate.__dataclass_fields__["method"].default
-    assert t("llm_page.method.measured", "zh") != t("llm_page.method.measured")
+    assert t("llm.method.measured") == empty.summary()["method"]
+    assert t("llm.method.estimate") == Estimate.__dataclass_fields__["method"].default_factory()
+    assert t("llm.method.measured", "zh") != t("llm.method.measured")
 
 
 def test_a_measurement_stopped_by_its_budget_goes_on_with_a_larger_one(stored, tmp_path):

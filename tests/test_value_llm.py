@@ -273,7 +273,7 @@ def test_the_cascade_uses_the_llms_accuracy_on_the_texts_it_defers():
         assert c.business.kinds["automated_accuracy"] == "measured"
         assert c.business.kinds["net_value"] == "modelled"
         method = c.business.details["threshold_method"]
-        assert "validation with the LLM's measured accuracy" in method
+        assert "validation, with one input from the test sample" in method
     assert worse.business.details["q_deferred"] == 0.0
     assert better.business.details["q_deferred"] == 1.0
     assert worse.business.net_value < better.business.net_value

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 
 import pandas as pd
@@ -22,12 +23,11 @@ from slm_core.i18n import format_money, format_number, localize_known
 from slm_core.llm import llm_runs
 from slm_core.llm.client import ERROR, OK, UNPARSEABLE
 from slm_core.llm.endpoints import (
-    KEY_ENV_VARS,
     PRESETS,
     PRESETS_BY_KEY,
     Endpoint,
     is_local,
-    key_from_env,
+    key_for,
 )
 from slm_core.llm.job import create_measurement, prepare_plan, resume, start
 from slm_core.llm.measurement import LLMMeasurement, load_measurement
@@ -95,7 +95,7 @@ def percent_range(ci: tuple[float, float]) -> str:
 
 def method_text(text: str) -> str:
     """The core's English method sentence, in the interface language where it is catalogued."""
-    return localize_known(text, lang(), "llm_page.method.")
+    return localize_known(text, lang(), "llm.method.")
 
 
 def kind_text(kind: str) -> str:
@@ -245,32 +245,18 @@ def connection_form() -> Endpoint:
 # ---------------------------------------------------------------------------- the API key
 
 
-def _secret_key() -> tuple[str | None, str | None]:
-    for name in KEY_ENV_VARS:
-        try:
-            value = st.secrets.get(name)
-        except Exception:  # no secrets file (Streamlit raises then) or one that does not parse
-            return None, None
-        if value and str(value).strip():
-            return str(value).strip(), name
-    return None, None
+def _secret(name: str):
+    try:
+        return st.secrets.get(name)
+    except Exception:  # no secrets file (Streamlit raises then) or one that does not parse
+        return None
 
 
-def api_key() -> tuple[str | None, str | None, str | None]:
-    """(key, where it came from: "typed" / "secrets" / "env", the variable's name) or Nones.
-
-    A key typed for this session wins over the server's: the user asked for it just now.
-    """
-    typed = str(st.session_state.get(KEY_INPUT) or "").strip()
-    if typed:
-        return typed, "typed", None
-    key, name = _secret_key()
-    if key:
-        return key, "secrets", name
-    key, name = key_from_env()
-    if key:
-        return key, "env", name
-    return None, None, None
+def api_key(base_url: str) -> tuple[str | None, str | None, str | None]:
+    """(key, where it came from: "typed" / "secrets" / "env", the variable's name) or Nones,
+    for this endpoint (slm_core.llm.endpoints.key_for decides which key may go where)."""
+    typed = str(st.session_state.get(KEY_INPUT) or "")
+    return key_for(base_url, typed, (("secrets", _secret), ("env", os.environ.get)))
 
 
 def key_form(endpoint: Endpoint) -> str | None:
@@ -282,7 +268,7 @@ def key_form(endpoint: Endpoint) -> str | None:
         help=t("llm_page.key_typed_help"),
         persist_state=KEEP,
     )
-    key, source, name = api_key()
+    key, source, name = api_key(endpoint.base_url)
     if source == "typed":
         st.caption(t("llm_page.key_from_typed"))
     elif source in ("secrets", "env"):
@@ -296,7 +282,7 @@ def key_form(endpoint: Endpoint) -> str | None:
 
 def key_ready(base_url: str) -> bool:
     """Whether a measurement of ``base_url`` can be sent now (a key, or a local server)."""
-    return is_local(base_url) or api_key()[0] is not None
+    return is_local(base_url) or api_key(base_url)[0] is not None
 
 
 # ---------------------------------------------------------------------------- the prompt
@@ -423,7 +409,7 @@ def start_measurement(
     store, dataset_id: str, endpoint: Endpoint, spec: PromptSpec, n: int, budget: float | None
 ) -> None:
     """Store the measurement and start its process with the key (looked up now, not kept)."""
-    key = api_key()[0]
+    key = api_key(endpoint.base_url)[0]
     try:
         run_id = create_measurement(store, dataset_id, endpoint, spec, n, budget)
     except SlmError as exc:
@@ -464,7 +450,8 @@ def _partial(store, run_id: int) -> LLMMeasurement | None:
 
 def _resume(store, dataset_id: str, run_id: int, budget: float | None = None) -> None:
     try:
-        resume(store, run_id, api_key()[0], budget)
+        base_url = (store.get_run(run_id).params.get("endpoint") or {}).get("base_url", "")
+        resume(store, run_id, api_key(base_url)[0], budget)
     except SlmError as exc:
         st.error(error_text(exc), icon=":material/error:")
         return
@@ -526,7 +513,7 @@ def _budget_row(store, dataset_id: str, run, head, action) -> None:
     budget = head.number_input(
         t("llm_page.new_budget"),
         min_value=round(old + 0.01, 2),
-        value=round(old * 2, 2),
+        value=max(round(old + 0.01, 2), round(old * 2, 2)),
         step=0.5,
         format="%.2f",
         key=f"llm_budget_{run.id}",

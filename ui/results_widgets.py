@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from slm_core.llm.measurement import LABEL_PREFIX
 from slm_core.value.inputs import run_label
 from ui.state import get_store, lang, t
 
@@ -224,9 +225,12 @@ def style_leaderboard(frame: pd.DataFrame):
     )
     counts = [t(k) for k in ("results.col_n", "results.col_rated") if t(k) in frame.columns]
     styler = styler.format("{:,.0f}", subset=counts, na_rep="–")
-    if len(frame) > 1:
-        styler = styler.highlight_max(subset=higher, props=BEST_STYLE)
-        styler = styler.highlight_min(subset=lower, props=BEST_STYLE)
+    # The best small model is marked; an LLM row is scored on its sample, not the whole test
+    # split, so it is not in the running for "best" on these columns.
+    small = frame.index[~frame[t("results.col_model")].astype(str).str.startswith(LABEL_PREFIX)]
+    if len(small) > 1:
+        styler = styler.highlight_max(subset=pd.IndexSlice[small, higher], props=BEST_STYLE)
+        styler = styler.highlight_min(subset=pd.IndexSlice[small, lower], props=BEST_STYLE)
     return styler
 
 

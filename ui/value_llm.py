@@ -69,5 +69,7 @@ def llm_box(report: ValueReport) -> None:
         st.caption(t("value.llm.method"))
         if not api.llm.usage_reported:
             st.caption(t("value.llm.usage_estimated"))
+        if not api.llm.prices_stated:
+            st.caption(t("value.llm.price_unstated"))
     else:
         st.caption("  \n".join(lines))

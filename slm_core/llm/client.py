@@ -22,10 +22,13 @@ from typing import Any
 import openai
 
 from slm_core.errors import SlmError
-from slm_core.llm.endpoints import Endpoint, redact
+from slm_core.llm.endpoints import Endpoint, insecure_transport, redact
 from slm_core.llm.prompt import PromptSpec, parse_answer, response_format
 
 OK, UNPARSEABLE, ERROR = "ok", "unparseable", "error"
+# A call given up because the measurement was stopping (budget, cancel): not an answer, and not
+# stored, so a resume asks that text again and the accuracy never counts it.
+STOPPED = "stopped"
 MAX_CONTENT_CHARS = 300
 MAX_RETRY_AFTER_S = 30.0
 MAX_BACKOFF_S = 20.0
@@ -102,6 +105,8 @@ class Caller:
         self.labels = [str(x) for x in labels]
         self.spec = spec
         self._key = api_key or None
+        if insecure_transport(endpoint.base_url, self._key):
+            raise LLMError("errors.llm.key_over_http", url=endpoint.base_url)
         self._client = openai.OpenAI(
             base_url=endpoint.base_url,
             api_key=api_key or PLACEHOLDER_KEY,
@@ -190,7 +195,7 @@ class Caller:
                 if not _retryable(exc) or attempts > int(self.endpoint.max_retries):
                     break
                 if not self._wait(attempts - 1, exc, should_stop):
-                    break
+                    return CallResult(STOPPED, None, None, 0.0, 0.0, False, None, attempts)
                 continue
             latency_ms = (time.perf_counter() - started) * 1000.0
             return self._result(messages, response, latency_ms, attempts, structured)

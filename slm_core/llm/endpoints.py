@@ -11,10 +11,10 @@ Streamlit secrets by the UI, or typed for one session, and passed to the client 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 KEY_ENV_VARS = ("SLM_LLM_API_KEY", "OPENAI_API_KEY")
 
@@ -181,6 +181,23 @@ def is_local(base_url: str) -> bool:
     return host in LOCAL_HOSTS
 
 
+# Query parameters whose names say they carry a secret (api-version and the like are fine).
+SECRET_WORDS = ("key", "token", "secret", "password", "sig", "auth")
+
+
+def has_credentials(base_url: str) -> bool:
+    """Whether the address itself carries a secret (user:password@, or a key in the query):
+    the base URL is stored and shown with every measurement, so it must hold none."""
+    try:
+        parts = urlparse(str(base_url).strip())
+    except ValueError:
+        return False
+    if parts.username or parts.password:
+        return True
+    names = [name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    return any(word in name for name in names for word in SECRET_WORDS)
+
+
 def key_from_env(env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
     """The API key from the environment and the variable it came from, or (None, None)."""
     env = os.environ if env is None else env
@@ -189,6 +206,44 @@ def key_from_env(env: Mapping[str, str] | None = None) -> tuple[str | None, str 
         if value:
             return value, name
     return None, None
+
+
+OPENAI_HOSTS = ("api.openai.com",)
+
+
+def key_for(
+    base_url: str,
+    typed: str | None = None,
+    sources: Sequence[tuple[str, Callable[[str], Any]]] = (),
+) -> tuple[str | None, str | None, str | None]:
+    """The key to send to ``base_url``: (key, where it came from, the variable's name).
+
+    A key typed for this endpoint wins. Keys kept on the server (``sources``: e.g. Streamlit
+    secrets, then the environment): ``SLM_LLM_API_KEY``, set for this tool, goes to the endpoint
+    measured (a local vLLM may want one too); ``OPENAI_API_KEY`` only to OpenAI itself, so an
+    OpenAI key never reaches another company's server because its address was typed in the form.
+    """
+    typed = (typed or "").strip()
+    if typed:
+        return typed, "typed", None
+    host = (urlparse(str(base_url).strip()).hostname or "").lower()
+    for source, get in sources:
+        for name in KEY_ENV_VARS:
+            if name == "OPENAI_API_KEY" and host not in OPENAI_HOSTS:
+                continue
+            try:
+                value = str(get(name) or "").strip()
+            except Exception:  # a secrets store that cannot be read holds no key for us
+                value = ""
+            if value:
+                return value, source, name
+    return None, None, None
+
+
+def insecure_transport(base_url: str, key: str | None) -> bool:
+    """Whether sending ``key`` to ``base_url`` would put it on the wire in clear text."""
+    parts = urlparse(str(base_url).strip())
+    return bool(key) and parts.scheme == "http" and not is_local(base_url)
 
 
 def redact(text: str, key: str | None) -> str:

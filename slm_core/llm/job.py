@@ -28,8 +28,8 @@ from typing import Any
 
 from slm_core.errors import CancelledError, SlmError, render
 from slm_core.llm import LLM_MODEL_ID
-from slm_core.llm.client import ERROR, Caller, CallResult, LLMError
-from slm_core.llm.endpoints import Endpoint, key_from_env, redact
+from slm_core.llm.client import ERROR, STOPPED, Caller, CallResult, LLMError
+from slm_core.llm.endpoints import Endpoint, has_credentials, key_from_env, redact
 from slm_core.llm.plan import Plan, estimate, estimated_tokens, make_plan
 from slm_core.llm.prompt import PromptSpec, build_messages
 from slm_core.store import RunStore
@@ -75,6 +75,8 @@ def create_measurement(
         raise SlmError("errors.llm.no_endpoint")
     if budget_usd is not None and budget_usd <= 0:
         raise SlmError("errors.llm.bad_budget")
+    if has_credentials(endpoint.base_url):
+        raise SlmError("errors.llm.credentials_in_url")
     plan = prepare_plan(store, dataset_id, spec, sample_size)
     expected = estimate(plan, spec, endpoint)
     per_call = expected.cost_usd / max(plan.n, 1)
@@ -131,10 +133,11 @@ def resume(
         old = run.params.get("budget_usd")
         if old is not None and budget_usd <= old:
             raise SlmError("errors.llm.budget_not_raised", budget=f"{old:.2f}")
-        store.update_params(run_id, {**run.params, "budget_usd": float(budget_usd)})
         if (run.metrics.get("llm") or {}).get("stopped") == STOP_BUDGET:
             statuses = (*statuses, "succeeded")
-    store.reopen_run(run_id, statuses)
+    store.reopen_run(run_id, statuses)  # first: a run that cannot go on keeps its old budget
+    if budget_usd is not None:
+        store.update_params(run_id, {**run.params, "budget_usd": float(budget_usd)})
     return start(store, run_id, api_key)
 
 
@@ -155,6 +158,15 @@ def read_answers(folder: Path) -> dict[int, dict[str, Any]]:
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut by a crash mid-write
     return out
+
+
+def _end_line(path: Path) -> None:
+    """Finish a line a crash cut short, so the next answer starts a line of its own."""
+    if path.exists() and path.stat().st_size:
+        with path.open("rb+") as fh:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
 
 
 def _append(fh, row: dict[str, Any]) -> None:
@@ -235,6 +247,7 @@ class _Loop:
         any_answer = any(r.get("status") != ERROR for r in self.answers.values())
         in_flight: dict[Future[CallResult], int] = {}
         last_poll = 0.0
+        _end_line(self.folder / ANSWERS_FILE)
         with (
             ThreadPoolExecutor(max(1, int(self.endpoint.concurrency))) as pool,
             (self.folder / ANSWERS_FILE).open("a", encoding="utf-8") as fh,
@@ -272,6 +285,8 @@ class _Loop:
                     except LLMError as exc:
                         self.fatal = self.fatal or exc
                         self.stop.set()
+                        continue
+                    if result.status == STOPPED:
                         continue
                     row = self._row(i, result)
                     _append(fh, row)

@@ -17,15 +17,17 @@ from typing import Any
 import numpy as np
 
 from slm_core.errors import NotFoundError, SlmError
+from slm_core.i18n import t
 from slm_core.llm import LLM_MODEL_ID
 from slm_core.llm.client import ERROR, OK, UNPARSEABLE
 from slm_core.llm.endpoints import Endpoint
 from slm_core.llm.job import read_answers
 from slm_core.llm.plan import Plan
 from slm_core.llm.prompt import PromptSpec, build_messages, render_messages
-from slm_core.mcnemar import McNemarResult, mcnemar
+from slm_core.mcnemar import McNemarResult, match_rows, mcnemar
 from slm_core.resample import wilson_interval
 
+LABEL_PREFIX = "LLM · "  # every LLM measurement's name starts so, on every page and table
 # Stand-ins for "no label" in prediction lists; they never equal a real label, so they are wrong.
 UNPARSEABLE_LABEL = "<unparseable>"
 NO_ANSWER_LABEL = "<no answer>"
@@ -73,7 +75,7 @@ class LLMMeasurement:
 
     @property
     def label(self) -> str:
-        return f"LLM · {self.endpoint.model}"
+        return f"{LABEL_PREFIX}{self.endpoint.model}"
 
     @property
     def n(self) -> int:
@@ -120,16 +122,25 @@ class LLMMeasurement:
     # -------------------------------------------------------------- money and time
 
     @property
+    def answered_calls(self) -> int:
+        """Calls that came back (a label or an unparseable answer): the ones that used tokens."""
+        return self.n - self.failed_calls
+
+    def _per_call(self, total: float) -> float:
+        # Failed calls carry no tokens and no money: dividing by them would cheapen every text.
+        return total / self.answered_calls if self.answered_calls else 0.0
+
+    @property
     def input_tokens_per_text(self) -> float:
-        return self.input_tokens / self.n if self.n else 0.0
+        return self._per_call(self.input_tokens)
 
     @property
     def output_tokens_per_text(self) -> float:
-        return self.output_tokens / self.n if self.n else 0.0
+        return self._per_call(self.output_tokens)
 
     @property
     def cost_per_text_usd(self) -> float:
-        return self.cost_usd / self.n if self.n else 0.0
+        return self._per_call(self.cost_usd)
 
     @property
     def usd_per_million(self) -> float:
@@ -176,12 +187,7 @@ class LLMMeasurement:
             "budget_usd": self.budget_usd,
             "estimate_usd": self.estimate.get("cost_usd"),
             "kind": "measured",
-            "method": (
-                "one chat-completions call per sampled test text; accuracy on the answered "
-                "sample (unparseable answers and failed calls count as wrong), Wilson 95% "
-                "interval; tokens from the API's usage field; cost = tokens × the stated prices; "
-                "latency = wall time of each answering call"
-            ),
+            "method": t("llm.method.measured"),
         }
 
     # -------------------------------------------------------------- pairing
@@ -191,15 +197,7 @@ class LLMMeasurement:
 
         Matched by text and label; a text that occurs twice is matched once per occurrence.
         """
-        rows: dict[tuple[str, str], list[int]] = {}
-        for j, key in enumerate(zip(texts, y_true, strict=True)):
-            rows.setdefault((str(key[0]), str(key[1])), []).append(j)
-        out = np.full(self.n, -1, dtype=int)
-        for i, key in enumerate(zip(self.texts, self.y_true, strict=True)):
-            free = rows.get(key)
-            if free:
-                out[i] = free.pop(0)
-        return out
+        return np.asarray(match_rows(self.texts, self.y_true, texts, y_true), dtype=int)
 
 
 def load_measurement(store, run_id: int) -> LLMMeasurement:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from slm_core.errors import SlmError
+from slm_core.i18n import t
 from slm_core.llm.endpoints import Endpoint
 from slm_core.llm.prompt import Example, PromptSpec, answer_json, build_messages
 from slm_core.value.assumptions import Assumptions
@@ -131,7 +133,10 @@ class Plan:
         path = Path(folder) / PLAN_FILE
         if not path.exists():
             return None
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # cut short, or edited by hand
+            raise SlmError("errors.llm.plan_unreadable", path=str(path)) from exc
 
 
 def make_plan(
@@ -177,11 +182,7 @@ class Estimate:
     input_price_per_m: float
     output_price_per_m: float
     kind: str = "modelled"
-    method: str = (
-        "sum over the sample of (system prompt + worked examples + text) tokens by the "
-        "characters-per-token rules (Latin 0.25, CJK 0.6 tokens per character) + 4 tokens of "
-        "framing per message; answer tokens = the longest label's JSON answer; × the stated prices"
-    )
+    method: str = field(default_factory=lambda: t("llm.method.estimate"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

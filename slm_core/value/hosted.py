@@ -51,7 +51,10 @@ ACCURACY_METHOD = (
 )
 PRICE_METHOD = "measured tokens × stated prices: tokens from the API's usage field, per text"
 LATENCY_METHOD = "wall time of each answering call, p50 and p95"
-THRESHOLD_METHOD = "threshold chosen on validation with the LLM's measured accuracy"
+THRESHOLD_METHOD = (
+    "threshold chosen on validation, with one input from the test sample: the LLM's overall "
+    "measured accuracy (a single figure, not tuned per threshold)"
+)
 DEFERRED_METHOD = (
     "the LLM's accuracy on the sampled texts this small model defers (in the run's test split, "
     "confidence below the threshold); with fewer than {min} of them the overall measured "
@@ -103,6 +106,7 @@ class LLMBasis:
     usd_per_million: float | None = None  # measured price per 1M texts, in USD
     price_per_million: float | None = None  # the same in the scenario's currency
     usage_reported: bool = True
+    prices_stated: bool = True  # False: the endpoint had no price; the scenario's prices are used
     shift: float = 0.0
     measurement: LLMMeasurement | None = field(default=None, repr=False, compare=False)
 
@@ -114,7 +118,8 @@ class LLMBasis:
     def price_kind(self) -> str:
         """'measured' (tokens the API reported × stated prices); 'modelled' when the API left
         some usage unreported (the client's token estimate fills in) or the LLM is assumed."""
-        return MEASURED if self.measured and self.usage_reported else "modelled"
+        measured = self.measured and self.usage_reported and self.prices_stated
+        return MEASURED if measured else "modelled"
 
     @property
     def better_than_guessing(self) -> bool | None:
@@ -150,6 +155,7 @@ class LLMBasis:
             "input_tokens_per_text": self.input_tokens_per_text,
             "output_tokens_per_text": self.output_tokens_per_text,
             "usage_reported": self.usage_reported,
+            "prices_stated": self.prices_stated,
             "latency_ms": self.latency_ms,
             "latency_p95_ms": self.latency_p95_ms,
             "latency_kind": MEASURED if self.measured and self.latency_ms is not None else ASSUMED,
@@ -181,13 +187,30 @@ def assumed_basis(inputs: DatasetInputs, a: Assumptions) -> LLMBasis:
     )
 
 
+def measured_usd_per_text(m: LLMMeasurement, a: Assumptions) -> tuple[float, bool]:
+    """USD per text of a measurement and whether its endpoint stated a price.
+
+    The measured tokens × the endpoint's prices; an endpoint measured with no price at all (a
+    local server, or a provider whose price was left at 0) is priced at the scenario's
+    ``llm_input/output_price_per_m`` instead, so a missing price never reads as a free API.
+    """
+    if m.endpoint.input_price_per_m > 0 or m.endpoint.output_price_per_m > 0:
+        return m.cost_per_text_usd, True
+    usd = (
+        m.input_tokens_per_text * a.llm_input_price_per_m
+        + m.output_tokens_per_text * a.llm_output_price_per_m
+    ) / 1e6
+    return usd, False
+
+
 def measured_basis(m: LLMMeasurement, a: Assumptions) -> LLMBasis:
     """The LLM as measured by ``m`` on the user's data (prices converted to the currency)."""
+    usd_per_text, stated = measured_usd_per_text(m, a)
     return LLMBasis(
         name=m.label,
         kind=MEASURED,
         accuracy=float(m.accuracy),
-        price_per_text=a.usd(m.cost_per_text_usd),
+        price_per_text=a.usd(usd_per_text),
         latency_ms=m.latency_p50_ms,  # None when no call was answered in time
         input_tokens_per_text=m.input_tokens_per_text,
         output_tokens_per_text=m.output_tokens_per_text,
@@ -197,9 +220,10 @@ def measured_basis(m: LLMMeasurement, a: Assumptions) -> LLMBasis:
         latency_p95_ms=m.latency_p95_ms,
         run_id=m.run_id,
         model=m.model,
-        usd_per_million=m.usd_per_million,
-        price_per_million=a.usd(m.usd_per_million),
+        usd_per_million=usd_per_text * 1e6,
+        price_per_million=a.usd(usd_per_text * 1e6),
         usage_reported=m.usage_reported,
+        prices_stated=stated,
         measurement=m,
     )
 

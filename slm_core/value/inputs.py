@@ -386,7 +386,7 @@ def _latest_llm(store, dataset_id: str):
 
     try:
         return latest_measurement(store, dataset_id)
-    except (SlmError, OSError, ValueError, KeyError) as exc:
+    except SlmError as exc:
         log.warning("dataset %s: LLM measurement unreadable: %s", dataset_id, exc)
         return None
 
