@@ -66,7 +66,7 @@ def llm_table(data: ReportData, lang: str) -> Table:
     rows = tuple(
         (key, t(f"report_llm.{key}", lang), value) for key, value, _ in llm_fields(data, lang)
     )
-    note = t("report_table.llm_note", lang) if data.llm is not None else ""
+    note = t("llm.method.measured", lang) if data.llm is not None else ""
     return titled(
         "llm",
         lang,
