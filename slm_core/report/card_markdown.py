@@ -45,7 +45,8 @@ def _shown(text: str, lang: str, prefix: str) -> str:
     return localize_known(str(text), lang, prefix)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table (header, rule, rows) as lines, for every model card."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
@@ -192,7 +193,7 @@ def _training_data(w: _Writer) -> list[str]:
         w.item("train_split", train=split.get("train", "–"), val=split.get("val", "–")),
         "",
     ]
-    lines += _table(
+    lines += md_table(
         [w.tr("col_class"), w.tr("col_count"), w.tr("col_share")],
         [[md(k), str(n), f"{n / total:.1%}"] for k, n in classes.items()],
     )
@@ -205,7 +206,7 @@ def _overall_and_per_class(w: _Writer) -> list[str]:
     f1_lo, f1_hi = m["macro_f1_ci"]
     f1_ci = "–" if f1_lo is None or f1_hi is None else f"{f1_lo:.3f} – {f1_hi:.3f}"
     lines = [f"### {tr('overall')}", ""]
-    lines += _table(
+    lines += md_table(
         [tr("col_metric"), tr("col_value"), tr("col_ci")],
         [
             [tr("accuracy"), _pct(m["accuracy"]), _ci(m["accuracy_ci"])],
@@ -216,7 +217,7 @@ def _overall_and_per_class(w: _Writer) -> list[str]:
         ],
     )
     lines += ["", f"### {tr('per_class')}", ""]
-    lines += _table(
+    lines += md_table(
         [tr("col_class"), tr("precision"), tr("recall"), tr("f1"), tr("support")],
         [
             [md(p["label"]), _f(p["precision"]), _f(p["recall"]), _f(p["f1"]), str(p["support"])]
@@ -230,7 +231,7 @@ def _per_group(w: _Writer) -> list[str]:
     """Accuracy per group with the gap between groups; without groups, the classes' recalls."""
     c, tr = w.card, w.tr
     if c.groups:
-        lines = _table(
+        lines = md_table(
             [tr("col_group"), tr("col_n"), tr("accuracy")],
             [[md(g["group"]), str(g["n"]), _pct(g["accuracy"])] for g in c.groups],
         )

@@ -18,7 +18,7 @@ from typing import Any
 from slm_core.i18n import format_number, localize_known, t
 from slm_core.numbers import finite_or_none
 from slm_core.report.card_data import CARD_KIND, CARD_VERSION, SECTIONS, CardText, read_card_text
-from slm_core.report.card_markdown import SMALL_TEST_SET, md, section_title
+from slm_core.report.card_markdown import SMALL_TEST_SET, md, md_table, section_title
 from slm_core.report.collect import ReportData
 from slm_core.report.table_types import format_cell
 
@@ -121,11 +121,6 @@ def _pct(x: float | None) -> str:
 def _ci(pair) -> str:
     lo, hi = (finite_or_none(v) for v in pair)
     return "–" if lo is None or hi is None else f"{lo:.1%} – {hi:.1%}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def fenced(text: str) -> list[str]:
@@ -249,7 +244,7 @@ def _money(x: float | None) -> str:
 def _quantitative(w: _Writer) -> list[str]:
     c, s = w.card, w.card.summary
     lines = [f"### {w.common('overall')}", ""]
-    lines += _table(
+    lines += md_table(
         [w.common("col_metric"), w.common("col_value"), w.common("col_ci")],
         [
             [
@@ -264,7 +259,7 @@ def _quantitative(w: _Writer) -> list[str]:
         ],
     )
     lines += ["", f"### {w.common('per_class')}", ""]
-    lines += _table(
+    lines += md_table(
         [
             w.common("col_class"),
             w.common("precision"),
@@ -285,7 +280,7 @@ def _quantitative(w: _Writer) -> list[str]:
     )
     if c.comparisons:
         lines += ["", f"### {w.tr('same_texts')}", ""]
-        lines += _table(
+        lines += md_table(
             [
                 t("report_col.model", w.lang),
                 t("report_col.n_same", w.lang),
