@@ -270,7 +270,9 @@ def test_the_cascade_uses_the_llms_accuracy_on_the_texts_it_defers():
         assert c.run_id == r.run_id and c.business.threshold == pytest.approx(threshold)
         assert c.business.details["n_deferred_in_sample"] == d
         assert c.business.details["llm_accuracy_source"] == "deferred"
-        assert c.business.kinds["automated_accuracy"] == "measured"
+        assert (
+            c.business.kinds["automated_accuracy"] == "modelled"
+        )  # measured share × measured LLM accuracy
         assert c.business.kinds["net_value"] == "modelled"
         method = c.business.details["threshold_method"]
         assert "validation, with one input from the test sample" in method
@@ -315,7 +317,9 @@ def test_with_too_few_deferred_sampled_texts_the_overall_accuracy_is_used():
     assert d["llm_accuracy_source"] == "overall"
     assert d["llm_accuracy_used"] == pytest.approx(m.accuracy) == pytest.approx(0.75)
     assert d["q_deferred"] == 0.0
-    assert cascade.business.kinds["automated_accuracy"] == "measured"
+    # A formula over the measured share, the measured LLM accuracy and the assumed answer share.
+    assert cascade.business.kinds["automated_accuracy"] == "modelled"
+    assert cascade.business.kinds["net_value"] == "modelled"
     assert "value.llm.deferred_few" in [note.key for note in cascade.llm_notes]
     assert "overall measured accuracy used" in llm_notes_text(cascade, "en")
 

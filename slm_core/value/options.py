@@ -213,7 +213,9 @@ CASCADE_KINDS = BASE_KINDS | dict.fromkeys(_ON_API_ACCURACY, "assumed")
 API_MEASURED_KINDS = BASE_KINDS | dict.fromkeys(
     ("coverage", "automated_per_year", "labour_saved", "people_error_avoided"), "assumed"
 )
-CASCADE_MEASURED_KINDS = dict(BASE_KINDS)
+# The cascade's share and accuracy combine the small model's measured share with the LLM's
+# measured accuracy and the assumed answer share: a formula over both, so modelled.
+CASCADE_MEASURED_KINDS = BASE_KINDS | dict.fromkeys(("coverage", "automated_accuracy"), "modelled")
 
 
 def _model_option(
