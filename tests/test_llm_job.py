@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +28,7 @@ from llm_server import (
     label_answerer,
     prompt_tokens,
 )
+from test_jobs import _kill, wait_for
 
 from slm_core.data.split import content_hash
 from slm_core.errors import SlmError
@@ -111,24 +111,6 @@ def answer_lines(store, run_id: int) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def _kill(pid: int | None) -> None:
-    if pid and pid != os.getpid() and pid_alive(pid):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def assert_key_stored_nowhere(store, key: str = KEY) -> None:

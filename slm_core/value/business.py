@@ -25,7 +25,7 @@ import numpy as np
 
 from slm_core.resample import bootstrap_means, percentile_interval
 from slm_core.value.assumptions import Assumptions
-from slm_core.value.payoff import Payoff, SplitScores, ThresholdTable
+from slm_core.value.payoff import Payoff, SplitScores, ThresholdTable, answered_at
 
 COMPONENTS = ("answered", "right", "error_cost", "people_error", "price")
 N_BOOT = 1000
@@ -63,7 +63,7 @@ def per_text_value(c: dict[str, np.ndarray], p: Payoff) -> np.ndarray:
 
 def model_components(scores: SplitScores, p: Payoff, threshold: float) -> dict[str, np.ndarray]:
     """Per test text at ``threshold``: the small model answers it alone or a person does."""
-    answered = (scores.confidence >= threshold - 1e-12).astype(float)
+    answered = answered_at(scores.confidence, threshold).astype(float)
     err = p.costs[scores.true_idx, scores.pred_idx]
     return {
         "answered": answered,
@@ -321,6 +321,6 @@ def choose_threshold(
 
 def automated_confusion(test: SplitScores, threshold: float) -> list[list[int]]:
     k = len(test.classes)
-    keep = test.confidence >= threshold - 1e-12
+    keep = answered_at(test.confidence, threshold)
     flat = test.true_idx[keep] * k + test.pred_idx[keep]
     return np.bincount(flat, minlength=k * k).reshape(k, k).astype(int).tolist()

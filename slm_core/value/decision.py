@@ -115,18 +115,32 @@ def best_of(options: Sequence[Option]) -> tuple[str, str | None]:
 # ---------------------------------------------------------------- break-evens
 
 
+def _flip(
+    options_at: Callable[[float], list[Option]],
+    name: str,
+    current: float,
+    limit: float,
+    best: str,
+    changed: Callable[[float], bool],
+    measured: bool = False,
+) -> BreakEven | None:
+    """Where moving ``name`` from ``current`` towards ``limit`` first makes ``changed`` true,
+    with the options rebuilt there (``options_at``) naming the new best."""
+    value = search_change(lambda v: v, current, limit, changed)
+    if value is None:
+        return None
+    options = options_at(value)
+    new, _ = best_of(options)
+    scores = {o.key: o.overall for o in options if o.key in (best, new)}
+    return BreakEven(name, current, value, best, new, scores, measured=measured)
+
+
 def _break_even(rebuild: Rebuild, a: Assumptions, name: str, limit: float, best: str, pred):
     def make(value: float) -> Assumptions:
         return replace(a, **{name: value})
 
     current = float(getattr(a, name))
-    value = search_change(make, current, limit, pred)
-    if value is None:
-        return None
-    options = rebuild(make(value))
-    new, _ = best_of(options)
-    scores = {o.key: o.overall for o in options if o.key in (best, new)}
-    return BreakEven(name, current, value, best, new, scores)
+    return _flip(lambda v: rebuild(make(v)), name, current, limit, best, lambda v: pred(make(v)))
 
 
 def llm_break_even(
@@ -137,18 +151,15 @@ def llm_break_even(
     uses_api = best in (API, CASCADE)
     low, high = bounds("llm_accuracy")
     if measured is not None:
-
-        def changed(value: float) -> bool:
-            return best_of(measured.rebuild(value))[0] != best
-
-        current = float(measured.accuracy)
-        value = search_change(lambda v: v, current, low if uses_api else high, changed)
-        if value is None:
-            return None
-        options = measured.rebuild(value)
-        new, _ = best_of(options)
-        scores = {o.key: o.overall for o in options if o.key in (best, new)}
-        return BreakEven("llm_accuracy", current, value, best, new, scores, measured=True)
+        return _flip(
+            measured.rebuild,
+            "llm_accuracy",
+            float(measured.accuracy),
+            low if uses_api else high,
+            best,
+            lambda v: best_of(measured.rebuild(v))[0] != best,
+            measured=True,
+        )
     return _break_even(
         rebuild,
         a,

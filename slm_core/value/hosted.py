@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from slm_core.value.assumptions import Assumptions
+from slm_core.value.payoff import answered_at
 from slm_core.value.scores import Note
 
 if TYPE_CHECKING:  # slm_core.llm imports slm_core.value: no import cycle at run time
@@ -305,8 +306,7 @@ def deferred_mask(basis: LLMBasis, r: RunInputs, threshold: float) -> np.ndarray
     rows = np.asarray(rows, dtype=int)
     have = rows >= 0
     out = np.zeros(len(rows), dtype=bool)
-    # The same rule as business.model_components: at the threshold the small model answers.
-    out[have] = r.test.confidence[rows[have]] < threshold - 1e-12
+    out[have] = ~answered_at(r.test.confidence[rows[have]], threshold)
     return out
 
 

@@ -30,6 +30,12 @@ from slm_core.value.assumptions import RAREST_CLASS, Assumptions
 _EPS = 1e-12
 
 
+def answered_at(confidence: np.ndarray, threshold: float) -> np.ndarray:
+    """Which texts a small model answers alone at ``threshold`` (the rest go to people or the
+    LLM): the one rule for every threshold figure."""
+    return np.asarray(confidence) >= threshold - _EPS
+
+
 def positive_class(
     a: Assumptions, classes: Sequence[str], prior: Sequence[float] | None = None
 ) -> str | None:
@@ -174,9 +180,8 @@ def threshold_table(
     flat = scores.true_idx * k + scores.pred_idx
     confusion = np.zeros((len(curve.thresholds), k, k), dtype=int)
     for i, t in enumerate(curve.thresholds):
-        confusion[i] = np.bincount(flat[scores.confidence >= t - _EPS], minlength=k * k).reshape(
-            k, k
-        )
+        kept = flat[answered_at(scores.confidence, t)]
+        confusion[i] = np.bincount(kept, minlength=k * k).reshape(k, k)
     return ThresholdTable(
         split=scores.split,
         classes=scores.classes,
