@@ -23,9 +23,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors on one line with exit 2 (its own code too)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(
-            EXIT_USER, f"error: {message} (see `python -m slm_core {self.prog.split()[-1]} -h`)\n"
-        )
+        # prog is "slm_core" for the top level and "slm_core train" for a sub-command.
+        help_cmd = " ".join(["python -m slm_core", *self.prog.split()[1:], "-h"])
+        self.exit(EXIT_USER, f"error: {message} (see `{help_cmd}`)\n")
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
@@ -540,7 +540,11 @@ def _add_llm_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the sub-command's parser, so the hint names that command's help
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     handler = COMMANDS[args.command][0]
     try:
         return handler(args)

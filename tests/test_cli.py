@@ -168,3 +168,23 @@ def test_train_and_evaluate_on_postgresql(tmp_path, pg_url):
     assert store.get_result(run_id, "evaluation") == evaluation  # cached in PostgreSQL
     missing = run_cli("evaluate", "--run", "99999999999", "--json", env=env)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        ([], "(see `python -m slm_core -h`)"),
+        (["fly"], "(see `python -m slm_core -h`)"),
+        (["train", "--bogus"], "(see `python -m slm_core train -h`)"),
+        (["llm", "--no-such-flag"], "(see `python -m slm_core llm -h`)"),
+    ],
+)
+def test_usage_errors_name_the_help_command_once(argv, hint, capsys):
+    from slm_core.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and err[0].endswith(hint)
+    assert "slm_core slm_core" not in err[0]
