@@ -55,7 +55,7 @@ format: install
 	$(BIN)/python -m ruff format .
 	$(BIN)/python -m ruff check --fix .
 
-bench: install
+bench: install browser
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -7,7 +7,10 @@ import streamlit as st
 from slm_core.data.demo import DEFAULT_DEMO
 from slm_core.errors import SlmError
 from slm_core.i18n import LANGUAGES
+from ui import url_state
+from ui.access import require_access
 from ui.navigation import PAGES
+from ui.run_recovery import store_or_stop
 from ui.state import (
     DATASET_KEY,
     LANG_KEY,
@@ -15,17 +18,18 @@ from ui.state import (
     dataset_name,
     demo_dataset_id,
     error_text,
-    get_store,
     t,
 )
 
 st.set_page_config(page_title="SLM Value Lab", page_icon=":material/science:", layout="wide")
+require_access()  # a no-op unless a login or a shared password is configured
+url_state.restore()  # a session's first run (a reload, a bookmark, a link): its language, dataset
 
 
 with st.sidebar:
     st.selectbox("Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=LANG_KEY)
 
-    store = get_store()
+    store = store_or_stop()  # an unwritable or full SLM_HOME: one clear message, no traceback
     try:
         default_id = demo_dataset_id(DEFAULT_DEMO)
     except SlmError as exc:  # demo package missing: the app still works with uploads
@@ -56,4 +60,5 @@ navigation = st.navigation(
         for i, (path, title, icon) in enumerate(PAGES)
     ]
 )
+url_state.sync(navigation.url_path or PAGES[0].name)  # the default page's url_path is ""
 navigation.run()

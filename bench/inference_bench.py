@@ -167,6 +167,9 @@ def linear_part(args: argparse.Namespace) -> dict:
         min_calls=args.calls, min_seconds=args.seconds / LINEAR_ROUNDS, warmup_calls=20
     )
     workdir = Path(tempfile.mkdtemp(prefix="slm_linear_bench_"))
+    from slm_core.models.saved import trust_model_root
+
+    trust_model_root(workdir)  # its models are saved here, outside any run store
     load_start = os.getloadavg()[0]  # other work on the machine slows both paths alike
     rows = []
     for demo, n_rows in LINEAR_DEMOS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.access import guard_page
 from ui.cost_sections import (
     energy_section,
     llm_section,
@@ -17,6 +18,9 @@ from ui.cost_sections import (
 from ui.cost_widgets import latest_llm_cost, stored_benches
 from ui.decision import decision_box, value_report
 from ui.state import get_store, require_dataset, require_runs, t
+from ui.value_checks import checks_box
+
+guard_page()  # a page Streamlit runs without app.py is gated too
 
 st.title(t("cost.title"))
 st.caption(t("cost.intro"))
@@ -25,9 +29,10 @@ store = get_store()
 runs = sorted(require_runs(dataset, t("cost.no_runs")), key=lambda r: r.id)
 
 # ---------------------------------------------------- the decision and its scenario
-report = value_report(dataset.id)
+report = value_report(dataset.id, with_sensitivity=False)  # the Cost page does not show it
 st.subheader(t("value.decision.title"))
 decision_box(report)
+checks_box(report.inputs)  # figures still being measured in the background, if any
 scenario_summary(report.assumptions)
 
 # ------------------------------------------------------------ measuring, speed, size

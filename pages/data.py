@@ -12,9 +12,14 @@ from slm_core.data.split import make_splits
 from slm_core.data.types import ColumnMapping, ReadOptions, ReadResult, SplitConfig
 from slm_core.dataset import prepare_dataset, register_dataset
 from slm_core.errors import SlmError
+from slm_core.escape import md_text
+from ui.access import guard_page
 from ui.navigation import page_link
 from ui.state import activate_dataset, error_text, flash, get_store, lang, show_flash, t
+from ui.url_state import keep_choice
 from ui.widgets import render_report
+
+guard_page()  # a page Streamlit runs without app.py is gated too
 
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "gb18030", "gbk", "big5", "cp1252", "latin-1"]
 DELIMITERS = {",": ",", ";": ";", "\t": "TAB", "|": "|"}
@@ -33,11 +38,13 @@ def demo_cached(demo_id: str) -> tuple[ReadResult, ColumnMapping]:
 st.title(t("data.title"))
 st.caption(t("data.intro"))
 
+keep_choice("source", "data_source", ["upload", "demo"])  # ?source=demo
 source = st.radio(
     t("data.source"),
     ["upload", "demo"],
     horizontal=True,
     format_func=lambda s: t(f"data.source_{s}"),
+    key="data_source",
 )
 read: ReadResult | None = None
 default_mapping: ColumnMapping | None = None
@@ -48,6 +55,7 @@ try:
             t("data.upload", limit=MAX_UPLOAD_MB),
             type=list(SUPPORTED_EXTENSIONS),
             help=t("data.upload_help", limit=MAX_UPLOAD_MB),
+            max_upload_size=MAX_UPLOAD_MB,  # the limit the label states, not only the server's
         )
         if upload is None:
             st.info(t("data.upload_hint"))
@@ -75,6 +83,7 @@ try:
             sheet = st.selectbox(
                 t("data.sheet"),
                 read.detected.sheets,
+                index=read.detected.sheets.index(read.detected.sheet),  # the sheet it read
                 help=t("data.sheet_help", n=len(read.detected.sheets)),
             )
             options = ReadOptions(
@@ -103,7 +112,7 @@ st.caption(
         "data.detected",
         format=detected.format,
         encoding=detected.encoding or "-",
-        delimiter=DELIMITERS.get(detected.delimiter or "", detected.delimiter or "-"),
+        delimiter=DELIMITERS.get(detected.delimiter or "", md_text(detected.delimiter or "-")),
         header=t("data.yes") if detected.header else t("data.no"),
     )
 )
@@ -186,10 +195,14 @@ if prepared.report.trainable:
         st.stop()
     dataset_name = st.text_input(t("data.name"), value=name)
     if st.button(t("data.use"), type="primary", icon=":material/check:"):
-        prepared = prepare_dataset(read, mapping, dataset_name or name, filename, config)
-        record = register_dataset(
-            get_store(), prepared, source="upload" if source == "upload" else "demo"
-        )
+        try:  # e.g. a full or read-only SLM_HOME: one clear message, nothing half-stored
+            prepared = prepare_dataset(read, mapping, dataset_name or name, filename, config)
+            record = register_dataset(
+                get_store(), prepared, source="upload" if source == "upload" else "demo"
+            )
+        except SlmError as exc:
+            st.error(error_text(exc), icon=":material/error:")
+            st.stop()
         activate_dataset(record.id)
         flash(t("data.saved", id=record.id))
         st.rerun()

@@ -5,9 +5,12 @@ import streamlit as st
 from slm_core.llm import model_runs
 from slm_core.models.names import model_description, model_name
 from slm_core.models.registry import MODEL_IDS, get_spec
+from ui.access import guard_page
 from ui.navigation import page_link
 from ui.state import active_dataset, get_store, lang, t
 from ui.widgets import dataset_summary
+
+guard_page()  # a page Streamlit runs without app.py is gated too
 
 STEPS = ["data", "train", "results", "cost", "value", "report"]  # each says home.step_<page>
 

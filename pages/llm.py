@@ -6,13 +6,17 @@ from __future__ import annotations
 import streamlit as st
 
 from slm_core.errors import SlmError
+from slm_core.escape import md_text
 from slm_core.i18n import format_number
 from slm_core.llm import llm_runs
+from slm_core.llm.endpoints import PRESETS_BY_KEY
 from slm_core.llm.plan import estimate
 from slm_core.llm.prompt import build_messages, render_messages
+from ui.access import guard_page
 from ui.llm_widgets import (
     NEWEST,
     PICK,
+    PRESET,
     cached_measurement,
     connection_form,
     ensure_form_state,
@@ -30,6 +34,9 @@ from ui.llm_widgets import (
 )
 from ui.results_widgets import run_version
 from ui.state import dataset_name, error_text, get_store, lang, require_dataset, t
+from ui.url_state import keep_choice
+
+guard_page()  # a page Streamlit runs without app.py is gated too
 
 st.title(t("llm_page.title"))
 st.caption(t("llm_page.intro"))
@@ -38,9 +45,15 @@ store = get_store()
 # A measuring process that died (app restart, machine sleep) leaves its run 'running'.
 store.mark_interrupted()
 st.caption(
-    t("llm_page.dataset", name=dataset_name(dataset), rows=format_number(dataset.rows, lang()))
+    t(
+        "llm_page.dataset",
+        name=md_text(dataset_name(dataset)),
+        rows=format_number(dataset.rows, lang()),
+    )
 )
-ensure_form_state()
+# ?preset=<key>: a reload keeps the endpoint preset (never the address, the model or the key).
+keep_choice("preset", PRESET, list(PRESETS_BY_KEY))
+ensure_form_state()  # after the preset: the address and the model follow it
 
 # ------------------------------------------------------------------------------ connect
 st.subheader(t("llm_page.connect"))

@@ -8,6 +8,7 @@ import hashlib
 import streamlit as st
 
 from slm_core.errors import SlmError
+from slm_core.escape import md_text
 from slm_core.explain import Answer, AnsweredText, answer
 from slm_core.feedback import (
     CORRECTION_COLUMNS,
@@ -15,6 +16,7 @@ from slm_core.feedback import (
     corrections_csv,
     corrections_frame,
 )
+from ui.access import guard_page
 from ui.results_widgets import highlight_html, load_run_model, proba_frame, run_name, run_version
 from ui.state import (
     activate_dataset,
@@ -26,6 +28,8 @@ from ui.state import (
     show_flash,
     t,
 )
+
+guard_page()  # a page Streamlit runs without app.py is gated too
 
 ANSWERS_KEY, SAVED_KEY = "pg_answers", "pg_saved"  # an AnsweredText; {(run, text digest): note}
 PER_ROW = 3
@@ -88,7 +92,7 @@ else:
                 box.error(t("playground.failed", model=name, error=error_text(ans.error)))
                 continue
             predicted = ans.predicted
-            box.metric(t("playground.answer"), predicted)
+            box.metric(t("playground.answer"), md_text(predicted))  # a label: user text
             box.caption(
                 ":material/timer: " + t("playground.time", ms=f"{ans.ms:.1f}"),
                 help=t("playground.time_help"),
@@ -138,7 +142,7 @@ else:
                     ):
                         store.add_feedback(run_id, asked_text, predicted, False, corrected or None)
                         saved[slot] = (
-                            t("playground.saved_corrected", label=corrected)
+                            t("playground.saved_corrected", label=md_text(corrected))
                             if corrected
                             else t("playground.saved_down")
                         )

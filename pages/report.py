@@ -11,6 +11,7 @@ import zipfile
 
 import streamlit as st
 
+from slm_core.escape import md_text
 from slm_core.i18n import LANGUAGES
 from slm_core.report import (
     CardText,
@@ -23,10 +24,15 @@ from slm_core.report import (
     table_csv,
 )
 from slm_core.value.assumptions import scenario_name
+from ui.access import guard_page
 from ui.decision import decision_box
 from ui.navigation import page_link
 from ui.report_widgets import cached_cards, html_size_mb, report_data, table_frame
 from ui.state import flash, get_store, lang, require_dataset, require_runs, show_flash, t
+from ui.url_state import keep_choice
+from ui.value_checks import checks_box
+
+guard_page()  # a page Streamlit runs without app.py is gated too
 
 st.title(t("report_page.title"))
 st.caption(t("report_page.intro"))
@@ -37,16 +43,20 @@ require_runs(dataset, t("report_page.no_runs"))
 with st.spinner(t("report_page.building")):
     data, key = report_data()
 for run_id, error in data.skipped:
+    error = md_text(error, exact=False)
     st.warning(t("report_html.skipped", run=run_id, error=error), icon=":material/warning:")
 if not data.runs:  # every finished run lost its files: nothing can be evaluated
     st.info(t("report_page.no_runs"))
     st.stop()
 a = data.value.assumptions
 decision_box(data.value)
-st.caption(t("report_page.scenario", name=scenario_name(a.name, lang())))
+checks_box(data.value.inputs)  # figures still measured in the background
+st.caption(t("report_page.scenario", name=md_text(scenario_name(a.name, lang()))))
 
 languages = list(LANGUAGES)
 # Keyed by the interface language so that switching it in the sidebar resets the choice.
+report_lang_key = f"report.lang.{lang()}"
+keep_choice("report_lang", report_lang_key, languages, default=lang())  # ?report_lang=zh
 report_lang = (
     st.segmented_control(
         t("report_page.language"),
@@ -54,7 +64,7 @@ report_lang = (
         default=lang(),
         format_func=LANGUAGES.get,
         help=t("report_page.language_help"),
-        key=f"report.lang.{lang()}",
+        key=report_lang_key,
     )
     or lang()
 )
@@ -182,7 +192,7 @@ with st.container(border=True):
     table = shown[table_key]
     st.dataframe(table_frame(table, a.currency), hide_index=True, key="report.preview")
     if table.note:
-        st.caption(table.note)
+        st.caption(md_text(table.note, exact=False))
     st.download_button(
         t("report_page.download_table"),
         table_csv(table).encode("utf-8"),

@@ -7,9 +7,11 @@ from __future__ import annotations
 import streamlit as st
 
 from slm_core.errors import SlmError
+from slm_core.escape import md_text
 from slm_core.feedback import feedback_stats
 from slm_core.i18n import format_number
 from slm_core.llm import llm_runs, model_runs
+from ui.access import guard_page
 from ui.charts import history_figure
 from ui.results_sections import (
     calibration_tab,
@@ -38,6 +40,9 @@ from ui.state import (
     require_runs,
     t,
 )
+from ui.url_state import keep_choice
+
+guard_page()  # a page Streamlit runs without app.py is gated too
 
 st.title(t("results.title"))
 st.caption(t("results.intro"))
@@ -67,7 +72,7 @@ first = evaluations[runs[0].id]
 st.markdown(
     t(
         "results.dataset",
-        name=dataset_name(dataset),
+        name=md_text(dataset_name(dataset)),
         runs=len(runs),
         n=format_number(first.n, lang()),
     )
@@ -84,7 +89,7 @@ for m in measured.values():  # the small models answered every test text, the LL
     st.caption(
         t(
             "results.llm_sample_note",
-            llm=m.label,
+            llm=md_text(m.label),
             n=format_number(m.n, lang()),
             test=format_number(m.test_size, lang()),
             small=format_number(first.n, lang()),
@@ -118,6 +123,7 @@ if measured:
 # ------------------------------------------------------------------------ per model
 st.subheader(t("results.details"))
 # Small models only: an LLM answer has no probabilities, so no curves or calibration.
+keep_choice("run", "results_run", [r.id for r in ranked])  # ?run=<id>: a reload keeps the model
 run_id = st.selectbox(
     t("results.pick_run"), [r.id for r in ranked], format_func=labels.get, key="results_run"
 )
@@ -173,4 +179,4 @@ with tabs[5]:
 with tabs[6]:
     st.caption(t("results.feedback_help"))
     for r in runs:
-        st.markdown("- " + feedback_line(labels[r.id], stats.get(r.id)))
+        st.markdown("- " + feedback_line(md_text(labels[r.id], exact=False), stats.get(r.id)))

@@ -7,14 +7,20 @@ import streamlit as st
 from slm_core import jobs
 from slm_core.dataset import expected_train_rows, usable_rows
 from slm_core.errors import SlmError
+from slm_core.escape import md_text
 from slm_core.i18n import format_number
 from slm_core.llm import model_runs
 from slm_core.models.expectations import shortfalls
 from slm_core.models.names import model_description, model_name, param_help, param_label
 from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
+from ui.access import guard_page
 from ui.charts import history_figure
+from ui.run_recovery import requeue_button, watch_workers
 from ui.state import dataset_name, error_text, get_store, lang, require_dataset, t
+from ui.url_state import keep_choices
 from ui.widgets import STATUS_ICONS
+
+guard_page()  # a page Streamlit runs without app.py is gated too
 
 ACTIVE = ("queued", "running")
 
@@ -24,7 +30,7 @@ store = get_store()
 st.caption(
     t(
         "train.dataset",
-        name=dataset_name(dataset),
+        name=md_text(dataset_name(dataset)),
         rows=format_number(dataset.rows, lang()),
         unit=t("unit." + dataset.report.get("token_unit", "word")),
     )
@@ -50,6 +56,10 @@ for short in shortfalls(n_usable):
         icon=":material/info:",
     )
 
+# One widget per language: a kept key would keep the chips' labels of the language the models
+# were picked in. ?models=tfidf_lr,lstm: a reload keeps the picked models.
+models_key = f"train_models_{lang()}"
+keep_choices("models", models_key, MODEL_IDS, default=["tfidf_lr"])
 with st.form("train_form", border=True):
     chosen = st.multiselect(
         t("train.models"),
@@ -57,9 +67,7 @@ with st.form("train_form", border=True):
         default=["tfidf_lr"],
         format_func=lambda m: f"{model_name(m, lang())} ({m})",
         help=t("train.models_help"),
-        # One widget per language: a kept key would keep the chips' labels of the language the
-        # models were picked in.
-        key=f"train_models_{lang()}",
+        key=models_key,
     )
     preset = st.segmented_control(
         t("train.preset"),
@@ -124,6 +132,8 @@ with st.expander(t("train.cards")):
 @st.fragment(run_every="1s")
 def job_board() -> None:
     runs = model_runs(store.list_runs(dataset_id=dataset.id))
+    if watch_workers(store, runs):  # a worker died while watched: show it interrupted now
+        runs = model_runs(store.list_runs(dataset_id=dataset.id))
     active = {r.id for r in runs if r.status in ACTIVE}
     previous = st.session_state.get("_active_runs", set())
     st.session_state["_active_runs"] = active
@@ -168,6 +178,7 @@ def job_board() -> None:
                 )
             elif run.error:
                 head.error(error_text(run.error))
+            requeue_button(store, run, action)  # interrupted, failed or cancelled runs
             if len(run.history.get("loss") or []) > 1:  # linear models have one point
                 st.plotly_chart(
                     history_figure(run.history, t("train.loss"), t("train.accuracy")),

@@ -6,11 +6,14 @@ import json
 
 import streamlit as st
 
+from slm_core.escape import md_text
 from slm_core.report.value_charts import cost_volume_figure, profit_figure, radar_figure
 from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, scenario_name
 from slm_core.value.text import llm_notes_text, option_label, sensitivity_text
+from ui.access import guard_page
 from ui.decision import compare_key, decision_box, value_report
 from ui.state import get_store, lang, require_dataset, require_runs, t
+from ui.value_checks import checks_box
 from ui.value_editor import assumptions_editor, run_controls
 from ui.value_frames import (
     business_frame,
@@ -33,6 +36,8 @@ from ui.value_llm import assumed_warning, llm_box, replaced_fields
 from ui.value_scenario import base_assumptions, edited_assumptions, scenario_bar, scenario_choices
 from ui.widgets import table_height
 
+guard_page()  # a page Streamlit runs without app.py is gated too
+
 st.title(t("value.title"))
 dataset = require_dataset()
 store = get_store()
@@ -40,6 +45,7 @@ base = base_assumptions()
 a = edited_assumptions(base)  # the editor's widgets, read before they are drawn below
 report = value_report(dataset.id)  # the same report (and decision) as Cost, Present and Report
 decision_box(report)
+checks_box(report.inputs)  # figures still being measured in the background, if any
 if report.inputs.runs:
     st.caption(split_note(report))
 st.caption(t("value.intro"))
@@ -58,10 +64,11 @@ require_runs(dataset, None, runs=report.inputs.runs, before_stop=lambda: editor(
 if a.currency != "USD":
     st.caption(t("value.fx_caption", fx=f"{a.fx_rate:g}", cur=a.currency))
 assumed_warning(report)  # the LLM's figures are assumed until it is measured on this data
-guessing = not_guessing_labels(report)
+# Option names and the sentences that use them may quote an LLM's model name: inert Markdown.
+guessing = [md_text(label, exact=False) for label in not_guessing_labels(report)]
 if guessing:
     st.warning(t("value.guessing_warning", models=", ".join(guessing)), icon=":material/casino:")
-st.info(sensitivity_text(report, lang()), icon=":material/tune:")
+st.info(md_text(sensitivity_text(report, lang()), exact=False), icon=":material/tune:")
 
 # ------------------------------------------------------------- side by side
 st.subheader(t("value.options_title"))
@@ -121,7 +128,7 @@ with tab_business:
     for dim in BUSINESS_DIMENSIONS:
         st.caption(f"**{t(f'value.dim.{dim}')}** — {t(f'value.formula.{dim}')}")
     for o in report.models:
-        with st.expander(f"{t('value.details')}: {o.label}"):
+        with st.expander(f"{t('value.details')}: {md_text(o.label, exact=False)}"):
             st.caption(t("value.confusion_automated"))
             st.dataframe(confusion_frame(o), width="stretch")
             st.json(
@@ -129,8 +136,9 @@ with tab_business:
             )
     for o in report.options:
         if o.kind in ("api", "cascade"):
-            with st.expander(f"{t('value.details')}: {option_label(o, lang())}"):
-                st.caption(llm_notes_text(o, lang()))
+            label = md_text(option_label(o, lang()), exact=False)
+            with st.expander(f"{t('value.details')}: {label}"):
+                st.caption(md_text(llm_notes_text(o, lang()), exact=False))
                 st.json({"business": o.business.details}, expanded=False)
 
 with tab_social:
@@ -164,12 +172,15 @@ with tab_compare:
         key=compare_key(lang()),
     )
     named = [(scenario_label(report), report)]
-    named += [(choices[p][0], value_report(dataset.id, choices[p][1]())) for p in picked]
+    named += [  # compared on their decisions and net values: no sensitivity search
+        (choices[p][0], value_report(dataset.id, choices[p][1](), with_sensitivity=False))
+        for p in picked
+    ]
     st.dataframe(compare_frame(named), width="stretch", key="value_compare")
 
 with tab_sources:
     st.markdown(f"**{t('value.sources_title')}**")
-    st.caption(t("value.sources_caption", name=scenario_name(a.name, lang())))
+    st.caption(t("value.sources_caption", name=md_text(scenario_name(a.name, lang()))))
     sources = sources_frame(a, replaced_fields(report))
     st.dataframe(
         sources,

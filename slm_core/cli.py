@@ -50,7 +50,7 @@ def _read_source(args: argparse.Namespace):
     """Read the file or demo named on the command line and resolve its column mapping."""
     from slm_core.data.columns import guess_mapping, resolve_column
     from slm_core.data.demo import DEMOS, load_demo
-    from slm_core.data.io import read_table
+    from slm_core.data.io import check_upload_size, read_table
     from slm_core.data.types import ColumnMapping, ReadOptions
 
     if args.demo:
@@ -64,7 +64,12 @@ def _read_source(args: argparse.Namespace):
         options = ReadOptions(
             encoding=args.encoding, delimiter=delimiter, header=args.header, sheet=args.sheet
         )
-        read = read_table(path.read_bytes(), path.name, options)
+        check_upload_size(path.stat().st_size)  # before reading: a 50 GB file stays on disk
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SlmError("errors.cli.unreadable_file", path=path, reason=exc.strerror) from None
+        read = read_table(data, path.name, options)
         mapping = None
         name, filename = path.stem, path.name
     else:
@@ -183,6 +188,35 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{failed[0]['model']}: {failed[0]['error']}",
             file=sys.stderr,
         )
+        return EXIT_USER
+    return EXIT_OK
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from slm_core import jobs
+
+    store = _store()
+    store.restart_run(args.run)  # SlmError unless it is an interrupted, failed or cancelled run
+    if not args.json:
+        print(f"training run {args.run} again ...", file=sys.stderr)
+    run = jobs.run_inline(store, args.run)
+    metrics = run.metrics or {}
+    result = {
+        "run_id": run.id,
+        "model": run.model_id,
+        "status": run.status,
+        "error": run.error,
+        "accuracy": metrics.get("accuracy"),
+        "macro_f1": metrics.get("macro_f1"),
+        "train_seconds": run.train_seconds,
+        "artifact_path": run.artifact_path,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"run {run.id} ({run.model_id}): {run.status}  {run.artifact_path or ''}")
+    if run.status != "succeeded":
+        print(f"error: run {run.id} did not succeed: {run.error}", file=sys.stderr)
         return EXIT_USER
     return EXIT_OK
 
@@ -437,6 +471,7 @@ def _measurement_text(m, comparisons: list[dict]) -> str:
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "inspect": (cmd_inspect, "validate a data file and print its DataReport"),
     "train": (cmd_train, "train models on a data file and store the runs"),
+    "retrain": (cmd_retrain, "train an interrupted, failed or cancelled run again, same settings"),
     "evaluate": (cmd_evaluate, "full evaluation of a finished run (metrics with CIs, ...)"),
     "bench": (cmd_bench, "measure latency, size, memory, $ and energy of a finished run"),
     "value": (cmd_value, "the decision and every option's business and social scorecards"),
@@ -467,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="balanced", help="quick, balanced or thorough")
     p.add_argument("--epochs", type=int, help="override the preset's epochs (neural models)")
     p.add_argument("--seed", type=int, default=42, help="split and model seed")
+    p = sub.add_parser("retrain", help=COMMANDS["retrain"][1])
+    p.add_argument("--run", type=int, required=True, help="run id")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p = sub.add_parser("evaluate", help=COMMANDS["evaluate"][1])
     p.add_argument("--run", type=int, required=True, help="run id")
     p.add_argument("--refresh", action="store_true", help="recompute instead of the cached one")
@@ -539,6 +577,19 @@ def _add_llm_args(p: argparse.ArgumentParser) -> None:
     p.epilog = "The API key is read from SLM_LLM_API_KEY (or OPENAI_API_KEY), never an argument."
 
 
+def _storage_problem(exc: OSError) -> SlmError | None:
+    """The data folder's 'not writable' or 'disk full' message for a failed write in SLM_HOME."""
+    from slm_core.config import slm_home
+    from slm_core.store.files import storage_error
+
+    try:
+        home = slm_home().resolve()
+    except OSError:  # SLM_HOME itself cannot be made
+        return storage_error(exc, os.environ.get("SLM_HOME", "SLM_HOME"))
+    where = Path(exc.filename).resolve() if exc.filename else home
+    return storage_error(exc, home) if where.is_relative_to(home) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -553,6 +604,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
+        return EXIT_USER
+    except OSError as exc:
+        problem = _storage_problem(exc)
+        if problem is None:
+            print(f"error: unexpected failure ({type(exc).__name__}): {exc}", file=sys.stderr)
+            return EXIT_CRASH
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_USER
     except Exception as exc:  # last resort: one line, never a traceback
         print(f"error: unexpected failure ({type(exc).__name__}): {exc}", file=sys.stderr)

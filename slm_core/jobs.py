@@ -6,6 +6,8 @@ claims queued runs oldest first, one at a time, and starts a fresh child process
 memory is returned after every run and a crash or out-of-memory kill fails only that run.
 A cancel request is honoured by the training code within a batch; if it is not within a
 grace period the runner kills the child. The runner exits when the queue is empty.
+A child that dies (killed, crashed) fails its run with the reason, its half-written staging
+folder is removed, and the runner goes on; :func:`requeue` queues a stopped run again.
 
 Entry points: ``python -m slm_core.jobs`` runs the queue, ``--child RUN_ID`` trains one run.
 """
@@ -29,6 +31,7 @@ from typing import IO, Any
 import slm_core
 from slm_core.errors import CancelledError, Phrase, SlmError, render
 from slm_core.store import CANCELLED_MESSAGE, RunRecord, RunStore
+from slm_core.store.files import storage_error
 from slm_core.store.processes import spawn_detached
 
 DEFAULT_TARGET = "slm_core.train:execute_run"
@@ -116,9 +119,22 @@ def child_env(store: RunStore) -> dict[str, str]:
 
 
 def ensure_runner(store: RunStore, target: str | None = None, grace_s: float | None = None) -> bool:
-    """Start a detached queue runner unless one is alive or nothing is queued; True if started."""
+    """Start a detached queue runner unless one is alive or nothing is queued; True if started.
+
+    SlmError when ``SLM_HOME`` cannot be written (its lock and log live there) or is full.
+    """
     if store.next_queued_run() is None:
         return False
+    try:
+        return _start_runner(store, target, grace_s)
+    except OSError as exc:
+        problem = storage_error(exc, store.home)
+        if problem is None:
+            raise
+        raise problem from exc
+
+
+def _start_runner(store: RunStore, target: str | None, grace_s: float | None) -> bool:
     with _try_lock(store.home) as lock:
         if lock is None:
             return False
@@ -158,6 +174,16 @@ def cancel(store: RunStore, run_id: int) -> RunRecord:
     return store.request_cancel(run_id)
 
 
+def requeue(
+    store: RunStore, run_id: int, *, target: str | None = None, grace_s: float | None = None
+) -> RunRecord:
+    """Queue an interrupted, failed or cancelled training run again (trained from the start
+    with the same settings) and make sure a runner will pick it up."""
+    run = store.restart_run(run_id)
+    ensure_runner(store, target=target, grace_s=grace_s)
+    return run
+
+
 def _one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = lines[0] if lines else ""
@@ -185,7 +211,9 @@ def _execute(store: RunStore, run_id: int, target: str) -> None:
         raise
     except Exception as exc:
         traceback.print_exc()
-        store.finish_run(run_id, "failed", error=render("errors.run.failed", reason=_one_line(exc)))
+        problem = storage_error(exc, store.home, run=True)
+        reason = str(problem) if problem else render("errors.run.failed", reason=_one_line(exc))
+        store.finish_run(run_id, "failed", error=reason)
     else:
         run = store.get_run(run_id)
         if not run.is_finished:
@@ -245,7 +273,6 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 def _run_child(store: RunStore, run_id: int, target: str, grace_s: float) -> None:
     """Train one claimed run in a child process and settle its outcome."""
     log_path = store.log_path(run_id)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
         "-m",
@@ -255,15 +282,22 @@ def _run_child(store: RunStore, run_id: int, target: str, grace_s: float) -> Non
         "--child",
         str(run_id),
     ]
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own group, so a kill also reaches its helpers
-            env=child_env(store),
-        )
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group, so a kill also reaches its helpers
+                env=child_env(store),
+            )
+    except OSError as exc:  # no room (or no right) to write its log: fail this run, go on
+        problem = storage_error(exc, store.home, run=True)
+        reason = str(problem) if problem else render("errors.run.failed", reason=_one_line(exc))
+        store.finish_run(run_id, "failed", error=reason)
+        return
     killed_for_cancel = False
     try:
         store.set_worker(run_id, proc.pid)
@@ -280,7 +314,10 @@ def _run_child(store: RunStore, run_id: int, target: str, grace_s: float) -> Non
         # The runner itself is stopping (SIGTERM, error): do not leave an orphan training.
         _kill_group(proc)
         store.finish_run(run_id, "interrupted", error=INTERRUPTED_BY_STOP)
+        store.discard_staging(run_id)
         raise
+    # A child that was killed (or crashed) while saving leaves its staging folder behind.
+    store.discard_staging(run_id)
     if store.get_run(run_id).is_finished:
         return
     if killed_for_cancel or store.is_cancel_requested(run_id):

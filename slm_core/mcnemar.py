@@ -42,8 +42,6 @@ class McNemarResult:
 
 def mcnemar(y_true: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str]) -> McNemarResult:
     """McNemar's test: exact binomial below 25 discordant items, else chi-square (corrected)."""
-    from scipy.stats import binom, chi2
-
     y = np.asarray([str(v) for v in y_true])
     a = np.asarray([str(v) for v in pred_a]) == y
     b = np.asarray([str(v) for v in pred_b]) == y
@@ -55,11 +53,11 @@ def mcnemar(y_true: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str])
         statistic, p_value, method = 0.0, 1.0, "exact"
     elif discordant < MCNEMAR_EXACT_BELOW:
         statistic = float(min(only_a, only_b))
-        p_value = float(min(1.0, 2 * binom.cdf(min(only_a, only_b), discordant, 0.5)))
+        p_value = min(1.0, 2 * _binom_half_cdf(min(only_a, only_b), discordant))
         method = "exact"
     else:
         statistic = float((abs(only_a - only_b) - 1) ** 2 / discordant)
-        p_value = float(chi2.sf(statistic, 1))
+        p_value = _chi2_1_sf(statistic)
         method = "chi2"
     n = len(y)
     return McNemarResult(
@@ -72,6 +70,18 @@ def mcnemar(y_true: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str])
         p_value=p_value,
         method=method,
     )
+
+
+# Both tails in closed form rather than scipy.stats, whose import (~1 s) the Results page
+# would otherwise wait for on its first visit.
+def _binom_half_cdf(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2), exactly (integer sums, one division)."""
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+
+
+def _chi2_1_sf(x: float) -> float:
+    """P(X > x) for X ~ chi-square with one degree of freedom: erfc(sqrt(x / 2))."""
+    return math.erfc(math.sqrt(x / 2)) if x > 0 else 1.0
 
 
 def _p_text(p: float) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
-
 
 def headline_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
     """Accuracy, balanced accuracy, macro/weighted F1 and the majority-class rate to beat."""
+    # Imported here: slm_core.train imports this module, and the pages that read stored runs
+    # through it (Results) must not wait for scikit-learn (~1.5 s).
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
     y_true, y_pred = list(y_true), list(y_pred)
     majority = Counter(y_true).most_common(1)[0][1] / len(y_true) if y_true else 0.0
     return {

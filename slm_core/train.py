@@ -23,6 +23,7 @@ from slm_core.errors import CancelledError, NotFoundError, SlmError, TrainError,
 from slm_core.metrics import headline_metrics
 from slm_core.models.base import TrainCallbacks
 from slm_core.models.registry import build
+from slm_core.store.files import atomic_path, storage_error
 from slm_core.store.records import RunProgress
 
 log = logging.getLogger(__name__)
@@ -136,26 +137,33 @@ def train_stored_run(store, run_id: int) -> dict:
     predicted = [classes[i] for i in proba.argmax(axis=1)]
     metrics = headline_metrics(splits.test["label"].tolist(), predicted)
 
-    out = store.artifact_dir(run_id)
-    model_dir = out / MODEL_SUBDIR
-    model.save(model_dir)
-    save_predictions(out, "test", splits.test, proba, classes)
-    save_predictions(
-        out, "validation", splits.val, model.predict_proba(splits.val["text"].tolist()), classes
-    )
-    (out / "history.json").write_text(json.dumps(model.history_), encoding="utf-8")
-    metrics.update(meter.metrics())
-    metrics.update(
-        train_seconds=train_seconds,
-        n_params=int(getattr(model, "n_params_", 0)),
-        model_size_bytes=directory_size(model_dir),
-        split_sizes=splits.sizes(),
-        split_seed=config.seed,
-        classes=classes,
-        train_samples_per_second=len(splits.train)
-        * len(model.history_.get("loss", [1]))
-        / max(train_seconds, 1e-9),
-    )
+    val_proba = model.predict_proba(splits.val["text"].tolist())
+    # Every file goes into a staging folder that becomes runs/<id>/ in one rename once all are
+    # written: a kill or a full disk half-way leaves no artifact folder, only the staging one,
+    # which is removed here or by whoever notices the worker died.
+    out = store.staging_dir(run_id)
+    try:
+        model_dir = out / MODEL_SUBDIR
+        model.save(model_dir)
+        save_predictions(out, "test", splits.test, proba, classes)
+        save_predictions(out, "validation", splits.val, val_proba, classes)
+        (out / "history.json").write_text(json.dumps(model.history_), encoding="utf-8")
+        metrics.update(meter.metrics())
+        metrics.update(
+            train_seconds=train_seconds,
+            n_params=int(getattr(model, "n_params_", 0)),
+            model_size_bytes=directory_size(model_dir),
+            split_sizes=splits.sizes(),
+            split_seed=config.seed,
+            classes=classes,
+            train_samples_per_second=len(splits.train)
+            * len(model.history_.get("loss", [1]))
+            / max(train_seconds, 1e-9),
+        )
+        store.publish_artifacts(run_id, out)
+    except BaseException:
+        store.discard_staging(run_id)
+        raise
     return metrics
 
 
@@ -184,11 +192,14 @@ def execute_run(store_url: str, home: str, run_id: int) -> None:
         )
     except Exception as exc:  # a crash in one run must not take the others down
         traceback.print_exc()
+        full_or_denied = storage_error(exc, store.home, run=True)
         reason = " ".join(str(exc).split())[:300]
         store.finish_run(
             run_id,
             "failed",
-            error=render("errors.run.crashed", kind=type(exc).__name__, reason=reason),
+            error=str(full_or_denied)
+            if full_or_denied is not None
+            else render("errors.run.crashed", kind=type(exc).__name__, reason=reason),
         )
     else:
         store.finish_run(
@@ -198,6 +209,11 @@ def execute_run(store_url: str, home: str, run_id: int) -> None:
             train_seconds=metrics["train_seconds"],
             artifact_path=str(store.artifact_dir(run_id)),
         )
+        # The value checks (robustness, faithfulness) are measured here, in the background job,
+        # so that no page has to; the run shows as finished meanwhile and stays succeeded.
+        from slm_core.value.checks_job import measure_after_training
+
+        measure_after_training(store, run_id)
 
 
 def save_predictions(out: Path, split: str, frame: pd.DataFrame, proba, classes) -> Path:
@@ -216,7 +232,8 @@ def save_predictions(out: Path, split: str, frame: pd.DataFrame, proba, classes)
     for j, cls in enumerate(classes):
         table[f"p:{cls}"] = proba[:, j]
     path = out / PREDICTION_FILES[split]
-    table.to_parquet(path, index=False)
+    with atomic_path(path) as tmp:  # a run's folder may be in use (validation added later)
+        table.to_parquet(tmp, index=False)
     return path
 
 

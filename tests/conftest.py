@@ -20,6 +20,16 @@ os.environ.pop("SLM_DATABASE_URL", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _models_load_from_test_folders(tmp_path_factory):
+    """Tests save models in their own tmp_path, outside any run store: trust that folder tree
+    (and only it) for loading, as a benchmark trusts its work folder (tests/test_safety.py
+    checks the refusal without it)."""
+    from slm_core.models.saved import trust_model_root
+
+    trust_model_root(tmp_path_factory.getbasetemp())
+
+
 @pytest.fixture
 def fresh_home(tmp_path, monkeypatch) -> Path:
     """A fresh, empty SLM_HOME for one test."""

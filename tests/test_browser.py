@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import ROOT, SAMPLE_ZH
@@ -102,64 +103,149 @@ def _settle(pg) -> None:
 
 def _nav(pg, label: str) -> None:
     pg.locator("[data-testid='stSidebarNav'] a", has_text=label).first.click()
-    pg.wait_for_url(f"**/{label.lower()}")
+    pg.wait_for_url(re.compile(rf"/{label.lower()}(\?|$)"))  # the URL keeps the view's state
     _settle(pg)
 
 
-def test_journey_upload_train_and_switch_language(server, page):
+def _no_error_shown(pg, step: str) -> str:
+    """The main area's text, after checking it shows no exception box and no traceback."""
+    main = pg.locator("[data-testid='stMain']").inner_text()
+    assert pg.locator("[data-testid='stException']").count() == 0, step
+    assert "Traceback" not in main, step
+    pg.screenshot(path=str(SHOTS / f"{step}.png"), full_page=True)
+    return main
+
+
+def _headerless_tsv(folder: Path) -> Path:
+    """The Chinese sample as a user might export it: no header, a channel column before the
+    label, the text last — so the label column has to be picked by hand."""
+    frame = pd.read_csv(SAMPLE_ZH)
+    path = folder / "tickets_export.tsv"
+    rows = [
+        f"{'email' if i % 3 else 'phone'}\t{label}\t{text}"
+        for i, (text, label) in enumerate(zip(frame["工单内容"], frame["类别"], strict=True))
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _bar_colours(pg) -> list[str]:
+    """The fill colours of the bars of every Plotly chart drawn on ``pg``."""
+    return pg.evaluate(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot .bars .point path'))
+            .map(p => getComputedStyle(p).fill)"""
+    )
+
+
+def _near_black(rgb: str) -> bool:
+    channels = [int(c) for c in re.findall(r"\d+", rgb)[:3]]
+    return len(channels) == 3 and max(channels) < 40
+
+
+def test_the_whole_journey_in_a_real_browser(server, page, tmp_path):
+    """Fresh store → demo on Home → headerless TSV uploaded and its columns fixed → two quick
+    models → Results with intervals → Cost measured → Value's decision → the HTML report
+    downloaded and opened offline → Present → 中文, reload: the same dataset and page."""
     page.goto(server)
     _settle(page)
     assert page.get_by_text("SLM Value Lab").first.is_visible()
-    assert page.get_by_text("BBC News").first.is_visible()
-    page.screenshot(path=str(SHOTS / "01_home.png"), full_page=True)
+    assert "BBC News" in _no_error_shown(page, "01_home")
 
     _nav(page, "Data")
     with page.expect_file_chooser() as chooser:
         page.locator("[data-testid='stFileUploaderDropzone'] button").first.click()
-    chooser.value.set_files(str(SAMPLE_ZH))
-    page.get_by_text("Validation report").wait_for()
+    chooser.value.set_files(str(_headerless_tsv(tmp_path)))
+    page.get_by_role("combobox", name="Text column").wait_for()
     _settle(page)
-    page.screenshot(path=str(SHOTS / "02_data_report.png"), full_page=True)
-    body = page.locator("[data-testid='stMain']").inner_text()
-    assert "Rows" in body and "40" in body
-    assert "encoding utf-8" in body
-    assert "No problems found" in body
+    _no_error_shown(page, "02_data_guessed")
+    for label, column in (("Text column", "col_2"), ("Label column", "col_1")):
+        page.get_by_role("combobox", name=label).click()
+        page.get_by_role("option", name=column, exact=True).click()
+        _settle(page)
+    page.get_by_text("Validation report").wait_for()
+    body = _no_error_shown(page, "03_data_fixed")
+    assert "header no" in body and "40" in body and "No problems found" in body
     page.get_by_role("button", name="Use this dataset").click()
     page.get_by_text("made active").wait_for()
     _settle(page)
 
     _nav(page, "Train")
-    # The script state can read "notRunning" for a moment before the new page's run starts.
-    page.locator("[data-testid='stMain']").get_by_text("support_tickets_zh").first.wait_for()
+    page.locator("[data-testid='stMain']").get_by_text("tickets_export").first.wait_for()
+    page.get_by_role("combobox", name=re.compile("Models")).click()
+    page.get_by_role("option", name=re.compile(r"naive Bayes \(nb\)")).click()
+    page.keyboard.press("Escape")
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text("test accuracy").first.wait_for(timeout=180_000)
+    page.get_by_text("test accuracy").nth(1).wait_for(timeout=180_000)
     _settle(page)
-    page.screenshot(path=str(SHOTS / "03_train_done.png"), full_page=True)
-    assert "finished" in page.locator("[data-testid='stMain']").inner_text()
+    main = _no_error_shown(page, "04_trained")
+    assert main.count("finished") >= 2
 
-    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
-    page.get_by_role("option", name="简体中文").click()
-    page.get_by_role("button", name="开始训练").wait_for()
-    _settle(page)
-    main = page.locator("[data-testid='stMain']").inner_text()
-    assert "训练任务" in main and "已完成" in main
-    assert "Start training" not in main
-    assert "Word statistics" not in main  # the picked model's chip follows the language too
-    page.screenshot(path=str(SHOTS / "04_train_zh.png"), full_page=True)
+    _nav(page, "Results")
+    page.get_by_text("95%").first.wait_for()
+    main = _no_error_shown(page, "05_results")
+    grid = " ".join(page.locator("[role='gridcell']").all_inner_texts())
+    assert "tfidf_lr" in grid + main and "nb" in grid + main
+    assert re.search(r"\d\.\d+%?\s*–\s*\d\.\d+", grid)  # an interval, not a point
 
-    # The decision, stated once, in the chosen language: every option, the interval, the split.
-    page.locator("[data-testid='stSidebarNav'] a", has_text="价值").first.click()
-    page.get_by_text("决策方法").first.wait_for(timeout=180_000)
+    _nav(page, "Cost")
+    page.get_by_role("button", name="Measure all not yet measured").click()
+    page.get_by_text(re.compile("measured .* UTC")).nth(1).wait_for(timeout=240_000)
     _settle(page)
-    main = page.locator("[data-testid='stMain']").inner_text()
-    assert "阈值在验证集上选定" in main and "所有选项并排比较" in main
-    assert "继续人工处理" in main  # the manual baseline is one of the options
-    page.screenshot(path=str(SHOTS / "05_value_zh.png"), full_page=True)
+    main = _no_error_shown(page, "06_cost")
+    headers = page.locator("[role='columnheader']").all_inner_texts()
+    assert any("(ms)" in h for h in headers), headers  # the measured latency columns
+    assert "$" in main and "a year" in main  # and the money of serving them
+
+    _nav(page, "Value")
+    decision = page.locator("[data-testid='stAlert']").first.inner_text()
+    assert re.search(r"(recommend|Keep it manual|manual)", decision, re.I), decision
+    _no_error_shown(page, "07_value")
+
+    _nav(page, "Report")
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Download the HTML report")).click()
+    report = tmp_path / "report.html"
+    download.value.save_as(report)
+    _no_error_shown(page, "08_report")
+
+    # The report offline: every request that is not the file itself is refused and recorded.
+    offline = page.context.browser.new_context(viewport={"width": 1300, "height": 900})
+    asked: list[str] = []
+
+    def refuse(route):
+        asked.append(route.request.url)
+        route.abort()
+
+    offline.route(re.compile(r"^(?!file:).*"), refuse)
+    sheet = offline.new_page()
+    sheet.goto(report.as_uri())
+    sheet.wait_for_selector(".js-plotly-plot .main-svg")
+    sheet.wait_for_timeout(1000)
+    sheet.screenshot(path=str(SHOTS / "09_report_offline.png"), full_page=True)
+    assert asked == []
+    assert sheet.locator(".js-plotly-plot").count() >= 3
+    colours = _bar_colours(sheet)
+    assert colours and not any(_near_black(c) for c in colours), colours
+    offline.close()
+
+    _nav(page, "Present")
+    _no_error_shown(page, "10_present")
+
+    page.get_by_role("button", name="简体中文").click()  # the sidebar is hidden when presenting
+    page.get_by_text("退出演示模式").first.wait_for()
+    _settle(page)
+    page.reload()
+    _settle(page)
+    assert page.url.split("?")[0].endswith("/present") and "lang=zh" in page.url
+    page.get_by_text("退出演示模式").first.wait_for()
+    main = _no_error_shown(page, "11_present_zh_reloaded")
+    assert main.startswith("tickets_export.tsv")  # the same dataset, titled in Chinese
+    assert "自有小模型、付费使用 API，还是继续人工处理？" in main, main[:200]
 
 
 def test_llm_measured_from_the_llm_page_lands_on_the_leaderboard(server, page):
     """Connect to an OpenAI-compatible server on 127.0.0.1 from the LLM page, measure it on the
-    uploaded dataset (trained in the journey above), and find it on the Results leaderboard."""
+    dataset uploaded in the journey above, and find it on the Results leaderboard."""
     import json
     import unicodedata
 
@@ -182,6 +268,9 @@ def test_llm_measured_from_the_llm_page_lands_on_the_leaderboard(server, page):
         return json.dumps({"label": label}, ensure_ascii=False)
 
     with FakeChatServer(answer) as srv:
+        page.get_by_text("退出演示模式").first.click()  # the journey ended on Present, in Chinese
+        page.wait_for_url(re.compile(r"/report(\?|$)"))
+        _settle(page)
         page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
         page.get_by_role("option", name="English").click()
         _settle(page)

@@ -283,7 +283,7 @@ class _Store:
 def test_value_check_samples_every_class_and_remeasures_older_results(keyword_model):
     from types import SimpleNamespace
 
-    from slm_core.value.inputs import FAITHFULNESS_VERSION, Measurement, _faithfulness
+    from slm_core.value.checks import FAITHFULNESS_VERSION, Measurement, faithfulness_result
 
     pos, _ = _keyword_task(n_per_class=280, seed=3)
     texts = pos[:280] + pos[-20:]  # a test file sorted by label: 280 'pos', then 20 'neg'
@@ -293,16 +293,16 @@ def test_value_check_samples_every_class_and_remeasures_older_results(keyword_mo
     older = {"value_version": 2, "k": 3, "gain": 0.3, "n_texts": 100}
     store = _Store({(4, "faithfulness"): older})
     # Without the model an older result is not passed off as the new measure.
-    assert _faithfulness(store, run, preds, "word", None, bins) == (
+    assert faithfulness_result(store, run, preds, "word", None, bins) == (
         None,
         "value.note.explain_missing",
     )
-    result, note = _faithfulness(store, run, preds, "word", lambda: keyword_model, bins)
+    result, note = faithfulness_result(store, run, preds, "word", lambda: keyword_model, bins)
     assert note is None and result["value_version"] == FAITHFULNESS_VERSION
     assert result["sample_per_class"] == {"pos": 93, "neg": 7}
     assert result["n_texts"] == 100 and result["comprehensiveness_gain_ci"][0] > 0
     assert store.get_result(4, "faithfulness") == result
-    cached, _ = _faithfulness(store, run, preds, "word", None, bins)
+    cached, _ = faithfulness_result(store, run, preds, "word", None, bins)
     assert cached == result
     assert Measurement.from_key(Measurement().key()) == Measurement()
     assert Measurement.from_key('{"noise": {}, "k": 3}').faithfulness_bins == bins

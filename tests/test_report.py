@@ -643,3 +643,35 @@ def test_report_of_a_dataset_without_finished_runs(tmp_path):
     assert tables["classes"].rows and not tables["leaderboard"].rows
     assert not tables["options"].rows and not tables["decision"].rows
     store.close()
+
+
+@pytest.fixture
+def streamlit_plotly_default():
+    """Plotly's default template as it is inside the Streamlit server (placeholder colours)."""
+    import plotly.io as pio
+    from streamlit.elements.lib.streamlit_plotly_theme import configure_streamlit_plotly_theme
+
+    before = pio.templates.default
+    configure_streamlit_plotly_theme()
+    assert pio.templates.default == "streamlit"
+    yield
+    pio.templates.default = before
+
+
+def test_report_charts_have_real_colours_and_room_for_labels_when_built_in_streamlit(
+    stored, tmp_path, streamlit_plotly_default
+):
+    store, dataset, _, _ = stored
+    text = write_report(store, dataset.id, tmp_path / "in_app.html").read_text("utf-8")
+    start = text.index('<script id="plotly-js">')
+    charts = text[text.index("</script>", start) :]
+    # Streamlit's placeholders (#000001…#000010) only its front end replaces: near-black here.
+    assert not re.search(r"#0000(0[1-9]|10)\b", charts, re.I)
+    layouts = _plotly_layouts(text)
+    assert len(layouts) >= 4
+    for layout in layouts:
+        template = layout["template"]["layout"]
+        assert template["colorway"][0].lower() == "#636efa"  # plotly_white's own colours
+        assert layout.get("paper_bgcolor") == "white"
+        if "yaxis" in layout:  # polar charts have none
+            assert template["yaxis"]["automargin"] and template["xaxis"]["automargin"]

@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import ui.navigation
+from slm_core.escape import md_text
 from slm_core.i18n import t
 from slm_core.report import read_card_text
 from slm_core.value.text import decision_text, option_label
@@ -152,7 +153,7 @@ def test_present_page_shows_the_decision_tiles_scores_and_cost_chart(app_home):
     dataset, run_ids = app_home
     state, report = _session(dataset.id, run_ids)
     at = _open("pages/present.py", dataset.id, **state)
-    assert DATASET_NAME in at.title[0].value
+    assert md_text(DATASET_NAME) in at.title[0].value  # named, as text (no live <script>)
     # The decision paragraph, exactly as the Value page states it for this session.
     assert decision_text(report, "en") in _decision_shown(at)
     metrics = {m.label: m.value for m in at.metric}

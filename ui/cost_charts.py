@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 import plotly.graph_objects as go
 
+from slm_core.report.figure_style import styled
+
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 
 
@@ -55,4 +57,4 @@ def latency_figure(
         height=140 + 22 * len(names) * max(len(percentiles), 1),
         legend={"orientation": "h"},
     )
-    return fig
+    return styled(fig)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from slm_core import cost
 from slm_core.errors import SlmError
+from slm_core.escape import md_text
 from slm_core.i18n import format_money, format_number
 from slm_core.report.value_charts import cost_volume_figure
 from slm_core.runtime import BenchReport, SettingMeasure, background_job, start_background
@@ -214,7 +215,7 @@ def money_section(report, llm: cost.MeasuredLLMCost | None = None) -> None:
         ),
     )
     comparison = cost.compare_money(report)
-    text = cost.money_text(comparison, lang())
+    text = md_text(cost.money_text(comparison, lang()), exact=False)  # it names the API
     if comparison.cheaper == "api":
         st.warning(text, icon=":material/savings:")
     elif comparison.cheaper in ("model", "equal"):
@@ -257,7 +258,7 @@ def llm_section(report, llm: cost.MeasuredLLMCost | None) -> None:
     section_head(
         None,
         ("llm_measured",),
-        caption=t("cost.llm.caption", llm=llm.label, n=format_number(llm.n_texts, lang())),
+        caption=t("cost.llm.caption", llm=md_text(llm.label), n=format_number(llm.n_texts, lang())),
     )
     cur = a.currency
     cols = st.columns(4)
@@ -282,8 +283,8 @@ def llm_section(report, llm: cost.MeasuredLLMCost | None) -> None:
     st.caption(
         t(
             "cost.llm.prices",
-            source=llm.price_source or t("cost.llm.no_source"),
-            date=llm.price_date or "–",
+            source=md_text(llm.price_source) or t("cost.llm.no_source"),
+            date=md_text(llm.price_date) or "–",
         )
     )
     estimate = cost.modelled_api_serving(report)
@@ -292,7 +293,7 @@ def llm_section(report, llm: cost.MeasuredLLMCost | None) -> None:
             t(
                 "cost.llm.vs_estimate",
                 estimate=format_money(estimate.per_million, cur, lang(), 2),
-                name=a.llm_name,
+                name=md_text(a.llm_name),
                 measured=format_money(llm.per_million, cur, lang(), 2),
             )
         )

@@ -15,6 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from slm_core import cost
+from slm_core.errors import error_text as error_sentence
+from slm_core.escape import md_text
 from slm_core.i18n import format_money, format_number
 from slm_core.numbers import finite_or_none
 from slm_core.runtime import BENCH_KIND, PROGRESS_KIND, BenchReport, SettingMeasure
@@ -29,7 +31,7 @@ from slm_core.value.assumptions import (
 from slm_core.value.inputs import run_label
 from slm_core.value.sources import FIELD_GROUPS
 from slm_core.value.text import option_label
-from ui.state import error_text, lang, t
+from ui.state import lang, t
 
 INSTANCE_PRICE = "@instance_price"  # a derived row of the scenario table
 
@@ -158,7 +160,7 @@ def forms_frame(bench: BenchReport) -> pd.DataFrame:
                 t("cost.col.agreement"): None if agreement is None else agreement * 100,
                 t("cost.col.delta"): None if delta is None else delta * 100,
                 t("cost.col.passed"): form.passed,
-                t("cost.col.error"): error_text(form.error or ""),
+                t("cost.col.error"): error_sentence(form.error or "", lang()),  # a table: plain
             }
         )
     return pd.DataFrame(rows)
@@ -264,7 +266,7 @@ def scenario_line(a: Assumptions) -> str:
     """The figures the money rests on, in one line (the table holds the rest)."""
     return t(
         "cost.scenario.line",
-        name=scenario_name(a.name, lang()),
+        name=md_text(scenario_name(a.name, lang())),
         volume=format_number(a.annual_volume, lang()),
         mode=t(f"value.mode_short.{a.serving_mode}"),
         price=format_money(a.instance_price_per_hour, a.currency, lang(), 4),
@@ -272,9 +274,9 @@ def scenario_line(a: Assumptions) -> str:
         vcpu_price=f"{a.price_per_vcpu_hour:g}",
         fx=f"{a.fx_rate:g}",
         cur=a.currency,
-        llm=a.llm_name,
+        llm=md_text(a.llm_name),
         grid=f"{a.grid_gco2_per_kwh:g}",
-        region=_scenario_value(a, "grid_region"),
+        region=md_text(_scenario_value(a, "grid_region")),
     )
 
 
@@ -380,7 +382,7 @@ def api_rule(report, llm: cost.MeasuredLLMCost | None = None) -> str:
     if llm is not None and cost.api_measured(report):
         return t(
             "cost.money.api_rule_measured",
-            llm=llm.label,
+            llm=md_text(llm.label),
             n=format_number(llm.n_texts, lang()),
             tokens=f"{llm.input_tokens_per_text:,.1f}",
             out=f"{llm.output_tokens_per_text:,.1f}",

@@ -12,13 +12,16 @@ import json
 
 import streamlit as st
 
+from slm_core.escape import md_text
 from slm_core.runtime import BENCH_KIND
 from slm_core.value.assumptions import PRESET_IDS, Assumptions, load_preset
+from slm_core.value.checks import stamp
 from slm_core.value.inputs import Measurement, collect_inputs
 from slm_core.value.options import Overrides
 from slm_core.value.scorecard import ValueReport, evaluate_value
 from slm_core.value.text import decision_text
 from ui.state import get_store, lang, t
+from ui.value_checks import queue_checks
 
 # ------------------------------------------------ the Value page's session state, named once
 BASE_KEY = "value.base"  # the loaded scenario, as Assumptions.to_dict()
@@ -83,10 +86,14 @@ def current_overrides() -> Overrides:
 
 
 def fingerprint(store, dataset_id: str) -> str:
-    """Changes when a run finishes or gets a benchmark, an evaluation, card text or feedback.
+    """Changes when a run finishes or gets a benchmark, card text, feedback or a value check
+    (measured in the background, so the figures fill in when it lands).
 
     LLM measurements are runs of the dataset too, so a finished one changes it and the value
-    figures switch from the assumed LLM to the measured one.
+    figures switch from the assumed LLM to the measured one. A stored evaluation does not
+    change it: it is computed from the stored predictions, the same whether a page stored it
+    just now or not (counting it made the first visit of Present or Report compute the value
+    report twice).
     """
     from slm_core.report.model_card import read_card_text
 
@@ -96,21 +103,25 @@ def fingerprint(store, dataset_id: str) -> str:
             r.id,
             str(r.finished_at),
             store.get_result(r.id, BENCH_KIND),
-            store.get_result(r.id, "evaluation") is not None,
             read_card_text(store, r.id).to_dict(),
+            stamp(store, r.id),
         )
         for r in runs
     ]
-    raw = json.dumps([parts, store.feedback_summary(dataset_id)], default=str, sort_keys=True)
+    # The dataset itself too: two datasets without runs would otherwise share one cached report.
+    raw = json.dumps(
+        [dataset_id, parts, store.feedback_summary(dataset_id)], default=str, sort_keys=True
+    )
     return hashlib.sha1(raw.encode()).hexdigest()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def cached_inputs(_store, dataset_id: str, key: str, measurement: str):
-    """What was measured per run (measured once and stored when missing); ``measurement`` is
-    ``Measurement.key()`` of the scenario, so only its noise rates re-measure."""
+    """What was measured per run, as stored: a page never loads a model for the value figures
+    (missing checks are measured in the background, ``ui.value_checks``). ``measurement`` is
+    ``Measurement.key()`` of the scenario, whose noise rates the robustness figures need."""
     settings = Measurement.from_key(measurement)
-    return collect_inputs(_store, dataset_id, measure=True, settings=settings)
+    return collect_inputs(_store, dataset_id, measure=False, settings=settings)
 
 
 def overrides_key(o: Overrides) -> tuple:
@@ -131,20 +142,28 @@ def cached_report(
     )
 
 
-def value_report(dataset_id: str, assumptions: Assumptions | None = None) -> ValueReport:
-    """The value report of ``dataset_id`` under the current (or the given) scenario."""
+def value_report(
+    dataset_id: str, assumptions: Assumptions | None = None, *, with_sensitivity: bool = True
+) -> ValueReport:
+    """The value report of ``dataset_id`` under the current (or the given) scenario.
+
+    Without ``with_sensitivity`` (a page that does not show it) the sensitivity search, most
+    of the report's time, is skipped; the decision and every figure are the same.
+    """
     store = get_store()
     a = assumptions or current_assumptions()
     key = fingerprint(store, dataset_id)
-    with st.spinner(t("value.measuring_all")):
-        inputs = cached_inputs(store, dataset_id, key, Measurement.of(a).key())
+    settings = Measurement.of(a)
+    inputs = cached_inputs(store, dataset_id, key, settings.key())
+    if assumptions is None or settings == Measurement.of(current_assumptions()):
+        queue_checks(store, inputs)  # what the figures lack is measured in the background
     overrides = current_overrides()
-    return cached_report(inputs, key, a.to_json(), overrides_key(overrides))
+    return cached_report(inputs, key, a.to_json(), overrides_key(overrides), with_sensitivity)
 
 
 def decision_box(report: ValueReport) -> None:
     """The decision, stated once, with how it was made (the same paragraph on every page)."""
-    text = decision_text(report, lang())
+    text = md_text(decision_text(report, lang()), exact=False)  # it may name the LLM
     if report.decision.best == "manual":
         st.warning(text, icon=":material/front_hand:")
     else:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 
 import pandas as pd
 import streamlit as st
 
 from slm_core import jobs
 from slm_core.errors import SlmError
+from slm_core.escape import md_text
 from slm_core.i18n import format_money, format_number, localize_known
 from slm_core.llm import llm_runs
 from slm_core.llm.client import ERROR, OK, UNPARSEABLE
@@ -52,16 +52,13 @@ KEEP = "session"
 MAX_SHOTS = 5
 DEFAULT_BUDGET_USD = 1.0
 BOARD_SIZE = 6  # stopped measurements listed on the board, newest first
-# Markdown (and Streamlit's $…$ maths) would act on these in user text such as a model name.
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
 # ---------------------------------------------------------------------------- formatting
 
 
-def plain(text: object) -> str:
-    """``text`` escaped for st.markdown, so a model name or URL shows as typed."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+# User text (a model name, a URL, a price source) for st.markdown: shown exactly as typed.
+plain = md_text
 
 
 def usd(value: float | None, *, markdown: bool = False, digits: int | None = None) -> str:

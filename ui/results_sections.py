@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from slm_core.errors import SlmError
+from slm_core.escape import md_text
 from slm_core.evaluate import roc_auc_note
 from slm_core.i18n import format_number
 from slm_core.llm import is_llm_run
@@ -54,11 +55,13 @@ def show_comparison(
     elif len(y) < len(preds_a.texts):
         st.caption(t("results.different_tests", n=f"{len(y):,}"))
     test = mcnemar(y, pa, pb)
-    verdict = mcnemar_verdict(test, labels[a_id], labels[b_id], lang())
+    # Run labels may quote user text (an LLM's model name): inert in Markdown.
+    name_a, name_b = md_text(labels[a_id], exact=False), md_text(labels[b_id], exact=False)
+    verdict = mcnemar_verdict(test, name_a, name_b, lang())
     (st.success if test.better() else st.info)(verdict, icon=":material/balance:")
     cols = st.columns(4)
-    cols[0].metric(labels[a_id], f"{test.accuracy_a:.1%}")
-    cols[1].metric(labels[b_id], f"{test.accuracy_b:.1%}")
+    cols[0].metric(name_a, f"{test.accuracy_a:.1%}")
+    cols[1].metric(name_b, f"{test.accuracy_b:.1%}")
     cols[2].metric(t("results.only_a"), f"{test.only_a:,}")
     cols[3].metric(t("results.only_b"), f"{test.only_b:,}")
 
@@ -80,7 +83,7 @@ def llm_same_texts(measured: Mapping[int, Any], by_id: Mapping[int, Any], runs, 
     st.markdown(
         t(
             "results.llm_line",
-            llm=m.label,
+            llm=md_text(m.label),
             n=format_number(m.n, lang()),
             test=format_number(m.test_size, lang()),
             acc=f"{m.accuracy:.1%}",

@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import streamlit as st
 
+from slm_core.escape import md_text
 from slm_core.i18n import DEFAULT_LANGUAGE
 from slm_core.i18n import t as _translate
 from slm_core.llm import model_runs
@@ -27,6 +28,12 @@ def t(key: str, **values: object) -> str:
     return _translate(key, lang(), **values)
 
 
+def switch_language(code: str) -> None:
+    """Widget callback: show the interface in ``code`` from the next run (a page without the
+    sidebar's language select, e.g. Present, offers it as a button)."""
+    st.session_state[LANG_KEY] = code
+
+
 def dataset_name(dataset) -> str:
     """A dataset's name; a bundled demo's English name is shown in the interface language."""
     from slm_core.i18n import localize_known
@@ -35,10 +42,11 @@ def dataset_name(dataset) -> str:
 
 
 def error_text(error: BaseException | str) -> str:
-    """An error (or a run's stored English error sentence) in the interface language."""
+    """An error (or a run's stored English error sentence) in the interface language, as
+    Markdown: a file, column or label name quoted in it shows as text, never as markup."""
     from slm_core.errors import error_text as _error_text
 
-    return _error_text(error, lang())
+    return md_text(_error_text(error, lang()), one_line=False, exact=False)
 
 
 @st.cache_resource(show_spinner=False)
@@ -59,10 +67,11 @@ def get_store():
 
 @st.cache_resource(show_spinner=False)
 def demo_dataset_id(demo_id: str) -> str:
-    """Register a bundled demo dataset in the store once per server process."""
-    from slm_core.dataset import load_demo_dataset, register_dataset
+    """Register a bundled demo dataset in the store once per server process (a demo stored
+    by an earlier server process is reused without reading its files again)."""
+    from slm_core.dataset import demo_dataset
 
-    return register_dataset(get_store(), load_demo_dataset(demo_id), source="demo").id
+    return demo_dataset(get_store(), demo_id).id
 
 
 def activate_dataset(dataset_id: str) -> None:

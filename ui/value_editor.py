@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from slm_core.escape import md_text
 from slm_core.i18n import CURRENCY_SYMBOLS
 from slm_core.value.assumptions import (
     BUSINESS_DIMENSIONS,
@@ -215,7 +216,7 @@ def assumptions_editor(
             for i, name in enumerate(shown):
                 _field_widget(a, name, cols[i % 3], classes)
                 if name in replaced:  # a caption, not a changed label: the widget keeps its state
-                    cols[i % 3].caption(replaced[name])
+                    cols[i % 3].caption(md_text(replaced[name], exact=False))
             if group == "errors" and not a.positive_class:
                 st.caption(t("value.fp_fn_unused"))
             if group == "errors" and a.payoff_mode == "matrix" and classes:

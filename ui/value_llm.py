@@ -4,9 +4,12 @@ assumed — and, when assumed, the way to measure it (the sentences live in ``sl
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from slm_core.escape import md_text
 from slm_core.value.hosted import REPLACED_FIELDS
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.text import llm_figures_text, llm_notes_text, note_text, option_label
@@ -54,16 +57,18 @@ def llm_box(report: ValueReport) -> None:
     api = report.api
     if api is None:
         return
-    lines = [f"**{option_label(api, lang())}** — {llm_notes_text(api, lang())}"]
+    # Each piece may quote the LLM's model name (user text): inert Markdown.
+    inert = partial(md_text, exact=False)
+    lines = [f"**{inert(option_label(api, lang()))}** — {inert(llm_notes_text(api, lang()))}"]
     figures = llm_figures_text(api, report, lang())
     if figures:
-        lines.append(figures)
+        lines.append(inert(figures))
     cascade = next((o for o in report.options if o.kind == "cascade"), None)
     if cascade is not None and measured(report):
         deferred = [n for n in cascade.llm_notes if n.key.startswith("value.llm.deferred")]
         if deferred:
             notes = " ".join(note_text(n, lang()) for n in deferred)
-            lines.append(f"**{option_label(cascade, lang())}** — {notes}")
+            lines.append(f"**{inert(option_label(cascade, lang()))}** — {inert(notes)}")
     if measured(report):
         st.info("  \n".join(lines), icon=":material/smart_toy:")
         st.caption(t("value.llm.method"))

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from slm_core.errors import SlmError
+from slm_core.escape import md_text
 from slm_core.value.assumptions import (
     BUSINESS_DIMENSIONS,
     PRESET_IDS,
@@ -111,9 +112,10 @@ def source_help(a: Assumptions, field: str) -> str:
     src = a.source(field)
     parts = [p for p in (a.unit(field, lang()), t(f"value.kind.{source_kind(src)}")) if p]
     src = localized_source(src, lang())
-    origin = src.source + (f" ({src.date})" if src.date else "")
+    # A scenario file can carry any source and note: shown as text in the tooltip.
+    origin = md_text(src.source) + (f" ({md_text(src.date)})" if src.date else "")
     text = " · ".join(parts) + f"  \n{origin}"
-    return text + (f"  \n{src.note}" if src.note else "")
+    return text + (f"  \n{md_text(src.note)}" if src.note else "")
 
 
 def scenario_choices(store, dataset_id: str) -> dict[str, tuple[str, Any]]:
@@ -151,7 +153,7 @@ def scenario_bar(store, dataset_id: str, current: Assumptions) -> None:
     if c2.button(t("value.load_scenario"), icon=":material/download:", key=LOAD_KEY):
         loaded = choices[choice][1]()
         load_into_state(loaded)
-        flash(t("value.loaded", name=scenario_name(loaded.name, lang())))
+        flash(t("value.loaded", name=md_text(scenario_name(loaded.name, lang()))))
         st.rerun()
     show_flash()
 
@@ -168,7 +170,7 @@ def scenario_bar(store, dataset_id: str, current: Assumptions) -> None:
             else:
                 st.session_state[UPLOAD_DIGEST_KEY] = digest
                 load_into_state(loaded)
-                flash(t("value.loaded", name=scenario_name(loaded.name, lang())))
+                flash(t("value.loaded", name=md_text(scenario_name(loaded.name, lang()))))
                 st.rerun()
 
     c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1.2], vertical_alignment="bottom")
@@ -177,7 +179,7 @@ def scenario_bar(store, dataset_id: str, current: Assumptions) -> None:
     )
     if c2.button(t("value.save"), icon=":material/save:", key=SAVE_KEY):
         record = to_store(store, Assumptions.from_dict({"name": name}, current), name, dataset_id)
-        st.toast(t("value.saved", name=record.name, id=record.id))
+        st.toast(t("value.saved", name=md_text(record.name), id=record.id))
     stem = "".join(ch if ch.isalnum() else "_" for ch in current.name.lower()).strip("_")
     downloads = (
         (c3, "toml", current.to_toml(), DOWNLOAD_TOML_KEY),

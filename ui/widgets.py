@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from slm_core.data.types import DataReport
+from slm_core.escape import md_text
 from slm_core.i18n import format_number
 from ui.state import dataset_name, lang, t
+
+if TYPE_CHECKING:  # imported where a frame is drawn: Home draws none
+    import pandas as pd
 
 # A run's status at a glance, on every board of runs (training jobs, LLM measurements).
 STATUS_ICONS = {
@@ -26,9 +31,10 @@ def table_height(frame: pd.DataFrame) -> int:
 
 
 def problem_text(problem) -> str:
-    """A validation finding in the interface language (English message as fallback)."""
+    """A validation finding in the interface language (English message as fallback), as
+    Markdown: the labels, texts and column names it quotes show as text."""
     key = f"problem.{problem.code}"
-    detail = problem.localized(lang())
+    detail = md_text(problem.localized(lang()), one_line=False, exact=False)
     translated = t(key)
     if lang() == "en" or translated == key:
         return detail
@@ -69,6 +75,8 @@ def render_report(report: DataReport) -> None:
     if report.trainable and not report.warnings:
         st.success(t("report.all_good"), icon=":material/check_circle:")
     if report.classes:
+        import pandas as pd
+
         counts = pd.DataFrame(
             {
                 t("report.class"): list(report.classes),
@@ -91,10 +99,10 @@ def dataset_summary(dataset) -> None:
     st.markdown(
         t(
             "home.dataset_line",
-            name=dataset_name(dataset),
+            name=md_text(dataset_name(dataset)),
             rows=format_number(dataset.rows, lang()),
             classes=len(classes),
-            labels=", ".join(list(classes)[:8]),
+            labels=", ".join(md_text(c) for c in list(classes)[:8]),
             script=t(f"script.{report.get('script', 'latin')}"),
         )
     )

@@ -10,6 +10,8 @@ from datetime import date, datetime, time
 
 import pandas as pd
 
+from slm_core.errors import DataError
+
 
 def column_names(raw: Sequence[object]) -> list[str]:
     """Header cells as unique, non-empty column names (empty -> col_i, repeats -> name.1)."""
@@ -50,3 +52,16 @@ def cell_to_str(value: object) -> str:
     if hasattr(value, "tolist"):  # numpy scalars and arrays (Parquet list columns)
         return cell_to_str(value.tolist())
     return str(value)
+
+
+# A table wider than this is not a file of labelled texts (which needs two columns, and a few
+# more at most); reading it would take minutes and the column choice would be unusable.
+MAX_COLUMNS = 1_000
+
+
+def check_width(columns: int) -> None:
+    """Raise ``DataError`` for a table with more than ``MAX_COLUMNS`` columns."""
+    if columns > MAX_COLUMNS:
+        raise DataError(
+            "errors.io.too_many_columns", columns=f"{columns:,}", limit=f"{MAX_COLUMNS:,}"
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from slm_core.data.cells import cell_to_str
@@ -59,12 +61,23 @@ def resolve_column(frame: pd.DataFrame, spec: str | int | None) -> str | None:
     raise DataError("errors.columns.unknown_column", spec=spec, columns=_available(frame))
 
 
-def _is_numeric(values: pd.Series) -> bool:
-    filled = values[values.str.strip() != ""]
-    if filled.empty:
+def _is_number(value: str) -> bool:
+    """A number as pandas would parse it ("1,234" counts: thousands separators are dropped)."""
+    value = value.replace(",", "")
+    if "_" in value:
+        return False  # float() takes "1_000"; a spreadsheet would not
+    try:
+        return not math.isnan(float(value))
+    except ValueError:
         return False
-    parsed = pd.to_numeric(filled.str.replace(",", "", regex=False), errors="coerce")
-    return parsed.notna().mean() >= 0.9
+
+
+def _is_numeric(values: list[str]) -> bool:
+    """At least 90% of the non-empty values are numbers."""
+    filled = [v for v in (v.strip() for v in values) if v]
+    if not filled:
+        return False
+    return sum(_is_number(v) for v in filled) >= 0.9 * len(filled)
 
 
 def _named(columns: list[str], names: tuple[str, ...]) -> list[str]:
@@ -72,22 +85,37 @@ def _named(columns: list[str], names: tuple[str, ...]) -> list[str]:
     return [c for c in columns if str(c).strip().casefold() in wanted]
 
 
-def guess_mapping(frame: pd.DataFrame) -> ColumnMapping:
-    """Guess text (longest non-numeric column), label (few distinct values), group and split.
+def _sample_columns(frame: pd.DataFrame, rows: int = 20_000) -> dict[str, list[str]]:
+    """The first ``rows`` rows, column by column, as lists of strings.
 
-    ``group`` and ``split`` are only guessed when a column is literally named so; a split column
-    is also required to hold only train/val/test values.
+    Plain lists rather than one pandas operation per column: a table with 10,000 columns
+    would otherwise take a minute to guess.
+    """
+    block = frame.head(rows).to_numpy(dtype=object).T.tolist()
+    columns = zip(frame.columns, block, strict=True)
+    return {str(c): [cell_to_str(v) for v in values] for c, values in columns}
+
+
+def guess_mapping(frame: pd.DataFrame) -> ColumnMapping:
+    """Guess text (free text, longest), label (few distinct values), group and split.
+
+    The text is the longest non-numeric column among those with many distinct values (more
+    than a label column could have), else a column named like a text column, else the
+    longest non-numeric column: a column of long class names is not the text. ``group`` and
+    ``split`` are only guessed when a column is literally named so; a split column is also
+    required to hold only train/val/test values.
     """
     columns = [str(c) for c in frame.columns]
     if len(columns) < 2:
         only = columns[0] if columns else "none"
         raise DataError("errors.columns.only_one_column", only=only)
-    sample = frame.head(20_000).map(cell_to_str)
+    sample = _sample_columns(frame)
+    rows = len(next(iter(sample.values())))
     split = next(
         (
             c
             for c in _named(columns, SPLIT_NAMES)
-            if set(sample[c].str.strip().str.casefold().unique()) <= set(SPLIT_VALUES)
+            if {v.strip().casefold() for v in sample[c]} <= set(SPLIT_VALUES)
         ),
         None,
     )
@@ -95,13 +123,19 @@ def guess_mapping(frame: pd.DataFrame) -> ColumnMapping:
     candidates = [c for c in columns if c not in (split, group)]
     if len(candidates) < 2:
         candidates = columns
-    lengths = {c: sample[c].str.len().mean() for c in candidates}
+    distinct = {c: len({v.strip() for v in sample[c]}) for c in candidates}
+    limit = min(_MAX_LABELS, max(2, int(rows * _MAX_LABEL_SHARE)))
+    lengths = {c: sum(len(v) for v in sample[c]) / max(rows, 1) for c in candidates}
     textual = [c for c in candidates if not _is_numeric(sample[c])] or candidates
     named_text = _named(textual, TEXT_NAMES)
-    text = max(textual, key=lambda c: (lengths[c], c in named_text))
+    free_text = [c for c in textual if distinct[c] > limit]
+    if free_text:
+        text = max(free_text, key=lambda c: (lengths[c], c in named_text))
+    elif named_text:
+        text = named_text[0]
+    else:
+        text = max(textual, key=lambda c: lengths[c])
     rest = [c for c in candidates if c != text]
-    distinct = {c: sample[c].str.strip().nunique() for c in rest}
-    limit = min(_MAX_LABELS, max(2, int(len(sample) * _MAX_LABEL_SHARE)))
     label_like = [c for c in rest if 2 <= distinct[c] <= limit]
     named_labels = _named(label_like, LABEL_NAMES)
     if named_labels:

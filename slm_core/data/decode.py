@@ -6,11 +6,14 @@ A file that is not text (PDF, ZIP, images, ...) is refused with a message that n
 from __future__ import annotations
 
 import codecs
+import io
 import re
 import unicodedata
+import zipfile
 from collections import Counter
+from typing import NamedTuple
 
-from slm_core.errors import DataError, Phrase
+from slm_core.errors import DataError, Phrase, render
 
 _FORMAT_LIST = "CSV, TSV, TXT, XLSX, JSON, JSONL or Parquet"
 
@@ -28,7 +31,15 @@ _MAGIC = (
     (b"\xff\xd8\xff", "jpeg"),
     (b"GIF8", "gif"),
     (b"\x1f\x8b", "gzip"),
+    (b"\x7fELF", "elf"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!\x1a\x07", "rar"),
 )
+# A zip archive is named by what it holds: an Office document, or an archive to unpack.
+_ZIP_KINDS = (("xl/", "zip"), ("word/", "docx"), ("ppt/", "pptx"))
+# Stray NUL bytes in an otherwise text file (a database export, a damaged copy) are dropped
+# when they are at most this share of the bytes; more means binary or a wide encoding.
+_STRAY_NUL_SHARE = 0.01
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -51,28 +62,43 @@ _CODEC_UPGRADE = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030"}
 # fmt: on
 
 
+class Decoded(NamedTuple):
+    """Decoded text, the encoding used, and notes on what was repaired (English sentences)."""
+
+    text: str
+    encoding: str
+    notes: tuple[str, ...] = ()
+
+
 def decode_bytes(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     """Decode file bytes to text; returns the text and the name of the encoding used.
+
+    See :func:`decode`, which also returns notes on what was repaired.
+    """
+    decoded = decode(data, encoding)
+    return decoded.text, decoded.encoding
+
+
+def decode(data: bytes, encoding: str | None = None) -> Decoded:
+    """Decode file bytes to text, saying which encoding was used and what was repaired.
 
     Order: a byte-order mark, then strict UTF-8, then charset-normalizer's candidates (accepted
     only when the decoded text is plausible: real CJK for a CJK code page, a non-Latin script for
     a Cyrillic/Greek/... code page), else line by line: UTF-8 where a line is valid, otherwise
     cp1252, otherwise latin-1. That last path never fails and never drops a line, which is what a
     file assembled from several sources (mostly UTF-8 with some cp1252 lines) needs.
+
+    A byte-order mark that does not fit the bytes after it (a UTF-8 mark on a GBK file, a
+    UTF-16 mark on UTF-8 text) is ignored with a note, and so are a few stray NUL bytes.
     """
-    if encoding and "(" not in encoding:
-        return _decode_as(data, encoding)
+    # A detected name given back ("utf-8 (3 lines cp1252)", "utf-8, with BOM") means detect.
+    if encoding and "(" not in encoding and "," not in encoding:
+        return Decoded(*_decode_as(data, encoding))
     if not data:
-        return "", "utf-8"
+        return Decoded("", "utf-8")
     for bom, name in _BOMS:
         if data.startswith(bom):
-            try:
-                return data.decode(name), name
-            except UnicodeDecodeError:
-                if name == "utf-8-sig":
-                    text, used = _decode_lines(data[len(bom) :])
-                    return text, f"{used}, with BOM"
-                raise DataError("errors.decode.bad_bom", bom=name.upper()) from None
+            return _decode_after_bom(data, len(bom), name)
     _reject_known_binary(data)
     # NUL is valid UTF-8, so look for it first: it means UTF-16/32 without a BOM, or binary.
     if b"\x00" in data:
@@ -82,7 +108,46 @@ def decode_bytes(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     except UnicodeDecodeError:
         text, used = _decode_legacy(data)
     _reject_control_heavy(text)
-    return text, used
+    return Decoded(text, used)
+
+
+def _decode_after_bom(data: bytes, size: int, name: str) -> Decoded:
+    """A file that starts with a byte-order mark (``size`` bytes) for ``name``.
+
+    A mark that does not fit the bytes after it is ignored, with a note.
+    """
+    rest = data[size:]
+    mark = name.removesuffix("-sig").upper()
+    if name != "utf-8-sig" and rest and b"\x00" not in rest:
+        # UTF-16/32 text always has NUL bytes (every ASCII character has one): an editor put
+        # this mark on a file in another encoding.
+        try:
+            rest.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            inner = decode(rest)
+            note = render("errors.note.wrong_bom", bom=mark, encoding=inner.encoding)
+            return Decoded(inner.text, inner.encoding, (*inner.notes, note))
+    try:
+        return Decoded(data.decode(name), name)
+    except UnicodeDecodeError:
+        pass
+    if name != "utf-8-sig":
+        raise DataError("errors.decode.bad_bom", bom=mark) from None
+    # A UTF-8 mark on a file that is not UTF-8: a whole-file legacy encoding (a GBK file an
+    # editor marked as UTF-8), else line by line as for a file without a mark.
+    guess = _guess_legacy(rest)
+    if guess is not None:
+        try:
+            text = rest.decode(guess)
+        except UnicodeDecodeError:
+            pass
+        else:
+            note = render("errors.note.wrong_bom", bom=mark, encoding=guess)
+            return Decoded(text, guess, (note,))
+    text, used = _decode_lines(rest)
+    return Decoded(text, f"{used}, with BOM")
 
 
 def _decode_as(data: bytes, encoding: str) -> tuple[str, str]:
@@ -106,6 +171,8 @@ def _decode_as(data: bytes, encoding: str) -> tuple[str, str]:
 def _reject_known_binary(data: bytes) -> None:
     for magic, what in _MAGIC:
         if data.startswith(magic):
+            if what == "zip":
+                what = _zip_kind(data)
             raise DataError(
                 "errors.decode.known_binary",
                 what=Phrase(f"errors.decode.magic_{what}"),
@@ -113,12 +180,26 @@ def _reject_known_binary(data: bytes) -> None:
             )
 
 
+def _zip_kind(data: bytes) -> str:
+    """What a zip archive holds: an Excel workbook, a Word or PowerPoint file, or other files."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "zip"  # damaged: most likely a workbook saved with the wrong extension
+    for prefix, kind in _ZIP_KINDS:
+        if any(n.startswith(prefix) for n in names):
+            return kind
+    return "archive"
+
+
 def _not_text() -> DataError:
     return DataError("errors.decode.binary_data", formats=_FORMAT_LIST)
 
 
-def _decode_wide(data: bytes) -> tuple[str, str]:
-    """NUL bytes without a BOM: UTF-16/32 text when charset-normalizer says so, else binary."""
+def _decode_wide(data: bytes) -> Decoded:
+    """NUL bytes without a BOM: UTF-16/32 text when charset-normalizer says so; text with a few
+    stray NUL bytes (dropped, with a note); else binary."""
     from charset_normalizer import from_bytes
 
     sample = data[:_GUESS_SAMPLE_BYTES]
@@ -131,7 +212,13 @@ def _decode_wide(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
         if _mostly_printable(text[:100_000]):
-            return text.removeprefix("\ufeff"), name
+            return Decoded(text.removeprefix("\ufeff"), name)
+    body = data.rstrip(b"\x00")  # NUL padding after the end (a pre-allocated or cut copy)
+    nuls = data.count(0)
+    if body and (b"\x00" not in body or nuls <= _STRAY_NUL_SHARE * len(data)):
+        inner = decode(body.replace(b"\x00", b""))
+        note = render("errors.note.nul_removed", count=f"{nuls:,}")
+        return Decoded(inner.text, inner.encoding, (*inner.notes, note))
     raise _not_text()
 
 

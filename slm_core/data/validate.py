@@ -148,15 +148,24 @@ def _counts(values: pd.Series) -> dict[str, int]:
 
 def validate(frame: pd.DataFrame, mapping: ColumnMapping, detected: Detected) -> DataReport:
     """Measure the mapped table and list the errors (block training) and warnings it has."""
+    return validate_canonical(frame, mapping, detected)[0]
+
+
+def validate_canonical(
+    frame: pd.DataFrame, mapping: ColumnMapping, detected: Detected
+) -> tuple[DataReport, pd.DataFrame | None]:
+    """:func:`validate`'s report and the :func:`canonical_frame` it measured (None when the
+    mapping does not fit the table), so a caller that needs both builds the frame once."""
     found = _Findings()
     _check_mapping(frame, mapping, found)
     if found.errors:
-        return DataReport(
+        report = DataReport(
             rows=len(frame), mapping=mapping, detected=detected, classes={},
             imbalance_ratio=0.0, empty_texts=0, duplicate_rows=0, conflicting_texts=0,
             short_texts=0, long_texts=0, cjk_share=0.0, script="latin", token_unit="word",
             mean_length=0.0, tiny_classes=(), errors=tuple(found.errors),
         )  # fmt: skip
+        return report, None
     canon = canonical_frame(frame, mapping)
     rows = len(canon)
     filled = canon["text"] != ""
@@ -164,9 +173,10 @@ def validate(frame: pd.DataFrame, mapping: ColumnMapping, detected: Detected) ->
     classes = _counts(canon.loc[labelled, "label"])
     imbalance = max(classes.values()) / min(classes.values()) if classes else 0.0
 
-    duplicates = int(text_key(canon.loc[filled, "text"]).duplicated().sum())
+    keys = text_key(canon["text"])  # once: keying long texts is the slow part of validation
+    duplicates = int(keys[filled].duplicated().sum())
     usable = filled & labelled
-    per_key = canon.loc[usable, "label"].groupby(text_key(canon.loc[usable, "text"])).nunique()
+    per_key = canon.loc[usable, "label"].groupby(keys[usable]).nunique()
     conflicts = int((per_key > 1).sum())
 
     texts = canon.loc[filled, "text"].tolist()
@@ -183,7 +193,7 @@ def validate(frame: pd.DataFrame, mapping: ColumnMapping, detected: Detected) ->
     long_texts = int((lengths > LONG_CHARS).sum())
 
     # Class sizes as make_splits will see them with its defaults (dedupe, drop conflicts).
-    kept = clean_rows(canon).frame["label"].value_counts().to_dict()
+    kept = clean_rows(canon, keys=keys).frame["label"].value_counts().to_dict()
     distinct = {c: int(kept.get(c, 0)) for c in classes}
     tiny = sorted((c for c, n in distinct.items() if n < MIN_STRATIFIED), key=lambda c: distinct[c])
     groups = _counts(canon.loc[canon["group"] != "", "group"]) if "group" in canon else {}
@@ -205,7 +215,7 @@ def validate(frame: pd.DataFrame, mapping: ColumnMapping, detected: Detected) ->
     if "group" in canon:
         _check_groups(found, canon["group"], groups)
 
-    return DataReport(
+    report = DataReport(
         rows=rows,
         mapping=mapping,
         detected=detected,
@@ -225,6 +235,7 @@ def validate(frame: pd.DataFrame, mapping: ColumnMapping, detected: Detected) ->
         warnings=tuple(found.warnings),
         groups=groups,
     )
+    return report, canon
 
 
 def _check_texts(found: _Findings, rows: int, empty: int, column: str) -> None:

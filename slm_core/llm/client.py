@@ -19,8 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import openai
-
 from slm_core.errors import SlmError
 from slm_core.llm.endpoints import Endpoint, insecure_transport, redact
 from slm_core.llm.prompt import PromptSpec, parse_answer, response_format
@@ -64,6 +62,10 @@ def _status(exc: Exception) -> int | None:
 
 
 def _retryable(exc: Exception) -> bool:
+    # openai is imported where it is used, not at the top: it takes ~1 s, and the pages that
+    # import this module for its constants (Train, Results, the report) never call an LLM.
+    import openai
+
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
     status = _status(exc)
@@ -107,6 +109,8 @@ class Caller:
         self._key = api_key or None
         if insecure_transport(endpoint.base_url, self._key):
             raise LLMError("errors.llm.key_over_http", url=endpoint.base_url)
+        import openai
+
         self._client = openai.OpenAI(
             base_url=endpoint.base_url,
             api_key=api_key or PLACEHOLDER_KEY,
@@ -124,6 +128,8 @@ class Caller:
             return self._structured
 
     def _request(self, messages: list[dict[str, str]], structured: bool):
+        import openai
+
         kwargs: dict[str, Any] = {
             "model": self.endpoint.model,
             "messages": messages,
@@ -174,6 +180,8 @@ class Caller:
         self, messages: list[dict[str, str]], should_stop: Callable[[], bool] = lambda: False
     ) -> CallResult:
         """Ask once (with retries); raises :class:`LLMError` only for an endpoint-wide fault."""
+        import openai
+
         attempts = 0
         last: Exception | None = None
         while attempts <= int(self.endpoint.max_retries):
@@ -213,6 +221,8 @@ class Caller:
         )
 
     def _describe(self, exc: Exception | None) -> str:
+        import openai
+
         if exc is None:
             return "stopped"
         if isinstance(exc, openai.APITimeoutError):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slm_core.errors import CancelledError, TrainError
+
+if TYPE_CHECKING:  # annotations only: Home lists the models without importing NumPy
+    import numpy as np
 
 
 @dataclass

@@ -20,8 +20,7 @@ from typing import Any
 from slm_core.errors import TrainError
 from slm_core.models.base import ModelSpec, TextClassifier
 from slm_core.models.params import PARAM_HELP, coerce
-from slm_core.models.saved import read_meta
-from slm_core.models.tokenize import TOKEN_UNITS
+from slm_core.models.saved import read_meta, trusted_model_dir
 
 PRESETS: tuple[str, ...] = ("quick", "balanced", "thorough")
 FAMILIES: tuple[str, ...] = ("linear", "neural")
@@ -350,6 +349,8 @@ def build(
     n_train: int | None = None,
 ) -> TextClassifier:
     """An untrained classifier for ``model_id`` with the preset's (and overridden) settings."""
+    from slm_core.models.tokenize import TOKEN_UNITS  # NumPy: not on the pages that list models
+
     params = resolve_params(model_id, preset, overrides, n_train)
     if token_unit not in TOKEN_UNITS:
         raise TrainError(
@@ -364,7 +365,12 @@ def build(
 
 
 def load_model(directory: Path) -> TextClassifier:
-    """Load a model that ``save()`` wrote: its ``model.json`` names the id, the id its family."""
+    """Load a model that ``save()`` wrote: its ``model.json`` names the id, the id its family.
+
+    Only from the run store (:func:`~slm_core.models.saved.trusted_model_dir`): a linear model
+    is a pickle, so a folder, or a file in it, that resolves anywhere else is refused.
+    """
+    directory = trusted_model_dir(directory)
     meta = read_meta(directory)
     model_id = meta.get("model_id")
     spec = SPECS.get(model_id) if isinstance(model_id, str) else None

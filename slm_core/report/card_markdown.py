@@ -7,10 +7,10 @@ shows the user's words when stored, else a draft derived from the data, marked a
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
+from slm_core.escape import md_text
 from slm_core.i18n import format_money, format_number, localize_known, t
 from slm_core.models.names import model_description, model_name
 from slm_core.report.card_data import SECTIONS, ModelCard
@@ -21,10 +21,8 @@ from slm_core.value.text import kind_text
 SMALL_TEST_SET = 200
 
 
-def md(text: object) -> str:
-    """User text made safe for Markdown: no raw HTML, no table breaks, one line."""
-    out = html.escape(str(text), quote=False)
-    return " ".join(out.replace("|", "\\|").split())
+# User text in a card: no raw HTML, links, images or table breaks; one line.
+md = md_text
 
 
 def _pct(x: float | None) -> str:

@@ -4,7 +4,8 @@ the score radar) live in :mod:`slm_core.report.value_charts`, shared with the pa
 
 Plotly.js reads some HTML tags inside trace names and tick labels (``<b>``, ``<a href>``), so
 every user-supplied label (class and group names) is escaped before it goes into a figure.
-Every figure has a white background (``LAYOUT``), whatever template a page has set.
+Every figure carries its own template (:mod:`slm_core.report.figure_style`), whatever the
+default is where it is built.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import plotly.graph_objects as go
 
 from slm_core.i18n import t
 from slm_core.report.collect import ReportData
-from slm_core.report.value_charts import LAYOUT, MARGIN, safe_label
+from slm_core.report.figure_style import MARGIN, layout
+from slm_core.report.value_charts import safe_label
 
 
 def accuracy_figure(data: ReportData, lang: str = "en") -> go.Figure:
@@ -74,7 +76,7 @@ def accuracy_figure(data: ReportData, lang: str = "en") -> go.Figure:
             annotation_position="top left",
         )
     fig.update_layout(
-        **LAYOUT,
+        **layout(),
         title=t("report_chart.accuracy_title", lang),
         barmode="group",
         height=380,
@@ -142,7 +144,7 @@ def confusion_figure(
         )
     fig = go.Figure(traces)
     fig.update_layout(
-        **LAYOUT,
+        **layout(),
         title=title or t("report_chart.confusion_title", lang),
         height=min(140 + 45 * len(labels), 560),
         margin=MARGIN,

@@ -11,35 +11,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import zipfile
 from collections.abc import Mapping
 from typing import Any
 
+from slm_core.escape import spreadsheet_cell
 from slm_core.report.collect import ReportData
 from slm_core.report.table_types import Table
 from slm_core.report.tables import build_tables
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_VERSION = 2
 
 
-def safe_cell(value: Any) -> Any:
-    """A CSV cell that no spreadsheet will evaluate; numbers stay numbers, None is empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
-            return ""
-        return value
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalar
-        return safe_cell(value.item())
-    text = str(value)
-    if text.startswith(FORMULA_TRIGGERS):
-        return "'" + text
-    return text
+# A CSV cell that no spreadsheet will evaluate; numbers stay numbers, None is empty.
+safe_cell = spreadsheet_cell
 
 
 def table_csv(table: Table, *, header: str = "label", bom: bool = True) -> str:

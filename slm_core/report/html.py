@@ -10,12 +10,12 @@ prompt — is HTML-escaped.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slm_core.escape import html_text
 from slm_core.i18n import format_money, format_number, localize_known, t
 from slm_core.report.collect import ReportData, collect_report
 from slm_core.report.kpis import kpi_tiles
@@ -90,9 +90,8 @@ footer { margin-top: 40px; color: var(--muted); font-size: .85rem; }
 NUMERIC_KINDS = frozenset(KINDS) - {"text"}
 
 
-def esc(text: Any) -> str:
-    """HTML-escape any value (quotes too: it may end up inside an attribute)."""
-    return html.escape("" if text is None else str(text), quote=True)
+# HTML-escape any value (quotes too: it may end up inside an attribute).
+esc = html_text
 
 
 def table_html(
@@ -132,10 +131,10 @@ def figure_html(fig, div_id: str) -> str:
         return ""
     import plotly.io as pio
 
-    from slm_core.report.value_charts import LAYOUT
+    from slm_core.report.figure_style import styled
 
-    # White paper and plot area whatever template is the default where the report is built.
-    fig.update_layout(**LAYOUT)
+    # Real colours and room for tick labels whatever template is the default where it is built.
+    styled(fig)
 
     return (
         '<div class="chart">'

@@ -10,11 +10,11 @@ measurement's run like any card's text (:func:`~slm_core.report.card_data.save_c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from slm_core.escape import md_code, md_code_block
 from slm_core.i18n import format_number, localize_known, t
 from slm_core.numbers import finite_or_none
 from slm_core.report.card_data import CARD_KIND, CARD_VERSION, SECTIONS, CardText, read_card_text
@@ -123,13 +123,6 @@ def _ci(pair) -> str:
     return "–" if lo is None or hi is None else f"{lo:.1%} – {hi:.1%}"
 
 
-def fenced(text: str) -> list[str]:
-    """``text`` as a Markdown code block whose fence no backtick run inside can close."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return [fence + "text", text, fence]
-
-
 @dataclass(frozen=True)
 class _Writer:
     card: LLMCard
@@ -154,7 +147,7 @@ def _model_details(w: _Writer) -> list[str]:
     lines = [
         w.field(w.common("developed_by"), w.tr("developed_by")),
         w.field(w.common("model_type"), w.tr("model_type", model=md(c.model))),
-        w.field(w.tr("endpoint"), f"`{md(c.base_url)}`"),
+        w.field(w.tr("endpoint"), md_code(c.base_url)),
         w.field(
             w.common("version"),
             w.tr("version", run=c.run_id, date=(c.finished_at or "")[:10]),
@@ -178,7 +171,7 @@ def _model_details(w: _Writer) -> list[str]:
         w.tr("prompt_intro"),
         "",
     ]
-    return lines + fenced(c.example_prompt)
+    return lines + md_code_block(c.example_prompt)
 
 
 def _intended_use(w: _Writer) -> list[str]:

@@ -6,29 +6,24 @@ Every user-supplied label (model and API names) is escaped: Plotly.js reads some
 
 from __future__ import annotations
 
-import html
 import math
 
 import plotly.graph_objects as go
 
+from slm_core.escape import plotly_text
 from slm_core.i18n import CURRENCY_SYMBOLS, format_number, t
+from slm_core.report.figure_style import MARGIN, layout
 from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.text import option_label
 
-# The margin of every report chart, shared with slm_core.report.charts.
-MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 # One colour per kind of option, so a reader finds "the API" or "people" in every chart.
 COLOURS = {"manual": "#6b7280", "api": "#dc2626", "cascade": "#7c3aed"}
 MODEL_COLOURS = ("#2563eb", "#059669", "#d97706", "#0891b2", "#be185d", "#4d7c0f", "#9333ea")
-# Plotly's default template has a white plot area; set it explicitly so an exported report
-# never inherits a dark one.
-LAYOUT = {"template": "plotly_white", "paper_bgcolor": "white", "plot_bgcolor": "white"}
 
 
-def safe_label(text: object) -> str:
-    """A user-supplied label escaped for Plotly.js, which reads some HTML tags in names."""
-    return html.escape(str(text), quote=False)
+# A user-supplied label escaped for Plotly.js, which reads some HTML tags in names.
+safe_label = plotly_text
 
 
 def colour(report: ValueReport, key: str) -> str:
@@ -103,7 +98,7 @@ def cost_volume_figure(report: ValueReport, lang: str = "en") -> go.Figure | Non
         font={"size": 11, "color": "#111827"},
     )
     fig.update_layout(
-        **LAYOUT,
+        **layout(),
         title=t("value.chart.cost_volume_title", lang),
         height=440,
         margin=MARGIN,
@@ -164,7 +159,7 @@ def profit_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
         )
     fig.add_hline(y=0, line_color="#6b7280", line_width=1)
     fig.update_layout(
-        **LAYOUT,
+        **layout(),
         title=t("value.chart.profit_title", lang),
         height=400,
         margin=MARGIN,
@@ -198,7 +193,7 @@ def radar_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
             )
         )
     fig.update_layout(
-        **LAYOUT,
+        **layout(),
         title=t("value.radar_title", lang),
         height=460,
         margin={"l": 130, "r": 130, "t": 60, "b": 20},

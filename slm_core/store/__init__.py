@@ -8,6 +8,7 @@ Every read returns a frozen record, never a raw row.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from slm_core import config
 from slm_core.store.datasets import DatasetsMixin
 from slm_core.store.engine import make_engine
 from slm_core.store.feedback import FeedbackMixin
+from slm_core.store.files import check_writable, storage_error
 from slm_core.store.processes import pid_alive
 from slm_core.store.records import (
     ACTIVE_STATUSES,
@@ -69,11 +71,22 @@ class RunStore(DatasetsMixin, RunsMixin, FeedbackMixin):
     """
 
     def __init__(self, url: str | None = None, home: Path | str | None = None) -> None:
-        self.home = (Path(home) if home is not None else config.slm_home()).expanduser().resolve()
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.url = url or config.database_url()
-        self.engine = make_engine(self.url)
-        self._create_tables()
+        try:
+            self.home = (Path(home) if home is not None else config.slm_home()).expanduser()
+            self.home = self.home.resolve()
+            self.home.mkdir(parents=True, exist_ok=True)
+            check_writable(self.home)
+            self.url = url or config.database_url()
+            self.engine = make_engine(self.url)
+            self._create_tables()
+        except OSError as exc:
+            # An unwritable or full SLM_HOME: say which folder and what to do, not a traceback.
+            # (SQLite's own such errors are turned into that message by the engine.)
+            where = getattr(self, "home", None) or home or getattr(exc, "filename", None)
+            problem = storage_error(exc, where or os.environ.get("SLM_HOME", "SLM_HOME"))
+            if problem is None:
+                raise
+            raise problem from exc
 
     def __repr__(self) -> str:
         return f"RunStore(url={self.engine.url!r}, home={str(self.home)!r})"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slm_core.errors import NotFoundError, SlmError
+from slm_core.store.files import atomic_path, storage_error
 from slm_core.store.records import DATASET_SOURCES, DatasetRecord, _dataset_record, _now, jsonable
 from slm_core.store.schema import datasets, feedback, run_results, runs, scenarios
 
@@ -51,9 +51,14 @@ class DatasetsMixin:
         path = self.frame_path(dataset_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write the file first and atomically, so a row never points at a missing frame.
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        frame.reset_index(drop=True).to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        try:
+            with atomic_path(path) as tmp:
+                frame.reset_index(drop=True).to_parquet(tmp, index=False)
+        except OSError as exc:
+            problem = storage_error(exc, self.home)
+            if problem is None:
+                raise
+            raise problem from exc
         values = {
             "id": dataset_id,
             "name": name,

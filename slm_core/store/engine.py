@@ -2,7 +2,8 @@
 column types that behave the same on SQLite and PostgreSQL.
 
 SQLite (the default) gets WAL, a busy timeout and foreign keys, so the app, the job runner, its
-training children and the CLI can share one file. PostgreSQL goes through psycopg 3, the driver
+training children and the CLI can share one file; a full disk or a read-only file raises the
+SlmError that names the folder and what to do. PostgreSQL goes through psycopg 3, the driver
 pinned in ``requirements.txt``.
 """
 
@@ -14,6 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, Integer, Text, TypeDecorator, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
+
+from slm_core.store.files import storage_error
 
 # SQLAlchemy maps a bare "postgresql://" to psycopg2, which we do not ship; "postgres://" is the
 # spelling of Heroku-style DATABASE_URLs, which SQLAlchemy rejects outright.
@@ -78,8 +81,17 @@ def make_engine(url: str | URL) -> Engine:
             parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        folder.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "handle_error")
+        def _storage_errors(context: Any) -> None:
+            # A full disk or a read-only file: the sentence that says what to do, wherever in
+            # the app or a worker the write happened ("database is locked" etc. pass through).
+            problem = storage_error(context.original_exception, folder)
+            if problem is not None:
+                raise problem
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import socket
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,9 @@ from slm_core.store.schema import feedback, run_results, runs
 
 # Stopped before the end: their work can be taken up again (an LLM measurement's answers are kept).
 REOPENABLE = ("cancelled", "interrupted", "failed")
+# A training attempt writes its folder as runs/.<id>.partial-<pid> and renames it to runs/<id>
+# when complete; runs/.<id>.old-<pid> briefly holds the folder it replaces.
+STAGING_MARK = ".partial-"
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -268,11 +272,15 @@ class RunsMixin:
     def mark_interrupted(self, stale_after_s: float = 3600.0) -> int:
         """Mark runs left 'running' by a process that is gone as 'interrupted'; return how many.
 
-        A run worked on by this host is interrupted when its worker pid is dead (or recycled).
-        A run of another host (shared database) only when it has not reported for
-        ``stale_after_s`` seconds, since its pid cannot be checked from here.
+        A run worked on by this host is interrupted at once when its worker pid is dead (or
+        recycled). A run of another host (shared database) only when it has not reported for
+        ``stale_after_s`` seconds, since its pid cannot be checked from here. A SQLite store is
+        only ever used from one machine (WAL needs shared memory), so a pid that is dead here is
+        dead whatever host name it was recorded under (a container that was recreated has a new
+        one). The partial history of an interrupted run is kept.
         """
         host = socket.gethostname()
+        one_machine = self.engine.dialect.name == "sqlite"
         now = _now()
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -282,11 +290,14 @@ class RunsMixin:
             ).all()
         count = 0
         for row in rows:
-            if row.worker_host in (None, host):
+            local = row.worker_host in (None, host)
+            if local:
                 alive = pid_alive(row.pid, row.pid_started)
             else:
                 seen = _utc(row.updated_at)
                 alive = seen is not None and (now - seen).total_seconds() < stale_after_s
+                if one_machine:
+                    alive = alive and pid_alive(row.pid, row.pid_started)
             if alive:
                 continue
             with self.engine.begin() as conn:
@@ -300,8 +311,55 @@ class RunsMixin:
                     )
                     .values(status="interrupted", finished_at=now, error=INTERRUPTED_MESSAGE)
                 )
+            if result.rowcount and (local or one_machine):
+                # What the dead worker was writing. (A silent worker of another host may still
+                # be alive and finish the run: its files are left alone.)
+                self.discard_staging(row.id)
             count += result.rowcount
         return count
+
+    def restart_run(self, run_id: int) -> RunRecord:
+        """Queue a stopped training run to train again from the start, with the same settings.
+
+        Unlike :meth:`reopen_run` (which lets an LLM measurement go on where it stopped), its
+        progress, history, metrics, outcome and files are cleared (its log is kept); its id,
+        dataset, model and parameters stay. Only an interrupted, failed or cancelled training
+        run can be restarted (SlmError otherwise).
+        """
+        run = self.get_run(run_id)
+        if run.model_id == LLM_MODEL_ID:
+            raise SlmError("errors.jobs.requeue_measurement", run_id=run.id)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(runs)
+                .where((runs.c.id == run.id) & runs.c.status.in_(REOPENABLE))
+                .values(
+                    status="queued",
+                    started_at=None,
+                    finished_at=None,
+                    updated_at=_now(),
+                    train_seconds=None,
+                    metrics_json=None,
+                    error=None,
+                    artifact_path=None,
+                    progress_json={},
+                    history_json={},
+                    cancel_requested=False,
+                    pid=None,
+                    pid_started=None,
+                    worker_host=None,
+                )
+            )
+            if result.rowcount == 1:
+                conn.execute(delete(run_results).where(run_results.c.run_id == run.id))
+        if result.rowcount != 1:
+            raise SlmError(
+                "errors.jobs.not_requeueable", run_id=run.id, status=Phrase(f"status.{run.status}")
+            )
+        # Nothing of an earlier attempt may pass for this one's result.
+        shutil.rmtree(self._final_dir(run.id), ignore_errors=True)
+        self.discard_staging(run.id)
+        return self.get_run(run.id)
 
     def delete_run(self, run_id: int) -> None:
         """Delete a run that is not training, with its results and files (feedback is kept)."""
@@ -315,14 +373,50 @@ class RunsMixin:
         self._remove_run_files(run.id)
 
     def _remove_run_files(self, run_id: int) -> None:
-        shutil.rmtree(self.home / "runs" / str(run_id), ignore_errors=True)
+        shutil.rmtree(self._final_dir(run_id), ignore_errors=True)
+        self.discard_staging(run_id)
         self.log_path(run_id).unlink(missing_ok=True)
+
+    def _final_dir(self, run_id: int) -> Path:
+        return self.home / "runs" / str(int(run_id))
 
     def artifact_dir(self, run_id: int) -> Path:
         """The run's artifact directory ``home/runs/<id>/`` (created)."""
-        path = self.home / "runs" / str(int(run_id))
+        path = self._final_dir(run_id)
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def staging_dir(self, run_id: int) -> Path:
+        """A new, empty folder beside the run's artifact folder for a training attempt to write
+        into; :meth:`publish_artifacts` moves it into place once every file is written.
+
+        Leftovers of an earlier attempt of the run (a killed worker's) are removed first: a run
+        is trained by one process at a time.
+        """
+        self.discard_staging(run_id)
+        path = self.home / "runs" / f".{int(run_id)}{STAGING_MARK}{os.getpid()}"
+        path.mkdir(parents=True)
+        return path
+
+    def discard_staging(self, run_id: int) -> None:
+        """Remove what unfinished attempts of the run left beside its artifact folder."""
+        for leftover in (self.home / "runs").glob(f".{int(run_id)}.*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def publish_artifacts(self, run_id: int, staging: Path) -> Path:
+        """Rename the complete ``staging`` folder to the run's artifact folder and return it.
+
+        An older artifact folder of the run is moved aside first and removed after, so a
+        reader finds either the old folder or the new one, never a mix or half of one.
+        """
+        final = self._final_dir(run_id)
+        old = final.with_name(f".{int(run_id)}.old-{os.getpid()}")
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+        return final
 
     def log_path(self, run_id: int) -> Path:
         """The log file of the process that trains ``run_id``: ``home/logs/run-<id>.log``."""

@@ -1,13 +1,12 @@
 """What was measured per finished run of a dataset, gathered from the run store for scoring.
 
-Validation predictions (which choose thresholds), robustness and faithfulness need the model
-for runs that lack them; they are computed once and stored (validation predictions beside the
-test ones, the checks as the run's 'robustness' / 'faithfulness' results).
+Validation predictions (which choose thresholds), robustness and faithfulness need the model;
+they are measured once per run in the background and stored (:mod:`slm_core.value.checks`).
+Pages read them as stored (``measure=False``); the command line may measure what is missing.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,18 +16,20 @@ import numpy as np
 
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.evaluate import accuracy_interval
-from slm_core.explain import ERASER_BINS, FAITHFULNESS_SAMPLE
 from slm_core.llm import model_runs
 from slm_core.numbers import finite_or_none
 from slm_core.runtime import BENCH_KIND, BenchReport
-from slm_core.value.payoff import SplitScores, split_scores
-from slm_core.value.robustness import (
-    ROBUSTNESS_KIND,
-    ROBUSTNESS_VERSION,
-    NoiseConfig,
-    robustness_check,
-    sample_indices,
+from slm_core.value.checks import (
+    NOISE_SEED,
+    Measurement,
+    faithfulness_result,
+    model_loader,
+    model_token_unit,
+    robustness_result,
+    validation_predictions,
 )
+from slm_core.value.payoff import SplitScores, split_scores
+from slm_core.value.robustness import sample_indices
 from slm_core.value.serving import ServingMeasure, TextLengths, text_lengths
 from slm_core.value.social import FairnessResult, fairness
 
@@ -37,47 +38,10 @@ if TYPE_CHECKING:  # slm_core.llm imports slm_core.value: imported where used in
 
 log = logging.getLogger(__name__)
 
-FAITHFULNESS_KIND = "faithfulness"
-# 3: ERASER comprehensiveness/sufficiency over bins, stratified sample, bootstrap interval.
-# Results of earlier versions hold other fields; they are measured again (or left missing).
-FAITHFULNESS_VERSION = 3
-# Every run of a dataset is measured on the same texts (the sample depends only on the test
-# labels and the seed), so families are compared on one sample. Occlusion costs one model call
-# per token read plus 60 variants per text: ~5 s for 50 texts of 120 tokens with a quick LSTM
-# on two cores, measured once per run and cached.
-FAITHFULNESS_TEXTS = FAITHFULNESS_SAMPLE
-FAITHFULNESS_SEED = 0
-NOISE_SEED = 0
-
 
 def run_label(run_id: int, model_id: str) -> str:
     """A short column name for a run, e.g. '#3 tfidf_lr'."""
     return f"#{run_id} {model_id}"
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """Measurement settings: the noise rates (from the scenario) and the faithfulness check's
-    rationale sizes (ERASER's bins, shares of the tokens a model reads). Changing them
-    re-measures the checks of every run."""
-
-    noise: NoiseConfig = NoiseConfig()
-    faithfulness_bins: tuple[float, ...] = ERASER_BINS
-
-    @classmethod
-    def of(cls, a) -> Measurement:
-        return cls(NoiseConfig.of(a))
-
-    def key(self) -> str:
-        data = {"noise": self.noise.to_dict(), "bins": list(self.faithfulness_bins)}
-        return json.dumps(data, sort_keys=True)
-
-    @classmethod
-    def from_key(cls, key: str) -> Measurement:
-        data = json.loads(key)
-        # Keys written before the bins (they held a top-k) get the default bins.
-        bins = tuple(float(b) for b in data.get("bins", ERASER_BINS))
-        return cls(NoiseConfig(**data["noise"]), bins)
 
 
 @dataclass(frozen=True)
@@ -204,93 +168,7 @@ class DatasetInputs:
         }
 
 
-# ------------------------------------------------------------ measured per run
-
-
-def _validation(store, run, loader) -> tuple[Any, str | None]:
-    """The run's stored validation predictions, predicted once from its model if missing."""
-    from slm_core.train import load_predictions, predict_validation
-
-    try:
-        return load_predictions(store, run.id, "validation"), "stored"
-    except NotFoundError:
-        if loader is None:
-            return None, None
-    try:
-        return predict_validation(store, run.id, loader()), "computed"
-    except (SlmError, ImportError, OSError, ValueError) as exc:
-        log.warning("run %s: no validation predictions: %s", run.id, exc)
-        return None, None
-
-
-def _robustness(store, run, preds, loader, noise: NoiseConfig) -> tuple[dict | None, str | None]:
-    """The run's cached robustness result, computed once with its model if missing."""
-    cached = store.get_result(run.id, ROBUSTNESS_KIND)
-    if (
-        cached
-        and cached.get("version") == ROBUSTNESS_VERSION
-        and cached.get("seed") == NOISE_SEED
-        and cached.get("config") == noise.to_dict()
-    ):
-        return cached, None
-    if loader is None:
-        return None, "value.note.robustness_missing"
-    try:
-        model = loader()
-    except (SlmError, ImportError, OSError) as exc:
-        log.warning("run %s: cannot load the model for robustness: %s", run.id, exc)
-        return None, "value.note.model_unavailable"
-    data = robustness_check(model, preds.texts, preds.y_true, noise, seed=NOISE_SEED).to_dict()
-    store.put_result(run.id, ROBUSTNESS_KIND, data)
-    return data, None
-
-
-def _faithfulness(store, run, preds, token_unit, loader, bins: tuple[float, ...]):
-    """(result, note): ERASER faithfulness on a label-stratified, seeded sample of test texts,
-    cached as the run's 'faithfulness' result. A cached result of an earlier version or other
-    bins counts as missing (measured again when the model may be loaded)."""
-    cached = store.get_result(run.id, FAITHFULNESS_KIND)
-    if (
-        cached
-        and cached.get("value_version") == FAITHFULNESS_VERSION
-        and tuple(cached.get("bins") or ()) == tuple(bins)
-    ):
-        return cached, None
-    if loader is None:
-        return None, "value.note.explain_missing"
-    try:
-        from slm_core import explain
-
-        model = loader()
-    except (SlmError, ImportError, OSError):
-        return None, "value.note.model_unavailable"
-    usable = [i for i, t in enumerate(preds.texts) if str(t).strip()]
-    labels = [preds.y_true[i] for i in usable]
-    picked = explain.stratified_indices(labels, FAITHFULNESS_TEXTS, FAITHFULNESS_SEED)
-    keep = [usable[i] for i in picked]
-    result = explain.faithfulness(
-        model,
-        [str(preds.texts[i]) for i in keep],
-        token_unit=token_unit,
-        bins=bins,
-        seed=FAITHFULNESS_SEED,
-    ).to_dict()
-    counts: dict[str, int] = {}
-    for i in keep:
-        counts[str(preds.y_true[i])] = counts.get(str(preds.y_true[i]), 0) + 1
-    result["sample_per_class"] = counts
-    result["value_version"] = FAITHFULNESS_VERSION
-    store.put_result(run.id, FAITHFULNESS_KIND, result)
-    return result, None
-
-
-def _model_token_unit(store, run) -> str | None:
-    try:
-        from slm_core.models.saved import read_meta
-
-        return read_meta(store.artifact_dir(run.id) / "model").get("token_unit")
-    except (SlmError, OSError, ValueError):
-        return None
+# ------------------------------------------------------------------- per run
 
 
 def _train_energy(run, bench: dict | None) -> tuple[float | None, str | None]:
@@ -311,23 +189,14 @@ def _run_inputs(
 
     preds = load_test_predictions(store, run.id)
     family = get_spec(run.model_id).family
-    loaded: dict[str, Any] = {}
-
-    def loader():
-        if "model" not in loaded:
-            from slm_core.models.registry import load_model
-
-            loaded["model"] = load_model(store.artifact_dir(run.id) / "model")
-        return loaded["model"]
-
-    model_loader = loader if measure else None
-    val, val_source = _validation(store, run, model_loader)
-    robustness, rob_note = _robustness(store, run, preds, model_loader, settings.noise)
-    unit = _model_token_unit(store, run) or token_unit
-    faith, explain_note = _faithfulness(
-        store, run, preds, unit, model_loader, settings.faithfulness_bins
+    loader = model_loader(store, run.id) if measure else None
+    val, val_source = validation_predictions(store, run, loader)
+    robustness, rob_note = robustness_result(store, run, preds, loader, settings.noise)
+    unit = model_token_unit(store, run.id) or token_unit
+    faith, explain_note = faithfulness_result(
+        store, run, preds, unit, loader, settings.faithfulness_bins
     )
-    loaded.clear()
+    del loader  # the model (if it was loaded) is not kept beyond this run
     test = split_scores("test", preds.y_true, preds.proba, preds.classes, prior_by_class)
     ci = accuracy_interval(test.true_idx, test.pred_idx)
     bench = store.get_result(run.id, BENCH_KIND)
@@ -402,10 +271,12 @@ def collect_inputs(
     """Gather the measured inputs of every finished run of ``dataset_id``.
 
     With ``measure``, validation predictions, robustness and faithfulness missing from the
-    store are computed now (the model is loaded once per run) and stored; without it they stay
-    missing. ``progress(i, n, label)`` is called before each run. The newest finished LLM
-    measurement of the dataset, if any, is read back too (``DatasetInputs.llm``) and aligned
-    with each run's test split (``RunInputs.llm_rows``) for the cascade.
+    store are computed now (the model is loaded once per run) and stored, as the command line
+    does; without it (every page) they stay missing, with a note saying so or why they could
+    not be measured (:mod:`slm_core.value.checks`), until the background job stores them.
+    ``progress(i, n, label)`` is called before each run. The newest finished LLM measurement
+    of the dataset, if any, is read back too (``DatasetInputs.llm``) and aligned with each
+    run's test split (``RunInputs.llm_rows``) for the cascade.
     """
     settings = settings or Measurement()
     dataset = store.get_dataset(dataset_id)
