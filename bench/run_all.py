@@ -16,7 +16,7 @@ ROOT = HERE.parent
 
 # (script, extra args): the small-data table takes 1-2 hours on 2 cores, the others minutes.
 BENCHMARKS: list[tuple[str, list[str]]] = [
-    # Page speed in Chromium: 3 server starts and clicks through every page (~3-4 min).
+    # Page speed in Chromium: 9 server starts, clicks through every page (~4 min).
     ("pages.py", []),
     ("train_bench.py", []),
     # 3 corpora x 4 sizes x 3 seeds x 7 models.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from slm_core.report.figure_style import styled
+from slm_core.report.figure_style import fit_labels
 from ui.state import t
 
 
@@ -34,4 +34,4 @@ def history_figure(history: dict[str, list[float]], title_loss: str, title_acc: 
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h", "y": -0.3},
     )
-    return styled(fig)
+    return fit_labels(fig)

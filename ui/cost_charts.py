@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import plotly.graph_objects as go
 
-from slm_core.report.figure_style import styled
+from slm_core.report.figure_style import fit_labels
 
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 
@@ -57,4 +57,4 @@ def latency_figure(
         height=140 + 22 * len(names) * max(len(percentiles), 1),
         legend={"orientation": "h"},
     )
-    return styled(fig)
+    return fit_labels(fig)

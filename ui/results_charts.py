@@ -7,7 +7,7 @@ import html
 import plotly.graph_objects as go
 
 from slm_core.curves import Calibration, CoverageCurve
-from slm_core.report.figure_style import styled
+from slm_core.report.figure_style import fit_labels
 
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 
@@ -23,7 +23,7 @@ def _unit_square(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.F
         xaxis_range=[0, 1],
         yaxis_range=[0, 1.02],
     )
-    return styled(fig)
+    return fit_labels(fig)
 
 
 def _per_label(curves: dict[str, dict], x: str, y: str, score: str, name: str) -> go.Figure:
@@ -106,7 +106,7 @@ def reliability_figure(
         yaxis2={"title": count_title, "overlaying": "y", "side": "right", "showgrid": False},
         legend={"orientation": "h", "y": -0.25},
     )
-    return styled(fig)
+    return fit_labels(fig)
 
 
 def coverage_figure(
@@ -133,4 +133,4 @@ def coverage_figure(
         yaxis={"range": [0, 1.02], "tickformat": ".0%"},
         legend={"orientation": "h", "y": -0.25},
     )
-    return styled(fig)
+    return fit_labels(fig)
