@@ -183,6 +183,7 @@ class Server:
                     break
             except OSError:
                 if self.proc.poll() is not None:
+                    self._log.close()
                     message = f"streamlit exited ({self.proc.returncode}); see {log}"
                     raise SystemExit(message) from None
                 time.sleep(0.02)

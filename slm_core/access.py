@@ -56,6 +56,9 @@ class OidcSettings:
     allowed_emails: frozenset[str] = frozenset()
     allowed_domains: frozenset[str] = frozenset()
     restricted: bool = False
+    # A provider that sends no ``email_verified`` claim (Entra ID) lets users set their own
+    # e-mail, so a missing claim does not match unless the operator says the provider verifies.
+    trust_unverified_email: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,7 @@ def policy(secrets: Mapping[str, Any], environ: Mapping[str, str]) -> AccessPoli
         allowed_emails=emails or frozenset(),
         allowed_domains=frozenset(d.lstrip("@") for d in domains or ()),
         restricted=emails is not None or domains is not None,
+        trust_unverified_email=access.get("trust_unverified_email") is True,
     )
     return AccessPolicy("oidc", oidc=oidc, password_ignored=password is not None)
 
@@ -207,7 +211,7 @@ def grant_token(settings: PasswordSettings) -> str:
 
 
 def wrong_password_delay(failures: int) -> float:
-    """Seconds to wait after the ``failures``-th wrong password in a session."""
+    """Seconds to wait after the ``failures``-th recent wrong password (all sessions)."""
     if failures <= 0:
         return 0.0
     return min(FIRST_DELAY_S * 2 ** (failures - 1), MAX_DELAY_S)
@@ -236,11 +240,16 @@ def is_allowed(who: Identity, settings: OidcSettings) -> bool:
 
     Without an allow-list everyone the provider logs in may. With one, the provider's e-mail
     claim must be on ``allowed_emails`` or end in ``@`` one of ``allowed_domains`` exactly (a
-    sub-domain is another domain), and an e-mail the provider marks unverified never matches.
+    sub-domain is another domain). The provider must mark the e-mail verified; without that
+    claim it matches only with ``trust_unverified_email`` (a provider that verifies every
+    address but does not say so), and one marked unverified never matches.
     """
     if not settings.restricted:
         return True
-    if not who.email or who.email_verified is False or "@" not in who.email:
+    verified = who.email_verified is True or (
+        who.email_verified is None and settings.trust_unverified_email
+    )
+    if not who.email or not verified or "@" not in who.email:
         return False
     email = who.email.lower()
     return email in settings.allowed_emails or email.rsplit("@", 1)[1] in settings.allowed_domains

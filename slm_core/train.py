@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from slm_core.atomic import atomic_path
 from slm_core.data.split import make_splits
 from slm_core.data.types import SplitConfig
 from slm_core.energy import track_training
@@ -23,7 +24,7 @@ from slm_core.errors import CancelledError, NotFoundError, SlmError, TrainError,
 from slm_core.metrics import headline_metrics
 from slm_core.models.base import TrainCallbacks
 from slm_core.models.registry import build
-from slm_core.store.files import atomic_path, storage_error
+from slm_core.store.files import storage_error
 from slm_core.store.records import RunProgress
 
 log = logging.getLogger(__name__)

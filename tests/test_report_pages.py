@@ -177,8 +177,14 @@ def test_present_page_shows_the_decision_tiles_scores_and_cost_chart(app_home):
     charts = at.get("plotly_chart")
     assert len(charts) == 1
     assert "Yearly cost against yearly volume" in charts[0].proto.spec
-    # No widgets in the way: only the router's sidebar ones (hidden by the page's CSS).
-    assert not at.main.button and not at.main.selectbox and not at.main.text_input
+    # No widgets in the way: only the router's sidebar ones (hidden by the page's CSS) and,
+    # beside the way out, the language switch the hidden sidebar would otherwise hold.
+    assert [b.label for b in at.main.button] == ["简体中文"]
+    assert not at.main.selectbox and not at.main.text_input
+    at.main.button[0].click().run()
+    assert not at.exception and at.session_state["lang"] == "zh"
+    assert [b.label for b in at.main.button] == ["English"]
+    assert "自有小模型、付费使用 API，还是继续人工处理？" in at.title[0].value
     css = " ".join(h.proto.body for h in at.get("html"))
     assert '[data-testid="stSidebar"]' in css and "display: none" in css
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -31,7 +32,11 @@ from slm_core.i18n import t as _translate
 from ui.state import LANG_KEY
 
 GRANT_KEY = "_access_grant"  # the grant token of a session that gave the right password
-FAILURES_KEY = "_access_failures"  # wrong passwords given in this session
+# Wrong passwords in this server process, from every session: a guesser opens a new session
+# per try, so a per-session count would never slow it down.
+_FAILURES: list[float] = []
+_FAILURES_LOCK = threading.Lock()
+FAILURE_WINDOW_S = 600.0
 PASSWORD_KEY = "_access_password"
 _LOGIN_LANG_KEY = "_access_lang"
 # The error id Streamlit gives when no secrets file exists (the local default: access is open);
@@ -194,6 +199,14 @@ def _require_password(settings: access.PasswordSettings, show_user: bool) -> Non
     _password_form(settings, token)
 
 
+def _recent_failures() -> int:
+    """Record a wrong password; how many this process saw in the last ``FAILURE_WINDOW_S``."""
+    now = time.monotonic()
+    with _FAILURES_LOCK:
+        _FAILURES[:] = [t for t in _FAILURES if now - t < FAILURE_WINDOW_S] + [now]
+        return len(_FAILURES)
+
+
 def _password_form(settings: access.PasswordSettings, token: str) -> NoReturn:
     with st.form("_access_form", clear_on_submit=True, width=420):
         given = st.text_input(_t("access.password_label"), type="password", key=PASSWORD_KEY)
@@ -201,11 +214,8 @@ def _password_form(settings: access.PasswordSettings, token: str) -> NoReturn:
     if submitted:
         if access.check_password(given, settings):
             st.session_state[GRANT_KEY] = token
-            st.session_state.pop(FAILURES_KEY, None)
             st.rerun()
-        failures = int(st.session_state.get(FAILURES_KEY, 0)) + 1
-        st.session_state[FAILURES_KEY] = failures
-        time.sleep(access.wrong_password_delay(failures))
+        time.sleep(access.wrong_password_delay(_recent_failures()))
         st.error(_t("access.wrong_password"))
     _language_choice()
     _stop()

@@ -18,13 +18,12 @@ the same check against scikit-learn. TensorFlow is imported only inside these fu
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from slm_core.atomic import atomic_path
 from slm_core.errors import SlmError
 from slm_core.runtime.latency import LatencyConfig, time_calls
 from slm_core.runtime.parity import (
@@ -157,26 +157,11 @@ class ExportManifest:
 
     def save(self, serving_dir: Path) -> Path:
         path = Path(serving_dir) / MANIFEST_FILE
-        with _atomic(path) as tmp:
+        with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
         return path
 
 
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` (same suffix) that replaces it in one rename once
-    written, so a reader (or a kill, or a full disk) never meets half a file; removed on error.
-
-    Like :func:`slm_core.store.files.atomic_path`, without importing the run store here.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------- conversion
@@ -231,7 +216,7 @@ def export_litert(
         flat = converter.convert()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    with _atomic(Path(path)) as tmp:
+    with atomic_path(Path(path)) as tmp:
         tmp.write_bytes(flat)
     return len(flat)
 
@@ -243,7 +228,7 @@ def export_onnx(model, path: Path, opset: int = ONNX_OPSET) -> int:
 
     spec = (tf.TensorSpec([None, None], tf.int32, name="ids"),)
     fn = tf.function(lambda ids: model(ids, training=False), input_signature=spec)
-    with _atomic(Path(path)) as tmp:
+    with atomic_path(Path(path)) as tmp:
         tf2onnx.convert.from_function(fn, input_signature=spec, opset=opset, output_path=str(tmp))
     return Path(path).stat().st_size
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from slm_core.atomic import atomic_path
 from slm_core.errors import NotFoundError, SlmError
-from slm_core.store.files import atomic_path, storage_error
+from slm_core.store.files import storage_error
 from slm_core.store.records import DATASET_SOURCES, DatasetRecord, _dataset_record, _now, jsonable
 from slm_core.store.schema import datasets, feedback, run_results, runs, scenarios
 

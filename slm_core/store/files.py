@@ -2,7 +2,7 @@
 
 A reader must never find half a file, or half a run's folder, where it expects a whole one:
 a file is written under a temporary name beside its final one and renamed into place
-(:func:`atomic_path`), and a training run writes its folder under a temporary name
+(:func:`slm_core.atomic.atomic_path`), and a training run writes its folder under a temporary name
 (``runs/.<id>.partial-<pid>``) that is renamed to ``runs/<id>`` only when complete (see the
 run store's ``staging_dir`` and ``publish_artifacts``). A rename within one folder is atomic,
 so a crash, a kill or a full disk leaves either the old state or the new one.
@@ -14,7 +14,6 @@ and what to do, instead of a traceback.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import tempfile
@@ -90,25 +89,3 @@ def check_writable(folder: Path) -> None:
     os.unlink(name)
 
 
-@contextlib.contextmanager
-def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; once the block has written it, it replaces
-    ``path`` in one rename. If the block fails, ``path`` is left as it was and the temporary
-    file is removed. The temporary name keeps the suffix, for writers that look at it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def write_text_atomic(path: Path | str, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_path`."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path

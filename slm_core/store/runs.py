@@ -273,14 +273,13 @@ class RunsMixin:
         """Mark runs left 'running' by a process that is gone as 'interrupted'; return how many.
 
         A run worked on by this host is interrupted at once when its worker pid is dead (or
-        recycled). A run of another host (shared database) only when it has not reported for
-        ``stale_after_s`` seconds, since its pid cannot be checked from here. A SQLite store is
-        only ever used from one machine (WAL needs shared memory), so a pid that is dead here is
-        dead whatever host name it was recorded under (a container that was recreated has a new
-        one). The partial history of an interrupted run is kept.
+        recycled). A run of another host only when it has not reported for ``stale_after_s``
+        seconds, since its pid cannot be checked from here — even on SQLite: two containers on
+        one machine can share a SQLite volume, each with its own pid namespace, so a pid that
+        looks dead here may be a live worker there. The partial history of an interrupted run is
+        kept; only a local worker's staging folder is removed.
         """
         host = socket.gethostname()
-        one_machine = self.engine.dialect.name == "sqlite"
         now = _now()
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -296,8 +295,6 @@ class RunsMixin:
             else:
                 seen = _utc(row.updated_at)
                 alive = seen is not None and (now - seen).total_seconds() < stale_after_s
-                if one_machine:
-                    alive = alive and pid_alive(row.pid, row.pid_started)
             if alive:
                 continue
             with self.engine.begin() as conn:
@@ -311,7 +308,7 @@ class RunsMixin:
                     )
                     .values(status="interrupted", finished_at=now, error=INTERRUPTED_MESSAGE)
                 )
-            if result.rowcount and (local or one_machine):
+            if result.rowcount and local:
                 # What the dead worker was writing. (A silent worker of another host may still
                 # be alive and finish the run: its files are left alone.)
                 self.discard_staging(row.id)

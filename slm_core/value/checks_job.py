@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from slm_core.atomic import write_text_atomic
 from slm_core.store.processes import spawn_detached
 from slm_core.value.checks import (
     Measurement,
@@ -193,15 +194,20 @@ def start(store, dataset_id: str, settings: Measurement) -> bool:
     state = job_state(store, dataset_id, settings)
     if state.running or state.stalled or not pending_runs(store, dataset_id, settings):
         return False
-    _, claim, _ = _paths(store, dataset_id)
-    with contextlib.suppress(FileNotFoundError):
-        claim.unlink()  # a stale claim: its job died (the lock is free and the claim is old)
+    _, claim, last = _paths(store, dataset_id)
+    age = _age(claim)
+    if age is not None and age >= STALE_START_S:  # re-read now: another start may have claimed
+        with contextlib.suppress(FileNotFoundError):
+            claim.unlink()  # a stale claim: its job died (the lock is free and the claim is old)
     try:
         fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return False  # another start got here first
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump({"settings": settings.key(), "claimed_at": time.time()}, fh)
+    # Until the job records its own start, a job that dies before it gets going (an import
+    # error, a locked store) reads as stalled, and is not started again every few minutes.
+    write_text_atomic(last, json.dumps({"settings": settings.key(), "started_at": time.time()}))
     command = [
         sys.executable,
         "-m",
@@ -232,12 +238,12 @@ def run_job(store, dataset_id: str, settings: Measurement) -> list[RunChecks]:
     lock, claim, last = _paths(store, dataset_id)
     with file_lock(lock, wait_s=None):
         info = {"settings": settings.key(), "started_at": time.time(), "pid": os.getpid()}
-        last.write_text(json.dumps(info), encoding="utf-8")
+        write_text_atomic(last, json.dumps(info))
         try:
             done = measure_dataset(store, dataset_id, settings)
             info["ended_at"] = time.time()
             info["runs"] = [r.to_dict() for r in done]
-            last.write_text(json.dumps(info), encoding="utf-8")
+            write_text_atomic(last, json.dumps(info))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 claim.unlink()
