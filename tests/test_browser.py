@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
@@ -101,9 +102,12 @@ def _settle(pg) -> None:
     time.sleep(0.5)
 
 
-def _nav(pg, label: str) -> None:
+def _nav(pg, label: str, path: str | None = None) -> None:
+    """Open the page titled ``label`` in the sidebar (``path``: its URL path when the label is
+    not English) and wait for its run."""
     pg.locator("[data-testid='stSidebarNav'] a", has_text=label).first.click()
-    pg.wait_for_url(re.compile(rf"/{label.lower()}(\?|$)"))  # the URL keeps the view's state
+    path = path or label.lower()
+    pg.wait_for_url(re.compile(rf"/{path}(\?|$)"))  # the URL keeps the view's state
     _settle(pg)
 
 
@@ -203,7 +207,9 @@ def test_the_whole_journey_in_a_real_browser(server, page, tmp_path):
     # The decision is one of the four, naming this dataset's models where it picks one.
     owned = r"#\d (tfidf_lr|nb)"
     assert re.search(
-        rf"^(Own {owned}|Pay the .*API|Combine them — {owned}|Keep it manual for now)", decision
+        rf"^(Own {owned}|Pay the .*API|Combine them — {owned}|Keep it manual for now)",
+        decision,
+        re.M,  # the alert's text starts with its icon's name
     ), decision
     _no_error_shown(page, "07_value")
 
@@ -305,3 +311,85 @@ def test_llm_measured_from_the_llm_page_lands_on_the_leaderboard(server, page):
     # Its row on the leaderboard (the grid's cells are read from its accessible table).
     assert page.locator("[role='gridcell']", has_text="LLM · fake-model").count() >= 1
     page.screenshot(path=str(SHOTS / "07_results_with_llm.png"), full_page=True)
+
+
+# ------------------------------------------- the user's place in the URL, one session each
+
+
+UPLOADED = "tickets_part.csv"  # the second session's dataset is named after its file
+
+
+def _tab(browser):
+    """A page in a context of its own: its own cookies and its own Streamlit session."""
+    pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    pg.set_default_timeout(60_000)
+    return pg
+
+
+def _params(pg) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlparse(pg.url).query).items()}
+
+
+def _sidebar_select(pg, n: int):
+    return pg.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").nth(n)
+
+
+def _shown(pg) -> tuple[str, str]:
+    """The sidebar's language and active dataset, as shown."""
+    return tuple(_sidebar_select(pg, n).locator("input").input_value() for n in (0, 1))
+
+
+def _main(pg) -> str:
+    return pg.locator("[data-testid='stMain']").inner_text()
+
+
+def test_reload_keeps_dataset_language_and_page_and_sessions_keep_their_own(server, page, tmp_path):
+    browser = page.context.browser  # one Playwright per thread: the module's own
+    a = _tab(browser)
+    a.goto(server)
+    _settle(a)
+    demo = _params(a)["dataset"]  # the URL names the view from the first run on
+    assert _params(a) == {"lang": "en", "dataset": demo}
+
+    _nav(a, "Data", "data")
+    with a.expect_file_chooser() as chooser:
+        a.locator("[data-testid='stFileUploaderDropzone'] button").first.click()
+    # Not the journey's tickets (the same rows would be the same, trained, dataset): a part.
+    upload = tmp_path / UPLOADED
+    pd.read_csv(SAMPLE_ZH).head(30).to_csv(upload, index=False)
+    chooser.value.set_files(str(upload))
+    a.get_by_role("button", name="Use this dataset").click()
+    a.get_by_text("made active").wait_for()
+    _settle(a)
+    uploaded = _params(a)["dataset"]
+    assert uploaded != demo and UPLOADED in _shown(a)[1]
+
+    _sidebar_select(a, 0).click()
+    a.get_by_role("option", name="简体中文").click()
+    a.get_by_role("heading", name="数据").first.wait_for()
+    _settle(a)
+    _nav(a, "成本", "cost")
+    assert _params(a) == {"lang": "zh", "dataset": uploaded}
+
+    # Another browser on the same server: its own session, the default dataset, English.
+    b = _tab(browser)
+    b.goto(server + "/cost")
+    _settle(b)
+    assert _params(b) == {"lang": "en", "dataset": demo}
+    assert "BBC News" in _shown(b)[1]
+
+    for pg in (a, b):  # F5 on the Cost page, both (a new session each, as a bookmark opens)
+        pg.reload()
+        _settle(pg)
+    assert urlparse(a.url).path == "/cost" and _params(a) == {"lang": "zh", "dataset": uploaded}
+    a.get_by_role("heading", name="成本").first.wait_for()
+    assert _shown(a)[0] == "简体中文" and UPLOADED in _shown(a)[1]
+    assert "此数据集还没有训练完成的模型" in _main(a)  # the uploaded dataset's view, in Chinese
+    a.screenshot(path=str(SHOTS / "state_01_cost_zh_reloaded.png"), full_page=True)
+
+    assert urlparse(b.url).path == "/cost" and _params(b) == {"lang": "en", "dataset": demo}
+    b.get_by_role("heading", name="Cost").first.wait_for()
+    assert "BBC News" in _shown(b)[1]
+
+    for pg in (a, b):
+        pg.context.close()
