@@ -151,20 +151,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"training {model_id} (run {run.id}) ...", file=sys.stderr)
         jobs.run_inline(store, run.id)
-        run = store.get_run(run.id)
-        metrics = run.metrics or {}
-        results.append(
-            {
-                "run_id": run.id,
-                "model": model_id,
-                "status": run.status,
-                "error": run.error,
-                "accuracy": metrics.get("accuracy"),
-                "macro_f1": metrics.get("macro_f1"),
-                "train_seconds": run.train_seconds,
-                "artifact_path": run.artifact_path,
-            }
-        )
+        results.append(_run_result(store.get_run(run.id)))
     if args.json:
         print(json.dumps({"dataset_id": dataset.id, "runs": results}, indent=2))
     else:
@@ -192,16 +179,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_retrain(args: argparse.Namespace) -> int:
-    from slm_core import jobs
-
-    store = _store()
-    store.restart_run(args.run)  # SlmError unless it is an interrupted, failed or cancelled run
-    if not args.json:
-        print(f"training run {args.run} again ...", file=sys.stderr)
-    run = jobs.run_inline(store, args.run)
+def _run_result(run) -> dict:
+    """What `train` and `retrain` print about one finished run."""
     metrics = run.metrics or {}
-    result = {
+    return {
         "run_id": run.id,
         "model": run.model_id,
         "status": run.status,
@@ -211,6 +192,17 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         "train_seconds": run.train_seconds,
         "artifact_path": run.artifact_path,
     }
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from slm_core import jobs
+
+    store = _store()
+    store.restart_run(args.run)  # SlmError unless it is an interrupted, failed or cancelled run
+    if not args.json:
+        print(f"training run {args.run} again ...", file=sys.stderr)
+    run = jobs.run_inline(store, args.run)
+    result = _run_result(run)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
