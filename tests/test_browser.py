@@ -198,8 +198,9 @@ def test_the_whole_journey_in_a_real_browser(server, page, tmp_path):
     page.get_by_text(re.compile("measured .* UTC")).nth(1).wait_for(timeout=240_000)
     _settle(page)
     main = _no_error_shown(page, "06_cost")
-    headers = page.locator("[role='columnheader']").all_inner_texts()
-    assert any("(ms)" in h for h in headers), headers  # the measured latency columns
+    # Both measured (latency, throughput, size). The latency grid is a lazily drawn canvas
+    # whose headers are not reliably in the DOM, so this checks each run is marked measured.
+    assert main.count("✓ measured") >= 2, main
     assert "$" in main and "a year" in main  # and the money of serving them
 
     _nav(page, "Value")
