@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from slm_core.i18n import catalogue
@@ -120,6 +122,69 @@ def test_sensitivity_respects_bounds_of_shares():
     s = sensitivity(winner_of, Assumptions(business_share=0.5), fields=("business_share",))
     assert s.field is None
     assert not math.isnan(s.factor)
+
+
+def _exhaustive(winner_of, a: Assumptions, fields, factor=10.0, steps=12):
+    """The sensitivity search written plainly: every direction of every field walked to its
+    first change; the nearest change wins (the earlier field, then upwards, on ties)."""
+    from slm_core.value.scores import bounds, search_change
+
+    winner = winner_of(a)
+    best = None
+    for name in fields:
+        current = float(getattr(a, name))
+        low, high = bounds(name)
+        for limit in (min(current * factor, high), max(current / factor, low)):
+            if limit == current:
+                continue
+            value = search_change(
+                lambda v, name=name: replace(a, **{name: v}),
+                current,
+                limit,
+                lambda x: winner_of(x) != winner,
+                steps,
+            )
+            if value is not None:
+                d = abs(math.log(value / current))
+                if best is None or d < best[0]:
+                    best = (d, name, value)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sensitivity_finds_what_an_exhaustive_walk_finds_with_fewer_rebuilds(seed):
+    # Random linear scores over five assumptions: some cross near, some far, some never.
+    rng = np.random.default_rng(seed)
+    fields = (
+        "annual_volume",
+        "hourly_labour_cost",
+        "setup_cost",
+        "yearly_maintenance",
+        "minutes_per_item",
+    )
+    base = Assumptions()
+    weights = rng.normal(size=(4, len(fields))) * rng.uniform(0, 3, size=(4, 1))
+    offsets = rng.normal(size=4)
+
+    def scores(a: Assumptions) -> dict[str, float]:
+        logs = np.array([math.log(getattr(a, f) / getattr(base, f)) for f in fields])
+        return {k: float(v) for k, v in zip("ABCD", weights @ logs + offsets, strict=True)}
+
+    calls = [0]
+
+    def counted(a: Assumptions) -> str:
+        calls[0] += 1
+        return _winner(scores)(a)
+
+    s = sensitivity(counted, base, fields=fields)
+    fast = calls[0]
+    calls[0] = 0
+    want = _exhaustive(counted, base, fields)
+    if want is None:
+        assert s.field is None
+    else:
+        assert (s.field, s.value) == (want[1], pytest.approx(want[2], rel=1e-5))
+        assert fast < calls[0]  # it stops walking where nothing nearer can be found
 
 
 def test_every_dimension_has_a_name_and_a_formula_in_both_languages():

@@ -111,12 +111,12 @@ def cascade_components(
 
 def model_curve(table: ThresholdTable, p: Payoff) -> np.ndarray:
     """Mean per-text value at every threshold of ``table`` (its split's texts)."""
-    c = table.confusion.astype(float)
+    c = table.confusion_float
     sums = {
-        "answered": c.sum(axis=(1, 2)),
-        "right": np.trace(c, axis1=1, axis2=2),
-        "error_cost": (c * p.costs).sum(axis=(1, 2)),
-        "people_error": (c.sum(axis=2) * p.people_error).sum(axis=1),
+        "answered": table.answered,
+        "right": table.right,
+        "error_cost": np.tensordot(c, p.costs, axes=2),
+        "people_error": table.answered_by_true @ p.people_error,
         "price": np.zeros(len(table.thresholds)),
     }
     return per_text_value(sums, p) / max(table.n, 1)
@@ -127,15 +127,15 @@ def cascade_curve(
 ) -> np.ndarray:
     """Mean per-text value of the cascade at every threshold of ``table`` (API accuracy ``q``,
     the assumed ``llm_accuracy`` when None)."""
-    deferred = table.true_counts[None, :] - table.confusion.sum(axis=2)  # (T, k)
+    deferred = table.deferred_by_true  # (T, k)
     s = a.llm_answer_share
     q = a.llm_accuracy if q is None else q
     sent = deferred.sum(axis=1).astype(float)
     api = {
         "answered": s * sent,
         "right": s * q * sent,
-        "error_cost": s * (1.0 - q) * (deferred * p.mean_error).sum(axis=1),
-        "people_error": s * (deferred * p.people_error).sum(axis=1),
+        "error_cost": s * (1.0 - q) * (deferred @ p.mean_error),
+        "people_error": s * (deferred @ p.people_error),
         "price": price * sent,
     }
     return model_curve(table, p) + per_text_value(api, p) / max(table.n, 1)

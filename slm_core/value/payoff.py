@@ -165,6 +165,33 @@ class ThresholdTable:
     true_counts: np.ndarray  # (k,) every text of the split by true class
     n: int
 
+    # The sums that depend on the predictions alone, once per table: the curves below are
+    # evaluated for every rebuild of the sensitivity search and the break-evens.
+    @cached_property
+    def confusion_float(self) -> np.ndarray:
+        """``confusion`` as floats (T, k, k)."""
+        return self.confusion.astype(float)
+
+    @cached_property
+    def answered_by_true(self) -> np.ndarray:
+        """(T, k) answered texts by true class."""
+        return self.confusion_float.sum(axis=2)
+
+    @cached_property
+    def answered(self) -> np.ndarray:
+        """(T,) answered texts."""
+        return self.answered_by_true.sum(axis=1)
+
+    @cached_property
+    def right(self) -> np.ndarray:
+        """(T,) answered texts the model got right."""
+        return np.trace(self.confusion_float, axis1=1, axis2=2)
+
+    @cached_property
+    def deferred_by_true(self) -> np.ndarray:
+        """(T, k) texts left to someone else, by true class."""
+        return self.true_counts[None, :] - self.confusion.sum(axis=2)
+
     def index_of(self, threshold: float) -> int:
         """Index of the largest stored threshold not above ``threshold``."""
         i = int(np.searchsorted(self.thresholds, threshold + 1e-9, side="right") - 1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -62,7 +62,10 @@ class FairnessResult:
     left_out: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Field by field rather than ``asdict``'s deep copy: every option's fairness details are
+        # built again at each step of the sensitivity search.
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**out, "by": dict(self.by), "counts": dict(self.counts)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FairnessResult:
