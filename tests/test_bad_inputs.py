@@ -149,6 +149,8 @@ def _note_keys(notes: list[str]) -> set[str]:
     return {found[0] for note in notes if (found := match_key(note, "errors.note."))}
 
 
+PYTHON_NAME = re.compile(r"\b[A-Z]\w*(Error|Exception|ZipFile)\b")
+
 @pytest.mark.parametrize("case", CASES, ids=_IDS)
 def test_cli_reads_or_rejects_in_one_line(case, generated, capsys):
     code = main(["inspect", str(_path(case, generated)), "--json"])
@@ -158,6 +160,7 @@ def test_cli_reads_or_rejects_in_one_line(case, generated, capsys):
         assert code == 2, out
         assert len(err.splitlines()) == 1 and err.startswith("error: "), err
         assert _reason_key(err.strip()) == case.rejected, err
+        assert not PYTHON_NAME.search(err), err  # a reason in words, not an exception's name
     else:
         assert (code, err) == (0, ""), err
         report = json.loads(out)

@@ -159,6 +159,16 @@ def test_a_failing_check_never_fails_the_run_and_is_noted(home, monkeypatch):
     assert missing_checks(store, run_id, Measurement()) == ()
     inputs = collect_inputs(store, dataset.id, measure=False)
     assert inputs.runs[0].robustness_note == "value.note.check_failed"
+    # The figure says it could not be measured, not that it is still to come.
+    from slm_core.value import Assumptions, evaluate_value
+    from slm_core.value.text import format_figure
+
+    report = evaluate_value(inputs, Assumptions(), with_sensitivity=False)
+    own = next(o for o in report.options if o.kind == "model")
+    assert format_figure(own.social_dims["robustness"]) == t("value.not_measurable")
+    assert format_figure(own.social_dims["robustness"], lang="zh") == t(
+        "value.not_measurable", "zh"
+    )
     # ...but other noise rates are tried afresh.
     noisy = Measurement.of(load_preset(PRESET_IDS[0]).edit(**NOISY))
     assert missing_checks(store, run_id, noisy) == ("robustness",)
@@ -292,8 +302,9 @@ def test_the_detached_job_measures_and_starting_it_twice_starts_it_once(bare_run
     for run_id in run_ids:
         assert store.get_result(run_id, ROBUSTNESS_KIND) is not None
         assert store.get_result(run_id, FAITHFULNESS_KIND) is not None
-    last = json.loads((store.home / checks_job.FOLDER / f"{dataset.id}.last").read_text())
-    assert last["ended_at"] >= last["started_at"]
+    # A job that ended leaves no lock, claim or note; every check landed, so no log either.
+    assert list((store.home / checks_job.FOLDER).iterdir()) == []
+    assert not any(p.exists() for p in checks_job.kept_logs(store, dataset.id))
     assert not checks_job.start(store, dataset.id, settings)  # nothing left to measure
 
 
@@ -313,3 +324,40 @@ def test_a_job_killed_before_it_ended_is_not_restarted_at_once(bare_runs):
     last["started_at"] = time.time() - checks_job.RETRY_AFTER_S - 1
     (folder / f"{dataset.id}.last").write_text(json.dumps(last))
     assert not checks_job.job_state(store, dataset.id, settings).stalled
+
+
+def test_a_job_keeps_its_log_only_when_something_failed_and_a_few_at_most(bare_runs, monkeypatch):
+    import sys
+
+    store, dataset, run_ids = bare_runs
+    logs = checks_job.kept_logs(store, dataset.id)
+    logs[0].parent.mkdir(parents=True, exist_ok=True)
+
+    def job(n: int, typo_rate: float) -> list:
+        """As ``start`` and then the detached job would: make room, write to the log, run."""
+        settings = Measurement.of(load_preset(PRESET_IDS[0]).edit(noise_typo_rate=typo_rate))
+        checks_job._make_room_for_a_log(store, dataset.id)
+        with logs[0].open("a", encoding="utf-8") as out, monkeypatch.context() as patch:
+            out.write(f"job {n}\n")
+            out.flush()
+            patch.setattr(sys, "stdout", out)  # the detached job's output is its log
+            return checks_job.run_job(store, dataset.id, settings)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("store went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checks_job, "measure_run", crash)
+        for n in range(1, 5):  # other noise rates each time, so each job has work that fails
+            done = job(n, n / 10)
+            assert [r.run_id for r in done] == run_ids and all(r.failed for r in done)
+    # The failed jobs' logs are kept for their tracebacks, the latest first, KEPT_LOGS at most.
+    assert [p.read_text() for p in logs] == ["job 4\n", "job 3\n", "job 2\n"]
+    assert len(list(logs[0].parent.glob(f"value-checks-{dataset.id}*"))) == checks_job.KEPT_LOGS
+    # A job where every check landed removes its own log; the failed ones before stay.
+    done = job(5, 0.5)
+    assert all(r.measured == ("robustness",) and not r.failed for r in done)
+    assert not logs[0].exists()
+    assert [p.read_text() for p in logs[1:]] == ["job 4\n", "job 3\n"]
+    # Every job ended: no lock, claim or note is left behind.
+    assert list((store.home / checks_job.FOLDER).iterdir()) == []

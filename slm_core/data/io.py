@@ -155,7 +155,7 @@ def _read_xlsx(data: bytes, options: ReadOptions) -> ReadResult:
             try:
                 cells = _sheet_cells(workbook[sheet], sheet)
             except (KeyError, OSError, ValueError, ParseError) as exc:
-                raise DataError("errors.io.unreadable_xlsx", reason=type(exc).__name__) from None
+                raise DataError("errors.io.unreadable_xlsx", reason=_xlsx_reason(exc)) from None
             if cells.rows:
                 break
     finally:
@@ -189,6 +189,20 @@ def _read_xlsx(data: bytes, options: ReadOptions) -> ReadResult:
     return ReadResult(frame=frame, detected=detected)
 
 
+def _xlsx_reason(exc: Exception) -> Phrase:
+    """What is wrong with a workbook, in words (never the name of a Python exception)."""
+    import zipfile
+    from xml.etree.ElementTree import ParseError
+
+    if isinstance(exc, zipfile.BadZipFile):
+        return Phrase("errors.io.xlsx_not_zip")
+    if isinstance(exc, KeyError):
+        return Phrase("errors.io.xlsx_missing_part")
+    if isinstance(exc, ParseError):
+        return Phrase("errors.io.xlsx_bad_xml")
+    return Phrase("errors.io.xlsx_damaged")
+
+
 def _open_workbook(data: bytes, data_only: bool):
     import zipfile
     from xml.etree.ElementTree import ParseError
@@ -198,7 +212,7 @@ def _open_workbook(data: bytes, data_only: bool):
     try:
         return load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, ParseError) as exc:
-        raise DataError("errors.io.unreadable_xlsx", reason=type(exc).__name__) from None
+        raise DataError("errors.io.unreadable_xlsx", reason=_xlsx_reason(exc)) from None
 
 
 class _SheetCells(NamedTuple):

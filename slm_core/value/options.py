@@ -479,6 +479,8 @@ def model_basis(r: RunInputs, option: Option, inputs: DatasetInputs, a: Assumpti
         fairness=r.fairness(int(round(a.min_group_size))),
         robustness=r.robustness,
         faithfulness=r.faithfulness,
+        robustness_note=r.robustness_note,
+        explain_note=r.explain_note,
         transparency=transparency_items(
             r.family, card_written=r.card_written, cost_source=r.serving.source
         ),

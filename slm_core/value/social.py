@@ -182,6 +182,9 @@ class SocialBasis:
     fairness: FairnessResult | None = None
     robustness: dict[str, float] | None = None
     faithfulness: dict[str, Any] | None = None
+    # Why robustness or faithfulness is missing (a check that failed, say): a note key.
+    robustness_note: str | None = None
+    explain_note: str | None = None
     transparency: dict[str, float] = field(default_factory=dict)
     feedback_rated: int = 0
     feedback_right: int = 0
@@ -308,7 +311,9 @@ def _robustness(x: SocialBasis, a: Assumptions) -> Dimension:
     r = x.robustness
     if not r:
         note = (
-            "value.note.not_measured_api" if x.family == "api" else "value.note.robustness_missing"
+            "value.note.not_measured_api"
+            if x.family == "api"
+            else x.robustness_note or "value.note.robustness_missing"
         )
         return Dimension("robustness", None, None, "points", "not_measured", notes=(Note(note),))
     clean, noisy, chance = r["clean_accuracy"], r["noisy_accuracy"], r["chance"]
@@ -342,7 +347,11 @@ def _explainability(x: SocialBasis) -> Dimension:
     f = x.faithfulness or {}
     figures = _faithfulness_figures(f)
     if figures is None:
-        note = "value.note.not_measured_api" if x.family == "api" else "value.note.explain_missing"
+        note = (
+            "value.note.not_measured_api"
+            if x.family == "api"
+            else x.explain_note or "value.note.explain_missing"
+        )
         return Dimension(
             "explainability", None, None, "points", "not_measured", notes=(Note(note),)
         )

@@ -238,12 +238,17 @@ def reasons_text(o: Option, lang: str = "en") -> str:
     return " ".join(note_text(n, lang) for n in o.reasons)
 
 
+# Notes saying a check was tried and failed: "not measured yet" would promise it is coming.
+FAILED_NOTES = frozenset({"value.note.check_failed", "value.note.model_unavailable"})
+
+
 def format_figure(dim: Dimension, currency: str = "USD", lang: str = "en") -> str:
     """A dimension's headline figure with its unit ('not measured' when there is none)."""
     from slm_core.i18n import format_money, t
 
     if dim.value is None:
-        return t("value.not_measured", lang)
+        failed = any(n.key in FAILED_NOTES for n in dim.notes)
+        return t("value.not_measurable" if failed else "value.not_measured", lang)
     if dim.unit == "money/yr":
         return format_money(dim.value, currency, lang) + t("value.per_year", lang)
     if dim.unit == "months":
