@@ -16,6 +16,7 @@ from collections.abc import Iterable
 _LINE_BREAKERS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\u200b]")
 _SPACE_RE = re.compile(r"\s+")
+_SPACE_CHAR_RE = re.compile(r"\s")  # the characters str.isspace() accepts
 
 
 def normalize_text(text: object) -> str:
@@ -27,30 +28,31 @@ def normalize_text(text: object) -> str:
     return _SPACE_RE.sub(" ", s).strip()
 
 
+# Han ideographs (unified, extension A, extensions B+ and the compatibility supplement,
+# compatibility ideographs), hiragana and katakana, Hangul syllables and CJK punctuation: the
+# one definition of a CJK character, as a regex character class (every user imports it).
+CJK_CLASS = (
+    "\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002fa1f\uf900-\ufaff"
+    "\u3040-\u30ff\uac00-\ud7af\u3000-\u303f"
+)
+CJK_RE = re.compile(f"[{CJK_CLASS}]")
+
+
 def is_cjk_char(ch: str) -> bool:
     """True for Han ideographs, kana, Hangul and CJK punctuation/full-width forms."""
-    cp = ord(ch)
-    return (
-        0x4E00 <= cp <= 0x9FFF  # CJK unified ideographs
-        or 0x3400 <= cp <= 0x4DBF  # extension A
-        or 0x20000 <= cp <= 0x2FA1F  # extensions B+ and compatibility supplement
-        or 0xF900 <= cp <= 0xFAFF  # compatibility ideographs
-        or 0x3040 <= cp <= 0x30FF  # hiragana, katakana
-        or 0xAC00 <= cp <= 0xD7AF  # Hangul syllables
-        or 0x3000 <= cp <= 0x303F  # CJK punctuation
-    )
+    return CJK_RE.fullmatch(ch) is not None
 
 
 def cjk_share(texts: Iterable[str]) -> float:
-    """Share of non-space characters that are CJK, over all texts (0.0 for no characters)."""
+    """Share of non-space characters that are CJK, over all texts (0.0 for no characters).
+
+    Counted by the regex engine: a Python loop over a 30 MB text took 20 s.
+    """
     cjk = total = 0
     for t in texts:
-        for ch in t:
-            if ch.isspace():
-                continue
-            total += 1
-            if is_cjk_char(ch):
-                cjk += 1
+        total += len(t) - _SPACE_CHAR_RE.subn("", t)[1]
+        # The ideographic space (U+3000) is in the CJK punctuation block but is a space.
+        cjk += CJK_RE.subn("", t)[1] - t.count("\u3000")
     return cjk / total if total else 0.0
 
 

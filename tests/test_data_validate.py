@@ -131,6 +131,19 @@ def test_chinese_file_is_cjk_and_char_tokenised():
     assert "short_texts" in codes(report.warnings)
 
 
+
+def test_cjk_share_counts_characters_not_spaces():
+    from slm_core.text import cjk_share, is_cjk_char
+
+    # Spaces of every kind are left out, the ideographic space included; full-width Latin,
+    # punctuation and kana count as CJK where is_cjk_char says so.
+    texts = ["中文 text", "\u3000退款\u00a0\u2028", "。ｈ、カ", "", "   "]
+    chars = [c for t in texts for c in t if not c.isspace()]
+    want = sum(map(is_cjk_char, chars)) / len(chars)
+    assert cjk_share(texts) == pytest.approx(want)
+    assert cjk_share(["中文 text"]) == pytest.approx(2 / 6)
+    assert cjk_share([]) == cjk_share(["  \u3000 "]) == 0.0
+
 # --- validate: errors -------------------------------------------------------------------------
 
 

@@ -20,23 +20,19 @@ from pathlib import Path
 import numpy as np
 
 from slm_core.errors import TrainError
-from slm_core.text import normalize_text
+from slm_core.text import CJK_CLASS, normalize_text
 
 TOKEN_UNITS = ("word", "char")
 PAD, OOV = "", "[UNK]"  # ids 0 and 1, as in TextVectorization
 
-# Same ranges as slm_core.text.is_cjk_char, as a regex character class.
-_CJK = (
-    "\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002fa1f\uf900-\ufaff"
-    "\u3040-\u30ff\uac00-\ud7af\u3000-\u303f"
-)
+
 # One CJK character, a run of other word characters (Latin words inside Chinese text stay
 # whole), or a single punctuation/symbol character. Both units use it: the unit is chosen once
 # per dataset, but scripts mix inside texts (an English file with a few Chinese rows), and
 # a Chinese sentence must not become one word. On a text without CJK characters it finds
 # exactly what the former word pattern ``\w+|[^\w\s]`` found, so saved models keep their
 # answers on such texts.
-_TOKEN_RE = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])\w)+|[^\w\s]")
+_TOKEN_RE = re.compile(rf"[{CJK_CLASS}]|(?:(?![{CJK_CLASS}])\w)+|[^\w\s]")
 
 
 def standardize(text: object) -> str:

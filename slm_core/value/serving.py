@@ -24,13 +24,13 @@ includes data-centre overhead).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from slm_core.numbers import finite_or_none
 from slm_core.runtime.record import BenchReport, SettingMeasure
+from slm_core.text import CJK_RE
 from slm_core.value.assumptions import SERVING_MODES, Assumptions
 
 if TYPE_CHECKING:
@@ -42,11 +42,6 @@ JOULES_PER_WH = 3600.0
 # Serverless memory is configured in steps of this many MB (AWS Lambda: 1 MB steps from 128 MB;
 # 64 MB keeps the figure readable and never under the measured need).
 MEMORY_STEP_MB = 64.0
-# The ranges of slm_core.text.is_cjk_char, as one regex (a Python loop per character is slow).
-_CJK_RE = re.compile(
-    "[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002fa1f\uf900-\ufaff"
-    "\u3040-\u30ff\uac00-\ud7af\u3000-\u303f]"
-)
 
 
 # ------------------------------------------------------------- measured inputs
@@ -347,7 +342,7 @@ def text_lengths(texts: Sequence[str]) -> TextLengths:
     cjk = other = 0
     for text in texts:
         text = str(text)
-        n_cjk = len(_CJK_RE.findall(text))
+        n_cjk = CJK_RE.subn("", text)[1]
         cjk += n_cjk
         other += len(text) - n_cjk
     n = len(texts)
