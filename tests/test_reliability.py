@@ -7,10 +7,12 @@ tests/job_targets.py, and the real trainer where the files it writes matter.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -263,17 +265,39 @@ def test_unwritable_slm_home_is_one_clear_message(tmp_path, monkeypatch):
     assert not bad.parent.is_dir()  # nothing was half-created
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to a read-only folder anyway")
+@contextlib.contextmanager
+def _read_only(folder: Path):
+    """``folder`` made read-only for this process: by its mode, or, for root (who writes
+    through any mode), by the ext4/xfs immutable flag."""
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        try:
+            yield
+        finally:
+            folder.chmod(0o700)
+        return
+    if shutil.which("chattr") is None:
+        pytest.skip("running as root without chattr: no way to make a folder read-only")
+    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"running as root and chattr +i is refused here: {made.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
 def test_read_only_slm_home_is_a_clear_message(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    home.chmod(0o500)
-    try:
+    with _read_only(home):
         with pytest.raises(SlmError) as info:
             RunStore(None, home)
-    finally:
-        home.chmod(0o700)
+        cli = run_cli("evaluate", "--run", "1", env={"SLM_HOME": str(home)}, timeout=120)
     assert info.value.key == "errors.storage.not_writable" and str(home) in str(info.value)
+    assert cli.returncode == 2 and "Traceback" not in cli.stderr
+    assert cli.stderr == f"error: {info.value}\n"
+    assert list(home.iterdir()) == []  # nothing was half-created
 
 
 # ------------------------------------------------------------------ concurrent writers
