@@ -50,22 +50,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from workers import print_result, run_worker  # noqa: E402  (bench/ is this script's folder)
+# bench/ is this script's folder, so its helpers import by their own names.
+from browser import CHROMIUM, IDLE, free_port, launch  # noqa: E402
+from workers import print_result, run_worker  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-CHROMIUM = "/usr/bin/chromium"
-# As tests/test_browser.py: without the networking flags Chromium keeps trying unreachable hosts.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 MAIN_TITLE = "[data-testid='stMain'] h1"
 GOAL_START_S = 3.0  # Home and Data, from the server process's start
 GOAL_CLICK_S = 2.0  # every other page, from the click on its sidebar link
@@ -151,17 +140,11 @@ def _titles(dataset: str) -> list[tuple[str, str, str]]:
 # ------------------------------------------------------------------ server and browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """``streamlit run <script>`` on a free port; ``started`` is when the process was spawned."""
 
     def __init__(self, script: Path, home: Path, log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("a", encoding="utf-8")
         env = {**os.environ, "SLM_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -447,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         reference_dir = Path(tmp) / "reference"
         reference_dir.mkdir()
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            browser = launch(p)
             try:
                 reference = _measure_reference(browser, reference_dir, args.rounds)
                 print(f"reference: {reference}", file=sys.stderr, flush=True)

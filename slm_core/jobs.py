@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import importlib
 import os
 import signal
@@ -24,12 +23,14 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, Any
 
 import slm_core
 from slm_core.errors import CancelledError, Phrase, SlmError, render
+from slm_core.locks import file_lock, is_locked
 from slm_core.store import CANCELLED_MESSAGE, RunRecord, RunStore
 from slm_core.store.files import storage_error
 from slm_core.store.processes import spawn_detached
@@ -62,35 +63,15 @@ def _lock_path(home: Path) -> Path:
     return Path(home) / "runner.lock"
 
 
-@contextlib.contextmanager
-def _try_lock(home: Path, wait_s: float = 0.0) -> Iterator[IO[str] | None]:
-    """Yield the open lock file if this process got the runner lock within ``wait_s``, else None."""
-    path = _lock_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")  # noqa: SIM115 - held across the with-body below
-    try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield None
-                    return
-                time.sleep(0.05)
-        try:
-            yield handle
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        handle.close()
+def _try_lock(home: Path, wait_s: float = 0.0) -> AbstractContextManager[IO[str] | None]:
+    """The runner lock: yields its open file (the runner writes its pid into it) if this
+    process got it within ``wait_s``, else None."""
+    return file_lock(_lock_path(home), wait_s)
 
 
 def runner_alive(home: Path | str) -> bool:
     """Whether a queue runner currently holds the lock of ``home``."""
-    with _try_lock(Path(home)) as lock:
-        return lock is None
+    return is_locked(_lock_path(Path(home)))
 
 
 def runner_pid(home: Path | str) -> int | None:

@@ -14,19 +14,9 @@ from urllib.parse import parse_qs, urlparse
 import pandas as pd
 import pytest
 
+from bench.browser import CHROMIUM, IDLE, free_port, launch
 from tests.conftest import ROOT, SAMPLE_ZH
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = ROOT / "tests" / "artifacts"
 
 pytestmark = [
@@ -35,16 +25,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`streamlit run app.py` on 127.0.0.1 with its own SLM_HOME; stopped after the module."""
-    port = _free_port()
+    port = free_port()
     home = tmp_path_factory.mktemp("browser_home")
     log = (home / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -87,7 +71,7 @@ def page(server):
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = launch(p)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         pg = context.new_page()
         pg.set_default_timeout(60_000)
@@ -96,9 +80,7 @@ def page(server):
 
 
 def _settle(pg) -> None:
-    pg.wait_for_selector(
-        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=120_000
-    )
+    pg.wait_for_selector(IDLE, timeout=120_000)
     time.sleep(0.5)
 
 

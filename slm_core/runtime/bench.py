@@ -16,8 +16,6 @@ process.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import platform
@@ -25,14 +23,16 @@ import random
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from slm_core import cost
 from slm_core.errors import NotFoundError, Phrase, SlmError, render
+from slm_core.locks import file_lock
 from slm_core.runtime.export import ExportedForm
 from slm_core.runtime.latency import LatencyConfig
 from slm_core.runtime.record import (
@@ -63,17 +63,9 @@ def default_config() -> LatencyConfig:
 # --------------------------------------------------------------------------- lock
 
 
-@contextlib.contextmanager
-def _bench_lock(home: Path) -> Iterator[None]:
+def _bench_lock(home: Path) -> AbstractContextManager[IO[str] | None]:
     """Hold the one-benchmark-at-a-time lock of ``home`` (waits for a running benchmark)."""
-    path = Path(home) / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(Path(home) / LOCK_FILE, wait_s=None)
 
 
 # ---------------------------------------------------------------------- the bench

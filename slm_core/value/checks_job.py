@@ -13,28 +13,33 @@ Two ways in:
 
 Guards, all files under ``SLM_HOME/value_checks/`` so that two servers sharing a home agree:
 the job holds ``<dataset>.lock`` while it works; a start claims ``<dataset>.start`` (created
-exclusively, so two starts at once start one job), which the job removes when it ends; the job
-notes in ``<dataset>.last`` when it started and ended. A job that was killed before it ended is
-not started again for the same settings within ``RETRY_AFTER_S``. Each run is measured under
-``run-<id>.lock``, so a page's job and the training job never measure one run twice at the
-same time.
+exclusively, so two starts at once start one job); the job notes in ``<dataset>.last`` when it
+started. A job that was killed before it ended is not started again for the same settings
+within ``RETRY_AFTER_S``. Each run is measured under ``run-<id>.lock``, so a page's job and the
+training job never measure one run twice at the same time.
+
+What a finished job leaves: nothing in ``value_checks/`` (it removes its claim and its
+``.last`` note, and its locks go with it); a job that was killed leaves its ``.last`` note,
+which is what marks it stalled, until the next job ends. Each job writes its own log,
+``logs/value-checks-<dataset>.log``: a job that measured every check removes it; a job where
+something failed (or that was killed) keeps it, so that its traceback is there to read, and the
+next start moves it to ``.1.log`` (then ``.2.log``); ``KEPT_LOGS`` per dataset at most.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from slm_core.atomic import write_text_atomic
+from slm_core.locks import file_lock, is_locked
 from slm_core.store.processes import spawn_detached
 from slm_core.value.checks import (
     Measurement,
@@ -54,31 +59,8 @@ STALE_START_S = 120.0
 RETRY_AFTER_S = 300.0
 # The measuring process yields the CPU to the app and to training.
 NICENESS = 10
-
-
-# ------------------------------------------------------------------------- locks
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, wait_s: float | None = 0.0) -> Iterator[bool]:
-    """Hold an exclusive lock on ``path`` for the with-body; yields whether it was got within
-    ``wait_s`` seconds (None: wait as long as it takes). Released when the process ends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        deadline = None if wait_s is None else time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.05)
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+# Logs kept per dataset: the latest job's and those of the jobs before it that failed.
+KEPT_LOGS = 3
 
 
 def _paths(store, dataset_id: str) -> tuple[Path, Path, Path]:
@@ -98,22 +80,23 @@ def run_lock_path(store, run_id: int) -> Path:
 
 def run_measuring(store, run_id: int) -> bool:
     """Whether some process measures the checks of ``run_id`` right now."""
-    with file_lock(run_lock_path(store, run_id)) as free:
-        return not free
+    return is_locked(run_lock_path(store, run_id))
 
 
 def measure_locked(store, run_id: int, settings: Measurement) -> RunChecks:
     """:func:`~slm_core.value.checks.measure_run` under the run's lock (waiting for another
     process measuring the same run, after which little or nothing is left to measure)."""
-    with file_lock(run_lock_path(store, run_id), wait_s=None):
+    with file_lock(run_lock_path(store, run_id), wait_s=None, remove=True):
         return measure_run(store, run_id, settings)
 
 
-def _record_crash(store, run_id: int, settings: Measurement) -> None:
+def _record_crash(store, run_id: int, settings: Measurement) -> RunChecks:
     """Note the checks still missing as failed, so pages say so instead of waiting for them."""
+    failed: dict[str, str] = {}
     with contextlib.suppress(Exception):
-        left = missing_checks(store, run_id, settings)
-        record_checks(store, run_id, settings, dict.fromkeys(left, "value.note.check_failed"))
+        failed = dict.fromkeys(missing_checks(store, run_id, settings), "value.note.check_failed")
+        record_checks(store, run_id, settings, failed)
+    return RunChecks(run_id, failed=tuple(failed.items()))
 
 
 def measure_after_training(store, run_id: int) -> RunChecks | None:
@@ -141,7 +124,7 @@ class JobState:
 
     ``running``: a job measures (or was just started); ``stalled``: the last job for these
     settings ended without finishing (killed) less than ``RETRY_AFTER_S`` ago, so none is
-    started again yet; ``log``: the jobs' log file.
+    started again yet; ``log``: the latest job's log file (kept only if something failed).
     """
 
     running: bool
@@ -167,13 +150,30 @@ def log_path(store, dataset_id: str) -> Path:
     return Path(store.home) / "logs" / f"value-checks-{dataset_id}.log"
 
 
+def kept_logs(store, dataset_id: str) -> list[Path]:
+    """The dataset's job logs, the latest first: ``.log``, ``.1.log``, … (``KEPT_LOGS``)."""
+    latest = log_path(store, dataset_id)
+    older = [latest.with_suffix(f".{i}{latest.suffix}") for i in range(1, KEPT_LOGS)]
+    return [latest, *older]
+
+
+def _make_room_for_a_log(store, dataset_id: str) -> None:
+    """Move the last job's log (kept: something failed there) to ``.1.log``, and so on down
+    the line, dropping the oldest, so that the new job writes a log of its own."""
+    chain = kept_logs(store, dataset_id)
+    if not chain[0].exists():
+        return  # the last job removed its log: nothing to keep, nothing moves
+    for newer, older in reversed(list(zip(chain, chain[1:], strict=False))):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(newer, older)
+
+
 def job_state(store, dataset_id: str, settings: Measurement) -> JobState:
     """Whether a job measures ``dataset_id`` now, or the last one for ``settings`` stalled."""
     lock, claim, last = _paths(store, dataset_id)
-    with file_lock(lock) as free:
-        pass
+    locked = is_locked(lock)
     age = _age(claim)
-    running = not free or (age is not None and age < STALE_START_S)
+    running = locked or (age is not None and age < STALE_START_S)
     info = _read_json(last)
     stalled = (
         not running
@@ -199,6 +199,7 @@ def start(store, dataset_id: str, settings: Measurement) -> bool:
     if age is not None and age >= STALE_START_S:  # re-read now: another start may have claimed
         with contextlib.suppress(FileNotFoundError):
             claim.unlink()  # a stale claim: its job died (the lock is free and the claim is old)
+    claim.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
@@ -208,6 +209,7 @@ def start(store, dataset_id: str, settings: Measurement) -> bool:
     # Until the job records its own start, a job that dies before it gets going (an import
     # error, a locked store) reads as stalled, and is not started again every few minutes.
     write_text_atomic(last, json.dumps({"settings": settings.key(), "started_at": time.time()}))
+    _make_room_for_a_log(store, dataset_id)
     command = [
         sys.executable,
         "-m",
@@ -228,23 +230,47 @@ def measure_dataset(store, dataset_id: str, settings: Measurement) -> list[RunCh
             out.append(measure_locked(store, run.id, settings))
         except Exception:  # one run's failure must not stop the others
             log.exception("run %s: the value checks could not be measured", run.id)
-            _record_crash(store, run.id, settings)
+            out.append(_record_crash(store, run.id, settings))
     return out
+
+
+class _Warnings(logging.Handler):
+    """Counts the warnings and errors logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+def _drop_own_log(path: Path) -> None:
+    """Remove ``path`` if it is the file this process writes its output to (the detached
+    job's log), not a log of another job (a job run by hand writes to the terminal)."""
+    with contextlib.suppress(OSError):
+        if os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(path)):
+            path.unlink()
 
 
 def run_job(store, dataset_id: str, settings: Measurement) -> list[RunChecks]:
     """The detached job's work: take the dataset's lock (waiting for an earlier job), measure,
-    note the end and drop the start claim (kept while it works, so no second job starts)."""
+    then remove what no one needs once it ended: its ``.last`` note, its log if every check
+    was measured without a warning, and last the start claim (kept while it works, so no
+    second job starts). A job that fails here keeps its note (it reads as stalled) and log."""
     lock, claim, last = _paths(store, dataset_id)
-    with file_lock(lock, wait_s=None):
+    with file_lock(lock, wait_s=None, remove=True):
         info = {"settings": settings.key(), "started_at": time.time(), "pid": os.getpid()}
         write_text_atomic(last, json.dumps(info))
+        warnings = _Warnings()
+        logging.getLogger().addHandler(warnings)
         try:
             done = measure_dataset(store, dataset_id, settings)
-            info["ended_at"] = time.time()
-            info["runs"] = [r.to_dict() for r in done]
-            write_text_atomic(last, json.dumps(info))
+            last.unlink(missing_ok=True)
+            if not warnings.count and not any(r.failed for r in done):
+                _drop_own_log(log_path(store, dataset_id))
         finally:
+            logging.getLogger().removeHandler(warnings)
             with contextlib.suppress(FileNotFoundError):
                 claim.unlink()
     return done
