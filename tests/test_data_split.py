@@ -288,6 +288,22 @@ def test_variants_of_one_text_never_straddle_splits(variant, config):
         assert sum(splits.sizes().values()) == 240  # duplicates kept, but together
 
 
+def test_long_texts_are_keyed_as_short_ones_are():
+    """Past _LONG_TEXT characters runs are shortened with numpy: the same key as the regex."""
+    import random
+
+    from slm_core.data import split
+
+    rng = random.Random(7)
+    pieces = ["a", "b", "哈", "好", "1", "٣", " ", "\t", "É", "x"]
+    for _ in range(20):
+        text = "".join(rng.choice(pieces) * rng.choice([1, 1, 2, 3, 4, 9]) for _ in range(9000))
+        assert len(text) > split._LONG_TEXT
+        assert split._shorten_runs(text) == split._RUN_RE.sub(split._shorten_run, text)
+    assert one_text_key("Sooo " * 10_000) == "so" * 10_000
+    assert one_text_key("哈" * 50_000 + "1" * 50_000) == "哈哈" + "1" * 50_000
+
+
 def test_variants_stay_together_and_keys_stay_stratified_without_dedupe():
     frame, pair = _variant_pairs(lambda t: t.upper() + "!!!")
     splits = make_splits(frame, SplitConfig(dedupe=False, drop_conflicts=False))
