@@ -70,3 +70,23 @@ def test_a_removed_lock_file_never_lets_two_hold_the_lock(tmp_path):
     done.set()
     waiter.join(10)
     assert not is_locked(path)
+
+
+def test_a_shared_log_is_moved_aside_past_its_limit(tmp_path):
+    import sys
+
+    from slm_core.store.processes import MAX_LOG_BYTES, pid_alive, spawn_detached
+
+    log = tmp_path / "logs" / "runner.log"
+    log.parent.mkdir()
+    with open(log, "wb") as f:
+        f.truncate(MAX_LOG_BYTES + 1)  # sparse: over the limit without writing it
+    pid = spawn_detached([sys.executable, "-c", "print('fresh')"], log, {}, "test")
+    for _ in range(200):
+        if not pid_alive(pid):
+            break
+        time.sleep(0.05)
+    assert (tmp_path / "logs" / "runner.log.1").stat().st_size == MAX_LOG_BYTES + 1
+    assert log.read_text() == "fresh\n"
+    spawn_detached([sys.executable, "-c", "pass"], log, {}, "test")  # under the limit: kept
+    assert (tmp_path / "logs" / "runner.log.1").stat().st_size == MAX_LOG_BYTES + 1

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
+
+# Shared logs (the runner's, the benchmark's) are appended to at every start: past this size
+# one is moved to "<name>.1", replacing the one before, so each stays under about twice it.
+MAX_LOG_BYTES = 5 * 1024 * 1024
+
+
+def rotate_log(log: Path, limit: int = MAX_LOG_BYTES) -> None:
+    """Move ``log`` to ``<log>.1`` when it is over ``limit`` bytes."""
+    try:
+        if log.stat().st_size > limit:
+            os.replace(log, log.with_name(log.name + ".1"))
+    except FileNotFoundError:
+        pass
 
 
 def spawn_detached(command: Sequence[str], log: Path, env: Mapping[str, str], name: str) -> int:
@@ -17,6 +31,7 @@ def spawn_detached(command: Sequence[str], log: Path, env: Mapping[str, str], na
     when it exits, so no zombie lingers in the long-lived app process.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
+    rotate_log(log)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             list(command),
