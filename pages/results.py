@@ -12,7 +12,7 @@ from slm_core.feedback import feedback_stats
 from slm_core.i18n import format_number
 from slm_core.llm import llm_runs, model_runs
 from ui.access import guard_page
-from ui.charts import history_figure
+from ui.results_figures import learning_chart
 from ui.results_sections import (
     calibration_tab,
     confusion_tab,
@@ -157,24 +157,23 @@ with tabs[1]:
     confusion_tab(result, run)
 
 with tabs[2]:
-    curves_tab(result, run_id)
+    curves_tab(result, run)
 
 with tabs[3]:
-    calibration_tab(result, run_id)
+    calibration_tab(result, run)
 
 with tabs[4]:
     st.caption(t("results.learning_help"))
     curves = result.learning_curves or run.history or {}
     if len(curves.get("loss") or []) > 1:
         st.plotly_chart(
-            history_figure(curves, t("results.loss"), t("results.accuracy")),
-            key=f"learning_{run_id}",
+            learning_chart(run_id, run_version(run), lang(), curves), key=f"learning_{run_id}"
         )
     else:
         st.info(t("results.learning_linear"))
 
 with tabs[5]:
-    threshold_tab(result, run_id)
+    threshold_tab(result, run)
 
 with tabs[6]:
     st.caption(t("results.feedback_help"))

@@ -210,6 +210,48 @@ def test_measure_against_the_fake_server_shows_the_result_and_keeps_the_key_secr
     assert KEY not in repr(dict(at.query_params))
 
 
+def _auto_reruns(monkeypatch) -> list[float]:
+    """The intervals of every fragment auto-rerun the page asks the browser for, as sent."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    seen: list[float] = []
+    enqueue = ForwardMsgQueue.enqueue
+
+    def record(self, msg):
+        if msg.HasField("auto_rerun"):
+            seen.append(msg.auto_rerun.interval)
+        return enqueue(self, msg)
+
+    monkeypatch.setattr(ForwardMsgQueue, "enqueue", record)
+    return seen
+
+
+def test_the_board_polls_the_store_only_while_a_measurement_is_under_way(
+    stored, tmp_path, monkeypatch
+):
+    """With nothing to measure the page draws once and stays still; a queued or running
+    measurement makes its board reread the store every second, until it stops."""
+    store, dataset, _ = stored
+    reruns = _auto_reruns(monkeypatch)
+    at = _page(dataset.id, tmp_path)
+    assert not at.exception
+    assert reruns == []  # idle: no fragment asks to be rerun
+
+    endpoint = Endpoint(base_url="http://127.0.0.1:9/v1", model="fake-model")
+    run_id = create_measurement(store, dataset.id, endpoint, PromptSpec.default("en"), 5, None)
+    at.run()  # queued (not started here): it is under way as far as the board knows
+    assert not at.exception
+    assert reruns == [1.0]
+    assert f"#{run_id}" in _texts(at)
+
+    store.request_cancel(run_id)
+    reruns.clear()
+    at.run()
+    assert not at.exception
+    assert reruns == []  # stopped: the board is drawn once again, with its Resume button
+    assert _button(at, t("llm_page.resume", "en"))
+
+
 def test_a_local_server_needs_no_key_and_a_stopped_measurement_resumes(stored, tmp_path):
     store, dataset, truth = stored
     with FakeChatServer(answer=_answerer(truth)) as srv:

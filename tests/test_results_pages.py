@@ -7,6 +7,9 @@ language set in session state as the sidebar would.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -108,6 +111,60 @@ def test_results_page_leaderboard_comparison_and_details(stored, tmp_path):
     evaluation = store.get_result(other, "evaluation")
     assert per_class["F1"].tolist() == pytest.approx([c["f1"] for c in evaluation["per_class"]])
     assert any(f"#{other} " in m.value and "no feedback yet" in m.value for m in at.markdown)
+
+
+FIGURE_BUILDERS = (
+    "confusion_figure",
+    "roc_figure",
+    "pr_figure",
+    "reliability_figure",
+    "coverage_figure",
+)
+
+
+def test_a_runs_figures_are_built_once_across_visits(stored, tmp_path, monkeypatch):
+    """A second visit to Results (and any rerun of it) reuses the shown run's figures; only a
+    new threshold or another language builds again, and only what depends on it."""
+    import ui.results_figures as figures
+
+    calls: Counter[str] = Counter()
+
+    def counting(name):
+        build = getattr(figures, name)
+
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return build(*args, **kwargs)
+
+        return counted
+
+    for name in FIGURE_BUILDERS:
+        monkeypatch.setattr(figures, name, counting(name))
+    store, dataset, run_ids = stored
+    at = _page("results.py", dataset.id, tmp_path=tmp_path)
+    assert not at.exception
+    once = {"confusion_figure": 2, "roc_figure": 1, "pr_figure": 1}
+    once |= {"reliability_figure": 1, "coverage_figure": 1}
+    assert calls == once
+    charts = len(at.get("plotly_chart"))
+    assert charts == 6  # two confusion matrices, ROC, PR, reliability, coverage
+
+    at.switch_page("pages/train.py").run()
+    at.switch_page("pages/results.py").run()
+    assert not at.exception
+    assert calls == once  # the second visit drew the same charts without building any
+    assert len(at.get("plotly_chart")) == charts
+
+    shown = at.selectbox(key="results_run").value
+    at.slider(key=f"threshold_{shown}").set_value(0.5).run()
+    assert calls == once | {"coverage_figure": 2}  # only the chart that shows the threshold
+
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert calls == {name: 2 * n for name, n in once.items()} | {"coverage_figure": 3}
+    titles = [json.loads(c.proto.spec)["layout"].get("title") for c in at.get("plotly_chart")]
+    assert {"text": t("results.roc_title", "zh")} in titles  # the built ones are Chinese
 
 
 def test_results_page_in_chinese_and_with_feedback(stored, tmp_path):

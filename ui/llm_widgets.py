@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from slm_core import jobs
+from slm_core.data.types import Splits
 from slm_core.errors import SlmError
 from slm_core.escape import md_text
 from slm_core.i18n import format_money, format_number, localize_known
@@ -29,7 +30,14 @@ from slm_core.llm.endpoints import (
     is_local,
     key_for,
 )
-from slm_core.llm.job import create_measurement, prepare_plan, resume, start
+from slm_core.llm.job import (
+    create_measurement,
+    measurable_size,
+    plan_from_splits,
+    plan_splits,
+    resume,
+    start,
+)
 from slm_core.llm.measurement import LLMMeasurement, load_measurement
 from slm_core.llm.plan import DEFAULT_SAMPLE, Plan
 from slm_core.llm.prompt import DEFAULT_SYSTEM, DEFAULT_USER, FEW_SHOT, ZERO_SHOT, PromptSpec
@@ -335,19 +343,29 @@ def prompt_form() -> PromptSpec:
 # ---------------------------------------------------------------------------- the plan
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def cached_splits(dataset_id: str) -> Splits:
+    """The dataset's split, made once per dataset: every plan (prompt, sample size) and the
+    test split's size come from it (a stored dataset never changes under its id)."""
+    return plan_splits(get_store(), dataset_id)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_plan(dataset_id: str, spec_json: str, n: int) -> Plan:
-    """The sample and examples a measurement would use (the split is made once per key)."""
+    """The sample and examples a measurement would use, drawn from the cached split."""
     spec = PromptSpec.from_dict(json.loads(spec_json))
-    return prepare_plan(get_store(), dataset_id, spec, int(n))
+    return plan_from_splits(cached_splits(dataset_id), spec, int(n))
 
 
 def plan_for(dataset_id: str, spec: PromptSpec, n: int) -> Plan:
     return cached_plan(dataset_id, json.dumps(spec.to_dict(), sort_keys=True), int(n))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
 def split_test_size(dataset_id: str) -> int:
-    return plan_for(dataset_id, PromptSpec(), 1).test_size
+    """Texts in the test split (the most a measurement can sample); raises SlmError when the
+    split has none. Cached apart from the split, so a page run reads no frames for it."""
+    return measurable_size(cached_splits(dataset_id))
 
 
 def sample_form(test_size: int) -> tuple[int, float | None]:
@@ -531,20 +549,43 @@ def _budget_stopped(run) -> bool:
     return run.status == "succeeded" and (run.metrics.get("llm") or {}).get("stopped") == "budget"
 
 
-@st.fragment(run_every="1s")
+POLL_EVERY = "1s"  # how often the board reads the store while a measurement is under way
+
+
 def measurement_board(dataset_id: str) -> None:
-    """Measurements under way (progress, money so far, cancel) and stopped ones (resume)."""
+    """Measurements under way (progress, money so far, cancel) and stopped ones (resume).
+
+    While one is under way (or queued) the board reads the store every second; with none it is
+    drawn once with the page, so an idle page does not rerun itself. Starting or resuming one
+    reruns the page, which starts the polling; its end reruns the page, which stops it.
+    """
+    runs = llm_runs(get_store().list_runs(dataset_id=dataset_id))
+    if any(r.is_active for r in runs):
+        _live_board(dataset_id)
+    else:
+        _draw_board(dataset_id, runs)
+
+
+@st.fragment(run_every=POLL_EVERY)
+def _live_board(dataset_id: str) -> None:
+    """The board, redrawn every second (only called while a measurement is under way)."""
     store = get_store()
     runs = llm_runs(store.list_runs(dataset_id=dataset_id))
     if any(r.is_active for r in runs) and store.mark_interrupted():
         # A measuring process died while it was watched: show it as interrupted now.
         runs = llm_runs(store.list_runs(dataset_id=dataset_id))
     active = {r.id for r in runs if r.is_active}
-    key = _active_key(dataset_id)
-    previous = st.session_state.get(key, set())
-    st.session_state[key] = active
+    previous = st.session_state.get(_active_key(dataset_id), set())
     if previous - active:  # a measurement ended: refresh the whole page once (its result)
+        st.session_state[_active_key(dataset_id)] = active
         st.rerun()
+    _draw_board(dataset_id, runs)
+
+
+def _draw_board(dataset_id: str, runs) -> None:
+    """The board itself, from ``runs`` (the dataset's measurements, newest first)."""
+    store = get_store()
+    st.session_state[_active_key(dataset_id)] = {r.id for r in runs if r.is_active}
     shown = [r for r in runs if r.is_active]
     shown += [r for r in runs if r.status in ("cancelled", "interrupted", "failed")][:BOARD_SIZE]
     shown += [r for r in runs if _budget_stopped(r)][:BOARD_SIZE]

@@ -13,8 +13,12 @@ from slm_core.evaluate import roc_auc_note
 from slm_core.i18n import format_number
 from slm_core.llm import is_llm_run
 from slm_core.mcnemar import mcnemar, mcnemar_verdict, paired_predictions
-from slm_core.report.charts import confusion_figure
-from ui.results_charts import coverage_figure, pr_figure, reliability_figure, roc_figure
+from ui.results_figures import (
+    calibration_chart,
+    confusion_figures,
+    coverage_chart,
+    curve_figures,
+)
 from ui.results_widgets import (
     cached_measurement,
     cached_sample_comparisons,
@@ -154,20 +158,8 @@ def confusion_tab(result, run) -> None:
     st.caption(t("results.cm_help"))
     true_key, pred_key, seen_key = f"err_true_{run_id}", f"err_pred_{run_id}", f"cm_seen_{run_id}"
     left, right = st.columns(2)
-    counts = confusion_figure(
-        result.classes,
-        result.confusion_matrix,
-        lang(),
-        title=t("results.cm_counts"),
-        clickable=True,
-    )
-    shares = confusion_figure(
-        result.classes,
-        result.confusion_normalized,
-        lang(),
-        title=t("results.cm_normalized"),
-        percent=True,
-    )
+    # Built once per run, version and language (ui.results_figures), not on every run.
+    counts, shares = confusion_figures(run_id, run_version(run), lang())
     event = left.plotly_chart(
         counts, key=f"cm_counts_{run_id}", on_select="rerun", selection_mode="points"
     )
@@ -195,8 +187,9 @@ def confusion_tab(result, run) -> None:
         show_errors(preds, true_label, pred_label)
 
 
-def curves_tab(result, run_id: int) -> None:
+def curves_tab(result, run) -> None:
     """One-vs-rest ROC and precision-recall curves with their macro averages."""
+    run_id = run.id
     st.caption(t("results.curves_help"))
     if result.roc:
         auc = f"{result.roc_auc_macro:.3f}" if result.roc_auc_macro is not None else "–"
@@ -210,30 +203,14 @@ def curves_tab(result, run_id: int) -> None:
         if note:
             st.caption(note)
         left, right = st.columns(2)
-        left.plotly_chart(
-            roc_figure(
-                result.roc,
-                title=t("results.roc_title"),
-                x_title=t("results.fpr"),
-                y_title=t("results.tpr"),
-                chance=t("results.chance"),
-            ),
-            key=f"roc_{run_id}",
-        )
-        right.plotly_chart(
-            pr_figure(
-                result.pr,
-                title=t("results.pr_title"),
-                x_title=t("results.recall"),
-                y_title=t("results.precision"),
-            ),
-            key=f"pr_{run_id}",
-        )
+        roc, pr = curve_figures(run_id, run_version(run), lang())
+        left.plotly_chart(roc, key=f"roc_{run_id}")
+        right.plotly_chart(pr, key=f"pr_{run_id}")
     else:
         st.info(t("results.no_curves"))
 
 
-def calibration_tab(result, run_id: int) -> None:
+def calibration_tab(result, run) -> None:
     """Expected calibration error and the reliability diagram."""
     st.caption(t("results.calibration_help"))
     st.metric(
@@ -242,20 +219,13 @@ def calibration_tab(result, run_id: int) -> None:
         help=t("results.ece_help", ece15=f"{result.ece_15:.3f}"),
     )
     st.plotly_chart(
-        reliability_figure(
-            result.calibration,
-            title=t("results.calibration_title"),
-            x_title=t("results.confidence_axis"),
-            y_title=t("results.accuracy_axis"),
-            count_title=t("results.count_axis"),
-            perfect=t("results.perfect"),
-        ),
-        key=f"reliability_{run_id}",
+        calibration_chart(run.id, run_version(run), lang()), key=f"reliability_{run.id}"
     )
 
 
-def threshold_tab(result, run_id: int) -> None:
+def threshold_tab(result, run) -> None:
     """Coverage and accuracy at a chosen confidence threshold, in a sentence and a chart."""
+    run_id = run.id
     threshold = st.slider(
         t("results.threshold"),
         0.0,
@@ -280,12 +250,6 @@ def threshold_tab(result, run_id: int) -> None:
             )
         )
     st.plotly_chart(
-        coverage_figure(
-            result.coverage,
-            threshold,
-            x_title=t("results.threshold_axis"),
-            coverage_title=t("results.coverage_axis"),
-            accuracy_title=t("results.accuracy_axis"),
-        ),
+        coverage_chart(run_id, run_version(run), lang(), float(threshold)),
         key=f"coverage_{run_id}",
     )

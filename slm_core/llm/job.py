@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from slm_core.data.types import Splits
 from slm_core.errors import CancelledError, SlmError, render
 from slm_core.llm import LLM_MODEL_ID
 from slm_core.llm.client import ERROR, STOPPED, Caller, CallResult, LLMError
@@ -47,19 +48,40 @@ STOP_BUDGET, STOP_CANCELLED = "budget", "cancelled"
 # ------------------------------------------------------------------------------ set-up
 
 
-def prepare_plan(store: RunStore, dataset_id: str, spec: PromptSpec, sample_size: int) -> Plan:
-    """The sample and examples a measurement of ``dataset_id`` would use (nothing is stored)."""
+def plan_splits(store: RunStore, dataset_id: str) -> Splits:
+    """The split of ``dataset_id`` that its trainings use, which every plan samples from.
+
+    Making it is most of a plan's cost (a text key per row, scikit-learn's stratified split),
+    and it is the same for every prompt and sample size: callers that plan repeatedly (the LLM
+    page) make it once and pass it to :func:`plan_from_splits`.
+    """
     from slm_core.data.split import make_splits
     from slm_core.train import split_config_for
 
     dataset = store.get_dataset(dataset_id)
     config = split_config_for(dataset.split_config, {})
-    splits = make_splits(store.load_frame(dataset_id), config)
+    return make_splits(store.load_frame(dataset_id), config)
+
+
+def measurable_size(splits: Splits) -> int:
+    """The number of test texts a measurement can sample; raises when there are none."""
     if len(splits.test) == 0:
         raise SlmError("errors.llm.empty_test_split")
+    return len(splits.test)
+
+
+def plan_from_splits(splits: Splits, spec: PromptSpec, sample_size: int) -> Plan:
+    """The sample and examples a measurement would use, drawn from ``splits`` (nothing is
+    stored)."""
+    measurable_size(splits)
     if sample_size < 1:
         raise SlmError("errors.llm.sample_too_small")
     return make_plan(splits.train, splits.test, splits.labels, spec, int(sample_size))
+
+
+def prepare_plan(store: RunStore, dataset_id: str, spec: PromptSpec, sample_size: int) -> Plan:
+    """The sample and examples a measurement of ``dataset_id`` would use (nothing is stored)."""
+    return plan_from_splits(plan_splits(store, dataset_id), spec, sample_size)
 
 
 def create_measurement(
