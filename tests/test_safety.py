@@ -252,7 +252,7 @@ def test_the_checker_sees_live_markup():
         st.markdown("&lt;img src=x&gt; \\![p\\](http\\://127.0.0.1:9/pixel.png)")
         st.dataframe({"text": ["<script>alert(1)</script>"]})  # plain text: fine
 
-    at = AppTest.from_function(page).run()
+    at = AppTest.from_function(page, default_timeout=TIMEOUT).run()
     assert [f.split(":")[0] for f in live_markup(at)] == [
         "markdown.body",
         "caption.body",
