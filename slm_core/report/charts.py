@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from slm_core.i18n import t
 from slm_core.report.collect import ReportData
-from slm_core.report.figure_style import MARGIN, layout
+from slm_core.report.figure_style import MARGIN, fit_labels
 from slm_core.report.value_charts import safe_label
 
 
@@ -76,7 +76,6 @@ def accuracy_figure(data: ReportData, lang: str = "en") -> go.Figure:
             annotation_position="top left",
         )
     fig.update_layout(
-        **layout(),
         title=t("report_chart.accuracy_title", lang),
         barmode="group",
         height=380,
@@ -84,7 +83,7 @@ def accuracy_figure(data: ReportData, lang: str = "en") -> go.Figure:
         yaxis={"range": [0, 1.05], "tickformat": ".0%"},
         legend={"orientation": "h", "y": -0.2},
     )
-    return fig
+    return fit_labels(fig)
 
 
 def confusion_figure(
@@ -144,7 +143,6 @@ def confusion_figure(
         )
     fig = go.Figure(traces)
     fig.update_layout(
-        **layout(),
         title=title or t("report_chart.confusion_title", lang),
         height=min(140 + 45 * len(labels), 560),
         margin=MARGIN,
@@ -152,4 +150,4 @@ def confusion_figure(
         yaxis={"title": y_title, "type": "category", "autorange": "reversed"},
         clickmode="event+select" if clickable else None,
     )
-    return fig
+    return fit_labels(fig)

@@ -43,6 +43,7 @@ def fit_labels(fig: go.Figure) -> go.Figure:
 
 def styled(fig: go.Figure) -> go.Figure:
     """``fig`` as it leaves the app (the HTML report): the shared template, labels fitted.
-    Assigning a template costs tens of milliseconds, so pages do not call it per chart."""
+    Assigning a template costs tens of milliseconds, so the chart builders leave it to the
+    export (``report.html.figure_html``) and pages draw their charts in Streamlit's theme."""
     fig.update_layout(**layout())
     return fit_labels(fig)

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from slm_core.escape import plotly_text
 from slm_core.i18n import CURRENCY_SYMBOLS, format_number, t
-from slm_core.report.figure_style import MARGIN, layout
+from slm_core.report.figure_style import MARGIN, fit_labels
 from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.text import option_label
@@ -98,7 +98,6 @@ def cost_volume_figure(report: ValueReport, lang: str = "en") -> go.Figure | Non
         font={"size": 11, "color": "#111827"},
     )
     fig.update_layout(
-        **layout(),
         title=t("value.chart.cost_volume_title", lang),
         height=440,
         margin=MARGIN,
@@ -110,7 +109,7 @@ def cost_volume_figure(report: ValueReport, lang: str = "en") -> go.Figure | Non
             "tickprefix": symbol,
         },
     )
-    return fig
+    return fit_labels(fig)
 
 
 def profit_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
@@ -159,7 +158,6 @@ def profit_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
         )
     fig.add_hline(y=0, line_color="#6b7280", line_width=1)
     fig.update_layout(
-        **layout(),
         title=t("value.chart.profit_title", lang),
         height=400,
         margin=MARGIN,
@@ -167,7 +165,7 @@ def profit_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
         xaxis={"title": t("value.profit_x", lang), "range": [0, 1]},
         yaxis={"title": t("value.profit_y", lang), "tickprefix": _symbol(report)},
     )
-    return fig
+    return fit_labels(fig)
 
 
 def radar_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
@@ -193,11 +191,10 @@ def radar_figure(report: ValueReport, lang: str = "en") -> go.Figure | None:
             )
         )
     fig.update_layout(
-        **layout(),
         title=t("value.radar_title", lang),
         height=460,
         margin={"l": 130, "r": 130, "t": 60, "b": 20},
         polar={"radialaxis": {"range": [0, 100], "tickvals": [25, 50, 75, 100]}},
         legend={"orientation": "h", "y": -0.1},
     )
-    return fig
+    return fit_labels(fig)
