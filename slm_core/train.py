@@ -82,6 +82,17 @@ class StoreCallbacks:
             RunProgress(epoch + 1, total, 0, 0, (epoch + 1) / max(total, 1), "epoch_done"),
         )
 
+    def on_stage(self, stage: str, done: int, total: int) -> None:
+        """Work before the first epoch (``stage`` is a stage key, e.g. "embedding")."""
+        now = time.monotonic()
+        if now - self._last_progress < self.min_interval_s and done < total:
+            return
+        self._last_progress = now
+        fraction = done / max(total, 1)
+        self.store.set_progress(
+            self.run_id, RunProgress(0, self.epochs, done, total, min(fraction, 1.0), stage)
+        )
+
     def should_stop(self) -> bool:
         now = time.monotonic()
         if not self._cancelled and now - self._last_cancel_check >= self.min_interval_s:
@@ -91,7 +102,10 @@ class StoreCallbacks:
 
     def as_callbacks(self) -> TrainCallbacks:
         return TrainCallbacks(
-            on_batch=self.on_batch, on_epoch=self.on_epoch, should_stop=self.should_stop
+            on_batch=self.on_batch,
+            on_epoch=self.on_epoch,
+            should_stop=self.should_stop,
+            on_stage=self.on_stage,
         )
 
 
@@ -116,6 +130,8 @@ def train_stored_run(store, run_id: int) -> dict:
         run.model_id, run.preset or "balanced", model_params, token_unit=token_unit, seed=seed
     )
 
+    if hasattr(model, "use_embedding_cache"):  # a pretrained encoder: texts embedded once
+        model.use_embedding_cache(store.home, run.dataset_id)
     sink = StoreCallbacks(store, run_id, epochs=int(model.get_params().get("epochs") or 1))
     store.set_progress(run_id, RunProgress(message="training"))
     started = time.perf_counter()

@@ -74,6 +74,8 @@ def chinese(per_class: int = 20, seed: int = 0) -> tuple[list[str], list[str]]:
 def tiny(model_id: str, preset: str = "quick", **extra) -> dict:
     if model_id in registry.LINEAR_IDS:
         return {"min_df": 1, **extra}
+    if model_id in registry.PRETRAINED_IDS:  # a frozen encoder: only the head trains
+        return dict(extra)
     return {**TINY_BY_MODEL.get(model_id, TINY), **extra}
 
 
@@ -123,10 +125,12 @@ def test_importing_the_registry_loads_neither_tensorflow_nor_sklearn():
 def test_every_spec_has_presets_help_and_a_plain_description():
     # The ids come from the one spec table, quick linear baselines first (the Train page order).
     assert tuple(registry.SPECS) == registry.MODEL_IDS and len(registry.MODEL_IDS) >= 2
-    assert registry.MODEL_IDS == registry.LINEAR_IDS + registry.NEURAL_IDS
+    assert registry.MODEL_IDS == (
+        registry.LINEAR_IDS + registry.NEURAL_IDS + registry.PRETRAINED_IDS
+    )
     for model_id in registry.MODEL_IDS:
         spec = registry.get_spec(model_id)
-        assert spec.id == model_id and spec.family in ("linear", "neural")
+        assert spec.id == model_id and spec.family in ("linear", "neural", "pretrained")
         assert spec.family in registry.FAMILIES
         assert set(spec.presets) == set(registry.PRESETS)
         assert "Strengths" in spec.description and "Weaknesses" in spec.description
@@ -139,11 +143,17 @@ def test_every_spec_has_presets_help_and_a_plain_description():
 def test_every_spec_has_its_part_in_its_family_module():
     """A model added to the spec table without its builder (or the reverse) fails here."""
     from slm_core.models import linear, neural
+    from slm_core.models.minilm import head
 
-    parts = {"linear": linear.LINEAR_CLASSES, "neural": neural.ARCHITECTURES}
+    modules = {"linear": linear, "neural": neural, "pretrained": head}
+    parts = {
+        "linear": linear.LINEAR_CLASSES,
+        "neural": neural.ARCHITECTURES,
+        "pretrained": head.PRETRAINED_MODELS,
+    }
     assert set(parts) == set(registry.FAMILIES)
     for family, part in parts.items():
-        assert registry.family_module(family) is (linear if family == "linear" else neural)
+        assert registry.family_module(family) is modules[family]
         assert set(part) == set(registry.ids_of(family)), family
     assert registry.ids_of("linear") == registry.LINEAR_IDS
     assert registry.ids_of("neural") == registry.NEURAL_IDS
@@ -183,9 +193,10 @@ def test_model_modules_import_each_other_without_a_circle():
 
 def test_model_settings_are_keyword_only_after_the_first():
     from slm_core.models.linear import LINEAR_CLASSES
+    from slm_core.models.minilm.head import PRETRAINED_MODELS
     from slm_core.models.neural import KerasTextClassifier
 
-    for cls in (KerasTextClassifier, *LINEAR_CLASSES.values()):
+    for cls in (KerasTextClassifier, *LINEAR_CLASSES.values(), *PRETRAINED_MODELS.values()):
         first, *rest = inspect.signature(cls).parameters.values()
         assert first.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, cls
         assert rest and all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in rest), cls

@@ -20,12 +20,14 @@ class TrainCallbacks:
     ``on_batch(epoch, batch, batches_per_epoch)`` and ``on_epoch(epoch, epochs, logs)`` use
     0-based epoch/batch numbers; ``logs`` holds loss, accuracy, val_loss, val_accuracy.
     ``should_stop()`` is polled at least once per batch; when it returns True the model raises
-    ``slm_core.errors.CancelledError`` promptly.
+    ``slm_core.errors.CancelledError`` promptly. ``on_stage(stage, done, total)`` reports work
+    before the first epoch (a pretrained encoder embedding the texts: stage "embedding").
     """
 
     on_batch: Callable[[int, int, int], None] = lambda epoch, batch, total: None
     on_epoch: Callable[[int, int, dict[str, float]], None] = lambda epoch, total, logs: None
     should_stop: Callable[[], bool] = lambda: False
+    on_stage: Callable[[str, int, int], None] = lambda stage, done, total: None
 
     def stop_if_asked(self) -> None:
         """Raise ``CancelledError`` when ``should_stop()`` says so (every family polls this)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slm_core.escape import md_text
-from slm_core.i18n import format_money, format_number, localize_known, t
+from slm_core.i18n import catalogue, format_money, format_number, localize_known, t
 from slm_core.models.names import model_description, model_name
 from slm_core.report.card_data import SECTIONS, ModelCard
 from slm_core.report.table_types import format_cell
@@ -338,6 +338,9 @@ def _caveats(w: _Writer) -> list[str]:
     if m["accuracy"] <= m["majority_rate"] + 0.02:
         lines.append(w.item("caveat_baseline", rate=_pct(m["majority_rate"])))
     lines.append(w.item("caveat_drift"))
+    own = f"model.{w.card.model_id}.caveat"  # what one model needs said (what it was trained on)
+    if f"model_card.{own}" in catalogue("en"):
+        lines.append(w.item(own))
     missing = v.get("transparency_missing") or []
     if missing:
         lines.append(w.item("caveat_missing", items=w.join([w.tr(f"item.{k}") for k in missing])))

@@ -326,28 +326,41 @@ def _neural_predictor(
     form: str | None,
     meta_file: Path,
 ) -> Predictor:
-    """A Keras model served in its chosen form: the saved vocabulary, then the runtime."""
-    from slm_core.models.tokenize import Vocabulary
-
+    """A Keras model served in its chosen form: the saved vocabulary (a pretrained encoder's
+    word-piece tokenizer), then the runtime."""
     files = dict(meta.get("files") or {})
-    vocab_file = model_dir / files.get("vocabulary", "vocab.json")
-    vocabulary = Vocabulary.load(vocab_file)
-    max_len = int(meta["max_len"])
+    weights: tuple[Path, ...] = ()  # a pretrained encoder's, when the Keras form serves
+    if meta.get("family") == "pretrained":
+        from slm_core.models.minilm.head import serving_vectorizer
 
-    def vectorize(texts: list[str]) -> np.ndarray:
-        return vocabulary.encode(texts, max_len)
+        vectorize, vocab_file, encoder_weights = serving_vectorizer(meta)
+        weights = (encoder_weights,)
+    else:
+        from slm_core.models.tokenize import Vocabulary
+
+        vocab_file = model_dir / files.get("vocabulary", "vocab.json")
+        vocabulary = Vocabulary.load(vocab_file)
+        max_len = int(meta["max_len"])
+
+        def vectorize(texts: list[str]) -> np.ndarray:
+            return vocabulary.encode(texts, max_len)
 
     served = _served_form(model_dir, files, serving_dir, threads, form)
     return Predictor(
         model_id=str(meta["model_id"]),
-        family="neural",
+        family=str(meta.get("family") or "neural"),
         form=served.form,
         classes=meta["classes"],
         threads=threads,
         vectorize=vectorize,
         infer=served.runtime.run,
         parity=served.parity,
-        files=(served.model_file, vocab_file, meta_file),
+        files=(
+            served.model_file,
+            vocab_file,
+            meta_file,
+            *(weights if served.form == "keras" else ()),
+        ),
     )
 
 

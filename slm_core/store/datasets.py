@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -170,3 +171,5 @@ class DatasetsMixin:
         for run_id in run_ids:
             self._remove_run_files(run_id)
         self.frame_path(dataset_id).unlink(missing_ok=True)
+        # A pretrained encoder's cached sentence vectors (slm_core.models.minilm.cache).
+        shutil.rmtree(self.home / "datasets" / f"{dataset_id}.embeddings", ignore_errors=True)

@@ -1,0 +1,139 @@
+"""all-MiniLM-L6-v2 as a frozen Keras encoder: texts in, unit-length 384-d sentence vectors out.
+
+Tokenised with the ``tokenizers`` library from the package's ``tokenizer.json`` (BERT uncased
+WordPiece), cut at the sentence-transformers length (256 word pieces) and padded per batch;
+batches are formed from texts of similar length, so little padding is computed at all.
+Threads follow ``SLM_TF_THREADS`` (TensorFlow, see ``neural._keras``) and the tokenizer's
+thread pool is held to the same number.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from slm_core.models.minilm.files import EncoderFiles, encoder_files
+
+EMBED_BATCH = 64
+# progress(done, total) after each batch of texts.
+Progress = Callable[[int, int], None]
+
+
+def _tokenizer(files: EncoderFiles):
+    threads = os.environ.get("SLM_TF_THREADS")
+    if threads:  # read by the tokenizer's thread pool when it first starts
+        os.environ.setdefault("RAYON_RS_NUM_CPUS", threads)
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(files.tokenizer))
+    # The file itself pads every text to 128 and cuts there; sentence-transformers overrides
+    # both with its own max_seq_length and per-batch padding, and so does this.
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=files.max_tokens)
+    return tokenizer
+
+
+class MiniLMEncoder:
+    """The frozen encoder: ``tokenize`` (pure Python/Rust) and ``embed`` (Keras)."""
+
+    def __init__(self, files: EncoderFiles | None = None):
+        self.files = files or encoder_files()
+        self.tokenizer = _tokenizer(self.files)
+        self._model = None
+        self._infer = None
+
+    @property
+    def encoder_id(self) -> str:
+        return self.files.encoder_id
+
+    @property
+    def dim(self) -> int:
+        return int(self.files.config["hidden_size"])
+
+    def tokenize(self, texts: Sequence[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each text's word-piece ids and attention mask (int32; [CLS] ... [SEP], at most
+        ``max_tokens``)."""
+        encodings = self.tokenizer.encode_batch([str(t) for t in texts])
+        ids = [np.asarray(e.ids, dtype=np.int32) for e in encodings]
+        masks = [np.asarray(e.attention_mask, dtype=np.int32) for e in encodings]
+        return ids, masks
+
+    def keras_model(self):
+        """The Keras encoder ``[ids, mask] -> (batch, 384)`` with the package's weights."""
+        if self._model is None:
+            from safetensors.numpy import load_file
+
+            from slm_core.models.neural import _keras
+
+            _keras()  # TensorFlow's threads, before any op runs
+            from slm_core.models.minilm.layers import build_encoder, load_weights
+
+            config = self.files.config
+            model = build_encoder(config)
+            load_weights(model, load_file(str(self.files.weights)), config["num_hidden_layers"])
+            model.trainable = False
+            self._model = model
+        return self._model
+
+    def _predict_fn(self) -> Callable[[np.ndarray, np.ndarray], Any]:
+        # One traced graph for every batch shape (an eager call costs far more per batch).
+        if self._infer is None:
+            from slm_core.models.neural import _keras
+
+            tf, _ = _keras()
+            model = self.keras_model()
+            spec = tf.TensorSpec([None, None], tf.int32)
+
+            def infer(ids, mask):
+                return model([ids, mask], training=False)
+
+            self._infer = tf.function(infer, input_signature=[spec, spec], autograph=False)
+        return self._infer
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        batch_size: int = EMBED_BATCH,
+        progress: Progress | None = None,
+    ) -> np.ndarray:
+        """Sentence embeddings ``(len(texts), 384)`` float32, each of length 1.
+
+        Parameters
+        ----------
+        batch_size
+            Texts per forward pass; texts are sorted by length first, so each pass pads to
+            its own longest text only.
+        progress
+            Called as ``progress(done, total)`` after every pass (and may raise to stop).
+        """
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if len(texts) == 0:
+            return out
+        ids, masks = self.tokenize(texts)
+        infer = self._predict_fn()
+        lengths = np.array([len(i) for i in ids])
+        order = np.argsort(lengths, kind="stable")
+        done = 0
+        for start in range(0, len(order), int(batch_size)):
+            rows = order[start : start + int(batch_size)]
+            width = int(lengths[rows].max())
+            batch_ids = np.zeros((len(rows), width), dtype=np.int32)
+            batch_mask = np.zeros((len(rows), width), dtype=np.int32)
+            for j, r in enumerate(rows):
+                batch_ids[j, : lengths[r]] = ids[r]
+                batch_mask[j, : lengths[r]] = masks[r]
+            out[rows] = np.asarray(infer(batch_ids, batch_mask), dtype=np.float32)
+            done += len(rows)
+            if progress is not None:
+                progress(done, len(texts))
+        return out
+
+
+@cache
+def shared_encoder() -> MiniLMEncoder:
+    """One encoder per process (its weights are 90 MB): every model and cache uses this one."""
+    return MiniLMEncoder()
