@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
 PYTEST_ARGS ?=
+# The suite runs on both cores (pytest-xdist): much of it waits on subprocesses, servers and a
+# browser. A file's tests stay together in one worker (they share module fixtures).
+TEST_WORKERS ?= 2
+XDIST  := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install run test test-fast lint format bench browser postgres clean
 
@@ -42,10 +46,10 @@ run: install
 
 test: install browser postgres
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/python -m ruff check .
