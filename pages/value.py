@@ -11,7 +11,13 @@ from slm_core.report.value_charts import cost_volume_figure, profit_figure, rada
 from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, scenario_name
 from slm_core.value.text import llm_notes_text, option_label, sensitivity_text
 from ui.access import guard_page
-from ui.decision import compare_key, decision_box, value_report
+from ui.decision import (
+    VALUE_TABS_KEY,
+    compare_key,
+    decision_box,
+    keep_unseen_widget,
+    value_report,
+)
 from ui.state import get_store, lang, require_dataset, require_runs, t
 from ui.value_checks import checks_box
 from ui.value_editor import assumptions_editor, run_controls
@@ -106,6 +112,8 @@ with st.expander(t("value.run_controls"), icon=":material/tune:"):
 editor(expanded=False)
 
 # ------------------------------------------------------------------ details
+# Only the open tab is drawn: a dozen tables in hidden tabs cost the browser seconds a visit.
+keep_unseen_widget(compare_key(lang()))  # the scenarios picked stay picked in other tabs
 tab_business, tab_social, tab_items, tab_compare, tab_sources = st.tabs(
     [
         t("value.tab_business"),
@@ -113,83 +121,95 @@ tab_business, tab_social, tab_items, tab_compare, tab_sources = st.tabs(
         t("value.tab_transparency"),
         t("value.tab_compare"),
         t("value.tab_sources"),
-    ]
+    ],
+    key=VALUE_TABS_KEY.format(lang=lang()),
+    on_change="rerun",
 )
-with tab_business:
-    st.markdown(f"**{t('value.business_title')}**")
-    business = business_frame(report)
-    st.dataframe(
-        business,
-        width="stretch",
-        height=table_height(business),
-        column_config=wide_columns(business),
-        key="value_business",
-    )
-    for dim in BUSINESS_DIMENSIONS:
-        st.caption(f"**{t(f'value.dim.{dim}')}** — {t(f'value.formula.{dim}')}")
-    for o in report.models:
-        with st.expander(f"{t('value.details')}: {md_text(o.label, exact=False)}"):
-            st.caption(t("value.confusion_automated"))
-            st.dataframe(confusion_frame(o), width="stretch")
-            st.json(
-                {"business": o.business.details, "serving": o.serving.to_dict()}, expanded=False
-            )
-    for o in report.options:
-        if o.kind in ("api", "cascade"):
-            label = md_text(option_label(o, lang()), exact=False)
-            with st.expander(f"{t('value.details')}: {label}"):
-                st.caption(md_text(llm_notes_text(o, lang()), exact=False))
-                st.json({"business": o.business.details}, expanded=False)
-
-with tab_social:
-    st.markdown(f"**{t('value.social_title')}**")
-    if report.left_out:
-        st.info(left_out_text(report), icon=":material/info:")
-    for dim in SOCIAL_DIMENSIONS:
-        left_out = f" · {t('value.left_out_tag')}" if dim in report.left_out else ""
-        st.markdown(f"##### {t(f'value.dim.{dim}')}{left_out}")
-        st.caption(f"{t('value.formula_label')}: {t(f'value.formula.{dim}')}")
+if tab_business.open:
+    with tab_business:
+        st.markdown(f"**{t('value.business_title')}**")
+        business = business_frame(report)
         st.dataframe(
-            dimension_frame(report, dim), width="stretch", hide_index=True, key=f"value_dim_{dim}"
+            business,
+            width="stretch",
+            height=table_height(business),
+            column_config=wide_columns(business),
+            key="value_business",
         )
-        if dim == "environment":
-            st.markdown(f"**{t('value.train_energy_title')}**")
-            st.caption(t("value.train_energy_caption"))
-            st.dataframe(training_energy_frame(report), hide_index=True, key="value_train_energy")
+        for dim in BUSINESS_DIMENSIONS:
+            st.caption(f"**{t(f'value.dim.{dim}')}** — {t(f'value.formula.{dim}')}")
+        for o in report.models:
+            with st.expander(f"{t('value.details')}: {md_text(o.label, exact=False)}"):
+                st.caption(t("value.confusion_automated"))
+                st.dataframe(confusion_frame(o), width="stretch")
+                st.json(
+                    {"business": o.business.details, "serving": o.serving.to_dict()}, expanded=False
+                )
+        for o in report.options:
+            if o.kind in ("api", "cascade"):
+                label = md_text(option_label(o, lang()), exact=False)
+                with st.expander(f"{t('value.details')}: {label}"):
+                    st.caption(md_text(llm_notes_text(o, lang()), exact=False))
+                    st.json({"business": o.business.details}, expanded=False)
 
-with tab_items:
-    st.caption(t("value.items_caption"))
-    st.dataframe(transparency_frame(report), width="stretch", key="value_items")
+if tab_social.open:
+    with tab_social:
+        st.markdown(f"**{t('value.social_title')}**")
+        if report.left_out:
+            st.info(left_out_text(report), icon=":material/info:")
+        for dim in SOCIAL_DIMENSIONS:
+            left_out = f" · {t('value.left_out_tag')}" if dim in report.left_out else ""
+            st.markdown(f"##### {t(f'value.dim.{dim}')}{left_out}")
+            st.caption(f"{t('value.formula_label')}: {t(f'value.formula.{dim}')}")
+            st.dataframe(
+                dimension_frame(report, dim),
+                width="stretch",
+                hide_index=True,
+                key=f"value_dim_{dim}",
+            )
+            if dim == "environment":
+                st.markdown(f"**{t('value.train_energy_title')}**")
+                st.caption(t("value.train_energy_caption"))
+                st.dataframe(
+                    training_energy_frame(report), hide_index=True, key="value_train_energy"
+                )
 
-with tab_compare:
-    st.caption(t("value.compare_help"))
-    choices = scenario_choices(store, dataset.id)
-    picked = st.multiselect(
-        t("value.compare_pick"),
-        list(choices),
-        format_func=lambda o: choices[o][0],
-        placeholder=t("value.compare_placeholder"),
-        key=compare_key(lang()),
-    )
-    named = [(scenario_label(report), report)]
-    named += [  # compared on their decisions and net values: no sensitivity search
-        (choices[p][0], value_report(dataset.id, choices[p][1](), with_sensitivity=False))
-        for p in picked
-    ]
-    st.dataframe(compare_frame(named), width="stretch", key="value_compare")
+if tab_items.open:
+    with tab_items:
+        st.caption(t("value.items_caption"))
+        st.dataframe(transparency_frame(report), width="stretch", key="value_items")
 
-with tab_sources:
-    st.markdown(f"**{t('value.sources_title')}**")
-    st.caption(t("value.sources_caption", name=md_text(scenario_name(a.name, lang()))))
-    sources = sources_frame(a, replaced_fields(report))
-    st.dataframe(
-        sources,
-        width="stretch",
-        height=table_height(sources),
-        hide_index=True,
-        column_config=sources_columns(),
-        key="value_sources",
-    )
+if tab_compare.open:
+    with tab_compare:
+        st.caption(t("value.compare_help"))
+        choices = scenario_choices(store, dataset.id)
+        picked = st.multiselect(
+            t("value.compare_pick"),
+            list(choices),
+            format_func=lambda o: choices[o][0],
+            placeholder=t("value.compare_placeholder"),
+            key=compare_key(lang()),
+        )
+        named = [(scenario_label(report), report)]
+        named += [  # compared on their decisions and net values: no sensitivity search
+            (choices[p][0], value_report(dataset.id, choices[p][1](), with_sensitivity=False))
+            for p in picked
+        ]
+        st.dataframe(compare_frame(named), width="stretch", key="value_compare")
+
+if tab_sources.open:
+    with tab_sources:
+        st.markdown(f"**{t('value.sources_title')}**")
+        st.caption(t("value.sources_caption", name=md_text(scenario_name(a.name, lang()))))
+        sources = sources_frame(a, replaced_fields(report))
+        st.dataframe(
+            sources,
+            width="stretch",
+            height=table_height(sources),
+            hide_index=True,
+            column_config=sources_columns(),
+            key="value_sources",
+        )
 
 st.download_button(
     t("value.download_report"),

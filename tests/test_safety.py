@@ -29,7 +29,9 @@ from streamlit.testing.v1 import AppTest
 
 from slm_core.errors import SlmError
 from slm_core.escape import md_code, md_text, spreadsheet_cell
+from slm_core.i18n import t
 from tests.conftest import ROOT, store_trained_runs
+from ui.decision import VALUE_TABS_KEY
 
 TIMEOUT = 120
 PIXEL = "http://127.0.0.1:9/pixel.png"
@@ -237,6 +239,13 @@ def hostile_csv() -> bytes:
 
 
 PAGES = ("home", "train", "results", "llm", "cost", "value", "report", "present")
+VALUE_TABS = (
+    "value.tab_business",
+    "value.tab_social",
+    "value.tab_transparency",
+    "value.tab_compare",
+    "value.tab_sources",
+)
 
 
 def test_the_checker_sees_live_markup():
@@ -276,6 +285,12 @@ def test_no_page_shows_user_text_as_live_markup(hostile):
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
         found[page] = live_markup(at)
+    for tab in VALUE_TABS:  # the Value page draws only its open tab
+        at.switch_page("pages/value.py")
+        at.session_state[VALUE_TABS_KEY.format(lang="en")] = t(tab)
+        at.run()
+        assert not at.exception, (tab, [e.value for e in at.exception])
+        found[f"value/{tab}"] = live_markup(at)
 
     at.switch_page("pages/playground.py").run()
     at.text_area(key="pg_text").set_value(" ".join(HOSTILE) + " bank price")

@@ -29,7 +29,7 @@ from slm_core.value.scorecard import evaluate_value
 from slm_core.value.scores import score_above_chance
 from slm_core.value.text import decision_text, option_label, serving_text
 from tests.conftest import TOPIC_WORDS, page_under_router, planted_gap_frame, store_trained_runs
-from ui.decision import CURRENT_KEY, SERVING_KEY, THRESHOLDS_KEY
+from ui.decision import CURRENT_KEY, SERVING_KEY, THRESHOLDS_KEY, VALUE_TABS_KEY
 
 TIMEOUT = 180
 WORDS = TOPIC_WORDS
@@ -183,21 +183,33 @@ def _page(dataset_id: str, tmp_path, lang: str = "en") -> AppTest:
     return page_under_router(ROUTER, tmp_path / "router_value", dataset_id, lang, TIMEOUT)
 
 
-# Tables are found by what they hold (``st.dataframe`` keeps no key without selections).
+# Tables are found by what they hold (``st.dataframe`` keeps no key without selections), with
+# the tab they are in (only the open tab is drawn).
 TABLES = {
-    "options": ("index", "value.col_option"),
-    "business": ("index", "value.col_figure"),
-    "items": ("index", "value.col_item"),
-    "compare": ("index", "value.scenario"),
-    "sources": ("column", "value.col_field"),
-    "train_energy": ("column", "value.col_train_energy"),
-    "robustness": ("column", "value.figure_of.robustness"),
-    "explainability": ("column", "value.figure_of.explainability"),
+    "options": ("index", "value.col_option", None),
+    "business": ("index", "value.col_figure", "value.tab_business"),
+    "items": ("index", "value.col_item", "value.tab_transparency"),
+    "compare": ("index", "value.scenario", "value.tab_compare"),
+    "sources": ("column", "value.col_field", "value.tab_sources"),
+    "train_energy": ("column", "value.col_train_energy", "value.tab_social"),
+    "robustness": ("column", "value.figure_of.robustness", "value.tab_social"),
+    "explainability": ("column", "value.figure_of.explainability", "value.tab_social"),
 }
 
 
-def _frame(at: AppTest, table: str, lang: str = "en") -> pd.DataFrame:
-    where, key = TABLES[table]
+def open_tab(at: AppTest, tab: str, lang: str = "en") -> None:
+    """Open the Value page's tab ``tab`` (a locale key), as a click on it does."""
+    key = VALUE_TABS_KEY.format(lang=lang)
+    if at.session_state[key] != t(tab, lang):
+        at.session_state[key] = t(tab, lang)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+
+
+def _frame(at: AppTest, table: str, lang: str = "en", open_it: bool = True) -> pd.DataFrame:
+    where, key, tab = TABLES[table]
+    if tab is not None and open_it:
+        open_tab(at, tab, lang)
     name = t(key, lang)
     for d in at.dataframe:
         frame = d.value
@@ -206,6 +218,19 @@ def _frame(at: AppTest, table: str, lang: str = "en") -> pd.DataFrame:
         ):
             return frame
     raise AssertionError(f"no {table} table on the page")
+
+
+def test_only_the_open_tab_is_drawn(stored, tmp_path):
+    _, dataset, _ = stored
+    at = _page(dataset.id, tmp_path)
+    assert at.session_state[VALUE_TABS_KEY.format(lang="en")] == t("value.tab_business")
+    _frame(at, "business")
+    with pytest.raises(AssertionError, match="no sources table"):
+        _frame(at, "sources", open_it=False)
+    open_tab(at, "value.tab_sources")
+    _frame(at, "sources", open_it=False)
+    with pytest.raises(AssertionError, match="no business table"):
+        _frame(at, "business", open_it=False)
 
 
 def _report_behind(at: AppTest, store, dataset_id: str):
@@ -420,10 +445,13 @@ def test_value_page_without_runs_says_so(fresh_home, tmp_path):
 def test_scenarios_can_be_compared(stored, tmp_path):
     _, dataset, run_ids = stored
     at = _page(dataset.id, tmp_path)
-    at.multiselect(key="value.compare.en").set_value(
-        ["preset:content_moderation", "preset:sentiment_monitoring"]
-    ).run()
+    open_tab(at, "value.tab_compare")
+    picked = ["preset:content_moderation", "preset:sentiment_monitoring"]
+    at.multiselect(key="value.compare.en").set_value(picked).run()
     assert not at.exception, [e.value for e in at.exception]
+    open_tab(at, "value.tab_sources")  # the picks outlive a visit to another tab
+    open_tab(at, "value.tab_compare")
+    assert at.multiselect(key="value.compare.en").value == picked
     table = _frame(at, "compare")
     assert len(table) == 3
     assert table.index[0].startswith("Current")

@@ -61,6 +61,17 @@ def payoff_editor_key(version: int, matrix_version: int) -> str:
     return f"value.payoff.{version}.{matrix_version}"
 
 
+# The Value page's open tab, per language (its state is the tab's label).
+VALUE_TABS_KEY = "value.tabs.{lang}"
+
+
+def keep_unseen_widget(key: str) -> None:
+    """Keep a widget's value through runs that do not draw it (a closed lazy tab): Streamlit
+    forgets the state of a widget left out of a run unless the run sets it."""
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+
+
 def compare_key(lang: str) -> str:
     """The scenarios picked for comparison; one per language (chips keep their labels)."""
     return f"value.compare.{lang}"
