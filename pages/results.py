@@ -12,13 +12,18 @@ from slm_core.feedback import feedback_stats
 from slm_core.i18n import format_number
 from slm_core.llm import llm_runs, model_runs
 from ui.access import guard_page
+from ui.decision import keep_unseen_widget
 from ui.results_figures import learning_chart
 from ui.results_sections import (
+    DETAIL_TABS,
+    DETAIL_TABS_KEY,
     calibration_tab,
     confusion_tab,
     curves_tab,
+    error_filter_keys,
     llm_same_texts,
     show_comparison,
+    threshold_slider_key,
     threshold_tab,
 )
 from ui.results_widgets import (
@@ -129,53 +134,67 @@ run_id = st.selectbox(
 )
 run = by_id[run_id]
 result = evaluations[run_id]
-tabs = st.tabs(
-    [
-        t("results.tab_classes"),
-        t("results.tab_confusion"),
-        t("results.tab_curves"),
-        t("results.tab_calibration"),
-        t("results.tab_learning"),
-        t("results.tab_threshold"),
-        t("results.tab_feedback"),
-    ]
-)
+# Only the open tab is drawn: about seven charts and tables in hidden tabs cost the browser
+# seconds a visit.
+(
+    tab_classes,
+    tab_confusion,
+    tab_curves,
+    tab_calibration,
+    tab_learning,
+    tab_threshold,
+    tab_feedback,
+) = st.tabs([t(k) for k in DETAIL_TABS], key=DETAIL_TABS_KEY.format(lang=lang()), on_change="rerun")
+# A closed tab's widgets keep their values for when the user comes back to it (only while
+# closed: a drawn slider whose state a run also set makes Streamlit log a warning).
+if not tab_confusion.open:
+    for key in error_filter_keys(run_id):
+        keep_unseen_widget(key)
+if not tab_threshold.open:
+    keep_unseen_widget(threshold_slider_key(run_id))
 
-with tabs[0]:
-    st.caption(t("results.per_class_help"))
-    st.dataframe(
-        per_class_frame(result),
-        hide_index=True,
-        key=f"per_class_{run_id}",
-        column_config={
-            t(f"results.{k}"): st.column_config.NumberColumn(format="%.3f")
-            for k in ("precision", "recall", "f1")
-        },
-    )
-
-with tabs[1]:
-    confusion_tab(result, run)
-
-with tabs[2]:
-    curves_tab(result, run)
-
-with tabs[3]:
-    calibration_tab(result, run)
-
-with tabs[4]:
-    st.caption(t("results.learning_help"))
-    curves = result.learning_curves or run.history or {}
-    if len(curves.get("loss") or []) > 1:
-        st.plotly_chart(
-            learning_chart(run_id, run_version(run), lang(), curves), key=f"learning_{run_id}"
+if tab_classes.open:
+    with tab_classes:
+        st.caption(t("results.per_class_help"))
+        st.dataframe(
+            per_class_frame(result),
+            hide_index=True,
+            key=f"per_class_{run_id}",
+            column_config={
+                t(f"results.{k}"): st.column_config.NumberColumn(format="%.3f")
+                for k in ("precision", "recall", "f1")
+            },
         )
-    else:
-        st.info(t("results.learning_linear"))
 
-with tabs[5]:
-    threshold_tab(result, run)
+if tab_confusion.open:
+    with tab_confusion:
+        confusion_tab(result, run)
 
-with tabs[6]:
-    st.caption(t("results.feedback_help"))
-    for r in runs:
-        st.markdown("- " + feedback_line(md_text(labels[r.id], exact=False), stats.get(r.id)))
+if tab_curves.open:
+    with tab_curves:
+        curves_tab(result, run)
+
+if tab_calibration.open:
+    with tab_calibration:
+        calibration_tab(result, run)
+
+if tab_learning.open:
+    with tab_learning:
+        st.caption(t("results.learning_help"))
+        curves = result.learning_curves or run.history or {}
+        if len(curves.get("loss") or []) > 1:
+            st.plotly_chart(
+                learning_chart(run_id, run_version(run), lang(), curves), key=f"learning_{run_id}"
+            )
+        else:
+            st.info(t("results.learning_linear"))
+
+if tab_threshold.open:
+    with tab_threshold:
+        threshold_tab(result, run)
+
+if tab_feedback.open:
+    with tab_feedback:
+        st.caption(t("results.feedback_help"))
+        for r in runs:
+            st.markdown("- " + feedback_line(md_text(labels[r.id], exact=False), stats.get(r.id)))

@@ -15,6 +15,7 @@ import pytest
 import streamlit as st
 from llm_server import FakeChatServer, label_answerer
 
+from slm_core.i18n import t
 from slm_core.llm.endpoints import Endpoint
 from slm_core.llm.job import create_measurement, measure, prepare_plan
 from slm_core.llm.measurement import compare_runs_on_sample, load_measurement
@@ -23,6 +24,7 @@ from slm_core.mcnemar import mcnemar_verdict
 from slm_core.resample import wilson_interval
 from slm_core.store import RunStore
 from tests.conftest import TOPIC_WORDS, page_under_router, planted_gap_frame, store_trained_runs
+from ui.results_sections import DETAIL_TABS, DETAIL_TABS_KEY
 
 TIMEOUT = 120
 KEY = "sk-test-llm-results-0123456789"
@@ -132,6 +134,10 @@ def test_results_page_shows_the_llm_row_and_the_same_texts(measured, tmp_path):
     verdicts = [x.value for x in [*at.success, *at.info] if LLM in x.value]
     assert verdicts
     assert any(f"Compared on the {m.n} sampled test texts" in c.value for c in at.caption)
+    for tab in DETAIL_TABS:  # each per-model tab, drawn only when open, beside the LLM
+        at.session_state[DETAIL_TABS_KEY.format(lang="en")] = t(tab, "en")
+        at.run()
+        assert not at.exception and not at.error, (tab, [e.value for e in at.exception])
 
 
 def test_results_page_in_chinese(measured, tmp_path):

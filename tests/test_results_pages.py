@@ -18,6 +18,7 @@ from slm_core.data.split import content_hash
 from slm_core.i18n import t
 from slm_core.store import RunStore
 from tests.conftest import TOPIC_WORDS, page_under_router, store_trained_runs
+from ui.results_sections import DETAIL_TABS_KEY
 
 TIMEOUT = 120
 WORDS = TOPIC_WORDS
@@ -62,6 +63,15 @@ def _page(name: str, dataset_id: str, lang: str = "en", *, tmp_path) -> AppTest:
     return page_under_router(router, tmp_path / f"router_{name[:-3]}", dataset_id, lang, TIMEOUT)
 
 
+def open_tab(at: AppTest, tab: str, lang: str = "en") -> None:
+    """Open the Results page's per-model tab ``tab`` (a locale key), as a click on it does."""
+    key = DETAIL_TABS_KEY.format(lang=lang)
+    if at.session_state[key] != t(tab, lang):
+        at.session_state[key] = t(tab, lang)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+
+
 def test_results_page_leaderboard_comparison_and_details(stored, tmp_path):
     store, dataset, run_ids = stored
     at = _page("results.py", dataset.id, tmp_path=tmp_path)
@@ -85,6 +95,7 @@ def test_results_page_leaderboard_comparison_and_details(stored, tmp_path):
 
     shown = best  # the details section starts on the most accurate run
     accuracy = store.get_run(shown).metrics["accuracy"]
+    open_tab(at, "results.tab_threshold")
     at.slider(key=f"threshold_{shown}").set_value(0.0).run()
     assert not at.exception
     assert any(
@@ -95,6 +106,7 @@ def test_results_page_leaderboard_comparison_and_details(stored, tmp_path):
     assert any("≥ 99%" in m.value for m in at.markdown)
 
     # Error browser: the misclassified test texts, then only those of one true label.
+    open_tab(at, "results.tab_confusion")
     (errors,) = _frames(at, "Confidence")  # of the shown run
     assert len(errors) > 0 and (errors["True label"] != errors["Predicted label"]).all()
     true_label = errors["True label"].iloc[0]
@@ -106,10 +118,12 @@ def test_results_page_leaderboard_comparison_and_details(stored, tmp_path):
     other = next(r for r in run_ids if r != best)
     at.selectbox(key="results_run").set_value(other).run()
     assert not at.exception
+    open_tab(at, "results.tab_classes")
     (per_class,) = _frames(at, "Support")
     assert sorted(per_class["Label"]) == sorted(WORDS)
     evaluation = store.get_result(other, "evaluation")
     assert per_class["F1"].tolist() == pytest.approx([c["f1"] for c in evaluation["per_class"]])
+    open_tab(at, "results.tab_feedback")
     assert any(f"#{other} " in m.value and "no feedback yet" in m.value for m in at.markdown)
 
 
@@ -122,9 +136,29 @@ FIGURE_BUILDERS = (
 )
 
 
+# The per-model tabs that hold charts, with the charts a linear run shows in each.
+CHART_TABS = {
+    "results.tab_confusion": 2,  # counts and row shares
+    "results.tab_curves": 2,  # ROC and precision-recall
+    "results.tab_calibration": 1,  # the reliability diagram
+    "results.tab_learning": 0,  # a linear model has no epochs
+    "results.tab_threshold": 1,  # coverage and accuracy over the threshold
+}
+
+
+def _open_chart_tabs(at: AppTest, lang: str = "en") -> dict[str, int]:
+    """Open every tab that holds charts in turn: the number of charts each one drew."""
+    drawn = {}
+    for tab in CHART_TABS:
+        open_tab(at, tab, lang)
+        drawn[tab] = len(at.get("plotly_chart"))
+    return drawn
+
+
 def test_a_runs_figures_are_built_once_across_visits(stored, tmp_path, monkeypatch):
-    """A second visit to Results (and any rerun of it) reuses the shown run's figures; only a
-    new threshold or another language builds again, and only what depends on it."""
+    """A tab's figures are built when it is first opened; a second visit to Results (and any
+    rerun of it) reuses them; only a new threshold or another language builds again, and only
+    what depends on it."""
     import ui.results_figures as figures
 
     calls: Counter[str] = Counter()
@@ -143,28 +177,61 @@ def test_a_runs_figures_are_built_once_across_visits(stored, tmp_path, monkeypat
     store, dataset, run_ids = stored
     at = _page("results.py", dataset.id, tmp_path=tmp_path)
     assert not at.exception
+    # The first tab (per label) is a table: the closed tabs' charts are neither built nor drawn.
+    assert not calls and not at.get("plotly_chart")
+    assert _open_chart_tabs(at) == CHART_TABS
     once = {"confusion_figure": 2, "roc_figure": 1, "pr_figure": 1}
     once |= {"reliability_figure": 1, "coverage_figure": 1}
     assert calls == once
-    charts = len(at.get("plotly_chart"))
-    assert charts == 6  # two confusion matrices, ROC, PR, reliability, coverage
 
     at.switch_page("pages/train.py").run()
     at.switch_page("pages/results.py").run()
     assert not at.exception
+    assert _open_chart_tabs(at) == CHART_TABS
     assert calls == once  # the second visit drew the same charts without building any
-    assert len(at.get("plotly_chart")) == charts
 
     shown = at.selectbox(key="results_run").value
-    at.slider(key=f"threshold_{shown}").set_value(0.5).run()
+    at.slider(key=f"threshold_{shown}").set_value(0.5).run()  # the threshold tab is open
     assert calls == once | {"coverage_figure": 2}  # only the chart that shows the threshold
 
     at.session_state["lang"] = "zh"
     at.run()
     assert not at.exception
+    assert calls == once | {"coverage_figure": 2}  # Chinese opens on the per-label table
+    assert _open_chart_tabs(at, "zh") == CHART_TABS
     assert calls == {name: 2 * n for name, n in once.items()} | {"coverage_figure": 3}
+    open_tab(at, "results.tab_curves", "zh")
     titles = [json.loads(c.proto.spec)["layout"].get("title") for c in at.get("plotly_chart")]
     assert {"text": t("results.roc_title", "zh")} in titles  # the built ones are Chinese
+
+
+def test_only_the_open_tab_is_drawn_and_closed_tabs_keep_their_widgets(stored, tmp_path):
+    """A closed tab is not drawn, and its widgets (the threshold, the error browser's filters)
+    keep their values while the user looks at other tabs."""
+    _, dataset, run_ids = stored
+    at = _page("results.py", dataset.id, tmp_path=tmp_path)
+    assert at.session_state[DETAIL_TABS_KEY.format(lang="en")] == t("results.tab_classes")
+    assert _frames(at, "Support") and not _frames(at, "Confidence")
+    shown = at.selectbox(key="results_run").value
+
+    open_tab(at, "results.tab_threshold")
+    assert not _frames(at, "Support")  # the per-label table went with its tab
+    at.slider(key=f"threshold_{shown}").set_value(0.5).run()
+    open_tab(at, "results.tab_confusion")
+    assert not at.get("slider")
+    (errors,) = _frames(at, "Confidence")
+    true_label = errors["True label"].iloc[0]
+    at.selectbox(key=f"err_true_{shown}").set_value(true_label).run()
+    open_tab(at, "results.tab_classes")
+    open_tab(at, "results.tab_feedback")  # two runs with both tabs closed
+
+    open_tab(at, "results.tab_threshold")
+    assert at.slider(key=f"threshold_{shown}").value == 0.5
+    assert any("≥ 50% sure" in m.value for m in at.markdown)
+    open_tab(at, "results.tab_confusion")
+    assert at.selectbox(key=f"err_true_{shown}").value == true_label
+    (filtered,) = _frames(at, "Confidence")
+    assert set(filtered["True label"]) == {true_label}
 
 
 def test_results_page_in_chinese_and_with_feedback(stored, tmp_path):
@@ -176,6 +243,7 @@ def test_results_page_in_chinese_and_with_feedback(stored, tmp_path):
     (board,) = _frames(at, "准确率 95% 置信区间")
     row = board[board["运行"] == run_ids[0]].iloc[0]
     assert row["已评价回答数"] == 2 and row["评为正确的比例"] == pytest.approx(0.5)
+    open_tab(at, "results.tab_feedback", "zh")
     assert any("已评价 2 个回答" in m.value for m in at.markdown)
 
 

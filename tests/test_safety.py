@@ -32,6 +32,8 @@ from slm_core.escape import md_code, md_text, spreadsheet_cell
 from slm_core.i18n import t
 from tests.conftest import ROOT, store_trained_runs
 from ui.decision import VALUE_TABS_KEY
+from ui.results_sections import DETAIL_TABS as RESULTS_TABS
+from ui.results_sections import DETAIL_TABS_KEY as RESULTS_TABS_KEY
 
 TIMEOUT = 120
 PIXEL = "http://127.0.0.1:9/pixel.png"
@@ -291,6 +293,12 @@ def test_no_page_shows_user_text_as_live_markup(hostile):
         at.run()
         assert not at.exception, (tab, [e.value for e in at.exception])
         found[f"value/{tab}"] = live_markup(at)
+    for tab in RESULTS_TABS:  # so does the Results page's per-model section
+        at.switch_page("pages/results.py")
+        at.session_state[RESULTS_TABS_KEY.format(lang="en")] = t(tab)
+        at.run()
+        assert not at.exception, (tab, [e.value for e in at.exception])
+        found[f"results/{tab}"] = live_markup(at)
 
     at.switch_page("pages/playground.py").run()
     at.text_area(key="pg_text").set_value(" ".join(HOSTILE) + " bank price")

@@ -2,7 +2,8 @@
 
 A run's figures only change when the run does (``version``: when it finished) or when the
 interface language does, so a second visit to Results, another session, or a click elsewhere on
-the page reuses them instead of building about seven figures again (100-200 ms each here).
+the page reuses them instead of building about seven figures again (100-200 ms each here). The
+page draws only its open tab, so a tab's figures are first built when the tab is first opened.
 
 They are kept with ``st.cache_resource``, not ``st.cache_data``: a hit on ``cache_data``
 unpickles the figure, and unpickling a Plotly figure validates every property again, about a

@@ -30,6 +30,29 @@ from ui.results_widgets import (
 )
 from ui.state import error_text, lang, t
 
+# The per-model tabs, in order (catalogue keys). Only the open one is drawn; which one is open is
+# kept per language under ``DETAIL_TABS_KEY`` (its state is the tab's label).
+DETAIL_TABS = (
+    "results.tab_classes",
+    "results.tab_confusion",
+    "results.tab_curves",
+    "results.tab_calibration",
+    "results.tab_learning",
+    "results.tab_threshold",
+    "results.tab_feedback",
+)
+DETAIL_TABS_KEY = "results.tabs.{lang}"
+
+
+def threshold_slider_key(run_id: int) -> str:
+    """The confidence threshold slider of a run's threshold tab."""
+    return f"threshold_{run_id}"
+
+
+def error_filter_keys(run_id: int) -> tuple[str, str]:
+    """The error browser's filters (true label, predicted label) in a run's confusion tab."""
+    return f"err_true_{run_id}", f"err_pred_{run_id}"
+
 
 def _answers(run):
     """A run's test answers: a small model's stored predictions, or an LLM measurement (its
@@ -156,7 +179,7 @@ def confusion_tab(result, run) -> None:
     """Confusion matrices (counts clickable) and the misclassified texts of the chosen cell."""
     run_id = run.id
     st.caption(t("results.cm_help"))
-    true_key, pred_key, seen_key = f"err_true_{run_id}", f"err_pred_{run_id}", f"cm_seen_{run_id}"
+    (true_key, pred_key), seen_key = error_filter_keys(run_id), f"cm_seen_{run_id}"
     left, right = st.columns(2)
     # Built once per run, version and language (ui.results_figures), not on every run.
     counts, shares = confusion_figures(run_id, run_version(run), lang())
@@ -174,7 +197,8 @@ def confusion_tab(result, run) -> None:
             st.session_state[true_key], st.session_state[pred_key] = cell
     st.markdown(f"**{t('results.errors')}**")
     choices = [""] + list(result.classes)
-    show = lambda c: c or t("results.any")  # noqa: E731
+    anything = t("results.any")  # read now: a format_func may be called outside the run
+    show = lambda c: c or anything  # noqa: E731
     left, right = st.columns(2)
     true_label = left.selectbox(t("results.true_filter"), choices, format_func=show, key=true_key)
     pred_label = right.selectbox(t("results.pred_filter"), choices, format_func=show, key=pred_key)
@@ -233,7 +257,7 @@ def threshold_tab(result, run) -> None:
         0.8,
         0.01,
         format="%.2f",
-        key=f"threshold_{run_id}",
+        key=threshold_slider_key(run_id),
         help=t("results.threshold_help"),
     )
     point = result.coverage.at(threshold)
