@@ -12,6 +12,8 @@ from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, s
 from slm_core.value.text import llm_notes_text, option_label, sensitivity_text
 from ui.access import guard_page
 from ui.decision import (
+    CONTROLS_OPEN_KEY,
+    EDITOR_OPEN_KEY,
     VALUE_TABS_KEY,
     compare_key,
     decision_box,
@@ -39,7 +41,13 @@ from ui.value_frames import (
     wide_columns,
 )
 from ui.value_llm import assumed_warning, llm_box, replaced_fields
-from ui.value_scenario import base_assumptions, edited_assumptions, scenario_bar, scenario_choices
+from ui.value_scenario import (
+    base_assumptions,
+    edited_assumptions,
+    keep_closed_editor,
+    scenario_bar,
+    scenario_choices,
+)
 from ui.widgets import table_height
 
 guard_page()  # a page Streamlit runs without app.py is gated too
@@ -49,6 +57,8 @@ dataset = require_dataset()
 store = get_store()
 base = base_assumptions()
 a = edited_assumptions(base)  # the editor's widgets, read before they are drawn below
+if not st.session_state.get(EDITOR_OPEN_KEY):
+    keep_closed_editor()  # closed, the editor is not drawn: its values must not be dropped
 report = value_report(dataset.id)  # the same report (and decision) as Cost, Present and Report
 decision_box(report)
 checks_box(report.inputs)  # figures still being measured in the background, if any
@@ -58,9 +68,21 @@ st.caption(t("value.intro"))
 
 
 def editor(expanded: bool) -> None:
-    with st.expander(t("value.assumptions"), expanded=expanded, icon=":material/tune:"):
-        scenario_bar(store, dataset.id, a)
-        assumptions_editor(a, report.inputs.classes, report.inputs.prior, replaced_fields(report))
+    # Drawn only while open (some 70 inputs cost the browser a second a visit); closed, its
+    # values live on in the scenario the page keeps (ui.value_scenario.ensure_state).
+    box = st.expander(
+        t("value.assumptions"),
+        expanded=expanded,
+        icon=":material/tune:",
+        key=EDITOR_OPEN_KEY,
+        on_change="rerun",
+    )
+    if box.open:
+        with box:
+            scenario_bar(store, dataset.id, a)
+            assumptions_editor(
+                a, report.inputs.classes, report.inputs.prior, replaced_fields(report)
+            )
 
 
 # Without runs the decision box above says so; the scenario can still be edited.
@@ -107,8 +129,12 @@ with right:
         st.caption(t("value.profit_caption"))
 
 # ---------------------------------------------------------------- controls
-with st.expander(t("value.run_controls"), icon=":material/tune:"):
-    run_controls(report)
+controls = st.expander(
+    t("value.run_controls"), icon=":material/tune:", key=CONTROLS_OPEN_KEY, on_change="rerun"
+)
+if controls.open:  # closed, the choices live on in THRESHOLDS_KEY and SERVING_KEY
+    with controls:
+        run_controls(report)
 editor(expanded=False)
 
 # ------------------------------------------------------------------ details

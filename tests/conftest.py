@@ -124,8 +124,11 @@ def store_trained_runs(
     return dataset, run_ids
 
 
-def page_under_router(router: str, folder: Path, dataset_id: str, lang: str, timeout: int):
-    """Run the AppTest of ``router`` (source) from ``folder``, which links to the real pages/."""
+def page_under_router(
+    router: str, folder: Path, dataset_id: str, lang: str, timeout: int, state: dict | None = None
+):
+    """Run the AppTest of ``router`` (source) from ``folder``, which links to the real pages/,
+    with ``state`` in its session state before the first run."""
     from streamlit.testing.v1 import AppTest
 
     folder.mkdir(exist_ok=True)
@@ -136,6 +139,8 @@ def page_under_router(router: str, folder: Path, dataset_id: str, lang: str, tim
     at = AppTest.from_file(str(path), default_timeout=timeout)
     at.session_state["dataset_id"] = dataset_id
     at.session_state["lang"] = lang
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from slm_core.llm.endpoints import PRESETS
 from slm_core.store import RunStore
 from tests.conftest import ROOT, TOPIC_WORDS, store_trained_runs
+from ui.decision import EDITOR_OPEN_KEY
 
 TIMEOUT = 120
 
@@ -179,6 +180,8 @@ def test_loaded_scenario_survives_a_reload_on_the_cost_page(stored):
     _, topics, _, _ = stored
     at = _open({"dataset": topics.id}, page="pages/value.py")
     assert "scenario" not in at.query_params  # the default scenario: nothing to name
+    at.session_state[EDITOR_OPEN_KEY] = True  # the scenario bar is in the editor
+    at.run()
     at.selectbox(key="value.scenario_choice").set_value("preset:content_moderation")
     at.button(key="value.load").click().run()
     assert at.query_params["scenario"] == "preset.content_moderation"

@@ -433,6 +433,7 @@ def test_collect_inputs_reads_the_newest_measurement_and_aligns_it(trained):
 
 def test_the_value_page_says_assumed_then_measured(trained, tmp_path):
     from tests.conftest import page_under_router
+    from ui.decision import EDITOR_OPEN_KEY
 
     store, dataset, run_ids = trained
     at = page_under_router(ROUTER, tmp_path / "router", dataset.id, "en", 180)
@@ -440,7 +441,8 @@ def test_the_value_page_says_assumed_then_measured(trained, tmp_path):
     assert not any("measured on" in i.value for i in at.info)
 
     llm_run = _measure(store, dataset.id, run_ids[0])
-    at = page_under_router(ROUTER, tmp_path / "router", dataset.id, "en", 180)
+    editor_open = {EDITOR_OPEN_KEY: True}  # the replaced fields' captions are in the editor
+    at = page_under_router(ROUTER, tmp_path / "router", dataset.id, "en", 180, editor_open)
     assert not at.error, [e.value for e in at.error]
     assert not any("never measured on your data" in w.value for w in at.warning)
     n = store.get_run(llm_run).metrics["llm"]["n"]

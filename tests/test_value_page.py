@@ -29,7 +29,14 @@ from slm_core.value.scorecard import evaluate_value
 from slm_core.value.scores import score_above_chance
 from slm_core.value.text import decision_text, option_label, serving_text
 from tests.conftest import TOPIC_WORDS, page_under_router, planted_gap_frame, store_trained_runs
-from ui.decision import CURRENT_KEY, SERVING_KEY, THRESHOLDS_KEY, VALUE_TABS_KEY
+from ui.decision import (
+    CONTROLS_OPEN_KEY,
+    CURRENT_KEY,
+    EDITOR_OPEN_KEY,
+    SERVING_KEY,
+    THRESHOLDS_KEY,
+    VALUE_TABS_KEY,
+)
 
 TIMEOUT = 180
 WORDS = TOPIC_WORDS
@@ -179,8 +186,13 @@ st.navigation([st.Page(p, default=(p == "pages/value.py")) for p in PAGES]).run(
 """
 
 
-def _page(dataset_id: str, tmp_path, lang: str = "en") -> AppTest:
-    return page_under_router(ROUTER, tmp_path / "router_value", dataset_id, lang, TIMEOUT)
+# The editor and the per-run controls are drawn only while open: these tests use them.
+OPEN = {EDITOR_OPEN_KEY: True, CONTROLS_OPEN_KEY: True}
+
+
+def _page(dataset_id: str, tmp_path, lang: str = "en", state: dict | None = None) -> AppTest:
+    folder = tmp_path / "router_value"
+    return page_under_router(ROUTER, folder, dataset_id, lang, TIMEOUT, OPEN | (state or {}))
 
 
 # Tables are found by what they hold (``st.dataframe`` keeps no key without selections), with
@@ -231,6 +243,24 @@ def test_only_the_open_tab_is_drawn(stored, tmp_path):
     _frame(at, "sources", open_it=False)
     with pytest.raises(AssertionError, match="no business table"):
         _frame(at, "business", open_it=False)
+
+
+def test_the_editor_is_drawn_only_while_open_and_edits_outlive_closing_it(stored, tmp_path):
+    _, dataset, _ = stored
+    closed = {EDITOR_OPEN_KEY: False, CONTROLS_OPEN_KEY: False}
+    at = _page(dataset.id, tmp_path, state=closed)
+    assert not at.number_input
+    for key, value in ((EDITOR_OPEN_KEY, True), (EDITOR_OPEN_KEY, False)):
+        at.session_state[key] = value
+        at.run()
+        if value:
+            at.number_input(key="va.annual_volume").set_value(12_345.0).run()
+    assert not at.number_input
+    at.run()  # runs without the editor keep the edit
+    assert at.session_state[CURRENT_KEY]["annual_volume"] == 12_345.0
+    at.session_state[EDITOR_OPEN_KEY] = True
+    at.run()
+    assert at.number_input(key="va.annual_volume").value == 12_345.0
 
 
 def _report_behind(at: AppTest, store, dataset_id: str):

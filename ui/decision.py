@@ -61,8 +61,11 @@ def payoff_editor_key(version: int, matrix_version: int) -> str:
     return f"value.payoff.{version}.{matrix_version}"
 
 
-# The Value page's open tab, per language (its state is the tab's label).
+# The Value page's open tab, per language (its state is the tab's label), and whether its
+# assumptions editor and per-run controls are open (each drawn only while open).
 VALUE_TABS_KEY = "value.tabs.{lang}"
+EDITOR_OPEN_KEY = "value.editor_open"
+CONTROLS_OPEN_KEY = "value.controls_open"
 
 
 def keep_unseen_widget(key: str) -> None:

@@ -37,6 +37,7 @@ from ui.decision import (
     UPLOAD_KEY,
     VERSION_KEY,
     field_key,
+    keep_unseen_widget,
 )
 from ui.state import error_text, flash, lang, show_flash, t
 
@@ -81,6 +82,22 @@ def ensure_state(base: Assumptions) -> None:
     source = Assumptions.from_dict(current) if current else base
     for name, value in _widget_values(source).items():
         st.session_state.setdefault(field_key(name), value)
+
+
+def editor_keys() -> list[str]:
+    """The keys of every widget the scenario is read from (``edited_assumptions``)."""
+    return [
+        *(field_key(f) for f in (*EDITED_FIELDS, MATRIX_FIELD)),
+        *(field_key(f"bw.{d}") for d in BUSINESS_DIMENSIONS),
+        *(field_key(f"sw.{d}") for d in SOCIAL_DIMENSIONS),
+    ]
+
+
+def keep_closed_editor() -> None:
+    """Keep the editor's values through runs that do not draw it (it is drawn only while
+    open). Only in such runs: a widget drawn in a run that also set its value warns."""
+    for key in editor_keys():
+        keep_unseen_widget(key)
 
 
 def edited_assumptions(base: Assumptions) -> Assumptions:
