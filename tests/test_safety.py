@@ -31,7 +31,7 @@ from slm_core.errors import SlmError
 from slm_core.escape import md_code, md_text, spreadsheet_cell
 from slm_core.i18n import t
 from tests.conftest import ROOT, store_trained_runs
-from ui.decision import VALUE_TABS_KEY
+from ui.decision import CONTROLS_OPEN_KEY, EDITOR_OPEN_KEY, VALUE_TABS_KEY
 from ui.results_sections import DETAIL_TABS as RESULTS_TABS
 from ui.results_sections import DETAIL_TABS_KEY as RESULTS_TABS_KEY
 
@@ -287,9 +287,10 @@ def test_no_page_shows_user_text_as_live_markup(hostile):
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
         found[page] = live_markup(at)
-    for tab in VALUE_TABS:  # the Value page draws only its open tab
+    for tab in VALUE_TABS:  # the Value page draws only its open tab (and its editor open)
         at.switch_page("pages/value.py")
         at.session_state[VALUE_TABS_KEY.format(lang="en")] = t(tab)
+        at.session_state[EDITOR_OPEN_KEY] = at.session_state[CONTROLS_OPEN_KEY] = True
         at.run()
         assert not at.exception, (tab, [e.value for e in at.exception])
         found[f"value/{tab}"] = live_markup(at)
