@@ -22,6 +22,8 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     # 3 corpora x 4 sizes x 3 seeds x 7 models.
     ("small_data_bench.py", []),
     ("inference_bench.py", []),
+    # The pretrained encoder: texts/s at 1 and 2 threads, minilm_head's accuracy (~35 min).
+    ("pretrained_bench.py", []),
 ]
 
 

@@ -15,6 +15,13 @@ from slm_core.models.names import model_description, model_name, param_help, par
 from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
 from ui.access import guard_page
 from ui.charts import history_figure
+from ui.pretrained import (
+    FINETUNE,
+    finetune_gate,
+    finetune_refusal,
+    progress_label,
+    warn_if_script_unsuited,
+)
 from ui.run_recovery import requeue_button, watch_workers
 from ui.state import dataset_name, error_text, get_store, lang, require_dataset, t
 from ui.url_state import keep_choices
@@ -69,6 +76,7 @@ with st.form("train_form", border=True):
         help=t("train.models_help"),
         key=models_key,
     )
+    warn_if_script_unsuited(dataset.report, chosen)  # English-only encoder on CJK text
     preset = st.segmented_control(
         t("train.preset"),
         PRESETS,
@@ -110,11 +118,23 @@ with st.form("train_form", border=True):
         t("train.start"), type="primary", icon=":material/play_arrow:"
     )
 
+# Fine-tuning runs the whole encoder at every step: on a CPU, only once its time is accepted.
+finetune_blocked = None
+if FINETUNE in chosen:
+    try:
+        tune = resolve_params(FINETUNE, preset or "quick", overrides.get(FINETUNE), n_train)
+        finetune_blocked = finetune_gate(store, dataset, tune, n_train)
+    except SlmError:  # a bad setting: the submit below reports it
+        pass
+
 if submitted:
     if not chosen:
         st.error(t("train.pick_one"))
     else:
         for model_id in chosen:
+            if model_id == FINETUNE and finetune_blocked:
+                st.error(finetune_refusal(finetune_blocked), icon=":material/timer_off:")
+                continue
             try:
                 params = resolve_params(
                     model_id, preset or "quick", overrides.get(model_id), n_train
@@ -156,15 +176,7 @@ def job_board() -> None:
                 if action.button(t("train.cancel"), key=f"cancel_{run.id}", icon=":material/stop:"):
                     jobs.cancel(store, run.id)
                     st.toast(t("train.cancel_requested", id=run.id))
-                label = t(
-                    "train.progress",
-                    epoch=progress.epoch,
-                    epochs="?" if progress.epochs is None else progress.epochs,
-                    batch=progress.batch,
-                    batches="?" if progress.batches is None else progress.batches,
-                    message=t("stage." + progress.message),
-                )
-                head.progress(progress.share, text=label)
+                head.progress(progress.share, text=progress_label(progress))
             elif run.status == "succeeded":
                 m = run.measured
                 head.caption(

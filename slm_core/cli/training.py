@@ -38,6 +38,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {"epochs": args.epochs} if args.epochs is not None else {}
     # Validate every model's parameters before anything is stored or trained.
     params = {m: resolve_params(m, args.preset, overrides) for m in models}
+    if "minilm_finetune" in models:  # hours on a CPU: only on a GPU or when accepted
+        from slm_core.models.minilm.finetune import require_consent
+
+        require_consent(bool(getattr(args, "accept_cpu_time", False)))
 
     read, mapping, name, filename = read_source(args)
     prepared = prepare_dataset(read, mapping, name, filename, SplitConfig(seed=args.seed))
@@ -122,6 +126,11 @@ def add_commands(sub) -> None:
     p.add_argument("--preset", default="balanced", help="quick, balanced or thorough")
     p.add_argument("--epochs", type=int, help="override the preset's epochs (neural models)")
     p.add_argument("--seed", type=int, default=42, help="split and model seed")
+    p.add_argument(
+        "--accept-cpu-time",
+        action="store_true",
+        help="fine-tune minilm_finetune on the CPU when no GPU is visible (minutes to hours)",
+    )
     p = add_command(
         sub,
         "retrain",

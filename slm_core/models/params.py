@@ -36,6 +36,9 @@ RANGES: dict[str, tuple[str, float, float, bool]] = {
     "max_features": ("int", 10, 10_000_000, True),
     "sublinear_tf": ("bool", 0, 1, False),
     "max_iter": ("int", 10, 100_000, False),
+    "encoder_learning_rate": ("float", 1e-07, 0.01, False),
+    "unfrozen_layers": ("int", 1, 6, False),
+    "max_tokens": ("int", 8, 256, False),
 }
 
 # Shown next to each editable setting, for people who do not train models for a living.
@@ -87,6 +90,17 @@ PARAM_HELP: dict[str, str] = {
     "max_features": "Keep at most this many terms; empty = all.",
     "sublinear_tf": "Count repeats logarithmically (1 + log count).",
     "max_iter": "Optimiser iterations allowed.",
+    "encoder_learning_rate": (
+        "Step size for the pretrained layers being fine-tuned; far below the head's, so what "
+        "they learned from a billion sentences is adjusted, not overwritten."
+    ),
+    "unfrozen_layers": (
+        "Top layers of the pretrained encoder trained on your data (of 6); more can fit your "
+        "task better but each adds training time."
+    ),
+    "max_tokens": (
+        "Word pieces read per text (at most 256); fewer trains faster, longer texts are cut."
+    ),
 }
 
 

@@ -25,6 +25,8 @@ from slm_core.models.saved import read_meta, trusted_model_dir
 
 PRESETS: tuple[str, ...] = ("quick", "balanced", "thorough")
 FAMILIES: tuple[str, ...] = ("linear", "neural", "pretrained")
+# The families whose models are Keras networks (every one but the scikit-learn one).
+KERAS_FAMILIES: tuple[str, ...] = ("neural", "pretrained")
 
 # Linear models train in one pass: a CLI-wide "--epochs" must not fail them.
 _IGNORED_BY_LINEAR = frozenset({"epochs"})
@@ -85,6 +87,43 @@ def _pretrained_presets() -> dict[str, dict[str, Any]]:
         ),
         "thorough": dict(
             epochs=200, units=512, dropout=0.3, learning_rate=5e-4, patience=15, **common
+        ),
+    }
+
+
+def _finetune_presets() -> dict[str, dict[str, Any]]:
+    # Every step runs the whole encoder: few epochs, short texts, and only the top layers move.
+    common = dict(batch_size=16, dropout=0.1, class_weight=False)
+    return {
+        "quick": dict(
+            epochs=4,
+            units=128,
+            learning_rate=3e-3,
+            encoder_learning_rate=5e-5,
+            unfrozen_layers=1,
+            max_tokens=64,
+            patience=1,
+            **common,
+        ),
+        "balanced": dict(
+            epochs=4,
+            units=256,
+            learning_rate=1e-3,
+            encoder_learning_rate=3e-5,
+            unfrozen_layers=2,
+            max_tokens=128,
+            patience=1,
+            **common,
+        ),
+        "thorough": dict(
+            epochs=6,
+            units=256,
+            learning_rate=1e-3,
+            encoder_learning_rate=2e-5,
+            unfrozen_layers=3,
+            max_tokens=256,
+            patience=2,
+            **common,
         ),
     }
 
@@ -248,6 +287,20 @@ _SPECS: dict[str, ModelSpec] = {
         ),
         presets=_pretrained_presets(),
     ),
+    "minilm_finetune": ModelSpec(
+        id="minilm_finetune",
+        name="Pretrained MiniLM encoder, fine-tuned",
+        family="pretrained",
+        description=(
+            "The same pretrained MiniLM encoder, but its top layers also learn from your "
+            "labels (gently, at a lower learning rate) together with the small network on top. "
+            "Strengths: adapts the encoder's reading to your task, often a few points above "
+            "the frozen encoder. Weaknesses: every training step runs the whole encoder, so "
+            "training takes minutes on a GPU and can take hours on a CPU (the page measures "
+            "and asks first); English only; the saved model carries its own fine-tuned layers."
+        ),
+        presets=_finetune_presets(),
+    ),
 }
 
 
@@ -302,6 +355,12 @@ MODEL_IDS: tuple[str, ...] = tuple(SPECS)
 def ids_of(family: str) -> tuple[str, ...]:
     """The model ids of ``family`` ("linear", "neural" or "pretrained"), in the table's order."""
     return tuple(model_id for model_id, spec in SPECS.items() if spec.family == family)
+
+
+def is_keras(family: str | None) -> bool:
+    """Whether a model of ``family`` is a Keras network (served by Keras, LiteRT or ONNX, with
+    Keras as the parity reference): every family but the linear one (scikit-learn)."""
+    return family in KERAS_FAMILIES
 
 
 LINEAR_IDS: tuple[str, ...] = ids_of("linear")

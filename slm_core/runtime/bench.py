@@ -33,6 +33,7 @@ from typing import IO, Any
 from slm_core import cost
 from slm_core.errors import NotFoundError, Phrase, SlmError, render
 from slm_core.locks import file_lock
+from slm_core.models.registry import is_keras
 from slm_core.runtime.export import ExportedForm
 from slm_core.runtime.latency import LatencyConfig
 from slm_core.runtime.record import (
@@ -153,7 +154,7 @@ def _exported_forms(
 
     manifest = read_manifest(serving_dir)
     if reexport or not manifest_is_current(manifest, target.model_dir):
-        step = "exporting to LiteRT and ONNX" if target.family == "neural" else "compiling"
+        step = "exporting to LiteRT and ONNX" if is_keras(target.family) else "compiling"
         say(0.05, f"{step} and checking parity")
         preds = target.preds
         manifest = export_in_subprocess(
@@ -170,7 +171,7 @@ def _exported_forms(
         if not form.passed
     ]
     notes.extend(render("errors.note.not_served", line=line) for line in failed)
-    if manifest.get("served") == "keras" and target.family == "neural":
+    if manifest.get("served") == "keras" and is_keras(target.family):
         notes.append(render("errors.note.keras_serves"))
     return forms
 
@@ -186,7 +187,7 @@ def _measure_settings(
     from slm_core.runtime.measure import measure_in_subprocess
 
     all_threads = thread_count(None)
-    start = 0.4 if target.family == "neural" else 0.15
+    start = 0.4 if is_keras(target.family) else 0.15
     step = (0.95 - start) / len(wanted)
     settings: dict[str, SettingMeasure] = {}
     for i, n in enumerate(wanted):
@@ -340,7 +341,7 @@ def _parity_lines(report: BenchReport) -> list[str]:
     if not parity.get("n"):
         return []
     delta, accuracy = parity.get("accuracy_delta"), parity.get("accuracy")
-    reference = "Keras" if report.family == "neural" else "scikit-learn"
+    reference = "Keras" if is_keras(report.family) else "scikit-learn"
     return [
         f"Parity with {reference} on {parity['n']:,} test texts: agreement "
         f"{parity.get('agreement', 0):.2%}, accuracy change "

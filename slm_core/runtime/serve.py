@@ -335,6 +335,8 @@ def _neural_predictor(
 
         vectorize, vocab_file, encoder_weights = serving_vectorizer(meta)
         weights = (encoder_weights,)
+        if files.get("encoder_layers"):  # a fine-tuned model's own layers, read beside it
+            weights += (model_dir / files["encoder_layers"],)
     else:
         from slm_core.models.tokenize import Vocabulary
 

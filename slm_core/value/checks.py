@@ -23,7 +23,17 @@ from typing import Any
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.explain import ERASER_BINS, FAITHFULNESS_SAMPLE
 from slm_core.store.records import RunProgress
+from slm_core.value.check_budget import (
+    MIN_FAITHFULNESS_TEXTS,
+    MIN_ROBUSTNESS_TEXTS,
+    ROBUSTNESS_CALLS_PER_TEXT,
+    CheckBudget,
+    faithfulness_calls_per_text,
+    is_budgeted,
+    measure_budget,
+)
 from slm_core.value.robustness import (
+    MAX_ITEMS,
     ROBUSTNESS_KIND,
     ROBUSTNESS_VERSION,
     NoiseConfig,
@@ -51,6 +61,8 @@ STAGES = {check: f"value_checks_{check}" for check in CHECKS}
 STAGE_DONE = "value_checks_done"
 
 Loader = Callable[[], Any]
+# The checks' budget of an expensive model (None: the fixed samples), measured on first call.
+Budget = Callable[[], CheckBudget | None]
 
 
 @dataclass(frozen=True)
@@ -201,10 +213,11 @@ def validation_predictions(store, run, loader: Loader | None) -> tuple[Any, str 
 
 
 def robustness_result(
-    store, run, preds, loader: Loader | None, noise: NoiseConfig
+    store, run, preds, loader: Loader | None, noise: NoiseConfig, budget: Budget | None = None
 ) -> tuple[dict | None, str | None]:
     """(result, note): the run's stored robustness result, measured once with its model if
-    missing and ``loader`` is given."""
+    missing and ``loader`` is given; on as many texts as ``budget`` affords when it gives one
+    (:mod:`slm_core.value.check_budget`)."""
     cached = stored_robustness(store, run.id, noise)
     if cached is not None:
         return cached, None
@@ -216,16 +229,31 @@ def robustness_result(
     except (SlmError, ImportError, OSError) as exc:
         log.warning("run %s: cannot load the model for robustness: %s", run.id, exc)
         return None, "value.note.model_unavailable"
-    data = robustness_check(model, preds.texts, preds.y_true, noise, seed=NOISE_SEED).to_dict()
+    limit, extra = MAX_ITEMS, None
+    sized = budget() if budget is not None else None
+    if sized is not None:
+        wanted = min(len(preds.texts), MAX_ITEMS)
+        limit = sized.sample_size(wanted, ROBUSTNESS_CALLS_PER_TEXT, MIN_ROBUSTNESS_TEXTS)
+        extra = {"budget": sized.details(limit, wanted, ROBUSTNESS_CALLS_PER_TEXT)}
+    data = robustness_check(
+        model, preds.texts, preds.y_true, noise, seed=NOISE_SEED, limit=limit, extra=extra
+    ).to_dict()
     store.put_result(run.id, ROBUSTNESS_KIND, data)
     return data, None
 
 
 def faithfulness_result(
-    store, run, preds, token_unit: str, loader: Loader | None, bins: tuple[float, ...]
+    store,
+    run,
+    preds,
+    token_unit: str,
+    loader: Loader | None,
+    bins: tuple[float, ...],
+    budget: Budget | None = None,
 ) -> tuple[dict | None, str | None]:
     """(result, note): ERASER faithfulness on a label-stratified, seeded sample of test texts,
-    stored as the run's 'faithfulness' result; measured when missing and ``loader`` is given."""
+    stored as the run's 'faithfulness' result; measured when missing and ``loader`` is given,
+    on a smaller stratified sample when ``budget`` gives one that affords fewer texts."""
     cached = stored_faithfulness(store, run.id, bins)
     if cached is not None:
         return cached, None
@@ -240,7 +268,14 @@ def faithfulness_result(
         return None, "value.note.model_unavailable"
     usable = [i for i, t in enumerate(preds.texts) if str(t).strip()]
     labels = [preds.y_true[i] for i in usable]
-    picked = explain.stratified_indices(labels, FAITHFULNESS_TEXTS, FAITHFULNESS_SEED)
+    limit, sized = FAITHFULNESS_TEXTS, budget() if budget is not None else None
+    picked = explain.stratified_indices(labels, limit, FAITHFULNESS_SEED)
+    wanted = len(picked)
+    if sized is not None:
+        texts = [str(preds.texts[usable[i]]) for i in picked]
+        calls = faithfulness_calls_per_text(model, texts, token_unit, bins)
+        limit = sized.sample_size(len(picked), calls, MIN_FAITHFULNESS_TEXTS)
+        picked = explain.stratified_indices(labels, limit, FAITHFULNESS_SEED)
     keep = [usable[i] for i in picked]
     result = explain.faithfulness(
         model,
@@ -253,6 +288,8 @@ def faithfulness_result(
     for i in keep:
         counts[str(preds.y_true[i])] = counts.get(str(preds.y_true[i]), 0) + 1
     result["sample_per_class"] = counts
+    if sized is not None:
+        result["budget"] = sized.details(len(keep), wanted, calls)
     result["value_version"] = FAITHFULNESS_VERSION
     store.put_result(run.id, FAITHFULNESS_KIND, result)
     return result, None
@@ -266,6 +303,25 @@ def model_token_unit(store, run_id: int) -> str | None:
         return read_meta(store.artifact_dir(run_id) / "model").get("token_unit")
     except (SlmError, OSError, ValueError):
         return None
+
+
+def cost_budget(run, preds, loader: Loader) -> Budget:
+    """The checks' budget of ``run`` (:mod:`slm_core.value.check_budget`), measured once on
+    first call with its model on its test texts; None for families with fixed samples."""
+    from slm_core.models.registry import SPECS
+
+    memo: dict[str, CheckBudget | None] = {}
+
+    def budget() -> CheckBudget | None:
+        if "budget" not in memo:
+            spec = SPECS.get(run.model_id)
+            budgeted = spec is not None and is_budgeted(spec.family)
+            memo["budget"] = (
+                measure_budget(loader(), preds.texts, run.train_seconds) if budgeted else None
+            )
+        return memo["budget"]
+
+    return budget
 
 
 def model_loader(store, run_id: int) -> Loader:
@@ -333,6 +389,7 @@ def measure_run(store, run_id: int, settings: Measurement | None = None) -> RunC
     dataset = store.get_dataset(run.dataset_id)
     unit = model_token_unit(store, run_id) or (dataset.report or {}).get("token_unit", "word")
     loader = model_loader(store, run_id)
+    budget = cost_budget(run, preds, loader)
     measured: list[str] = []
     failed: dict[str, str] = {}
     for i, check in enumerate(todo):
@@ -345,10 +402,10 @@ def measure_run(store, run_id: int, settings: Measurement | None = None) -> RunC
                 value, note = validation_predictions(store, run, loader)[0], None
                 note = None if value is not None else "value.note.validation_unavailable"
             elif check == "robustness":
-                value, note = robustness_result(store, run, preds, loader, settings.noise)
+                value, note = robustness_result(store, run, preds, loader, settings.noise, budget)
             else:
                 value, note = faithfulness_result(
-                    store, run, preds, unit, loader, settings.faithfulness_bins
+                    store, run, preds, unit, loader, settings.faithfulness_bins, budget
                 )
         except Exception:  # one failing check must not stop the others
             log.exception("run %s: the %s check failed", run_id, check)

@@ -22,6 +22,7 @@ from slm_core.runtime import BENCH_KIND, BenchReport
 from slm_core.value.checks import (
     NOISE_SEED,
     Measurement,
+    cost_budget,
     faithfulness_result,
     model_loader,
     model_token_unit,
@@ -191,10 +192,11 @@ def _run_inputs(
     family = get_spec(run.model_id).family
     loader = model_loader(store, run.id) if measure else None
     val, val_source = validation_predictions(store, run, loader)
-    robustness, rob_note = robustness_result(store, run, preds, loader, settings.noise)
+    budget = cost_budget(run, preds, loader) if loader is not None else None
+    robustness, rob_note = robustness_result(store, run, preds, loader, settings.noise, budget)
     unit = model_token_unit(store, run.id) or token_unit
     faith, explain_note = faithfulness_result(
-        store, run, preds, unit, loader, settings.faithfulness_bins
+        store, run, preds, unit, loader, settings.faithfulness_bins, budget
     )
     del loader  # the model (if it was loaded) is not kept beyond this run
     test = split_scores("test", preds.y_true, preds.proba, preds.classes, prior_by_class)

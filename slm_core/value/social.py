@@ -324,8 +324,32 @@ def _robustness(x: SocialBasis, a: Assumptions) -> Dimension:
         "points",
         "measured",
         details=dict(r),
-        notes=(Note("value.note.noise_rates", r.get("config", {})),),
+        notes=(
+            Note("value.note.noise_rates", r.get("config", {})),
+            *_sample_notes(r, "robustness"),
+        ),
     )
+
+
+def _sample_notes(r: dict[str, Any], check: str) -> tuple[Note, ...]:
+    """The note saying a check was measured on fewer texts than usual, sized by the model's
+    measured cost (``budget`` in its details, :mod:`slm_core.value.check_budget`)."""
+    b = r.get("budget") or (r.get("extra") or {}).get("budget")
+    if not isinstance(b, dict):
+        return ()
+    ci = (r.get("extra") or {}).get("drop_ci") or [float("nan")] * 2
+    values = {
+        "n": int(b.get("n", 0)),
+        "wanted": int(b.get("wanted", 0)),
+        "ms": f"{1000 * float(b.get('seconds_per_text', 0)):.1f}",
+        "probe": int(b.get("probe_texts", 0)),
+        "seconds": f"{float(b.get('estimated_seconds', 0)):.0f}",
+        "calls": f"{float(b.get('calls_per_text', 0)):.0f}",
+        "drop": f"{100 * (r.get('clean_accuracy', 0) - r.get('noisy_accuracy', 0)):.1f}",
+        "low": f"{100 * float(ci[0]):.1f}",
+        "high": f"{100 * float(ci[1]):.1f}",
+    }
+    return (Note(f"value.note.{check}_sampled", values),)
 
 
 def _faithfulness_figures(f: dict[str, Any]) -> dict[str, float] | None:
@@ -384,6 +408,7 @@ def _explainability(x: SocialBasis) -> Dimension:
         notes.append(Note(f"value.note.faithfulness_{f['method']}"))
     if not above:
         notes.append(Note("value.note.faithfulness_not_above_random"))
+    notes.extend(_sample_notes(f, "faithfulness"))
     return Dimension(
         "explainability",
         score_above_chance(gain, full - chance) if above else 0.0,

@@ -38,9 +38,10 @@ def build(
     model_id: str, params: dict[str, Any], *, token_unit: str, seed: int
 ) -> MiniLMHeadClassifier:
     """An untrained ``model_id`` with ``params`` (the registry has checked them)."""
-    if model_id not in PRETRAINED_MODELS:
+    classes = pretrained_models()
+    if model_id not in classes:
         raise TrainError("errors.neural.unknown_architecture", arch=model_id)
-    return PRETRAINED_MODELS[model_id](model_id, **params, token_unit=token_unit, seed=seed)
+    return classes[model_id](model_id, **params, token_unit=token_unit, seed=seed)
 
 
 def _shared_encoder():
@@ -305,8 +306,16 @@ class MiniLMHeadClassifier:
                 "script_warning": self.script_warning_,
                 "history": self.history_,
                 "files": {"model": MODEL_FILE},
+                **self._saved_extra(directory),
             },
         )
+
+    def _saved_extra(self, directory: Path) -> dict[str, Any]:
+        """Files a subclass writes beside the head, and what ``model.json`` says of them."""
+        return {}
+
+    def _load_extra(self, directory: Path, meta: dict[str, Any]) -> None:
+        """Read back what :meth:`_saved_extra` wrote (nothing here)."""
 
 
 def load(directory: Path, meta: dict[str, Any]) -> MiniLMHeadClassifier:
@@ -327,18 +336,34 @@ def load(directory: Path, meta: dict[str, Any]) -> MiniLMHeadClassifier:
         )
     _, keras = _keras()
     params = {**meta["params"], "model_id": meta["model_id"]}
-    clf = PRETRAINED_MODELS[meta["model_id"]](**params)
+    clf = pretrained_models()[meta["model_id"]](**params)
     clf.head_ = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
     clf.classes_ = list(meta["classes"])
     clf.max_len_ = int(meta.get("max_len", installed.max_tokens))
     clf.script_warning_ = meta.get("script_warning")
     clf.history_ = {k: list(v) for k, v in meta.get("history", {}).items()}
+    clf._load_extra(directory, meta)
     return clf
 
 
 # The pretrained models by id: a new one is a class (or a subclass with other defaults) here
 # and its spec in the registry.
-PRETRAINED_MODELS: dict[str, type[MiniLMHeadClassifier]] = {"minilm_head": MiniLMHeadClassifier}
+# ``PRETRAINED_MODELS`` is read through the module's ``__getattr__`` below: the fine-tuned model
+# subclasses this module's class in its own module, which imports this one.
+_CLASSES: dict[str, type[MiniLMHeadClassifier]] = {"minilm_head": MiniLMHeadClassifier}
+
+
+def pretrained_models() -> dict[str, type[MiniLMHeadClassifier]]:
+    """Every pretrained model class by id (``PRETRAINED_MODELS``)."""
+    from slm_core.models.minilm.finetune import MiniLMFinetuneClassifier
+
+    return {**_CLASSES, "minilm_finetune": MiniLMFinetuneClassifier}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PRETRAINED_MODELS":
+        return pretrained_models()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def serving_vectorizer(
@@ -352,6 +377,8 @@ def serving_vectorizer(
     files = encoder_files()
     tokenizer = _tokenizer(files)
     width = int(meta.get("max_len", files.max_tokens))
+    if width < files.max_tokens:  # a fine-tuned model reads fewer word pieces, [SEP] kept
+        tokenizer.enable_truncation(max_length=width)
 
     def vectorize(texts: list[str]) -> np.ndarray:
         encodings = tokenizer.encode_batch([str(t) for t in texts])
