@@ -67,6 +67,7 @@ def finetune_gate(store, dataset, params: dict[str, Any], n_train: int) -> str |
         return None
     estimates = st.session_state.setdefault(_ESTIMATES_KEY, {})
     key = _estimate_key(dataset.id, params)
+    st.caption(t("finetune.cpu"))
     if st.button(t("finetune.measure"), help=t("finetune.measure_help"), key="finetune_measure"):
         with st.spinner(t("finetune.measure")):
             estimates[key] = _measure(store, dataset, params, n_train)
