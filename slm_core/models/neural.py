@@ -56,6 +56,37 @@ def _keras():
     return tf, keras
 
 
+# -- inference -----------------------------------------------------------------------------
+
+
+def traced_inference(model) -> Callable[[np.ndarray], Any]:
+    """``model`` over token ids as one traced graph for every batch shape: an eager Keras call
+    costs 50x more per batch."""
+    tf, _ = _keras()
+    spec = tf.TensorSpec([None, None], tf.int32)
+
+    def infer(ids):
+        return model(ids, training=False)
+
+    return tf.function(infer, input_signature=[spec], autograph=False)
+
+
+def predict_by_length(
+    infer: Callable[[np.ndarray], Any], ids: np.ndarray, n_classes: int, batch: int
+) -> np.ndarray:
+    """Class probabilities of int32 ``ids`` (n, width) through ``infer``, in batches of texts
+    of similar length, each cut to its longest text (padding is id 0), rows renormalised."""
+    out = np.zeros((len(ids), n_classes), dtype=np.float64)
+    if len(ids) == 0:
+        return out
+    lengths = np.maximum((ids != 0).sum(axis=1), 1)
+    order = np.argsort(lengths, kind="stable")
+    for start in range(0, len(order), batch):
+        rows = order[start : start + batch]
+        out[rows] = np.asarray(infer(ids[rows, : int(lengths[rows].max())]), dtype=np.float64)
+    return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+
+
 # -- architectures -------------------------------------------------------------------------
 
 
@@ -364,17 +395,7 @@ class KerasTextClassifier:
         ids = np.asarray(ids, dtype=np.int32)
         if ids.ndim != 2:
             raise TrainError("errors.neural.token_ids_not_2d")
-        out = np.zeros((len(ids), len(self.classes_)), dtype=np.float64)
-        if len(ids) == 0:
-            return out
-        infer = self._predict_fn()
-        lengths = np.maximum((ids != 0).sum(axis=1), 1)
-        order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(order), PREDICT_BATCH):
-            rows = order[start : start + PREDICT_BATCH]
-            batch = ids[rows, : int(lengths[rows].max())]
-            out[rows] = np.asarray(infer(batch), dtype=np.float64)
-        return out / out.sum(axis=1, keepdims=True)
+        return predict_by_length(self._predict_fn(), ids, len(self.classes_), PREDICT_BATCH)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.predict_proba_ids(self.encode(list(texts)))
@@ -384,16 +405,8 @@ class KerasTextClassifier:
         return [self.classes_[i] for i in proba.argmax(axis=1)]
 
     def _predict_fn(self) -> Callable[[np.ndarray], Any]:
-        # One traced graph for every batch shape: an eager Keras call costs 50x more per batch.
         if getattr(self, "_infer", None) is None:
-            tf, _ = _keras()
-            model = self.model_
-            spec = tf.TensorSpec([None, None], tf.int32)
-
-            def infer(ids):
-                return model(ids, training=False)
-
-            self._infer = tf.function(infer, input_signature=[spec], autograph=False)
+            self._infer = traced_inference(self.model_)
         return self._infer
 
     def _check_fitted(self) -> None:

@@ -254,29 +254,17 @@ class MiniLMHeadClassifier:
 
     def predict_proba_ids(self, ids: np.ndarray) -> np.ndarray:
         """Class probabilities for ``encode``'s ids, in batches of similar length."""
+        from slm_core.models.neural import predict_by_length
+
         self._check_fitted()
         ids = np.asarray(ids, dtype=np.int32)
-        out = np.zeros((len(ids), len(self.classes_)), dtype=np.float64)
-        if len(ids) == 0:
-            return out
-        infer = self._predict_fn()
-        lengths = np.maximum((ids != 0).sum(axis=1), 1)
-        order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(order), 64):
-            rows = order[start : start + 64]
-            out[rows] = np.asarray(infer(ids[rows, : int(lengths[rows].max())]))
-        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+        return predict_by_length(self._predict_fn(), ids, len(self.classes_), 64)
 
     def _predict_fn(self):
         if getattr(self, "_infer", None) is None:
-            from slm_core.models.neural import _keras
+            from slm_core.models.neural import traced_inference
 
-            tf, _ = _keras()
-            model = self.model_
-            spec = tf.TensorSpec([None, None], tf.int32)
-            self._infer = tf.function(
-                lambda ids: model(ids, training=False), input_signature=[spec], autograph=False
-            )
+            self._infer = traced_inference(self.model_)
         return self._infer
 
     def _check_fitted(self) -> None:
