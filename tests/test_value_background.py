@@ -36,6 +36,16 @@ from tests.conftest import TOPIC_WORDS, page_under_router, planted_gap_frame
 from ui.decision import CURRENT_KEY, field_key
 
 TIMEOUT = 180
+
+
+def _open_parts() -> dict:
+    """The Value page's editor and its social tab (each drawn only while open)."""
+    from ui.decision import EDITOR_OPEN_KEY, VALUE_TABS_KEY
+
+    return {EDITOR_OPEN_KEY: True, VALUE_TABS_KEY.format(lang="en"): t("value.tab_social")}
+
+
+OPEN = _open_parts()
 ROUTER = """
 import streamlit as st
 PAGES = ["pages/value.py", "pages/train.py", "pages/data.py"]
@@ -235,7 +245,7 @@ def test_the_value_page_renders_from_the_store_and_queues_the_checks(bare_runs, 
         patch.setattr(
             checks_job, "spawn_detached", lambda command, *args: spawned.append(command) or 1
         )
-        at = page_under_router(ROUTER, store.home / "router", dataset.id, "en", TIMEOUT)
+        at = page_under_router(ROUTER, store.home / "router", dataset.id, "en", TIMEOUT, OPEN)
         assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
         box = _box(at)
         assert box is not None, [i.value for i in at.info]
@@ -266,7 +276,7 @@ def test_edited_noise_rates_are_measured_in_the_background_not_on_the_page(home,
     monkeypatch.setattr(
         checks_job, "spawn_detached", lambda command, *args: spawned.append(command) or 1
     )
-    at = page_under_router(ROUTER, store.home / "router", dataset.id, "en", TIMEOUT)
+    at = page_under_router(ROUTER, store.home / "router", dataset.id, "en", TIMEOUT, OPEN)
     assert _box(at) is None and not spawned  # measured after training: nothing to do
     at.number_input(key=field_key("noise_typo_rate")).set_value(0.2).run()  # as a user would
     assert not at.exception, [e.value for e in at.exception]
