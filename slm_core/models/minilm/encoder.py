@@ -113,24 +113,30 @@ class MiniLMEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if len(texts) == 0:
             return out
-        ids, masks = self.tokenize(texts)
+        ids, _ = self.tokenize(texts)
         infer = self._predict_fn()
         lengths = np.array([len(i) for i in ids])
         order = np.argsort(lengths, kind="stable")
         done = 0
         for start in range(0, len(order), int(batch_size)):
             rows = order[start : start + int(batch_size)]
-            width = int(lengths[rows].max())
-            batch_ids = np.zeros((len(rows), width), dtype=np.int32)
-            batch_mask = np.zeros((len(rows), width), dtype=np.int32)
-            for j, r in enumerate(rows):
-                batch_ids[j, : lengths[r]] = ids[r]
-                batch_mask[j, : lengths[r]] = masks[r]
+            batch_ids, batch_mask = pad_batch([ids[r] for r in rows])
             out[rows] = np.asarray(infer(batch_ids, batch_mask), dtype=np.float32)
             done += len(rows)
             if progress is not None:
                 progress(done, len(texts))
         return out
+
+
+def pad_batch(rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Word-piece id rows padded with 0 ([PAD]) to the longest, and their attention mask."""
+    width = max(len(r) for r in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int32)
+    mask = np.zeros((len(rows), width), dtype=np.int32)
+    for j, r in enumerate(rows):
+        ids[j, : len(r)] = r
+        mask[j, : len(r)] = 1
+    return ids, mask
 
 
 @cache

@@ -31,6 +31,7 @@ import numpy as np
 
 from slm_core.errors import TrainError
 from slm_core.models.base import TrainCallbacks, check_training_input
+from slm_core.models.minilm.encoder import pad_batch
 from slm_core.models.minilm.files import encoder_files
 from slm_core.models.minilm.head import MiniLMHeadClassifier
 from slm_core.models.minilm.language import script_warning
@@ -133,14 +134,6 @@ class MiniLMFinetuneClassifier(MiniLMHeadClassifier):
     def _ids(self, texts: Sequence[str]) -> list[np.ndarray]:
         encodings = self._tokenizer().encode_batch([str(t) for t in texts])
         return [np.asarray(e.ids, dtype=np.int32) for e in encodings]
-
-    @staticmethod
-    def _pad(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        width = max(len(r) for r in rows)
-        ids = np.zeros((len(rows), width), dtype=np.int32)
-        for j, r in enumerate(rows):
-            ids[j, : len(r)] = r
-        return ids, (ids != 0).astype(np.int32)
 
     def _embed(
         self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
@@ -256,7 +249,7 @@ class MiniLMFinetuneClassifier(MiniLMHeadClassifier):
             order, total = rng.permutation(len(y)), 0.0
             for b in range(batches):
                 pick = order[b * size : (b + 1) * size]
-                ids, mask = self._pad([rows[i] for i in pick])
+                ids, mask = pad_batch([rows[i] for i in pick])
                 total += float(step(ids, mask, y[pick], weights[pick])) * len(pick)
                 hooks.on_batch(epoch, b, batches)
                 hooks.stop_if_asked()
@@ -292,7 +285,7 @@ class MiniLMFinetuneClassifier(MiniLMHeadClassifier):
         order = np.argsort([len(r) for r in rows], kind="stable")
         for start in range(0, len(order), 64):
             pick = order[start : start + 64]
-            ids, mask = self._pad([rows[i] for i in pick])
+            ids, mask = pad_batch([rows[i] for i in pick])
             out[pick] = np.asarray(probabilities(ids, mask))
         return out
 
@@ -370,7 +363,7 @@ def estimate(
     sample = [str(t) for t in texts][: max(size, 1)]
     classes = sorted({str(v) for v in labels}) or ["a"]
     y = np.array([i % len(classes) for i in range(len(sample))], dtype=np.int32)
-    ids, mask = model._pad(model._ids(sample or ["a"]))
+    ids, mask = pad_batch(model._ids(sample or ["a"]))
     _, _, step, probabilities = model._trainer(len(classes))
     w = np.ones(len(y), dtype=np.float32)
     step(ids, mask, y, w)
