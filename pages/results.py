@@ -12,7 +12,6 @@ from slm_core.feedback import feedback_stats
 from slm_core.i18n import format_number
 from slm_core.llm import llm_runs, model_runs
 from ui.access import guard_page
-from ui.decision import keep_unseen_widget
 from ui.results_figures import learning_chart
 from ui.results_sections import (
     DETAIL_TABS,
@@ -46,6 +45,7 @@ from ui.state import (
     t,
 )
 from ui.url_state import keep_choice
+from ui.widgets import keep_unseen_widget
 
 guard_page()  # a page Streamlit runs without app.py is gated too
 

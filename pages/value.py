@@ -17,7 +17,6 @@ from ui.decision import (
     VALUE_TABS_KEY,
     compare_key,
     decision_box,
-    keep_unseen_widget,
     value_report,
 )
 from ui.state import get_store, lang, require_dataset, require_runs, t
@@ -48,7 +47,7 @@ from ui.value_scenario import (
     scenario_bar,
     scenario_choices,
 )
-from ui.widgets import table_height
+from ui.widgets import keep_unseen_widget, table_height
 
 guard_page()  # a page Streamlit runs without app.py is gated too
 

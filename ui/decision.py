@@ -68,13 +68,6 @@ EDITOR_OPEN_KEY = "value.editor_open"
 CONTROLS_OPEN_KEY = "value.controls_open"
 
 
-def keep_unseen_widget(key: str) -> None:
-    """Keep a widget's value through runs that do not draw it (a closed lazy tab): Streamlit
-    forgets the state of a widget left out of a run unless the run sets it."""
-    if key in st.session_state:
-        st.session_state[key] = st.session_state[key]
-
-
 def compare_key(lang: str) -> str:
     """The scenarios picked for comparison; one per language (chips keep their labels)."""
     return f"value.compare.{lang}"

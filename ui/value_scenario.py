@@ -37,9 +37,9 @@ from ui.decision import (
     UPLOAD_KEY,
     VERSION_KEY,
     field_key,
-    keep_unseen_widget,
 )
 from ui.state import error_text, flash, lang, show_flash, t
+from ui.widgets import keep_unseen_widget
 
 # Plain session-state entries next to the widgets' (field_key(...)): the payoff matrix as
 # {true: {predicted: cost}}, edited through a data editor whose own state is only a delta.

@@ -106,3 +106,10 @@ def dataset_summary(dataset) -> None:
             script=t(f"script.{report.get('script', 'latin')}"),
         )
     )
+
+
+def keep_unseen_widget(key: str) -> None:
+    """Keep a widget's value through runs that do not draw it (a closed lazy tab): Streamlit
+    forgets the state of a widget left out of a run unless the run sets it."""
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
