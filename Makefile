@@ -41,7 +41,7 @@ postgres:
 	  || echo "warning: could not install $$missing; the PostgreSQL store tests may be skipped"; fi
 
 run: install
-	$(BIN)/python -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
+	$(BIN)/python -m ui.launch --server.address $(HOST) --server.port $(PORT) \
 	  --server.headless true
 
 test: install browser postgres

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.launch import wait_for_app_modules
+
+# `make run` imports our modules in a thread while the browser loads: finish that before
+# importing them here (two threads importing one module can see it half-initialised).
+wait_for_app_modules()
+
+# ruff: noqa: E402 - the imports below wait for the warm-up above
 from slm_core.data.demo import DEFAULT_DEMO
 from slm_core.errors import SlmError
 from slm_core.i18n import LANGUAGES
 from ui import url_state
 from ui.access import require_access
 from ui.navigation import PAGES
-from ui.run_recovery import store_or_stop
 from ui.state import (
     DATASET_KEY,
     LANG_KEY,
@@ -26,8 +32,14 @@ require_access()  # a no-op unless a login or a shared password is configured
 url_state.restore()  # a session's first run (a reload, a bookmark, a link): its language, dataset
 
 
-with st.sidebar:
-    st.selectbox("Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=LANG_KEY)
+
+
+def _datasets_sidebar() -> None:
+    """The active-dataset picker: every stored dataset, the demo by default."""
+    # Imported here, not at the top: the run store pulls in SQLAlchemy (~0.3 s on a cold
+    # server), and the language picker above is sent to the browser first, so the browser
+    # loads the front end's widget code while this imports.
+    from ui.run_recovery import store_or_stop
 
     store = store_or_stop()  # an unwritable or full SLM_HOME: one clear message, no traceback
     try:
@@ -52,6 +64,11 @@ with st.sidebar:
             key=DATASET_KEY,
             help=t("sidebar.active_dataset_help"),
         )
+
+
+with st.sidebar:
+    st.selectbox("Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=LANG_KEY)
+    _datasets_sidebar()
     st.caption(t("sidebar.docs"))
 
 navigation = st.navigation(

@@ -27,7 +27,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`streamlit run app.py` on 127.0.0.1 with its own SLM_HOME; stopped after the module."""
+    """The app as `make run` starts it (`python -m ui.launch`: `streamlit run app.py`, warmed
+    up) on 127.0.0.1 with its own SLM_HOME; stopped after the module."""
     port = free_port()
     home = tmp_path_factory.mktemp("browser_home")
     log = (home / "streamlit.log").open("w")
@@ -35,9 +36,7 @@ def server(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "streamlit",
-            "run",
-            "app.py",
+            "ui.launch",
             "--server.headless",
             "true",
             "--server.address",

@@ -300,3 +300,19 @@ def test_a_validation_split_is_not_rebuilt_when_the_split_rules_changed(fresh_ho
     with pytest.raises(TrainError, match="earlier split rules"):
         predict_validation(store, run_id, load_model(folder / "model"))
     assert collect_inputs(store, dataset.id, measure=True).runs[0].val is None
+
+
+def test_the_sensitivity_added_later_is_the_one_a_full_report_holds():
+    """The Cost page's report (no sensitivity) plus the search on the Value page: the same
+    sensitivity, options and decision as a report computed whole."""
+    from slm_core.value.scorecard import with_sensitivity_search
+
+    inputs = vf.five_models(seed=3)
+    whole = evaluate_value(inputs, Assumptions(), with_sensitivity=True)
+    first = evaluate_value(inputs, Assumptions(), with_sensitivity=False)
+    assert first.sensitivity is None and whole.sensitivity is not None
+    later = with_sensitivity_search(first)
+    assert later.sensitivity.to_dict() == whole.sensitivity.to_dict()
+    assert later.decision.best == whole.decision.best
+    assert [o.overall for o in later.options] == [o.overall for o in whole.options]
+    assert with_sensitivity_search(later) is later  # searched once

@@ -18,7 +18,7 @@ from slm_core.value.assumptions import PRESET_IDS, Assumptions, load_preset
 from slm_core.value.checks import stamp
 from slm_core.value.inputs import Measurement, collect_inputs
 from slm_core.value.options import Overrides
-from slm_core.value.scorecard import ValueReport, evaluate_value
+from slm_core.value.scorecard import ValueReport, evaluate_value, with_sensitivity_search
 from slm_core.value.text import decision_text
 from ui.state import get_store, lang, t
 from ui.value_checks import queue_checks
@@ -137,16 +137,25 @@ def overrides_key(o: Overrides) -> tuple:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def cached_report(
-    _inputs, key: str, assumptions_json: str, overrides: tuple, with_sensitivity: bool = True
-) -> ValueReport:
+def cached_report(_inputs, key: str, assumptions_json: str, overrides: tuple) -> ValueReport:
+    """The report without its sensitivity search (what Cost, Present and Report show)."""
     thresholds, serving = overrides
     return evaluate_value(
         _inputs,
         Assumptions.from_json(assumptions_json),
         Overrides(dict(thresholds), dict(serving)),
-        with_sensitivity=with_sensitivity,
+        with_sensitivity=False,
     )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_report_with_sensitivity(
+    _inputs, key: str, assumptions_json: str, overrides: tuple
+) -> ValueReport:
+    """The same report with the sensitivity search added: a page that visits the Value page
+    after the Cost page does not score every option again."""
+    report = cached_report(_inputs, key, assumptions_json, overrides)
+    return with_sensitivity_search(report)
 
 
 def value_report(
@@ -164,8 +173,8 @@ def value_report(
     inputs = cached_inputs(store, dataset_id, key, settings.key())
     if assumptions is None or settings == Measurement.of(current_assumptions()):
         queue_checks(store, inputs)  # what the figures lack is measured in the background
-    overrides = current_overrides()
-    return cached_report(inputs, key, a.to_json(), overrides_key(overrides), with_sensitivity)
+    args = (inputs, key, a.to_json(), overrides_key(current_overrides()))
+    return cached_report_with_sensitivity(*args) if with_sensitivity else cached_report(*args)
 
 
 def decision_box(report: ValueReport) -> None:

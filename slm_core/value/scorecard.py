@@ -15,8 +15,8 @@ Two steps, so the page can re-score instantly as the user edits assumptions:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from slm_core.errors import NotFoundError
@@ -102,45 +102,61 @@ def evaluate_value(
     a = assumptions
     o = overrides or Overrides()
     options = build_options(inputs, a, o)
-
-    def rebuild(x: Assumptions) -> list[Option]:
-        return build_options(inputs, x, o, intervals=False)
-
     measures = {r.run_id: r.serving for r in inputs.runs}
     api = next((x for x in options if x.kind == "api"), None)
     measured = None
-    fields = SENSITIVITY_FIELDS
-    if api is not None and api.llm is not None and api.llm.measured:
+    if _llm_measured(options):
         current = api.llm.accuracy
 
         def rebuild_llm(value: float) -> list[Option]:
             return build_options(inputs, a, o, intervals=False, llm_shift=value - current)
 
         measured = MeasuredLLM(current, rebuild_llm)
-        # The measurement replaces these assumptions: changing them changes nothing.
-        fields = tuple(f for f in SENSITIVITY_FIELDS if f not in REPLACED_FIELDS)
     decision = decide(
         options,
         a,
-        rebuild,
+        _rebuilder(inputs, o),
         measures,
         break_evens=break_evens and bool(inputs.runs),
         measured_llm=measured,
     )
-    sens = None
-    if with_sensitivity and inputs.runs:
-        sens = sensitivity(lambda x: best_of(rebuild(x))[0], a, fields)
-    return ValueReport(
+    report = ValueReport(
         dataset_id=inputs.dataset_id,
         dataset_name=inputs.dataset_name,
         assumptions=a,
         options=tuple(options),
         decision=decision,
-        sensitivity=sens,
+        sensitivity=None,
         inputs=inputs,
         overrides=o,
         left_out=common_dimensions(options)[1] if inputs.runs else (),
     )
+    return with_sensitivity_search(report) if with_sensitivity else report
+
+
+def with_sensitivity_search(report: ValueReport) -> ValueReport:
+    """``report`` with its sensitivity search (the assumptions' changes that would change the
+    best option): the slowest part of a report, so a page that does not show it skips it and
+    one that does adds it to the report it already has."""
+    if report.sensitivity is not None or not report.inputs.runs:
+        return report
+    rebuild = _rebuilder(report.inputs, report.overrides)
+    fields = SENSITIVITY_FIELDS
+    if _llm_measured(list(report.options)):
+        # The measurement replaces these assumptions: changing them changes nothing.
+        fields = tuple(f for f in SENSITIVITY_FIELDS if f not in REPLACED_FIELDS)
+    sens = sensitivity(lambda x: best_of(rebuild(x))[0], report.assumptions, fields)
+    return replace(report, sensitivity=sens)
+
+
+def _rebuilder(inputs: DatasetInputs, o: Overrides) -> Callable[[Assumptions], list[Option]]:
+    """The options under other assumptions, without intervals (what the searches rebuild)."""
+    return lambda x: build_options(inputs, x, o, intervals=False)
+
+
+def _llm_measured(options: list[Option]) -> bool:
+    api = next((x for x in options if x.kind == "api"), None)
+    return api is not None and api.llm is not None and api.llm.measured
 
 
 def build_scorecards(
