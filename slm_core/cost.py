@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from slm_core.value.options import Option
+    from slm_core.value.option import Option
     from slm_core.value.scorecard import ValueReport
     from slm_core.value.serving import ServingCost
 

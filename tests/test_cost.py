@@ -48,7 +48,7 @@ def test_mode_costs_are_the_value_cores_figures_for_measured_models_only():
 
 def test_a_serving_mode_chosen_for_one_model_is_marked():
     from slm_core.value.assumptions import Assumptions
-    from slm_core.value.options import Overrides
+    from slm_core.value.option import Overrides
     from slm_core.value.scorecard import evaluate_value
     from tests.value_fixtures import dataset, run
 

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from slm_core.store import RunStore
 from slm_core.value.assumptions import DEFAULT_PRESET, Assumptions, load_preset
 from slm_core.value.inputs import Measurement, collect_inputs
-from slm_core.value.options import Overrides
+from slm_core.value.option import Overrides
 from slm_core.value.scorecard import evaluate_value
 from slm_core.value.serving import ServingMeasure, api_cost, serving_cost, text_lengths
 from slm_core.value.text import decision_text

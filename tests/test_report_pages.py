@@ -83,7 +83,7 @@ def _session(dataset_id: str, run_ids: list[int]) -> tuple[dict, object]:
     1) and the value report the Value page computes from it (``ui.decision.value_report``)."""
     from slm_core.value.assumptions import PRESET_IDS, load_preset
     from slm_core.value.inputs import Measurement, collect_inputs
-    from slm_core.value.options import Overrides
+    from slm_core.value.option import Overrides
     from slm_core.value.scorecard import evaluate_value
     from ui.decision import CURRENT_KEY, SERVING_KEY, THRESHOLDS_KEY
     from ui.state import get_store

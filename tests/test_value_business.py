@@ -34,7 +34,8 @@ from slm_core.value.business import (
     roi,
     summarise,
 )
-from slm_core.value.options import build_options, run_key
+from slm_core.value.option import run_key
+from slm_core.value.options import build_options
 from slm_core.value.payoff import Payoff, cost_matrix, positive_class, split_scores
 from slm_core.value.serving import api_input_tokens, api_price_per_text, serving_modes, text_lengths
 from slm_core.value.sources import MONEY_FIELDS

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from slm_core.value.assumptions import SOCIAL_DIMENSIONS, Assumptions, load_preset
-from slm_core.value.options import API, CASCADE, MANUAL, Overrides, build_options, run_key
+from slm_core.value.option import API, CASCADE, MANUAL, Overrides, run_key
+from slm_core.value.options import build_options
 from slm_core.value.scorecard import evaluate_value
 from slm_core.value.text import decision_text, option_label
 from tests import value_fixtures as vf

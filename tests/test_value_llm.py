@@ -22,7 +22,8 @@ from slm_core.value.assumptions import Assumptions
 from slm_core.value.business import cascade_components, summarise
 from slm_core.value.decision import best_of
 from slm_core.value.hosted import MIN_DEFERRED, REPLACED_FIELDS
-from slm_core.value.options import API, CASCADE, build_options
+from slm_core.value.option import API, CASCADE
+from slm_core.value.options import build_options
 from slm_core.value.payoff import Payoff
 from slm_core.value.scorecard import evaluate_value
 from slm_core.value.text import decision_text, llm_figures_text, llm_notes_text, option_label

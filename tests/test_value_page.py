@@ -24,7 +24,7 @@ from slm_core.store import RunStore
 from slm_core.value import Assumptions, build_scorecards, format_value_report
 from slm_core.value.assumptions import RAREST_CLASS
 from slm_core.value.inputs import Measurement, collect_inputs
-from slm_core.value.options import Overrides
+from slm_core.value.option import Overrides
 from slm_core.value.scorecard import evaluate_value
 from slm_core.value.scores import score_above_chance
 from slm_core.value.text import decision_text, option_label, serving_text

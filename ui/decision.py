@@ -17,7 +17,7 @@ from slm_core.runtime import BENCH_KIND
 from slm_core.value.assumptions import PRESET_IDS, Assumptions, load_preset
 from slm_core.value.checks import stamp
 from slm_core.value.inputs import Measurement, collect_inputs
-from slm_core.value.options import Overrides
+from slm_core.value.option import Overrides
 from slm_core.value.scorecard import ValueReport, evaluate_value, with_sensitivity_search
 from slm_core.value.text import decision_text
 from ui.state import get_store, lang, t

@@ -23,7 +23,7 @@ from slm_core.value.assumptions import (
     scenario_name,
     source_kind,
 )
-from slm_core.value.options import Option
+from slm_core.value.option import Option
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.social import TRANSPARENCY_ITEMS
 from slm_core.value.sources import FIELD_GROUPS

@@ -25,7 +25,7 @@ from slm_core.report.llm_figures import LLMFigures, collect_llm
 from slm_core.runtime.bench import BENCH_KIND
 from slm_core.runtime.record import BenchReport, SettingMeasure
 from slm_core.value.assumptions import Assumptions
-from slm_core.value.options import Option, Overrides
+from slm_core.value.option import Option, Overrides
 from slm_core.value.scorecard import ValueReport
 
 # Packages whose versions a reader needs to reproduce the figures (only those installed).

@@ -15,7 +15,7 @@ from slm_core.report.collect import CostFigures, ReportData
 from slm_core.report.table_types import Column, Table, column, option_columns, run_columns, titled
 from slm_core.report.value_tables import bounds, chosen_on_text, left_out_note
 from slm_core.value.assumptions import SOCIAL_DIMENSIONS
-from slm_core.value.options import Option
+from slm_core.value.option import Option
 from slm_core.value.text import format_figure, kind_text, mode_text, note_text, option_label
 
 # What serving costs in the option's mode at the scenario's volume (modelled): the

@@ -13,7 +13,7 @@ from typing import Any
 from slm_core.i18n import format_number, t
 from slm_core.report.collect import ReportData
 from slm_core.report.table_types import money_text
-from slm_core.value.options import Option
+from slm_core.value.option import Option
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.text import (
     interval_text,

@@ -16,7 +16,7 @@ from slm_core.i18n import format_money, t
 from slm_core.report.collect import ReportData
 from slm_core.report.table_types import Column, Table, column, format_cell, option_columns, titled
 from slm_core.value.assumptions import BUSINESS_DIMENSIONS, SOCIAL_DIMENSIONS, scenario_name
-from slm_core.value.options import Option
+from slm_core.value.option import Option
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.text import (
     decision_text,

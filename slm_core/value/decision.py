@@ -1,6 +1,6 @@
 """The decision, stated once: the best option, the runner-up, and what would flip it.
 
-Options that may be recommended (see :func:`slm_core.value.options.eligibility`) are ranked by
+Options that may be recommended (see :func:`slm_core.value.eligibility.eligibility`) are ranked by
 their overall score under the user's weights; when none may be, the answer is to keep it
 manual. Break-evens are found by bisection on the same decision: the LLM API accuracy at which
 the answer changes (when the LLM was measured, every measured accuracy moved by the same amount
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from slm_core.value.assumptions import Assumptions
-from slm_core.value.options import API, CASCADE, MANUAL, Option
+from slm_core.value.option import API, CASCADE, MANUAL, Option
 from slm_core.value.scores import bounds, search_change
 from slm_core.value.serving import ServingMeasure, serving_cost
 

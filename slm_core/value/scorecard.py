@@ -24,7 +24,8 @@ from slm_core.value.assumptions import Assumptions
 from slm_core.value.decision import Decision, MeasuredLLM, best_of, decide
 from slm_core.value.hosted import REPLACED_FIELDS
 from slm_core.value.inputs import DatasetInputs, Measurement, collect_inputs
-from slm_core.value.options import Option, Overrides, build_options
+from slm_core.value.option import Option, Overrides
+from slm_core.value.options import build_options
 from slm_core.value.scores import SENSITIVITY_FIELDS, Sensitivity, sensitivity
 
 
@@ -97,7 +98,7 @@ def evaluate_value(
     break_evens: bool = True,
 ) -> ValueReport:
     """Score every option of ``inputs`` under ``assumptions`` (pure; no store, no model)."""
-    from slm_core.value.options import common_dimensions
+    from slm_core.value.eligibility import common_dimensions
 
     a = assumptions
     o = overrides or Overrides()

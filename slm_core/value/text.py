@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from slm_core.value.options import API, Option
+from slm_core.value.option import API, Option
 from slm_core.value.scorecard import ValueReport
 from slm_core.value.scores import Dimension, Note
 
