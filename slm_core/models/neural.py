@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,16 +59,30 @@ def _keras():
 # -- inference -----------------------------------------------------------------------------
 
 
-def traced_inference(model) -> Callable[[np.ndarray], Any]:
-    """``model`` over token ids as one traced graph for every batch shape: an eager Keras call
-    costs 50x more per batch."""
+def traced_inference(model, inputs: int = 1) -> Callable[..., Any]:
+    """``model`` over ``inputs`` int32 matrices (token ids; the pretrained encoder takes their
+    attention mask too) as one traced graph for every batch shape: an eager Keras call costs
+    50x more per batch."""
     tf, _ = _keras()
     spec = tf.TensorSpec([None, None], tf.int32)
+    if inputs == 1:
 
-    def infer(ids):
-        return model(ids, training=False)
+        def infer(ids):
+            return model(ids, training=False)
+    else:
 
-    return tf.function(infer, input_signature=[spec], autograph=False)
+        def infer(*tensors):
+            return model(list(tensors), training=False)
+
+    return tf.function(infer, input_signature=[spec] * inputs, autograph=False)
+
+
+def batches_by_length(lengths: Sequence[int] | np.ndarray, batch: int) -> Iterator[np.ndarray]:
+    """Row indices in batches of ``batch`` texts of similar length, shortest first, so that each
+    batch is padded to its own longest text only."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    for start in range(0, len(order), int(batch)):
+        yield order[start : start + int(batch)]
 
 
 def predict_by_length(
@@ -80,9 +94,7 @@ def predict_by_length(
     if len(ids) == 0:
         return out
     lengths = np.maximum((ids != 0).sum(axis=1), 1)
-    order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(order), batch):
-        rows = order[start : start + batch]
+    for rows in batches_by_length(lengths, batch):
         out[rows] = np.asarray(infer(ids[rows, : int(lengths[rows].max())]), dtype=np.float64)
     return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
 

@@ -80,18 +80,10 @@ class MiniLMEncoder:
         return self._model
 
     def _predict_fn(self) -> Callable[[np.ndarray, np.ndarray], Any]:
-        # One traced graph for every batch shape (an eager call costs far more per batch).
         if self._infer is None:
-            from slm_core.models.neural import _keras
+            from slm_core.models.neural import traced_inference
 
-            tf, _ = _keras()
-            model = self.keras_model()
-            spec = tf.TensorSpec([None, None], tf.int32)
-
-            def infer(ids, mask):
-                return model([ids, mask], training=False)
-
-            self._infer = tf.function(infer, input_signature=[spec, spec], autograph=False)
+            self._infer = traced_inference(self.keras_model(), inputs=2)
         return self._infer
 
     def embed(
@@ -113,13 +105,12 @@ class MiniLMEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if len(texts) == 0:
             return out
+        from slm_core.models.neural import batches_by_length
+
         ids, _ = self.tokenize(texts)
         infer = self._predict_fn()
-        lengths = np.array([len(i) for i in ids])
-        order = np.argsort(lengths, kind="stable")
         done = 0
-        for start in range(0, len(order), int(batch_size)):
-            rows = order[start : start + int(batch_size)]
+        for rows in batches_by_length([len(i) for i in ids], batch_size):
             batch_ids, batch_mask = pad_batch([ids[r] for r in rows])
             out[rows] = np.asarray(infer(batch_ids, batch_mask), dtype=np.float32)
             done += len(rows)

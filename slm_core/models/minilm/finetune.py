@@ -31,7 +31,7 @@ import numpy as np
 
 from slm_core.errors import TrainError
 from slm_core.models.base import TrainCallbacks, check_training_input
-from slm_core.models.minilm.encoder import pad_batch
+from slm_core.models.minilm.encoder import EMBED_BATCH, pad_batch
 from slm_core.models.minilm.files import encoder_files
 from slm_core.models.minilm.head import MiniLMHeadClassifier
 from slm_core.models.minilm.language import script_warning
@@ -281,10 +281,10 @@ class MiniLMFinetuneClassifier(MiniLMHeadClassifier):
         return self
 
     def _predict_rows(self, probabilities, rows: list[np.ndarray]) -> np.ndarray:
+        from slm_core.models.neural import batches_by_length
+
         out = np.zeros((len(rows), len(self.classes_)), dtype=np.float64)
-        order = np.argsort([len(r) for r in rows], kind="stable")
-        for start in range(0, len(order), 64):
-            pick = order[start : start + 64]
+        for pick in batches_by_length([len(r) for r in rows], EMBED_BATCH):
             ids, mask = pad_batch([rows[i] for i in pick])
             out[pick] = np.asarray(probabilities(ids, mask))
         return out
