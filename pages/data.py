@@ -5,12 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from slm_core.config import MAX_UPLOAD_MB
-from slm_core.data.columns import guess_mapping
 from slm_core.data.demo import DEMOS, demo_text, load_demo
-from slm_core.data.io import SUPPORTED_EXTENSIONS, read_table
-from slm_core.data.split import make_splits
-from slm_core.data.types import ColumnMapping, ReadOptions, ReadResult, SplitConfig
-from slm_core.dataset import prepare_dataset, register_dataset
+from slm_core.data.types import (
+    SUPPORTED_EXTENSIONS,
+    ColumnMapping,
+    ReadOptions,
+    ReadResult,
+    SplitConfig,
+)
 from slm_core.errors import SlmError
 from slm_core.escape import md_text
 from ui.access import guard_page
@@ -27,6 +29,8 @@ DELIMITERS = {",": ",", ";": ";", "\t": "TAB", "|": "|"}
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def read_cached(data: bytes, filename: str, options: ReadOptions) -> ReadResult:
+    from slm_core.data.io import read_table  # pandas: not needed before a file is read
+
     return read_table(data, filename, options)
 
 
@@ -105,6 +109,12 @@ try:
 except SlmError as exc:
     st.error(error_text(exc), icon=":material/error:")
     st.stop()
+
+# A file or a demo was read: only now the data libraries (pandas: ~0.4 s on a cold server), so
+# the page's first view, the uploader, opens without them.
+from slm_core.data.columns import guess_mapping  # noqa: E402
+from slm_core.data.split import make_splits  # noqa: E402
+from slm_core.dataset import prepare_dataset, register_dataset  # noqa: E402
 
 detected = read.detected
 st.caption(

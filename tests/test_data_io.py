@@ -21,8 +21,8 @@ from data_fixtures import (
 
 from slm_core import config
 from slm_core.data.decode import decode_bytes
-from slm_core.data.io import SUPPORTED_EXTENSIONS, read_table
-from slm_core.data.types import ReadOptions
+from slm_core.data.io import read_table
+from slm_core.data.types import SUPPORTED_EXTENSIONS, ReadOptions
 from slm_core.errors import DataError
 
 EN = english_rows()

@@ -1,8 +1,8 @@
 """Home and Data never import TensorFlow: they are what a user sees right after the server starts.
 
 ``import tensorflow`` alone takes ~5 s here, so the pages a server opens on must not pull it in
-(issue 14); nor scikit-learn, SciPy or openai, which Home and the Data page's first view do not
-need either. Each check runs the pages with AppTest in a fresh Python process, where nothing else
+(issue 14); nor scikit-learn, SciPy, openai or pandas, which Home and the Data page's first view
+do not need either. Each check runs the pages with AppTest in a fresh Python process, where nothing else
 has imported TensorFlow first, and reads that process's ``sys.modules`` afterwards.
 """
 
@@ -19,8 +19,9 @@ import pytest
 from tests.conftest import ROOT, make_topic_texts, store_trained_runs
 
 HEAVY = ("tensorflow", "keras")
-# Not needed to draw Home or the Data page's first view either (~1-2 s each to import here).
-SLOW = ("sklearn", "scipy", "openai")
+# Not needed to draw Home or the Data page's first view (the uploader) either (~0.4-2 s each
+# to import here); pandas and pyarrow come once a file or a demo is read.
+SLOW = ("sklearn", "scipy", "openai", "pandas", "pyarrow")
 
 # Runs app.py (Home), then the Data page's first view and its demo view, in one fresh process.
 PROBE = """
@@ -56,9 +57,13 @@ print("SEEN " + json.dumps(seen))
 
 
 def test_home_and_data_do_not_import_tensorflow(fresh_home):
+    from slm_core.data.demo import DEFAULT_DEMO
+    from slm_core.dataset import demo_dataset
     from slm_core.store import RunStore
 
-    # A stored run, so Home lists runs as it does on a used store.
+    # A used store: the sidebar's demo stored at an earlier start (the first start ever reads
+    # it, with pandas) and a stored run, so Home lists runs.
+    demo_dataset(RunStore(), DEFAULT_DEMO)
     texts, labels = make_topic_texts()
     dataset, _ = store_trained_runs(
         RunStore(),

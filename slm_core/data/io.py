@@ -19,18 +19,9 @@ from slm_core import config
 from slm_core.data.cells import cell_to_str, check_width, column_names
 from slm_core.data.decode import decode
 from slm_core.data.delimited import HEADER_ROWS, detect_header, read_delimited
-from slm_core.data.types import Detected, ReadOptions, ReadResult
+from slm_core.data.types import SUPPORTED_EXTENSIONS, Detected, ReadOptions, ReadResult
 from slm_core.errors import DataError, Phrase, render
 
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (
-    ".csv",
-    ".tsv",
-    ".txt",
-    ".xlsx",
-    ".json",
-    ".jsonl",
-    ".parquet",
-)
 _FORMATS = {
     ".csv": "csv",
     ".tsv": "tsv",

@@ -10,6 +10,17 @@ if TYPE_CHECKING:  # pandas is imported where frames are made: Home never needs 
 
 Severity = Literal["error", "warning"]
 
+# What the reader reads (slm_core.data.io); here, without pandas, for the upload widget.
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".xlsx",
+    ".json",
+    ".jsonl",
+    ".parquet",
+)
+
 
 @dataclass(frozen=True)
 class ReadOptions:
