@@ -32,8 +32,6 @@ require_access()  # a no-op unless a login or a shared password is configured
 url_state.restore()  # a session's first run (a reload, a bookmark, a link): its language, dataset
 
 
-
-
 def _datasets_sidebar() -> None:
     """The active-dataset picker: every stored dataset, the demo by default."""
     # Imported here, not at the top: the run store pulls in SQLAlchemy (~0.3 s on a cold

@@ -138,7 +138,7 @@ def overrides_key(o: Overrides) -> tuple:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def cached_report(_inputs, key: str, assumptions_json: str, overrides: tuple) -> ValueReport:
-    """The report without its sensitivity search (what Cost, Present and Report show)."""
+    """The report without its sensitivity search (a page that does not show it: Cost)."""
     thresholds, serving = overrides
     return evaluate_value(
         _inputs,
