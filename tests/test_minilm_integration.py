@@ -343,7 +343,7 @@ def test_a_tiny_fine_tune_trains_saves_its_layers_and_reloads_to_the_same_predic
 
 def test_the_train_page_refuses_to_fine_tune_on_the_cpu_without_consent(fresh_home, monkeypatch):
     from slm_core.i18n import t
-    from slm_core.models.minilm import finetune
+    from slm_core.models.minilm import estimate_job, finetune
     from slm_core.store import RunStore
 
     assert not finetune.gpu_visible()  # this machine: no GPU (the page asks)
@@ -353,7 +353,17 @@ def test_the_train_page_refuses_to_fine_tune_on_the_cpu_without_consent(fresh_ho
         measured.append(params)  # one measured step would take ~10 s here
         return finetune.FinetuneEstimate(False, 1.5, 400, 630.0, params["batch_size"])
 
+    started: list[tuple] = []
+
+    def start_here(store, dataset_id, params, n_train):
+        # The page starts a detached process (tested below); here it measures in-process,
+        # leaving what that process leaves: the stored estimate.
+        started.append((dataset_id, n_train))
+        estimate_job.run(store, dataset_id, params, n_train)
+        return True
+
     monkeypatch.setattr(finetune, "estimate", fake_estimate)
+    monkeypatch.setattr(estimate_job, "start", start_here)
     store = RunStore()
     english = _stored(store, ["the parcel is late", "how do I get a refund"] * 10, "latin")
     at = _train_page(english.id, "en", ["minilm_finetune"])
@@ -367,12 +377,53 @@ def test_the_train_page_refuses_to_fine_tune_on_the_cpu_without_consent(fresh_ho
     assert any(t("finetune.needs_estimate") in e.value for e in at.error)
     next(b for b in at.button if b.label == t("finetune.measure")).click()
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(started) == 1 and started[0][0] == english.id
     assert len(measured) == 1 and measured[0]["unfrozen_layers"] == 1  # the quick preset
     assert any("about 11 minutes" in i.value and "1.50 s" in i.value for i in at.info)
+    assert any(b.label == t("finetune.measure_again") for b in at.button)
     (box,) = [c for c in at.checkbox if c.label == t("finetune.accept", minutes=11)]
     submit()
     assert any(t("finetune.needs_accept", minutes=11) in e.value for e in at.error)
     assert store.list_runs() == []  # nothing was queued
+    store.close()
+
+
+def test_the_estimate_is_measured_in_a_background_process_once(fresh_home):
+    """The real path: a detached process loads the encoder, times real steps and stores the
+    estimate; a second start while it measures starts nothing."""
+    import time
+
+    from slm_core.models.minilm import estimate_job, finetune
+    from slm_core.models.registry import resolve_params
+    from slm_core.store import RunStore
+
+    store = RunStore()
+    english = _stored(store, ["the parcel is late", "how do I get a refund"] * 10, "latin")
+    params = resolve_params("minilm_finetune", "quick", None, 14)
+    assert estimate_job.start(store, english.id, params, 14)
+    assert not estimate_job.start(store, english.id, params, 14)  # already measuring
+    assert estimate_job.measuring(store, english.id, params, 14)
+    deadline = time.monotonic() + 240
+    while estimate_job.measuring(store, english.id, params, 14) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    found = estimate_job.read(store, english.id, params, 14)
+    assert isinstance(found, finetune.FinetuneEstimate), found
+    assert found.seconds_per_step > 0 and found.steps >= 1 and found.kind == "measured"
+    # Other settings are another measurement, not this one.
+    assert estimate_job.read(store, english.id, {**params, "epochs": 9}, 14) is None
+    store.close()
+
+
+def test_a_failed_estimate_is_stored_as_a_reason_and_frees_the_claim(fresh_home):
+    from slm_core.models.minilm import estimate_job
+    from slm_core.store import RunStore
+
+    store = RunStore()
+    assert estimate_job.run(store, "no-such-dataset", {"batch_size": 16}, 10) == 1
+    failed = estimate_job.read(store, "no-such-dataset", {"batch_size": 16}, 10)
+    assert isinstance(failed, estimate_job.EstimateFailure) and "no-such-dataset" in failed.reason
+    assert not estimate_job.measuring(store, "no-such-dataset", {"batch_size": 16}, 10)
     store.close()
 
 

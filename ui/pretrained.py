@@ -14,7 +14,7 @@ from slm_core.models.minilm.language import script_warning
 from slm_core.models.names import model_name
 from slm_core.models.registry import PRETRAINED_IDS
 from slm_core.store.records import RunProgress
-from ui.state import lang, t
+from ui.state import error_text, lang, t
 
 
 def warn_if_script_unsuited(report: dict, chosen: Iterable[str]) -> None:
@@ -49,31 +49,40 @@ def progress_label(progress: RunProgress) -> str:
 
 FINETUNE = "minilm_finetune"
 ACCEPT_KEY = "finetune_accept_cpu"
-_ESTIMATES_KEY = "_finetune_estimates"
-
-
-def _estimate_key(dataset_id: str, params: dict[str, Any]) -> str:
-    return json.dumps([dataset_id, params], sort_keys=True, default=str)
+_MINUTES_KEY = "_finetune_minutes"  # the estimate last shown, for the refusal's sentence
+POLL = "1s"
 
 
 def finetune_gate(store, dataset, params: dict[str, Any], n_train: int) -> str | None:
     """Under the form when the fine-tuned model is picked: on a GPU, say so; on a CPU, a button
-    that measures the training time here and, once measured, the consent checkbox. Returns
-    None when fine-tuning may start, else the catalogue key of why not."""
+    that measures the training time in the background (:mod:`slm_core.models.minilm.
+    estimate_job`) and, once measured, the consent checkbox. Returns None when fine-tuning may
+    start, else the catalogue key of why not."""
+    from slm_core.models.minilm import estimate_job
     from slm_core.models.minilm.finetune import gpu_visible
 
     if gpu_visible():
         st.caption(t("finetune.gpu"))
         return None
-    estimates = st.session_state.setdefault(_ESTIMATES_KEY, {})
-    key = _estimate_key(dataset.id, params)
     st.caption(t("finetune.cpu"))
-    if st.button(t("finetune.measure"), help=t("finetune.measure_help"), key="finetune_measure"):
-        with st.spinner(t("finetune.measure")):
-            estimates[key] = _measure(store, dataset, params, n_train)
-    estimate = estimates.get(key)
+    if estimate_job.measuring(store, dataset.id, params, n_train):
+        _measuring_box(store, dataset.id, json.dumps(params, sort_keys=True), n_train)
+        return "finetune.needs_estimate"
+    estimate = estimate_job.read(store, dataset.id, params, n_train)
+    label = t("finetune.measure" if estimate is None else "finetune.measure_again")
+    if st.button(label, help=t("finetune.measure_help"), key="finetune_measure"):
+        try:
+            estimate_job.start(store, dataset.id, params, n_train)
+        except OSError as exc:  # e.g. a full disk: the page says so and keeps working
+            st.error(t("finetune.failed", reason=error_text(str(exc))), icon=":material/error:")
+            return "finetune.needs_estimate"
+        st.rerun()  # drawn again as measuring
     if estimate is None:
         return "finetune.needs_estimate"
+    if isinstance(estimate, estimate_job.EstimateFailure):
+        st.error(t("finetune.failed", reason=error_text(estimate.reason)), icon=":material/error:")
+        return "finetune.needs_estimate"
+    st.session_state[_MINUTES_KEY] = estimate.minutes
     st.info(
         t(
             "finetune.estimate",
@@ -89,26 +98,15 @@ def finetune_gate(store, dataset, params: dict[str, Any], n_train: int) -> str |
     return None if accepted else "finetune.needs_accept"
 
 
+@st.fragment(run_every=POLL)
+def _measuring_box(store, dataset_id: str, params_json: str, n_train: int) -> None:
+    from slm_core.models.minilm import estimate_job
+
+    if not estimate_job.measuring(store, dataset_id, json.loads(params_json), n_train):
+        st.rerun()  # measured (or its process died): the whole page again, with the result
+    st.info(t("finetune.measuring"), icon=":material/hourglass_top:")
+
+
 def finetune_refusal(reason: str) -> str:
     """The sentence the page shows when fine-tuning was not started."""
-    estimates = st.session_state.get(_ESTIMATES_KEY, {})
-    minutes = max((e.minutes for e in estimates.values()), default=0)
-    return t(reason, minutes=minutes)
-
-
-def _measure(store, dataset, params: dict[str, Any], n_train: int):
-    from slm_core.data.types import SplitConfig
-    from slm_core.dataset import usable_rows
-    from slm_core.models.minilm.finetune import estimate
-
-    frame = store.load_frame(dataset.id)
-    sample = frame.sample(min(len(frame), 64), random_state=0)
-    share = float((dataset.split_config or {}).get("val", SplitConfig().val))
-    n_val = round(usable_rows(dataset.report) * share)
-    return estimate(
-        sample["text"].astype(str).tolist(),
-        sample["label"].astype(str).tolist(),
-        params,
-        n_train,
-        n_val,
-    )
+    return t(reason, minutes=st.session_state.get(_MINUTES_KEY, 0))
