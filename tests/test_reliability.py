@@ -303,6 +303,7 @@ def test_read_only_slm_home_is_a_clear_message(tmp_path):
 # ------------------------------------------------------------------ concurrent writers
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
 def test_many_processes_queue_and_claim_runs_each_exactly_once(store, dataset, tmp_path):
     go = tmp_path / "go"
     workers = [
