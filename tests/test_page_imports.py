@@ -1,9 +1,9 @@
 """Home and Data never import TensorFlow: they are what a user sees right after the server starts.
 
 ``import tensorflow`` alone takes ~5 s here, so the pages a server opens on must not pull it in
-(issue 14); nor scikit-learn, SciPy, openai or pandas, which Home and the Data page's first view
-do not need either. Each check runs the pages with AppTest in a fresh Python process, where nothing else
-has imported TensorFlow first, and reads that process's ``sys.modules`` afterwards.
+(issue 14); nor scikit-learn, SciPy, openai or pandas, which Home and the Data page's first
+view do not need either. Each check runs the pages with AppTest in a fresh Python process, where
+nothing else has imported TensorFlow first, and reads that process's ``sys.modules`` afterwards.
 """
 
 from __future__ import annotations
