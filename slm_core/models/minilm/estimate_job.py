@@ -27,7 +27,7 @@ from slm_core.store.processes import pid_alive, spawn_detached
 FOLDER = "estimates"
 # A claim older than this belongs to a process that died (a measurement takes under a minute).
 STALE_START_S = 300.0
-# Until the measuring process writes its own pid into the claim, the claim names the page's.
+# A claim holds 0 until the measuring process writes its pid: this young, it counts as starting.
 STARTING_S = 30.0
 
 
