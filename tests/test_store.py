@@ -296,7 +296,17 @@ def test_delete_run_and_dataset(store):
     child = _dataset(store, "cd" * 32, parent_id=ds.id)
     run2 = store.create_run(ds.id, "cnn", "quick", {})
     store.add_feedback(run2.id, "t", "a", True)
+    background = [  # what background work leaves named after the dataset
+        store.home / "estimates" / f"{ds.id}.0123abcd.json",
+        store.home / "value_checks" / f"{ds.id}.last",
+        store.home / "logs" / f"value-checks-{ds.id}.1.log",
+    ]
+    kept = store.home / "estimates" / f"{child.id}.0123abcd.json"
+    for path in [*background, kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
     store.delete_dataset(ds.id)
+    assert not any(path.exists() for path in background) and kept.exists()
     assert [d.id for d in store.list_datasets()] == [child.id]
     assert store.get_dataset(child.id).parent_id is None
     assert store.list_runs() == [] and store.list_feedback() == []

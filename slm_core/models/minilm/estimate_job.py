@@ -3,9 +3,10 @@
 Measuring it loads TensorFlow and the encoder and times real training steps (10-20 s here):
 the Train page starts ``python -m slm_core.models.minilm.estimate_job`` detached, shows that
 it is measuring, and reads the result when it lands. The result, or the reason it failed, is
-one JSON file per dataset and fine-tuning settings under ``SLM_HOME/estimates/``, written
-atomically; a start claims ``<key>.start`` exclusively, so two clicks (or two tabs) measure
-once, and a claim whose process died is taken over after ``STALE_START_S``.
+one JSON file per dataset and fine-tuning settings (``SLM_HOME/estimates/<dataset>.<hash>.json``,
+removed with the dataset), written atomically; a start claims ``<dataset>.<hash>.start``
+exclusively, so two clicks (or two tabs) measure once, and a claim whose process died is taken
+over after ``STALE_START_S``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _key(dataset_id: str, params: dict[str, Any], n_train: int) -> str:
 
 def _paths(store, dataset_id: str, params: dict[str, Any], n_train: int) -> tuple[Path, Path]:
     folder = store.home / FOLDER
-    key = _key(dataset_id, params, n_train)
+    # Named after the dataset too, so that deleting the dataset deletes them.
+    key = f"{dataset_id}.{_key(dataset_id, params, n_train)}"
     return folder / f"{key}.json", folder / f"{key}.start"
 
 
