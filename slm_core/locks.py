@@ -115,3 +115,21 @@ def is_locked(path: Path | str) -> bool:
                 return False
         finally:
             os.close(fd)
+
+
+def claim_file(path: Path | str, content: str, stale_after_s: float) -> bool:
+    """Create ``path`` holding ``content`` unless it exists: of two processes starting the same
+    background work at once, one claims it. A claim at least ``stale_after_s`` old is taken
+    over (whoever made it died before its work could release it). True if claimed now."""
+    path = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - path.stat().st_mtime >= stale_after_s:
+            path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(content)
+    return True

@@ -6,6 +6,7 @@ one process exclude each other as two processes would.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -90,3 +91,16 @@ def test_a_shared_log_is_moved_aside_past_its_limit(tmp_path):
     assert log.read_text() == "fresh\n"
     spawn_detached([sys.executable, "-c", "pass"], log, {}, "test")  # under the limit: kept
     assert (tmp_path / "logs" / "runner.log.1").stat().st_size == MAX_LOG_BYTES + 1
+
+
+def test_a_claim_is_taken_once_and_a_stale_one_taken_over(tmp_path):
+    from slm_core.locks import claim_file
+
+    claim = tmp_path / "jobs" / "x.start"
+    assert claim_file(claim, "first", stale_after_s=60)
+    assert not claim_file(claim, "second", stale_after_s=60)  # a start got there first
+    assert claim.read_text() == "first"
+    old = claim.stat().st_mtime - 120
+    os.utime(claim, (old, old))
+    assert claim_file(claim, "third", stale_after_s=60)  # its starter died
+    assert claim.read_text() == "third"

@@ -3,7 +3,6 @@ the fine-tuning gate (a GPU, or the user's consent to the CPU time measured here
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,7 +65,7 @@ def finetune_gate(store, dataset, params: dict[str, Any], n_train: int) -> str |
         return None
     st.caption(t("finetune.cpu"))
     if estimate_job.measuring(store, dataset.id, params, n_train):
-        _measuring_box(store, dataset.id, json.dumps(params, sort_keys=True), n_train)
+        _measuring_box(store, dataset.id, params, n_train)
         return "finetune.needs_estimate"
     estimate = estimate_job.read(store, dataset.id, params, n_train)
     label = t("finetune.measure" if estimate is None else "finetune.measure_again")
@@ -99,10 +98,10 @@ def finetune_gate(store, dataset, params: dict[str, Any], n_train: int) -> str |
 
 
 @st.fragment(run_every=POLL)
-def _measuring_box(store, dataset_id: str, params_json: str, n_train: int) -> None:
+def _measuring_box(store, dataset_id: str, params: dict[str, Any], n_train: int) -> None:
     from slm_core.models.minilm import estimate_job
 
-    if not estimate_job.measuring(store, dataset_id, json.loads(params_json), n_train):
+    if not estimate_job.measuring(store, dataset_id, params, n_train):
         st.rerun()  # measured (or its process died): the whole page again, with the result
     st.info(t("finetune.measuring"), icon=":material/hourglass_top:")
 

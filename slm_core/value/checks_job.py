@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slm_core.atomic import write_text_atomic
-from slm_core.locks import file_lock, is_locked
+from slm_core.locks import claim_file, file_lock, is_locked
 from slm_core.store.processes import spawn_detached
 from slm_core.value.checks import (
     Measurement,
@@ -195,17 +195,10 @@ def start(store, dataset_id: str, settings: Measurement) -> bool:
     if state.running or state.stalled or not pending_runs(store, dataset_id, settings):
         return False
     _, claim, last = _paths(store, dataset_id)
-    age = _age(claim)
-    if age is not None and age >= STALE_START_S:  # re-read now: another start may have claimed
-        with contextlib.suppress(FileNotFoundError):
-            claim.unlink()  # a stale claim: its job died (the lock is free and the claim is old)
-    claim.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
+    # An old claim is stale: its job died (the lock is free and the claim is old).
+    content = json.dumps({"settings": settings.key(), "claimed_at": time.time()})
+    if not claim_file(claim, content, STALE_START_S):
         return False  # another start got here first
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"settings": settings.key(), "claimed_at": time.time()}, fh)
     # Until the job records its own start, a job that dies before it gets going (an import
     # error, a locked store) reads as stalled, and is not started again every few minutes.
     write_text_atomic(last, json.dumps({"settings": settings.key(), "started_at": time.time()}))

@@ -23,6 +23,7 @@ from typing import Any
 
 from slm_core.atomic import write_text_atomic
 from slm_core.errors import SlmError
+from slm_core.locks import claim_file
 from slm_core.store.processes import pid_alive, spawn_detached
 
 FOLDER = "estimates"
@@ -83,22 +84,21 @@ def measuring(store, dataset_id: str, params: dict[str, Any], n_train: int) -> b
 def start(store, dataset_id: str, params: dict[str, Any], n_train: int) -> bool:
     """Measure in a detached process, unless one measures these settings already; a stored
     result (or failure) is replaced. True if a process was started now."""
+    from slm_core.jobs import child_env
+
     result, claim = _paths(store, dataset_id, params, n_train)
-    claim.parent.mkdir(parents=True, exist_ok=True)
     if measuring(store, dataset_id, params, n_train):
         return False
-    claim.unlink(missing_ok=True)  # stale: its process died
-    try:
-        with open(claim, "x", encoding="utf-8") as fh:
-            fh.write("0")
-    except FileExistsError:  # another start won the race
-        return False
+    # Not measuring: a claim left there is stale (its process died), taken over at any age.
+    if not claim_file(claim, "0", stale_after_s=0.0):
+        return False  # another start won the race
     result.unlink(missing_ok=True)
     command = [
         sys.executable, "-m", "slm_core.models.minilm.estimate_job", dataset_id,
         "--params", json.dumps(params, default=str), "--n-train", str(int(n_train)),
     ]  # fmt: skip
-    env = {**os.environ, "SLM_HOME": str(store.home), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # The store's home and database (a PostgreSQL store too) as every worker gets them.
+    env = {**child_env(store), "TF_CPP_MIN_LOG_LEVEL": "2"}
     log = store.home / "logs" / "finetune-estimate.log"
     try:
         spawn_detached(command, log, env, "finetune-estimate")
