@@ -2,12 +2,14 @@
 
 The Streamlit page only writes to and polls the run store. :func:`submit` queues a run and
 makes sure a runner process exists (one per ``SLM_HOME``, guarded by a file lock). The runner
-claims queued runs oldest first, one at a time, and starts a fresh child process per run, so
-memory is returned after every run and a crash or out-of-memory kill fails only that run.
-A cancel request is honoured by the training code within a batch; if it is not within a
-grace period the runner kills the child. The runner exits when the queue is empty.
-A child that dies (killed, crashed) fails its run with the reason, its half-written staging
-folder is removed, and the runner goes on; :func:`requeue` queues a stopped run again.
+claims queued runs oldest first and hands each to its executor (:mod:`slm_core.executors`):
+by default a fresh child process per run, one at a time, so memory is returned after every
+run and a crash or out-of-memory kill fails only that run; with ``SLM_EXECUTOR=ray`` a Ray
+task per run, several at once. A cancel request is honoured by the training code within a
+batch; if it is not within a grace period the runner kills the work. The runner exits when the
+queue is empty. Work that dies (killed, crashed) fails its run with the reason, its
+half-written staging folder is removed, and the runner goes on; :func:`requeue` queues a
+stopped run again.
 
 Entry points: ``python -m slm_core.jobs`` runs the queue, ``--child RUN_ID`` trains one run.
 """
@@ -15,21 +17,21 @@ Entry points: ``python -m slm_core.jobs`` runs the queue, ``--child RUN_ID`` tra
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import signal
-import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import slm_core
 from slm_core.errors import CancelledError, Phrase, SlmError, render
+from slm_core.executors import Executor, Work, executor_name, make_executor, one_line
 from slm_core.locks import file_lock, is_locked
 from slm_core.store import CANCELLED_MESSAGE, RunRecord, RunStore
 from slm_core.store.files import storage_error
@@ -165,15 +167,9 @@ def requeue(
     return run
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else ""
-    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _execute(store: RunStore, run_id: int, target: str) -> None:
-    """Call the target and make sure the run ends with an outcome and a readable reason."""
+def execute_claimed(store: RunStore, run_id: int, target: str) -> None:
+    """Call the target on a claimed run and make sure the run ends with an outcome and a
+    readable reason (in a local child process, a Ray task or the CLI's own process)."""
     try:
         load_target(target)(store.url, str(store.home), run_id)
     except CancelledError as exc:
@@ -193,7 +189,7 @@ def _execute(store: RunStore, run_id: int, target: str) -> None:
     except Exception as exc:
         traceback.print_exc()
         problem = storage_error(exc, store.home, run=True)
-        reason = str(problem) if problem else render("errors.run.failed", reason=_one_line(exc))
+        reason = str(problem) if problem else render("errors.run.failed", reason=one_line(exc))
         store.finish_run(run_id, "failed", error=reason)
     else:
         run = store.get_run(run_id)
@@ -215,8 +211,44 @@ def run_inline(store: RunStore, run_id: int, target: str | None = None) -> RunRe
         raise SlmError(
             "errors.jobs.run_not_queued", run_id=run_id, status=Phrase(f"status.{run.status}")
         )
-    _execute(store, run_id, resolve_target(target))
+    execute_claimed(store, run_id, resolve_target(target))
     return store.get_run(run_id)
+
+
+def run_batch(
+    store: RunStore,
+    run_ids: list[int],
+    target: str | None = None,
+    grace_s: float = DEFAULT_GRACE_S,
+) -> list[RunRecord]:
+    """Train the queued ``run_ids`` and wait for all of them (the CLI's path).
+
+    With the local executor each is trained in this process, one after another
+    (:func:`run_inline`); with Ray this process drives them as tasks, several at once.
+    SlmError when a run is not queued or Ray cannot be reached.
+    """
+    target = resolve_target(target)
+    if executor_name() == "local":
+        return [run_inline(store, run_id, target) for run_id in run_ids]
+    pending = list(run_ids)
+
+    def next_run() -> int | None:
+        if not pending:
+            return None
+        run_id = pending.pop(0)
+        if not store.claim_run(run_id, os.getpid()):
+            run = store.get_run(run_id)
+            raise SlmError(
+                "errors.jobs.run_not_queued", run_id=run_id, status=Phrase(f"status.{run.status}")
+            )
+        return run_id
+
+    executor = make_executor(store)
+    try:
+        drive(store, executor, target, grace_s, next_run)
+    finally:
+        executor.close()
+    return [store.get_run(run_id) for run_id in run_ids]
 
 
 def log_tail(store: RunStore, run_id: int, lines: int = 40) -> str:
@@ -231,113 +263,141 @@ def log_tail(store: RunStore, run_id: int, lines: int = 40) -> str:
 # ------------------------------------------------------------------ the runner
 
 
-def _exit_reason(returncode: int, log: Path) -> str:
-    if returncode < 0:
-        signum = -returncode
-        if signum == signal.SIGKILL:
-            return render("errors.run.killed")
-        if signum == signal.SIGSEGV:
-            return render("errors.run.segfault", log=log)
-        name = signal.Signals(signum).name if signum in signal.valid_signals() else signum
-        return render("errors.run.signal", name=name)
-    return render("errors.run.exit_code", code=returncode, log=log)
+def _log(message: str) -> None:
+    # stderr: the CLI driving runs itself keeps stdout for its results (--json).
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"{stamp} runner {os.getpid()}: {message}", file=sys.stderr, flush=True)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
-    proc.wait()
+@dataclass
+class _Active:
+    """A claimed run being worked on, and when its cancel request was first seen."""
+
+    work: Work
+    cancel_seen: float | None = None
+    killed_for_cancel: bool = False
 
 
-def _run_child(store: RunStore, run_id: int, target: str, grace_s: float) -> None:
-    """Train one claimed run in a child process and settle its outcome."""
-    log_path = store.log_path(run_id)
-    command = [
-        sys.executable,
-        "-m",
-        "slm_core.jobs",
-        "--target",
-        target,
-        "--child",
-        str(run_id),
-    ]
+def _start(store: RunStore, executor: Executor, run_id: int, target: str) -> Work | None:
+    """Start a claimed run; fail it with a reason (None) when it cannot even start."""
     try:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own group, so a kill also reaches its helpers
-                env=child_env(store),
-            )
-    except OSError as exc:  # no room (or no right) to write its log: fail this run, go on
+        return executor.start(store, run_id, target)
+    except Exception as exc:  # no room (or no right) to write its log, Ray refused the task
         problem = storage_error(exc, store.home, run=True)
-        reason = str(problem) if problem else render("errors.run.failed", reason=_one_line(exc))
+        reason = str(problem) if problem else render("errors.run.failed", reason=one_line(exc))
         store.finish_run(run_id, "failed", error=reason)
-        return
-    killed_for_cancel = False
-    try:
-        store.set_worker(run_id, proc.pid)
-        cancel_seen: float | None = None
-        while proc.poll() is None:
-            if cancel_seen is None and store.is_cancel_requested(run_id):
-                cancel_seen = time.monotonic()
-            if cancel_seen is not None and time.monotonic() - cancel_seen > grace_s:
-                killed_for_cancel = True
-                _kill_group(proc)
-                break
-            time.sleep(POLL_S)
-    except BaseException:
-        # The runner itself is stopping (SIGTERM, error): do not leave an orphan training.
-        _kill_group(proc)
-        store.finish_run(run_id, "interrupted", error=INTERRUPTED_BY_STOP)
-        store.discard_staging(run_id)
-        raise
-    # A child that was killed (or crashed) while saving leaves its staging folder behind.
+        return None
+
+
+def _settle(store: RunStore, run_id: int, active: _Active) -> None:
+    """Give an ended run its outcome when its target recorded none."""
+    # A worker that was killed (or crashed) while saving leaves its staging folder behind.
     store.discard_staging(run_id)
     if store.get_run(run_id).is_finished:
         return
-    if killed_for_cancel or store.is_cancel_requested(run_id):
+    if active.killed_for_cancel or store.is_cancel_requested(run_id):
         store.finish_run(run_id, "cancelled", error=CANCELLED_MESSAGE)
     else:
-        store.finish_run(run_id, "failed", error=_exit_reason(proc.returncode, log_path))
+        store.finish_run(run_id, "failed", error=active.work.failure())
 
 
-def _log(message: str) -> None:
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} runner {os.getpid()}: {message}", flush=True)
+def _poll(store: RunStore, run_id: int, active: _Active, grace_s: float) -> bool:
+    """Whether the run's work has ended; kills it once a cancel is not honoured in time."""
+    if active.work.done():
+        return True
+    if active.cancel_seen is None and store.is_cancel_requested(run_id):
+        active.cancel_seen = time.monotonic()
+    if active.cancel_seen is not None and time.monotonic() - active.cancel_seen > grace_s:
+        active.killed_for_cancel = True
+        active.work.stop()
+        return True
+    return False
 
 
-def _drain(store: RunStore, target: str, grace_s: float) -> None:
+def drive(
+    store: RunStore,
+    executor: Executor,
+    target: str,
+    grace_s: float,
+    next_run: Callable[[], int | None],
+) -> None:
+    """Work on runs until ``next_run`` gives none and all have ended, ``executor.slots`` at once.
+
+    ``next_run`` returns the id of a run it has claimed, or None when there is none now.
+    """
+    active: dict[int, _Active] = {}
+    try:
+        while True:
+            while len(active) < executor.slots and (run_id := next_run()) is not None:
+                work = _start(store, executor, run_id, target)
+                if work is not None:
+                    active[run_id] = _Active(work)
+            if not active:
+                return
+            for run_id, entry in list(active.items()):
+                if _poll(store, run_id, entry, grace_s):
+                    _settle(store, run_id, entry)
+                    del active[run_id]
+                    _log(f"run {run_id} ended {store.get_run(run_id).status}")
+            time.sleep(POLL_S)
+    except BaseException:
+        # The runner itself is stopping (SIGTERM, error): leave no orphan training behind.
+        for run_id, entry in active.items():
+            entry.work.stop()
+            store.finish_run(run_id, "interrupted", error=INTERRUPTED_BY_STOP)
+            store.discard_staging(run_id)
+        raise
+
+
+def _claim_next(store: RunStore) -> int | None:
+    """Claim the oldest queued run for this process; None when the queue is empty."""
     while (run := store.next_queued_run()) is not None:
-        if not store.claim_run(run.id, os.getpid()):
-            continue  # cancelled or taken by another worker meanwhile
-        _log(f"training run {run.id} ({run.model_id})")
-        _run_child(store, run.id, target, grace_s)
-        _log(f"run {run.id} ended {store.get_run(run.id).status}")
+        if store.claim_run(run.id, os.getpid()):
+            _log(f"claimed run {run.id} ({run.model_id})")
+            return run.id
+        # Cancelled or taken by another worker meanwhile: look again.
+    return None
+
+
+def _fail_queued(store: RunStore, reason: str) -> None:
+    """Fail every queued run with ``reason`` (the executor cannot start), so none waits forever."""
+    while (run_id := _claim_next(store)) is not None:
+        store.finish_run(run_id, "failed", error=reason)
 
 
 def run_queue(store: RunStore, target: str | None = None, grace_s: float = DEFAULT_GRACE_S) -> bool:
     """Train queued runs until none is left; False if another runner holds the lock."""
     target = resolve_target(target)
-    while True:
-        # Waiting a little outlasts the brief probes of ensure_runner/runner_alive, which
-        # would otherwise make a runner give up while no other runner exists.
-        with _try_lock(store.home, wait_s=1.0) as lock:
-            if lock is None:
-                return False
-            lock.seek(0)
-            lock.truncate()
-            lock.write(str(os.getpid()))
-            lock.flush()
-            _drain(store, target, grace_s)
-        # Look once more after releasing the lock: a run queued while we held it found a
-        # runner alive and started none.
-        if store.next_queued_run() is None:
-            return True
+    executor: Executor | None = None
+    try:
+        while True:
+            # Waiting a little outlasts the brief probes of ensure_runner/runner_alive, which
+            # would otherwise make a runner give up while no other runner exists.
+            with _try_lock(store.home, wait_s=1.0) as lock:
+                if lock is None:
+                    return False
+                lock.seek(0)
+                lock.truncate()
+                lock.write(str(os.getpid()))
+                lock.flush()
+                # Starting an executor may take seconds (a local Ray): not for an empty queue.
+                if executor is None and store.next_queued_run() is not None:
+                    try:
+                        executor = make_executor(store)
+                    except SlmError as exc:
+                        _log(f"cannot start the executor: {exc}")
+                        _fail_queued(store, str(exc))
+                        return True
+                    _log(f"working on {executor.describe()}")
+                if executor is not None:
+                    drive(store, executor, target, grace_s, lambda: _claim_next(store))
+            # Look once more after releasing the lock: a run queued while we held it found a
+            # runner alive and started none.
+            if store.next_queued_run() is None:
+                return True
+    finally:
+        if executor is not None:
+            executor.close()
 
 
 def _sigterm(signum: int, _frame: Any) -> None:
@@ -355,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     store = RunStore(args.url, Path(args.home) if args.home else None)
     if args.child is not None:
-        _execute(store, args.child, resolve_target(args.target))
+        execute_claimed(store, args.child, resolve_target(args.target))
         return 0
     signal.signal(signal.SIGTERM, _sigterm)
     _log("started")

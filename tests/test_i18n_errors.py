@@ -166,15 +166,18 @@ def test_plain_messages_still_work():
 
 def test_stored_english_run_messages_are_shown_in_chinese():
     """A run's error is stored in English by a worker process; the UI matches it back."""
-    from slm_core import jobs
+    from slm_core import executors, jobs
+    from slm_core.errors import render
     from slm_core.store import CANCELLED_MESSAGE, INTERRUPTED_MESSAGE
 
     stored = [
         CANCELLED_MESSAGE,
         INTERRUPTED_MESSAGE,
         jobs.INTERRUPTED_BY_STOP,
-        jobs._exit_reason(-9, ROOT / "run.log"),
-        jobs._exit_reason(3, ROOT / "run.log"),
+        executors.exit_reason(-9, ROOT / "run.log"),
+        executors.exit_reason(3, ROOT / "run.log"),
+        render("errors.executor.ray_worker_died", reason="WorkerCrashedError: node lost"),
+        render("errors.executor.ray_unreachable", address="10.0.0.5:6379", reason="timeout"),
         str(DataError("errors.split.no_rows_left")),
         "Training failed: ValueError: bad shape",
         "Run 4 is failed; only finished runs can be evaluated.",

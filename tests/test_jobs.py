@@ -161,7 +161,7 @@ def test_only_one_runner_per_home(store, dataset):
         text=True,
         timeout=60,
     )
-    assert second.returncode == 0 and "another runner" in second.stdout
+    assert second.returncode == 0 and "another runner" in second.stderr
     assert store.get_run(waiting.id).status == "queued"
     assert jobs.runner_pid(store.home) == runner
     jobs.cancel(store, busy.id)

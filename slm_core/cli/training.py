@@ -50,14 +50,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     params = {m: resolve_params(m, args.preset, overrides, n_train) for m in models}
     store = open_store()
     dataset = register_dataset(store, prepared, source="cli")
-    results = []
+    run_ids = []
     for model_id in models:
         run_params = dict(params[model_id], seed=args.seed, split_seed=args.seed)
         run = store.create_run(dataset.id, model_id, args.preset, run_params)
         if not args.json:
             print(f"training {model_id} (run {run.id}) ...", file=sys.stderr)
-        jobs.run_inline(store, run.id)
-        results.append(_run_result(store.get_run(run.id)))
+        run_ids.append(run.id)
+    # One after another here, or as Ray tasks at once with SLM_EXECUTOR=ray.
+    results = [_run_result(run) for run in jobs.run_batch(store, run_ids)]
     if args.json:
         print(json.dumps({"dataset_id": dataset.id, "runs": results}, indent=2))
     else:
@@ -107,7 +108,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     store.restart_run(args.run)  # SlmError unless it is an interrupted, failed or cancelled run
     if not args.json:
         print(f"training run {args.run} again ...", file=sys.stderr)
-    run = jobs.run_inline(store, args.run)
+    (run,) = jobs.run_batch(store, [args.run])
     result = _run_result(run)
     if args.json:
         print(json.dumps(result, indent=2))
