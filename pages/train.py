@@ -8,13 +8,23 @@ from slm_core import jobs
 from slm_core.dataset import expected_train_rows, usable_rows
 from slm_core.errors import SlmError
 from slm_core.escape import md_text
+from slm_core.executors import setting_text as executor_setting
 from slm_core.i18n import format_number
 from slm_core.llm import model_runs
 from slm_core.models.expectations import shortfalls
 from slm_core.models.names import model_description, model_name, param_help, param_label
 from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
+from slm_core.sweeps import (
+    DEFAULT_TRIALS,
+    MAX_TRIALS,
+    MIN_TRIALS,
+    SWEEP_KEY,
+    search_space,
+    stored_sweep,
+)
+from slm_core.sweeps import summary_text as sweep_summary
 from ui.access import guard_page
-from ui.charts import history_figure
+from ui.charts import history_figure, sweep_figure
 from ui.pretrained import (
     FINETUNE,
     finetune_gate,
@@ -84,6 +94,11 @@ with st.form("train_form", border=True):
         format_func=lambda p: t(f"preset.{p}"),
         help=t("train.preset_help"),
     )
+    search_col, trials_col = st.columns([3, 1], vertical_alignment="bottom")
+    search = search_col.checkbox(t("sweep.toggle"), help=t("sweep.toggle_help"))
+    sweep_trials = trials_col.number_input(
+        t("sweep.trials"), min_value=MIN_TRIALS, max_value=MAX_TRIALS, value=DEFAULT_TRIALS
+    )
     overrides: dict[str, dict] = {}
     with st.expander(t("train.params")):
         st.caption(t("train.params_help"))
@@ -130,6 +145,8 @@ if FINETUNE in chosen:
 if submitted:
     if not chosen:
         st.error(t("train.pick_one"))
+    elif search and preset != "thorough":
+        st.error(t("sweep.not_for_preset"))
     else:
         for model_id in chosen:
             if model_id == FINETUNE and finetune_blocked:
@@ -139,6 +156,9 @@ if submitted:
                 params = resolve_params(
                     model_id, preset or "quick", overrides.get(model_id), n_train
                 )
+                if search:
+                    search_space(model_id)  # TrainError for a model that is not swept
+                    params[SWEEP_KEY] = {"trials": int(sweep_trials)}
                 run = jobs.submit(store, dataset.id, model_id, preset or "quick", params)
                 st.toast(t("train.queued", model=model_id, id=run.id))
             except SlmError as exc:
@@ -163,6 +183,7 @@ def job_board() -> None:
         st.info(t("train.no_runs"))
         return
     st.subheader(t("train.jobs"))
+    st.caption(executor_setting(lang()), help=t("executor.help"))
     for run in runs:
         with st.container(border=True):
             head, action = st.columns([5, 1])
@@ -191,6 +212,10 @@ def job_board() -> None:
             elif run.error:
                 head.error(error_text(run.error))
             requeue_button(store, run, action)  # interrupted, failed or cancelled runs
+            sweep = stored_sweep(store, run.id) if run.params.get(SWEEP_KEY) else None
+            if sweep:
+                st.plotly_chart(sweep_figure(sweep), key=f"sweep_{run.id}")
+                st.caption(sweep_summary(sweep, lang()))
             if len(run.history.get("loss") or []) > 1:  # linear models have one point
                 st.plotly_chart(
                     history_figure(run.history, t("train.loss"), t("train.accuracy")),

@@ -14,7 +14,8 @@ value checks), which writes its progress into the run store and honours a cancel
 itself. The queue runner (:mod:`slm_core.jobs`) claims runs, polls cancel requests, kills
 what outlives the grace period and settles outcomes the same way for both, through
 :class:`Work`. On another machine a Ray task needs the same run store
-(``SLM_DATABASE_URL``) and, for its files, a shared ``SLM_HOME`` or ``SLM_ARTIFACTS``.
+(``SLM_DATABASE_URL``) and, for its files, a shared ``SLM_HOME`` or ``SLM_ARTIFACTS`` (with
+``SLM_RAY_WORKER_HOME`` naming the data folder workers keep their own copies in).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from slm_core.errors import SlmError, render
 
 EXECUTORS = ("local", "ray")
 # What a run's worker gets from the runner's environment: where the store, the artifacts and
-# the code are, and the settings of the training itself.
-_FORWARDED_PREFIXES = ("SLM_", "TF_", "OMP_", "KERAS_")
+# the code are, the settings of the training itself, and the shared artifact store's
+# credentials (fsspec's and S3's own variables) for workers that have none of their own.
+_FORWARDED_PREFIXES = ("SLM_", "TF_", "OMP_", "KERAS_", "FSSPEC_", "AWS_")
 _FORWARDED = ("PYTHONPATH", "PYTHONUNBUFFERED", "HF_HUB_OFFLINE", "CUDA_VISIBLE_DEVICES")
 RAY_NAMESPACE = "slm-value-lab"
 STOP_WAIT_S = 10.0
@@ -46,6 +48,18 @@ def executor_name() -> str:
     if name not in EXECUTORS:
         raise SlmError("errors.executor.unknown", name=name, choices=", ".join(EXECUTORS))
     return name
+
+
+def setting_text(lang: str = "en") -> str:
+    """Where runs train under the current settings, in one sentence (the Train page says it)."""
+    try:
+        name = executor_name()
+    except SlmError as exc:
+        return exc.localized(lang)
+    if name == "ray":
+        address = os.environ.get("RAY_ADDRESS", "").strip() or render("executor.local_ray", lang)
+        return render("executor.ray", lang, address=address)
+    return render("executor.local", lang)
 
 
 def one_line(exc: BaseException) -> str:
@@ -185,7 +199,9 @@ def ray_task(store_url: str, home: str, run_id: int, target: str) -> str:
     from slm_core.jobs import execute_claimed
     from slm_core.store import RunStore
 
-    store = RunStore(store_url, Path(home))
+    # A worker on another machine keeps its files in its own data folder; they reach the app
+    # through the shared artifact store (SLM_ARTIFACTS).
+    store = RunStore(store_url, Path(os.environ.get("SLM_RAY_WORKER_HOME") or home))
     log_path = store.log_path(run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     where = f"{socket.gethostname()} pid {os.getpid()}"

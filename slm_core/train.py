@@ -26,6 +26,7 @@ from slm_core.models.base import TrainCallbacks
 from slm_core.models.registry import build
 from slm_core.store.files import storage_error
 from slm_core.store.records import RunProgress
+from slm_core.sweeps import SWEEP_KEY, cancelled_checkpoint, run_sweep, trials_requested
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ PREDICTIONS_FILE = "test_predictions.parquet"
 # Validation predictions choose (confidence thresholds on the Value page); test only reports.
 PREDICTION_FILES = {"test": PREDICTIONS_FILE, "validation": "val_predictions.parquet"}
 # Run-level settings stored in a run's params beside the model's own hyper-parameters.
-RUN_KEYS = ("seed", "split_seed")
+RUN_KEYS = ("seed", "split_seed", SWEEP_KEY)
 # Progress messages are stage keys (translated by the UI as ``stage.<key>``).
 # Progress and cancel checks hit the database; once per this many seconds is live enough.
 POLL_SECONDS = 0.5
@@ -126,6 +127,22 @@ def train_stored_run(store, run_id: int) -> dict:
     token_unit = dataset.report.get("token_unit", "word")
     model_params = {k: v for k, v in params.items() if k not in RUN_KEYS}
     seed = int(params.get("seed", config.seed))
+    trials = trials_requested(params)
+    if trials:  # choose the settings on the validation split first, then train the best
+        store.set_progress(run_id, RunProgress(message="sweeping"))
+        swept = run_sweep(
+            store,
+            run_id,
+            run.model_id,
+            trials,
+            (splits.train["text"].tolist(), splits.train["label"].tolist()),
+            (splits.val["text"].tolist(), splits.val["label"].tolist()),
+            token_unit=token_unit,
+            seed=seed,
+            checkpoint=cancelled_checkpoint(store, run_id),
+        )
+        model_params.update(swept.best)
+        store.update_params(run_id, {**params, **swept.best})
     model = build(
         run.model_id, run.preset or "balanced", model_params, token_unit=token_unit, seed=seed
     )
@@ -177,6 +194,8 @@ def train_stored_run(store, run_id: int) -> dict:
             * len(model.history_.get("loss", [1]))
             / max(train_seconds, 1e-9),
         )
+        if getattr(model, "training_mode_", None):  # linear models: in memory or out of core
+            metrics["training_mode"] = dict(model.training_mode_)
         store.publish_artifacts(run_id, out)
     except BaseException:
         store.discard_staging(run_id)

@@ -35,3 +35,52 @@ def history_figure(history: dict[str, list[float]], title_loss: str, title_acc: 
         legend={"orientation": "h", "y": -0.3},
     )
     return fit_labels(fig)
+
+
+def sweep_figure(sweep: dict) -> go.Figure:
+    """Each setting a sweep tried: its validation accuracy, the size of its marker the training
+    texts it got (successive halving gives the weaker ones fewer), the promoted one starred."""
+    trials = [trial for trial in sweep.get("trials", []) if trial.get("val_accuracy") is not None]
+    rows_label = t("sweep.rows")
+
+    def hover(trial: dict) -> str:
+        settings = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in trial["settings"].items()
+        )
+        return f"{settings}<br>{rows_label}: {trial['train_rows']}"
+
+    best = [trial for trial in trials if trial["settings"] == sweep.get("best")]
+    largest = max((trial["train_rows"] for trial in trials), default=1) or 1
+    fig = go.Figure(
+        go.Scatter(
+            x=[trial["number"] + 1 for trial in trials],
+            y=[trial["val_accuracy"] for trial in trials],
+            mode="markers",
+            marker={"size": [8 + 14 * trial["train_rows"] / largest for trial in trials]},
+            hovertext=[hover(trial) for trial in trials],
+            hoverinfo="text+y",
+            name=t("sweep.y_axis"),
+        )
+    )
+    if best:
+        fig.add_trace(
+            go.Scatter(
+                x=[best[0]["number"] + 1],
+                y=[best[0]["val_accuracy"]],
+                mode="markers",
+                marker={"symbol": "star", "size": 18},
+                hovertext=[hover(best[0])],
+                hoverinfo="text+y",
+                name=t("sweep.best"),
+            )
+        )
+    fig.update_xaxes(title_text=t("sweep.x_axis"), dtick=1)
+    fig.update_yaxes(title_text=t("sweep.y_axis"), tickformat=".0%")
+    fig.update_layout(
+        title=t("sweep.chart_title"),
+        height=260,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.35},
+    )
+    return fit_labels(fig)

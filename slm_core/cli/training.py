@@ -43,6 +43,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         require_consent(bool(getattr(args, "accept_cpu_time", False)))
 
+    sweep = None
+    if getattr(args, "sweep", None):
+        from slm_core.sweeps import SWEEP_KEY, search_space
+
+        if args.preset != "thorough":
+            raise SlmError("sweep.not_for_preset")
+        for model_id in models:
+            search_space(model_id)  # a model without a settings search: one line, exit 2
+        sweep = {SWEEP_KEY: {"trials": int(args.sweep)}}
+
     read, mapping, name, filename = read_source(args)
     prepared = prepare_dataset(read, mapping, name, filename, SplitConfig(seed=args.seed))
     # Presets may depend on the training split's size: resolve again now that it is known.
@@ -52,7 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = register_dataset(store, prepared, source="cli")
     run_ids = []
     for model_id in models:
-        run_params = dict(params[model_id], seed=args.seed, split_seed=args.seed)
+        run_params = dict(params[model_id], seed=args.seed, split_seed=args.seed, **(sweep or {}))
         run = store.create_run(dataset.id, model_id, args.preset, run_params)
         if not args.json:
             print(f"training {model_id} (run {run.id}) ...", file=sys.stderr)
@@ -98,6 +108,7 @@ def _run_result(run) -> dict:
         "macro_f1": metrics.get("macro_f1"),
         "train_seconds": run.train_seconds,
         "artifact_path": run.artifact_path,
+        "params": run.params,  # a sweep's promoted settings among them
     }
 
 
@@ -127,6 +138,12 @@ def add_commands(sub) -> None:
     p.add_argument("--preset", default="balanced", help="quick, balanced or thorough")
     p.add_argument("--epochs", type=int, help="override the preset's epochs (neural models)")
     p.add_argument("--seed", type=int, default=42, help="split and model seed")
+    p.add_argument(
+        "--sweep",
+        type=int,
+        metavar="N",
+        help="with --preset thorough: try N settings on the validation split first, train the best",
+    )
     p.add_argument(
         "--accept-cpu-time",
         action="store_true",
