@@ -21,5 +21,12 @@ def database_url() -> str:
     return f"sqlite:///{slm_home() / 'runs.sqlite'}"
 
 
+def artifacts_url() -> str | None:
+    """Where runs' files and datasets' frames are shared between machines (``SLM_ARTIFACTS``: a
+    folder path or an fsspec URL such as ``s3://bucket/lab``); None keeps them in ``SLM_HOME``
+    only. See :mod:`slm_core.store.artifacts`."""
+    return os.environ.get("SLM_ARTIFACTS", "").strip() or None
+
+
 # Keep in sync with .streamlit/config.toml [server] maxUploadSize (MB); the UI states it.
 MAX_UPLOAD_MB = int(os.environ.get("SLM_MAX_UPLOAD_MB", "200"))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from slm_core import config
 from slm_core.errors import NotFoundError, Phrase, SlmError
 from slm_core.llm import LLM_MODEL_ID
 from slm_core.store.processes import _process_start, pid_alive
@@ -32,11 +33,14 @@ from slm_core.store.schema import feedback, run_results, runs
 # Stopped before the end: their work can be taken up again (an LLM measurement's answers are kept).
 REOPENABLE = ("cancelled", "interrupted", "failed")
 # A training attempt writes its folder as runs/.<id>.partial-<pid> and renames it to runs/<id>
-# when complete; runs/.<id>.old-<pid> briefly holds the folder it replaces.
+# when complete; runs/.<id>.old-<pid> briefly holds the folder it replaces, and
+# runs/.<id>.fetch-<pid>-<x> a copy being fetched from SLM_ARTIFACTS (slm_core.store.artifacts).
 STAGING_MARK = ".partial-"
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from slm_core.store.artifacts import RemoteArtifacts
 
 
 class RunsMixin:
@@ -177,9 +181,15 @@ class RunsMixin:
         """Record the outcome of a run; a run that already has an outcome keeps its first one.
 
         An 'interrupted' run may still be finished by its worker if it turns out to be alive.
+        With a shared artifact store (``SLM_ARTIFACTS``) what the run's folder holds is pushed
+        there first (:meth:`sync_artifacts`); a run whose files cannot be pushed is 'failed'
+        with the reason rather than 'succeeded'.
         """
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"finish_run status must be one of {TERMINAL_STATUSES}")
+        not_shared = self._share_artifacts(run_id, status)
+        if not_shared is not None:  # readers elsewhere could not load it: it did not succeed
+            status, error = "failed", not_shared
         values: dict[str, Any] = {"status": status, "finished_at": _now(), "updated_at": _now()}
         if metrics is not None:
             values["metrics_json"] = jsonable(dict(metrics))
@@ -326,6 +336,8 @@ class RunsMixin:
         run = self.get_run(run_id)
         if run.model_id == LLM_MODEL_ID:
             raise SlmError("errors.jobs.requeue_measurement", run_id=run.id)
+        if run.status in REOPENABLE:
+            self._delete_shared(run.id)  # first: a failure leaves the run as it was
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(runs)
@@ -363,25 +375,86 @@ class RunsMixin:
         run = self.get_run(run_id)
         if run.status == "running":
             raise SlmError("errors.store.run_still_training", run_id=run_id)
+        # The shared copy first: if it cannot be removed the run stays, to be deleted later,
+        # rather than leaving files a later run with the same id could be taken for.
+        self._delete_shared(run.id)
         with self.engine.begin() as conn:
             conn.execute(delete(run_results).where(run_results.c.run_id == run.id))
             conn.execute(update(feedback).where(feedback.c.run_id == run.id).values(run_id=None))
             conn.execute(delete(runs).where(runs.c.id == run.id))
-        self._remove_run_files(run.id)
+        self._remove_run_files(run.id, shared=False)
 
-    def _remove_run_files(self, run_id: int) -> None:
+    def _remove_run_files(self, run_id: int, *, shared: bool = True) -> None:
         shutil.rmtree(self._final_dir(run_id), ignore_errors=True)
         self.discard_staging(run_id)
         self.log_path(run_id).unlink(missing_ok=True)
+        if shared:
+            self._delete_shared(run_id)
 
     def _final_dir(self, run_id: int) -> Path:
         return self.home / "runs" / str(int(run_id))
 
     def artifact_dir(self, run_id: int) -> Path:
-        """The run's artifact directory ``home/runs/<id>/`` (created)."""
+        """The run's artifact directory ``home/runs/<id>/`` (created).
+
+        With a shared artifact store (``SLM_ARTIFACTS``) it is this machine's copy of the run's
+        published files, fetched first when it is missing or older than them; a run with
+        nothing published yet (still training, or an LLM measurement being carried out here)
+        keeps its local folder as it is.
+        """
         path = self._final_dir(run_id)
+        remote = self.remote_artifacts()
+        if remote is not None:
+            remote.fetch_run(run_id, path)
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def remote_artifacts(self) -> RemoteArtifacts | None:
+        """The shared artifact store named by ``SLM_ARTIFACTS``, or None when runs' files stay
+        in ``home`` only; SlmError when the setting cannot be used."""
+        url = config.artifacts_url()
+        if url is None:
+            return None
+        remote = getattr(self, "_remote_artifacts", None)
+        if remote is None or remote.url != url:
+            from slm_core.store.artifacts import RemoteArtifacts
+
+            remote = RemoteArtifacts(url)
+            local = remote.local_root()
+            if local is not None and local.resolve() == self.home:
+                # Its runs/<id>/ would be this machine's copies themselves.
+                raise SlmError("errors.artifacts.same_as_home", url=remote.shown)
+            self._remote_artifacts = remote
+        return remote
+
+    def sync_artifacts(self, run_id: int) -> None:
+        """Push the files added to or changed in a published run's folder since (e.g. the
+        validation predictions of an older run) to the shared artifact store; nothing without
+        ``SLM_ARTIFACTS``. :meth:`finish_run` does it for every run that ends."""
+        remote = self.remote_artifacts()
+        if remote is not None:
+            remote.push_run(run_id, self._final_dir(run_id))
+
+    def _share_artifacts(self, run_id: int, status: str) -> str | None:
+        """Before a run's outcome is recorded, push its folder to the shared artifact store;
+        the reason when a run that succeeded could not be shared, else None (a run that did
+        not succeed keeps its own outcome: its files, if any, are shared as far as possible)."""
+        try:
+            if self.remote_artifacts() is None:
+                return None
+            if self.get_run(run_id).status not in ("queued", "running", "interrupted"):
+                return None  # it keeps its first outcome, and the files that went with it
+            self.sync_artifacts(run_id)
+        except NotFoundError:
+            return None
+        except SlmError as exc:
+            return str(exc) if status == "succeeded" else None
+        return None
+
+    def _delete_shared(self, run_id: int) -> None:
+        remote = self.remote_artifacts()
+        if remote is not None:
+            remote.delete_run(run_id)
 
     def staging_dir(self, run_id: int) -> Path:
         """A new, empty folder beside the run's artifact folder for a training attempt to write
@@ -404,8 +477,15 @@ class RunsMixin:
         """Rename the complete ``staging`` folder to the run's artifact folder and return it.
 
         An older artifact folder of the run is moved aside first and removed after, so a
-        reader finds either the old folder or the new one, never a mix or half of one.
+        reader finds either the old folder or the new one, never a mix or half of one. With a
+        shared artifact store (``SLM_ARTIFACTS``) the folder is uploaded there as the run's new
+        version first (SlmError if it cannot be: then nothing is published here either), and
+        stays here as this machine's copy.
         """
+        remote = self.remote_artifacts()
+        if remote is not None:
+            # Before the rename: a reader here that fetches meanwhile gets this version too.
+            remote.push_run(run_id, staging)
         final = self._final_dir(run_id)
         old = final.with_name(f".{int(run_id)}.old-{os.getpid()}")
         if final.exists():
