@@ -12,7 +12,13 @@ from slm_core.executors import setting_text as executor_setting
 from slm_core.i18n import format_number
 from slm_core.llm import model_runs
 from slm_core.models.expectations import shortfalls
-from slm_core.models.names import model_description, model_name, param_help, param_label
+from slm_core.models.names import (
+    model_description,
+    model_name,
+    param_help,
+    param_label,
+    training_mode_text,
+)
 from slm_core.models.registry import MODEL_IDS, PRESETS, resolve_params
 from slm_core.sweeps import (
     DEFAULT_TRIALS,
@@ -209,6 +215,9 @@ def job_board() -> None:
                         majority=f"{m.majority_rate or 0:.3f}",
                     )
                 )
+                mode = (run.metrics or {}).get("training_mode")
+                if mode:  # linear models: in memory, or out of core on a large split
+                    head.caption(training_mode_text(mode, lang()))
             elif run.error:
                 head.error(error_text(run.error))
             requeue_button(store, run, action)  # interrupted, failed or cancelled runs

@@ -334,4 +334,5 @@ def predict_validation(store, run_id: int, model) -> TestPredictions:
         else np.zeros((0, len(classes)))
     )
     save_predictions(store.artifact_dir(run_id), "validation", splits.val, proba, classes)
+    store.sync_artifacts(run_id)  # other machines sharing SLM_ARTIFACTS need not predict again
     return load_predictions(store, run_id, "validation")

@@ -48,18 +48,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         from slm_core.sweeps import SWEEP_KEY, search_space
 
         if args.preset != "thorough":
-            raise SlmError("sweep.not_for_preset")
+            raise SlmError("errors.sweep.not_for_preset")
         for model_id in models:
             search_space(model_id)  # a model without a settings search: one line, exit 2
         sweep = {SWEEP_KEY: {"trials": int(args.sweep)}}
 
-    read, mapping, name, filename = read_source(args)
-    prepared = prepare_dataset(read, mapping, name, filename, SplitConfig(seed=args.seed))
+    if getattr(args, "dataset", None):  # stored already, e.g. a large file added by `ingest`
+        if args.file or args.demo:
+            raise SlmError("errors.cli.dataset_and_file")
+        store = open_store()
+        dataset = store.find_dataset(args.dataset)
+        n_train = expected_train_rows(dataset.report, dataset.split_config)
+    else:
+        read, mapping, name, filename = read_source(args)
+        prepared = prepare_dataset(read, mapping, name, filename, SplitConfig(seed=args.seed))
+        n_train = expected_train_rows(prepared.report.to_dict(), asdict(prepared.split_config))
+        store = open_store()
+        dataset = register_dataset(store, prepared, source="cli")
     # Presets may depend on the training split's size: resolve again now that it is known.
-    n_train = expected_train_rows(prepared.report.to_dict(), asdict(prepared.split_config))
     params = {m: resolve_params(m, args.preset, overrides, n_train) for m in models}
-    store = open_store()
-    dataset = register_dataset(store, prepared, source="cli")
     run_ids = []
     for model_id in models:
         run_params = dict(params[model_id], seed=args.seed, split_seed=args.seed, **(sweep or {}))
@@ -134,6 +141,11 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 def add_commands(sub) -> None:
     p = add_command(sub, "train", cmd_train, "train models on a data file and store the runs")
     add_source_args(p)
+    p.add_argument(
+        "--dataset",
+        help="train on a stored dataset (id, id prefix or name; e.g. one added by `ingest`) "
+        "instead of a file",
+    )
     p.add_argument("--models", default="tfidf_lr", help="comma-separated model ids")
     p.add_argument("--preset", default="balanced", help="quick, balanced or thorough")
     p.add_argument("--epochs", type=int, help="override the preset's epochs (neural models)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import PurePath
 from typing import NamedTuple
@@ -311,14 +312,14 @@ def _read_json(text: str, encoding: str) -> ReadResult:
     return ReadResult(frame=frame, detected=Detected(format="json", encoding=encoding))
 
 
-def _read_jsonl(text: str, encoding: str) -> ReadResult:
-    records: list[object] = []
-    # Split on "\n" only: str.splitlines() would also split on U+2028 inside a JSON string.
-    for number, line in enumerate(text.split("\n"), start=1):
+def jsonl_records(lines: Iterable[str]) -> Iterator[object]:
+    """The JSON value of each non-blank line; DataError naming the first line that is not one
+    (the whole-file reader and the streamed reader both read JSON lines through this)."""
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            yield json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(
                 "errors.io.jsonl_bad_line",
@@ -328,6 +329,11 @@ def _read_jsonl(text: str, encoding: str) -> ReadResult:
             ) from None
         except RecursionError:
             raise DataError("errors.io.jsonl_too_deep", number=f"{number:,}") from None
+
+
+def _read_jsonl(text: str, encoding: str) -> ReadResult:
+    # Split on "\n" only: str.splitlines() would also split on U+2028 inside a JSON string.
+    records = list(jsonl_records(text.split("\n")))
     frame = _records_frame(records, "lines")
     return ReadResult(frame=frame, detected=Detected(format="jsonl", encoding=encoding))
 

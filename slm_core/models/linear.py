@@ -8,6 +8,7 @@ wrote. Words and word pairs are the features for space-delimited text; character
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,20 +17,79 @@ import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
-from slm_core.errors import TrainError
+from slm_core.errors import TrainError, render
 from slm_core.models.base import TrainCallbacks, check_training_input
 from slm_core.models.saved import write_meta
 from slm_core.models.tokenize import standardize, tokenize
 
 MODEL_FILE = "model.joblib"
 DEFAULT_NGRAM_MAX = {"word": 2, "char": 4}
+# Out-of-core training: above this many training texts (``SLM_OUT_OF_CORE_ROWS``) the features
+# are hashed n-grams (no vocabulary to hold) and the estimator learns a chunk at a time, so
+# memory does not grow with the vocabulary or with one sparse matrix of every text.
+OUT_OF_CORE_ROWS = 200_000
+OUT_OF_CORE_CHUNK = 20_000  # texts vectorised at a time
+OUT_OF_CORE_EPOCHS = 3  # passes of stochastic gradient descent over the shuffled texts
+HASH_FEATURES = 2**20
+_LOG_SAMPLE = 20_000  # training texts the training loss and accuracy are measured on
+
+
+def out_of_core_rows() -> int:
+    """Training texts above which linear models train out of core (``SLM_OUT_OF_CORE_ROWS``)."""
+    try:
+        return int(os.environ.get("SLM_OUT_OF_CORE_ROWS", OUT_OF_CORE_ROWS))
+    except ValueError:
+        return OUT_OF_CORE_ROWS
+
+
+class HashedTfidf:
+    """TF-IDF over hashed n-grams: ``HashingVectorizer`` counts, sublinear tf, an idf counted
+    a chunk at a time (features in fewer than ``min_df`` texts get idf 0: dropped), l2 norm.
+
+    The same features as ``TfidfVectorizer`` with the same settings, except that n-grams share
+    ``HASH_FEATURES`` columns (a collision merges two rare n-grams) and there is no vocabulary.
+    """
+
+    def __init__(self, hasher: HashingVectorizer, sublinear_tf: bool) -> None:
+        self.hasher = hasher
+        self.sublinear_tf = sublinear_tf
+
+    @property
+    def ngram_range(self) -> tuple[int, int]:
+        return self.hasher.ngram_range
+
+    def build_analyzer(self):
+        return self.hasher.build_analyzer()
+
+    def counts(self, texts: Sequence[str]):
+        return self.hasher.transform(list(texts))
+
+    def fit_idf(self, chunks, n_texts: int, min_df: int) -> HashedTfidf:
+        """The idf from document frequencies summed over ``chunks`` (lists of texts)."""
+        df = np.zeros(self.hasher.n_features, dtype=np.int64)
+        for texts in chunks:
+            df += np.bincount(self.counts(texts).indices, minlength=self.hasher.n_features)
+        self.idf_ = np.log((1.0 + n_texts) / (1.0 + df)) + 1.0  # scikit-learn's smooth idf
+        self.idf_[df < max(int(min_df), 1)] = 0.0
+        return self
+
+    def transform(self, texts: Sequence[str]):
+        from sklearn.preprocessing import normalize
+
+        features = self.counts(texts).astype(np.float64)
+        if self.sublinear_tf:
+            np.log(features.data, out=features.data)
+            features.data += 1.0
+        features.data *= self.idf_[features.indices]
+        features.eliminate_zeros()
+        return normalize(features, copy=False)
 
 
 def word_tokens(text: str) -> list[str]:
@@ -104,6 +164,23 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
         hooks.stop_if_asked()
         texts, label_list = check_training_input(texts, labels)
         labels = np.array(label_list, dtype=object)
+        limit = out_of_core_rows()
+        if len(texts) > limit:
+            self.training_mode_ = {
+                "mode": "out_of_core",
+                "reason": f"{len(texts):,} training texts > SLM_OUT_OF_CORE_ROWS={limit:,}: "
+                f"hashed n-grams, learned {OUT_OF_CORE_CHUNK:,} texts at a time",
+                "threshold": limit,
+                "rows": len(texts),
+                "chunk": OUT_OF_CORE_CHUNK,
+            }
+            return self._fit_out_of_core(texts, labels, val_texts, val_labels, hooks)
+        self.training_mode_ = {
+            "mode": "in_memory",
+            "reason": f"{len(texts):,} training texts ≤ SLM_OUT_OF_CORE_ROWS={limit:,}",
+            "threshold": limit,
+            "rows": len(texts),
+        }
         hooks.on_batch(0, 0, 1)
         self.vectorizer_ = self._vectorizer()
         try:
@@ -130,6 +207,100 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
         hooks.on_batch(0, 1, 1)
         hooks.on_epoch(0, 1, logs)
         return self
+
+    # -- out of core ---------------------------------------------------------------------
+
+    def _hashed(self) -> bool:
+        return isinstance(getattr(self, "vectorizer_", None), HashedTfidf)
+
+    def _hasher(self) -> HashingVectorizer:
+        """A HashingVectorizer with the settings of :meth:`_vectorizer` (norm applied later)."""
+        unit = self.token_unit
+        n = int(self.ngram_max or DEFAULT_NGRAM_MAX.get(unit, 2))
+        common = dict(
+            n_features=HASH_FEATURES,
+            alternate_sign=False,  # counts stay counts (complement naive Bayes needs them)
+            norm=None,
+            lowercase=False,
+            ngram_range=(1, n),
+            dtype=np.float64,
+        )
+        if unit == "char":
+            return HashingVectorizer(analyzer="char_wb", preprocessor=standardize, **common)
+        return HashingVectorizer(tokenizer=word_tokens, token_pattern=None, **common)
+
+    def _online_estimator(self, labels: np.ndarray) -> Any:
+        """The estimator that learns a chunk at a time (``partial_fit``) for this model."""
+        raise NotImplementedError
+
+    def _sample_weights(self, labels: np.ndarray) -> dict[str, float] | None:
+        if not self.class_weight:
+            return None
+        classes, counts = np.unique(labels, return_counts=True)
+        share = len(labels) / len(classes)
+        return {str(c): share / int(n) for c, n in zip(classes, counts, strict=True)}
+
+    def _fit_out_of_core(self, texts, labels, val_texts, val_labels, hooks) -> _TfidfClassifier:
+        """Hashed TF-IDF features and ``partial_fit`` over shuffled chunks of the texts.
+
+        Memory holds the texts, one chunk's sparse features and the weights
+        (classes x ``HASH_FEATURES``), never a vocabulary or every text's features at once.
+        """
+        n = len(texts)
+        chunk = OUT_OF_CORE_CHUNK
+        starts = range(0, n, chunk)
+        self.vectorizer_ = HashedTfidf(self._hasher(), bool(self.sublinear_tf))
+        hooks.on_stage("hashing", 0, n)
+        self.vectorizer_.fit_idf((texts[i : i + chunk] for i in starts), n, int(self.min_df))
+        hooks.stop_if_asked()
+        if not self.vectorizer_.idf_.any():
+            raise TrainError("errors.linear.no_usable_words", exc="no n-gram left")
+        self.estimator_ = self._online_estimator(labels)
+        classes = np.unique(labels)
+        weights = self._sample_weights(labels)
+        rng = np.random.default_rng(int(self.seed))
+        epochs = 1 if isinstance(self.estimator_, ComplementNB) else OUT_OF_CORE_EPOCHS
+        total = epochs * len(starts)
+        step = 0
+        for _ in range(epochs):
+            order = rng.permutation(n)
+            for start in starts:
+                picked = order[start : start + chunk]
+                features = self.vectorizer_.transform([texts[i] for i in picked])
+                y = labels[picked]
+                sample_weight = None
+                if weights is not None:
+                    sample_weight = np.array([weights[str(v)] for v in y], dtype=np.float64)
+                self.estimator_.partial_fit(
+                    features, y, classes=classes, sample_weight=sample_weight
+                )
+                hooks.on_batch(0, step, total)
+                hooks.stop_if_asked()
+                step += 1
+        self.classes_ = [str(c) for c in self.estimator_.classes_]
+        self.history_ = {}
+        self.n_params_ = int(self._count_params())
+        sample = rng.permutation(n)[:_LOG_SAMPLE]
+        logs = self._logs(self.vectorizer_.transform([texts[i] for i in sample]), labels[sample])
+        if val_texts is not None and val_labels is not None and len(val_texts) > 0:
+            val_features = self._transform_chunked(list(val_texts))
+            logs.update({"val_" + k: v for k, v in self._logs(val_features, val_labels).items()})
+        self.served_check_ = {
+            "form": "sklearn",
+            "error": render("errors.linear_form.unsupported", settings="hashed n-grams"),
+        }
+        hooks.on_batch(0, total - 1, total)
+        hooks.on_epoch(0, 1, logs)
+        return self
+
+    def _transform_chunked(self, texts: list[str]):
+        import scipy.sparse as sp
+
+        parts = [
+            self.vectorizer_.transform(texts[i : i + OUT_OF_CORE_CHUNK])
+            for i in range(0, len(texts), OUT_OF_CORE_CHUNK)
+        ]
+        return sp.vstack(parts, format="csr")
 
     def _check_served_form(self, val_texts, val_labels) -> dict[str, Any]:
         """Compile the NumPy served form and compare it with this model on the validation
@@ -173,8 +344,12 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         self._check_fitted()
-        proba = self.estimator_.predict_proba(self.vectorizer_.transform(list(texts)))
-        return np.asarray(proba, dtype=np.float64)
+        texts = list(texts)
+        if self._hashed() and len(texts) > OUT_OF_CORE_CHUNK:
+            features = self._transform_chunked(texts)
+        else:
+            features = self.vectorizer_.transform(texts)
+        return np.asarray(self.estimator_.predict_proba(features), dtype=np.float64)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         proba = self.predict_proba(texts)
@@ -195,10 +370,32 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
         weights = self._class_weights()
         centred = weights - weights.mean(axis=0, keepdims=True)
         k = int(self.predict_proba([text])[0].argmax())
-        names = self._feature_names()
         values = row.data * centred[k, row.indices]
+        if self._hashed():  # no vocabulary: the text's own n-grams name their columns
+            names = self._hashed_names(text)
+            pairs = [
+                (names.get(int(j), f"#{j}"), float(v))
+                for j, v in zip(row.indices, values, strict=True)
+            ]
+            return sorted(pairs, key=lambda p: -abs(p[1]))
+        names = self._feature_names()
         pairs = [(str(names[j]), float(v)) for j, v in zip(row.indices, values, strict=True)]
         return sorted(pairs, key=lambda p: -abs(p[1]))
+
+    def _hashed_names(self, text: str) -> dict[int, str]:
+        """Column -> the first of ``text``'s n-grams hashed to it (the hasher's own hashing)."""
+        from sklearn.feature_extraction import FeatureHasher
+
+        grams = list(dict.fromkeys(self.vectorizer_.build_analyzer()(text)))
+        if not grams:
+            return {}
+        n_features = self.vectorizer_.hasher.n_features
+        hasher = FeatureHasher(n_features, input_type="string", alternate_sign=False)
+        columns = hasher.transform([[g] for g in grams]).indices
+        names: dict[int, str] = {}
+        for gram, column in zip(grams, columns.tolist(), strict=True):
+            names.setdefault(int(column), gram)
+        return names
 
     def _feature_names(self) -> np.ndarray:
         if getattr(self, "feature_names_", None) is None:
@@ -234,9 +431,12 @@ class _TfidfClassifier(ClassifierMixin, BaseEstimator):
             token_unit=self.token_unit,
             extra={
                 "n_params": self.n_params_,
-                "n_features": int(len(self.vectorizer_.vocabulary_)),
+                "n_features": self.vectorizer_.hasher.n_features
+                if self._hashed()
+                else int(len(self.vectorizer_.vocabulary_)),
                 "files": files,
                 "served": served,
+                "training": getattr(self, "training_mode_", None),
             },
         )
 
@@ -276,6 +476,12 @@ class TfidfLogisticRegression(_TfidfClassifier):
             max_iter=int(self.max_iter),
             class_weight="balanced" if self.class_weight else None,
             random_state=int(self.seed),
+        )
+
+    def _online_estimator(self, labels):
+        # LogisticRegression's C is SGD's alpha = 1 / (C x texts): the same penalty per text.
+        return SGDClassifier(
+            loss="log_loss", alpha=1.0 / (float(self.C) * len(labels)), random_state=int(self.seed)
         )
 
     def _class_weights(self):
@@ -318,11 +524,24 @@ class TfidfLinearSVM(_TfidfClassifier):
         folds = StratifiedKFold(min(3, smallest), shuffle=True, random_state=int(self.seed))
         return CalibratedClassifierCV(svm, cv=folds, method="sigmoid")
 
+    def _online_estimator(self, labels):
+        # The modified Huber loss is a smoothed hinge (an SVM's) that gives probabilities
+        # without the three calibration folds, which would each need another pass.
+        return SGDClassifier(
+            loss="modified_huber",
+            alpha=1.0 / (float(self.C) * len(labels)),
+            random_state=int(self.seed),
+        )
+
     def _class_weights(self):
+        if isinstance(self.estimator_, SGDClassifier):
+            return _two_class(self.estimator_.coef_)
         svms = [c.estimator for c in self.estimator_.calibrated_classifiers_]
         return _two_class(np.mean([s.coef_ for s in svms], axis=0))
 
     def _count_params(self):
+        if isinstance(self.estimator_, SGDClassifier):
+            return int(self.estimator_.coef_.size + self.estimator_.intercept_.size)
         cals = self.estimator_.calibrated_classifiers_
         svm_params = sum(c.estimator.coef_.size + c.estimator.intercept_.size for c in cals)
         return int(svm_params + sum(2 * len(c.calibrators) for c in cals))
@@ -352,6 +571,9 @@ class TfidfComplementNB(_TfidfClassifier):
 
     def _estimator(self, y):
         return ComplementNB(alpha=float(self.alpha))
+
+    def _online_estimator(self, labels):
+        return ComplementNB(alpha=float(self.alpha))  # counts add up: one pass is the model
 
     def _fit_estimator(self, features, labels):
         weights = None

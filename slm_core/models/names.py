@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slm_core.i18n import catalogue
 
 
@@ -36,3 +38,17 @@ def param_help(name: str, lang: str = "en") -> str | None:
     from slm_core.models.params import PARAM_HELP
 
     return catalogue(lang).get(f"param.{name}.help") or PARAM_HELP.get(name)
+
+
+def training_mode_text(mode: dict[str, Any], lang: str = "en") -> str:
+    """How a linear run was trained and why, in one sentence (a run's ``training_mode``)."""
+    from slm_core.errors import render
+    from slm_core.i18n import format_number
+
+    values = {
+        "rows": format_number(int(mode.get("rows") or 0), lang),
+        "threshold": str(int(mode.get("threshold") or 0)),  # as the variable is set
+        "chunk": format_number(int(mode.get("chunk") or 0), lang),
+    }
+    key = "training_out_of_core" if mode.get("mode") == "out_of_core" else "training_in_memory"
+    return render(f"stream.{key}", lang, **values)

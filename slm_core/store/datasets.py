@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slm_core.atomic import atomic_path
 from slm_core.errors import NotFoundError, SlmError
+from slm_core.store.artifacts import delete_frame, fetch_frame, push_frame
 from slm_core.store.files import storage_error
 from slm_core.store.records import DATASET_SOURCES, DatasetRecord, _dataset_record, _now, jsonable
 from slm_core.store.schema import datasets, feedback, run_results, runs, scenarios
@@ -61,6 +64,74 @@ class DatasetsMixin:
             if problem is None:
                 raise
             raise problem from exc
+        return self._insert_dataset(
+            dataset_id, name, source, filename, content_hash, len(frame),
+            report, mapping, split_config, parent_id,
+        )  # fmt: skip
+
+    def staging_path(self) -> Path:
+        """A new path in the datasets folder where a frame can be written before it is added
+        with :meth:`add_dataset_file` (on the same file system, so adding it is a rename)."""
+        folder = self.home / "datasets"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f".incoming-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
+
+    def add_dataset_file(
+        self,
+        name: str,
+        source: str,
+        filename: str | None,
+        content_hash: str,
+        frame_file: Path,
+        rows: int,
+        report: Mapping[str, Any] | None = None,
+        mapping: Mapping[str, Any] | None = None,
+        split_config: Mapping[str, Any] | None = None,
+        parent_id: str | None = None,
+    ) -> DatasetRecord:
+        """Store a dataset version whose canonical frame is already written to ``frame_file``
+        (Parquet, ``rows`` rows; see :meth:`staging_path`), as a large file streamed in chunks
+        is. The file is moved into place in one rename, or removed when the same
+        ``content_hash`` is stored already (that record is returned)."""
+        if source not in DATASET_SOURCES:
+            raise ValueError(f"source must be one of {DATASET_SOURCES}, not {source!r}")
+        frame_file = Path(frame_file)
+        existing = self._dataset_by_hash(content_hash)
+        if existing is not None:
+            frame_file.unlink(missing_ok=True)
+            return existing
+        dataset_id = content_hash[:12]
+        path = self.frame_path(dataset_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(frame_file, path)  # a row never points at a missing or partial frame
+        except OSError as exc:
+            frame_file.unlink(missing_ok=True)
+            problem = storage_error(exc, self.home)
+            if problem is None:
+                raise
+            raise problem from exc
+        return self._insert_dataset(
+            dataset_id, name, source, filename, content_hash, rows,
+            report, mapping, split_config, parent_id,
+        )  # fmt: skip
+
+    def _insert_dataset(
+        self,
+        dataset_id: str,
+        name: str,
+        source: str,
+        filename: str | None,
+        content_hash: str,
+        rows: int,
+        report: Mapping[str, Any] | None,
+        mapping: Mapping[str, Any] | None,
+        split_config: Mapping[str, Any] | None,
+        parent_id: str | None,
+    ) -> DatasetRecord:
+        """The dataset's row, once its frame file is in place (and shared through
+        ``SLM_ARTIFACTS``, so that no row points at a frame a worker elsewhere cannot get)."""
+        push_frame(self, dataset_id)
         values = {
             "id": dataset_id,
             "name": name,
@@ -69,7 +140,7 @@ class DatasetsMixin:
             "content_hash": content_hash,
             "parent_id": parent_id,
             "created_at": _now(),
-            "rows": len(frame),
+            "rows": rows,
             "report_json": jsonable(dict(report or {})),
             "mapping_json": jsonable(dict(mapping or {})),
             "split_config_json": jsonable(dict(split_config or {})),
@@ -135,6 +206,7 @@ class DatasetsMixin:
         import pandas as pd
 
         path = self.frame_path(dataset_id)
+        fetch_frame(self, dataset_id)  # stored by another machine: its shared copy
         if not path.exists():
             self.get_dataset(dataset_id)  # a clear message when the id itself is unknown
             raise NotFoundError(
@@ -171,6 +243,7 @@ class DatasetsMixin:
         for run_id in run_ids:
             self._remove_run_files(run_id)
         self.frame_path(dataset_id).unlink(missing_ok=True)
+        delete_frame(self, dataset_id)
         # A pretrained encoder's cached sentence vectors (slm_core.models.minilm.cache).
         shutil.rmtree(self.home / "datasets" / f"{dataset_id}.embeddings", ignore_errors=True)
         # Background work's files named after the dataset: fine-tuning time estimates
