@@ -121,9 +121,9 @@ def test_an_unreachable_cluster_fails_the_queued_runs_with_a_reason(store, monke
     wait_for(_done(store, run.id), timeout=60, what="the run to fail")
     failed = store.get_run(run.id)
     assert failed.status == "failed"
-    assert failed.error.startswith(
-        "Ray could not be started or reached at 127.0.0.1:9"
-    ), failed.error
+    assert failed.error.startswith("Ray could not be started or reached at 127.0.0.1:9"), (
+        failed.error
+    )
     assert "unset SLM_EXECUTOR" in failed.error
     assert render("errors.executor.ray_unreachable", "zh", address="x", reason="y") != (
         render("errors.executor.ray_unreachable", address="x", reason="y")
@@ -146,3 +146,34 @@ def test_cli_trains_its_models_as_ray_tasks(tmp_path):
     bad = run_cli(*args, "--models", "tfidf_lr", "--preset", "quick", env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "Ray could not be started or reached at 127.0.0.1:9" in bad.stderr
+
+
+def test_a_worker_with_its_own_data_folder_shares_the_run_through_slm_artifacts(
+    tmp_path, ray_env, monkeypatch
+):
+    """As on a cluster: the Ray worker keeps its files in another data folder than the app's,
+    and the dataset's frame and the trained model travel through SLM_ARTIFACTS."""
+    from slm_core.models.registry import load_model
+
+    app_home, worker_home, shared = tmp_path / "app", tmp_path / "worker", tmp_path / "shared"
+    monkeypatch.setenv("SLM_HOME", str(app_home))
+    monkeypatch.setenv("SLM_RAY_WORKER_HOME", str(worker_home))
+    monkeypatch.setenv("SLM_ARTIFACTS", f"file://{shared}")
+    store = RunStore(home=app_home)
+    dataset = _topics(store)
+    run = jobs.submit(store, dataset.id, "tfidf_lr", "quick", {})
+    try:
+        wait_for(_done(store, run.id), timeout=RAY_TIMEOUT, what="the run")
+    finally:
+        if jobs.runner_alive(store.home):
+            _kill(jobs.runner_pid(store.home))
+    done = store.get_run(run.id)
+    assert done.status == "succeeded", done.error
+    # Trained where the worker keeps its files, from the frame it fetched from the shared store.
+    assert (worker_home / "runs" / str(run.id) / "model").is_dir()
+    assert (worker_home / "datasets" / f"{dataset.id}.parquet").exists()
+    assert "in a Ray task on" in (worker_home / "logs" / f"run-{run.id}.log").read_text()
+    # The app had none of it until it opened the run: then its copy comes from the shared store.
+    assert not (app_home / "runs" / str(run.id) / "model").exists()
+    model = load_model(store.artifact_dir(run.id) / "model")
+    assert model.predict(["match goal team coach league"]) == ["sport"]
