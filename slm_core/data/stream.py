@@ -61,14 +61,13 @@ from slm_core.data.validate import (
     _CJK_SAMPLE_CHARS,
     LONG_CHARS,
     SHORT_TOKENS,
-    TINY_GROUP,
     _check_classes,
+    _check_group_counts,
     _check_labels,
     _check_mapping,
     _check_texts,
     _Findings,
     _label,
-    _names,
 )
 from slm_core.errors import DataError, Phrase, Phrases, render
 from slm_core.text import CJK_RE, normalize_text, script_of, token_unit
@@ -739,16 +738,7 @@ class _Tally:
                 key = f"errors.problem.{code}_{unit}" if code == "short_texts" else None
                 found.add(code, key, count=f"{n:,}", **values)
         if "group" in self.roles:
-            tiny_groups = [g for g, n in groups.items() if n < TINY_GROUP]
-            if tiny_groups:
-                found.add(
-                    "tiny_groups",
-                    count=f"{len(tiny_groups):,}",
-                    tiny_group=TINY_GROUP,
-                    names=_names(tiny_groups),
-                )
-            if self.missing_groups:
-                found.add("missing_groups", missing=f"{self.missing_groups:,}")
+            _check_group_counts(found, groups, self.missing_groups)
         return DataReport(
             rows=rows,
             mapping=mapping,

@@ -346,6 +346,11 @@ def _check_split(found: _Findings, values: pd.Series) -> None:
 
 
 def _check_groups(found: _Findings, values: pd.Series, groups: dict[str, int]) -> None:
+    _check_group_counts(found, groups, int((values == "").sum()))
+
+
+def _check_group_counts(found: _Findings, groups: dict[str, int], missing: int) -> None:
+    """Findings on the group column from its counts (the streamed reader has only those)."""
     tiny = [g for g, n in groups.items() if n < TINY_GROUP]
     if tiny:
         found.add(
@@ -354,7 +359,6 @@ def _check_groups(found: _Findings, values: pd.Series, groups: dict[str, int]) -
             tiny_group=TINY_GROUP,
             names=_names(tiny),
         )
-    missing = int((values == "").sum())
     if missing:
         found.add(
             "missing_groups",
