@@ -59,25 +59,6 @@ def test_executor_is_chosen_by_environment(monkeypatch):
         executors.executor_name()
 
 
-def test_two_real_models_train_at_once_on_a_local_ray(store):
-    dataset = _topics(store)
-    first = jobs.submit(store, dataset.id, "tfidf_lr", "quick", {})
-    second = jobs.submit(store, dataset.id, "nb", "quick", {})
-    wait_for(_done(store, first.id), timeout=RAY_TIMEOUT, what="first run")
-    wait_for(_done(store, second.id), timeout=RAY_TIMEOUT, what="second run")
-    a, b = store.get_run(first.id), store.get_run(second.id)
-    assert a.status == b.status == "succeeded", (a.error, b.error)
-    assert a.metrics["accuracy"] > 0.5 and b.metrics["accuracy"] > 0.5
-    # Two CPUs, one per run: both were claimed before either ended.
-    assert max(a.started_at, b.started_at) < min(a.finished_at, b.finished_at)
-    # Trained in Ray workers, evaluated and saved like a local run; the log says where.
-    for run in (a, b):
-        assert "in a Ray task on" in store.log_path(run.id).read_text()
-        assert (store.artifact_dir(run.id) / "model").is_dir()
-    runner_log = (store.home / "logs" / "runner.log").read_text()
-    assert "working on Ray (a local Ray), 2 run(s) at once" in runner_log
-
-
 def test_cancel_kill_and_crash_are_settled_as_on_local_workers(store, monkeypatch):
     monkeypatch.setenv("SLM_JOB_TARGET", "tests.job_targets:by_model")
     frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})
@@ -148,11 +129,12 @@ def test_cli_trains_its_models_as_ray_tasks(tmp_path):
     assert "Ray could not be started or reached at 127.0.0.1:9" in bad.stderr
 
 
-def test_a_worker_with_its_own_data_folder_shares_the_run_through_slm_artifacts(
+def test_two_models_train_at_once_on_workers_that_share_through_slm_artifacts(
     tmp_path, ray_env, monkeypatch
 ):
-    """As on a cluster: the Ray worker keeps its files in another data folder than the app's,
-    and the dataset's frame and the trained model travel through SLM_ARTIFACTS."""
+    """As on a cluster: two runs train at once as Ray tasks (2 CPUs, one each), the workers
+    keep their files in another data folder than the app's, and the dataset's frame and the
+    trained models travel through SLM_ARTIFACTS."""
     from slm_core.models.registry import load_model
 
     app_home, worker_home, shared = tmp_path / "app", tmp_path / "worker", tmp_path / "shared"
@@ -161,19 +143,27 @@ def test_a_worker_with_its_own_data_folder_shares_the_run_through_slm_artifacts(
     monkeypatch.setenv("SLM_ARTIFACTS", f"file://{shared}")
     store = RunStore(home=app_home)
     dataset = _topics(store)
-    run = jobs.submit(store, dataset.id, "tfidf_lr", "quick", {})
+    first = jobs.submit(store, dataset.id, "tfidf_lr", "quick", {})
+    second = jobs.submit(store, dataset.id, "nb", "quick", {})
     try:
-        wait_for(_done(store, run.id), timeout=RAY_TIMEOUT, what="the run")
+        for run in (first, second):
+            wait_for(_done(store, run.id), timeout=RAY_TIMEOUT, what=f"run {run.id}")
     finally:
         if jobs.runner_alive(store.home):
             _kill(jobs.runner_pid(store.home))
-    done = store.get_run(run.id)
-    assert done.status == "succeeded", done.error
-    # Trained where the worker keeps its files, from the frame it fetched from the shared store.
-    assert (worker_home / "runs" / str(run.id) / "model").is_dir()
+    a, b = store.get_run(first.id), store.get_run(second.id)
+    assert a.status == b.status == "succeeded", (a.error, b.error)
+    assert a.metrics["accuracy"] > 0.5 and b.metrics["accuracy"] > 0.5
+    # Two CPUs, one per run: both were claimed before either ended.
+    assert max(a.started_at, b.started_at) < min(a.finished_at, b.finished_at)
+    runner_log = (app_home / "logs" / "runner.log").read_text()
+    assert "working on Ray (a local Ray), 2 run(s) at once" in runner_log
+    # Trained where the workers keep their files, from the frame fetched from the shared store.
     assert (worker_home / "datasets" / f"{dataset.id}.parquet").exists()
-    assert "in a Ray task on" in (worker_home / "logs" / f"run-{run.id}.log").read_text()
-    # The app had none of it until it opened the run: then its copy comes from the shared store.
-    assert not (app_home / "runs" / str(run.id) / "model").exists()
-    model = load_model(store.artifact_dir(run.id) / "model")
+    for run in (a, b):
+        assert (worker_home / "runs" / str(run.id) / "model").is_dir()
+        assert "in a Ray task on" in (worker_home / "logs" / f"run-{run.id}.log").read_text()
+        # The app had none of it until it opened the run: its copy comes from the shared store.
+        assert not (app_home / "runs" / str(run.id) / "model").exists()
+    model = load_model(store.artifact_dir(a.id) / "model")
     assert model.predict(["match goal team coach league"]) == ["sport"]
