@@ -16,6 +16,11 @@ import numpy as np
 
 # Chunks keep the index matrix to ~8 MB even for tens of thousands of texts.
 INDEX_BUDGET = 1_000_000
+# From this many texts a bootstrap of means is drawn over the distinct columns, when there are
+# at most one per this many texts (_collapsed_means). Smaller test splits keep the drawn
+# resamples that other intervals of the same texts share (index_chunks).
+COLLAPSE_FROM = 20_000
+COLLAPSE_SHARE = 10
 
 
 def index_chunks(n: int, n_boot: int, seed: int = 0) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -34,9 +39,30 @@ def bootstrap_means(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> np
     if values.shape[1] == 0:
         out.fill(np.nan)
         return out
+    if values.shape[1] >= COLLAPSE_FROM:
+        collapsed = _collapsed_means(values, n_boot, seed)
+        if collapsed is not None:
+            return collapsed
     for start, stop, idx in index_chunks(values.shape[1], n_boot, seed):
         out[start:stop] = values[:, idx].mean(axis=2).T
     return out
+
+
+def _collapsed_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray | None:
+    """The same bootstrap drawn over the distinct columns: None when most columns differ.
+
+    Drawing n columns with replacement is drawing how many times each distinct column comes
+    up, multinomially with its share: the resampled means have exactly the ordinary
+    bootstrap's distribution, at a cost set by the distinct columns instead of n. Per-text
+    values take a handful of distinct tuples (answered or not, right or not, at a few costs),
+    so on a test split of 100,000 texts this is milliseconds instead of seconds per figure.
+    """
+    distinct, counts = np.unique(values.T, axis=0, return_counts=True)
+    n = values.shape[1]
+    if len(distinct) * COLLAPSE_SHARE > n:
+        return None
+    draws = np.random.default_rng(seed).multinomial(n, counts / n, size=n_boot)
+    return draws @ distinct / n
 
 
 def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float]:

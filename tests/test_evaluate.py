@@ -488,3 +488,25 @@ def test_evaluate_run_caches_result_and_adds_learning_curves(tmp_path):
     comparison = compare_runs(store, lr, nb)
     assert comparison.n == result.n
     assert "accuracy" in format_evaluation(result) and not math.isnan(result.accuracy_ci[0])
+
+
+def test_a_large_bootstrap_of_means_is_drawn_over_distinct_columns_with_the_same_spread():
+    """From COLLAPSE_FROM texts, per-text values with few distinct tuples are resampled as
+    multinomial counts: the ordinary bootstrap's distribution, without n draws per resample."""
+    from slm_core import resample
+
+    rng = np.random.default_rng(1)
+    n = resample.COLLAPSE_FROM * 2
+    values = np.vstack(
+        [rng.choice([0.0, 1.0, -5.0], size=n, p=[0.2, 0.7, 0.1]), rng.choice([0.0, 0.5], size=n)]
+    )
+    collapsed = resample.bootstrap_means(values, 2000, seed=3)
+    assert collapsed.shape == (2000, 2)
+    # Centred on the sample means, spread as the standard error of a mean.
+    np.testing.assert_allclose(collapsed.mean(axis=0), values.mean(axis=1), atol=3e-3)
+    np.testing.assert_allclose(collapsed.std(axis=0), values.std(axis=1) / math.sqrt(n), rtol=0.08)
+    # Mostly distinct values: the ordinary draws, as for small test splits.
+    spread = rng.normal(size=(1, n))
+    assert resample._collapsed_means(spread, 10, 0) is None
+    plain = resample.bootstrap_means(spread, 10, seed=3)
+    assert plain.shape == (10, 1) and np.all(np.isfinite(plain))
