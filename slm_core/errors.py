@@ -151,3 +151,11 @@ def error_text(error: BaseException | str, lang: str) -> str:
     if isinstance(error, SlmError):
         return error.localized(lang)
     return localize_text(str(error), lang)
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line`` of an exception, at most ``limit`` characters: what a stored
+    reason or a message quotes of an error it did not expect."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from slm_core.errors import SlmError, render
+from slm_core.errors import SlmError, one_line, render
 
 EXECUTORS = ("local", "ray")
 # What a run's worker gets from the runner's environment: where the store, the artifacts and
@@ -60,13 +60,6 @@ def setting_text(lang: str = "en") -> str:
         address = os.environ.get("RAY_ADDRESS", "").strip() or render("executor.local_ray", lang)
         return render("executor.ray", lang, address=address)
     return render("executor.local", lang)
-
-
-def one_line(exc: BaseException) -> str:
-    """``Type: first line`` of an exception, at most 300 characters."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class Work(Protocol):

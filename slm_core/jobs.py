@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import slm_core
-from slm_core.errors import CancelledError, Phrase, SlmError, render
-from slm_core.executors import Executor, Work, executor_name, make_executor, one_line
+from slm_core.errors import CancelledError, Phrase, SlmError, one_line, render
+from slm_core.executors import Executor, Work, executor_name, make_executor
 from slm_core.locks import file_lock, is_locked
 from slm_core.store import CANCELLED_MESSAGE, RunRecord, RunStore
 from slm_core.store.files import storage_error
@@ -167,6 +167,13 @@ def requeue(
     return run
 
 
+def _failure_reason(store: RunStore, exc: BaseException) -> str:
+    """What a run that failed on ``exc`` keeps: the storage sentence for a full disk or an
+    unwritable folder, else the error's first line."""
+    problem = storage_error(exc, store.home, run=True)
+    return str(problem) if problem else render("errors.run.failed", reason=one_line(exc))
+
+
 def execute_claimed(store: RunStore, run_id: int, target: str) -> None:
     """Call the target on a claimed run and make sure the run ends with an outcome and a
     readable reason (in a local child process, a Ray task or the CLI's own process)."""
@@ -188,9 +195,7 @@ def execute_claimed(store: RunStore, run_id: int, target: str) -> None:
         raise
     except Exception as exc:
         traceback.print_exc()
-        problem = storage_error(exc, store.home, run=True)
-        reason = str(problem) if problem else render("errors.run.failed", reason=one_line(exc))
-        store.finish_run(run_id, "failed", error=reason)
+        store.finish_run(run_id, "failed", error=_failure_reason(store, exc))
     else:
         run = store.get_run(run_id)
         if not run.is_finished:
@@ -204,13 +209,19 @@ def execute_claimed(store: RunStore, run_id: int, target: str) -> None:
                 )
 
 
-def run_inline(store: RunStore, run_id: int, target: str | None = None) -> RunRecord:
-    """Claim and train one queued run in this process (the CLI's synchronous path)."""
+def _claim_for_this_process(store: RunStore, run_id: int) -> int:
+    """Claim the queued ``run_id`` for this process; SlmError saying its status otherwise."""
     if not store.claim_run(run_id, os.getpid()):
         run = store.get_run(run_id)
         raise SlmError(
             "errors.jobs.run_not_queued", run_id=run_id, status=Phrase(f"status.{run.status}")
         )
+    return run_id
+
+
+def run_inline(store: RunStore, run_id: int, target: str | None = None) -> RunRecord:
+    """Claim and train one queued run in this process (the CLI's synchronous path)."""
+    _claim_for_this_process(store, run_id)
     execute_claimed(store, run_id, resolve_target(target))
     return store.get_run(run_id)
 
@@ -233,15 +244,7 @@ def run_batch(
     pending = list(run_ids)
 
     def next_run() -> int | None:
-        if not pending:
-            return None
-        run_id = pending.pop(0)
-        if not store.claim_run(run_id, os.getpid()):
-            run = store.get_run(run_id)
-            raise SlmError(
-                "errors.jobs.run_not_queued", run_id=run_id, status=Phrase(f"status.{run.status}")
-            )
-        return run_id
+        return _claim_for_this_process(store, pending.pop(0)) if pending else None
 
     executor = make_executor(store)
     try:
@@ -283,9 +286,7 @@ def _start(store: RunStore, executor: Executor, run_id: int, target: str) -> Wor
     try:
         return executor.start(store, run_id, target)
     except Exception as exc:  # no room (or no right) to write its log, Ray refused the task
-        problem = storage_error(exc, store.home, run=True)
-        reason = str(problem) if problem else render("errors.run.failed", reason=one_line(exc))
-        store.finish_run(run_id, "failed", error=reason)
+        store.finish_run(run_id, "failed", error=_failure_reason(store, exc))
         return None
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from slm_core.errors import CancelledError, TrainError
+from slm_core.errors import TrainError
 
 SWEEP_KEY = "sweep"
 RESULT_KIND = "sweep"
@@ -166,11 +166,6 @@ def fit_candidate(
     return model.fit(fit_x, fit_y, stop_x, stop_y)
 
 
-def accuracy(model, texts: Sequence[str], labels: Sequence[str]) -> float:
-    predicted = model.predict(list(texts))
-    return float(np.mean([p == y for p, y in zip(predicted, labels, strict=True)]))
-
-
 # ------------------------------------------------------------------ successive halving
 
 
@@ -286,6 +281,7 @@ def halving_search(
 
 def _tune_trial(config: dict[str, Any], *, job: dict[str, Any]) -> None:
     from ray import tune
+    from sklearn.metrics import accuracy_score
 
     from slm_core.store import RunStore
 
@@ -300,7 +296,9 @@ def _tune_trial(config: dict[str, Any], *, job: dict[str, Any]) -> None:
         n_train=len(train[0]),
         cache=(job["home"], store.get_run(job["run_id"]).dataset_id),
     )
-    tune.report({"val_accuracy": accuracy(model, *val), "train_rows": len(train[0])})
+    # The score the halving search uses too (its scoring="accuracy").
+    score = accuracy_score(val[1], model.predict(val[0]))
+    tune.report({"val_accuracy": float(score), "train_rows": len(train[0])})
 
 
 def tune_search(
@@ -373,13 +371,9 @@ def _ray_has_room() -> bool:
 
 
 def _split_texts(store, run_id: int):
-    from slm_core.data.split import make_splits
-    from slm_core.train import split_config_for
+    from slm_core.train import run_splits
 
-    run = store.get_run(run_id)
-    dataset = store.get_dataset(run.dataset_id)
-    config = split_config_for(dataset.split_config, run.params)
-    splits = make_splits(store.load_frame(run.dataset_id), config)
+    splits = run_splits(store, store.get_run(run_id))
     return (
         (splits.train["text"].tolist(), splits.train["label"].tolist()),
         (splits.val["text"].tolist(), splits.val["label"].tolist()),
@@ -472,13 +466,3 @@ def summary_text(sweep: dict[str, Any], lang: str = "en") -> str:
 def stored_sweep(store, run_id: int) -> dict[str, Any] | None:
     """The stored sweep of a run (as :meth:`SweepResult.to_dict`), or None."""
     return store.get_result(run_id, RESULT_KIND)
-
-
-def cancelled_checkpoint(store, run_id: int) -> Callable[[], None]:
-    """A checkpoint that raises CancelledError once the run's cancel was requested."""
-
-    def check() -> None:
-        if store.is_cancel_requested(run_id):
-            raise CancelledError("errors.run.cancelled")
-
-    return check

@@ -18,7 +18,7 @@ import pandas as pd
 
 from slm_core.atomic import atomic_path
 from slm_core.data.split import make_splits
-from slm_core.data.types import SplitConfig
+from slm_core.data.types import SplitConfig, Splits
 from slm_core.energy import track_training
 from slm_core.errors import CancelledError, NotFoundError, SlmError, TrainError, render
 from slm_core.metrics import headline_metrics
@@ -26,7 +26,7 @@ from slm_core.models.base import TrainCallbacks
 from slm_core.models.registry import build
 from slm_core.store.files import storage_error
 from slm_core.store.records import RunProgress
-from slm_core.sweeps import SWEEP_KEY, cancelled_checkpoint, run_sweep, trials_requested
+from slm_core.sweeps import SWEEP_KEY, run_sweep, trials_requested
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,13 @@ def directory_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def run_splits(store, run) -> Splits:
+    """The splits ``run`` trains on, rebuilt from its dataset's stored rows and its settings."""
+    dataset = store.get_dataset(run.dataset_id)
+    config = split_config_for(dataset.split_config, dict(run.params))
+    return make_splits(store.load_frame(run.dataset_id), config)
+
+
 def train_stored_run(store, run_id: int) -> dict:
     """Fit, evaluate and save one run; returns its metrics. Raises SlmError subclasses."""
     run = store.get_run(run_id)
@@ -130,6 +137,8 @@ def train_stored_run(store, run_id: int) -> dict:
     trials = trials_requested(params)
     if trials:  # choose the settings on the validation split first, then train the best
         store.set_progress(run_id, RunProgress(message="sweeping"))
+        # Checked between trials every time: a try takes seconds, a cancel must not wait two.
+        between_trials = StoreCallbacks(store, run_id, min_interval_s=0.0).as_callbacks()
         swept = run_sweep(
             store,
             run_id,
@@ -139,7 +148,7 @@ def train_stored_run(store, run_id: int) -> dict:
             (splits.val["text"].tolist(), splits.val["label"].tolist()),
             token_unit=token_unit,
             seed=seed,
-            checkpoint=cancelled_checkpoint(store, run_id),
+            checkpoint=between_trials.stop_if_asked,
         )
         model_params.update(swept.best)
         store.update_params(run_id, {**params, **swept.best})
@@ -320,10 +329,7 @@ def predict_validation(store, run_id: int, model) -> TestPredictions:
     near-duplicate keys of issue 12), its validation split may hold texts the model trained on:
     ``TrainError`` then, rather than validation figures that are not.
     """
-    run = store.get_run(run_id)
-    dataset = store.get_dataset(run.dataset_id)
-    config = split_config_for(dataset.split_config, dict(run.params))
-    splits = make_splits(store.load_frame(run.dataset_id), config)
+    splits = run_splits(store, store.get_run(run_id))
     stored_test = sorted(load_predictions(store, run_id, "test").texts)
     if stored_test != sorted(splits.test["text"].tolist()):
         raise TrainError("errors.train.split_changed_since_training", run_id=run_id)

@@ -37,13 +37,15 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from slm_core.atomic import write_text_atomic
-from slm_core.errors import SlmError
+from slm_core.errors import SlmError, one_line
 from slm_core.store.files import storage_problem
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
 MARKER = ".complete"
+# A store's own error is quoted shorter than a run's: it follows the store's URL in one line.
+LINE_LIMIT = 200
 FORMAT = 1
 # Names that are not artifacts: a file being written through slm_core.atomic.atomic_path, and
 # this module's own downloads in progress.
@@ -97,12 +99,6 @@ class _LocalState:
 def _token() -> str:
     # Sorts by time, so an operator browsing the bucket sees which version is newest.
     return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:10]}"
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def display_url(url: str) -> str:
@@ -166,9 +162,13 @@ def _open(url: str) -> tuple[AbstractFileSystem, str]:
             "errors.artifacts.missing_backend", url=shown, protocol=protocol, package=package
         ) from exc
     except (ValueError, TypeError) as exc:
-        raise SlmError("errors.artifacts.bad_url", url=shown, reason=_one_line(exc)) from exc
+        raise SlmError(
+            "errors.artifacts.bad_url", url=shown, reason=one_line(exc, LINE_LIMIT)
+        ) from exc
     except Exception as exc:  # a backend that checks its credentials or endpoint on opening
-        raise SlmError("errors.artifacts.unreachable", url=shown, reason=_one_line(exc)) from exc
+        raise SlmError(
+            "errors.artifacts.unreachable", url=shown, reason=one_line(exc, LINE_LIMIT)
+        ) from exc
     return fs, str(root).rstrip("/")  # "" for the root of a file system: paths start "/runs"
 
 
@@ -207,14 +207,14 @@ class RemoteArtifacts:
                 raise  # this machine's disk: the caller says so (slm_core.store.files)
             if isinstance(exc, PermissionError):
                 raise SlmError(
-                    "errors.artifacts.permission", url=self.shown, reason=_one_line(exc)
+                    "errors.artifacts.permission", url=self.shown, reason=one_line(exc, LINE_LIMIT)
                 ) from exc
             raise SlmError(
-                "errors.artifacts.unreachable", url=self.shown, reason=_one_line(exc)
+                "errors.artifacts.unreachable", url=self.shown, reason=one_line(exc, LINE_LIMIT)
             ) from exc
         except Exception as exc:  # each backend raises its own types (network, credentials)
             raise SlmError(
-                "errors.artifacts.unreachable", url=self.shown, reason=_one_line(exc)
+                "errors.artifacts.unreachable", url=self.shown, reason=one_line(exc, LINE_LIMIT)
             ) from exc
 
     def _put(self, local: Path, remote: str, *, replace: bool = False) -> None:
