@@ -32,13 +32,21 @@ def index_chunks(n: int, n_boot: int, seed: int = 0) -> Iterator[tuple[int, int,
         yield start, stop, rng.integers(0, n, size=(stop - start, n))
 
 
-def bootstrap_means(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
-    """Means of each row of ``values`` (m, n) over ``n_boot`` resamples of its n columns."""
+def bootstrap_means(
+    values: np.ndarray, n_boot: int = 1000, seed: int = 0, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Means of each row of ``values`` (m, n) over ``n_boot`` resamples of its n columns.
+
+    With ``weight`` each column stands for that many texts (integer counts): the resamples
+    draw the texts, multinomially over the distinct columns, as :func:`_collapsed_means`.
+    """
     values = np.atleast_2d(np.asarray(values, dtype=float))
     out = np.empty((n_boot, values.shape[0]))
     if values.shape[1] == 0:
         out.fill(np.nan)
         return out
+    if weight is not None:
+        return _weighted_means(values, np.asarray(weight), n_boot, seed)
     if values.shape[1] >= COLLAPSE_FROM:
         collapsed = _collapsed_means(values, n_boot, seed)
         if collapsed is not None:
@@ -61,6 +69,21 @@ def _collapsed_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray |
     n = values.shape[1]
     if len(distinct) * COLLAPSE_SHARE > n:
         return None
+    return _multinomial_means(distinct, counts, n_boot, seed)
+
+
+def _weighted_means(values: np.ndarray, weight: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """:func:`_collapsed_means` of the texts that columns weighted by ``weight`` stand for
+    (the same distinct columns and counts, so the same draws)."""
+    distinct, inverse = np.unique(values.T, axis=0, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=weight, minlength=len(distinct))
+    return _multinomial_means(distinct, np.rint(counts).astype(np.int64), n_boot, seed)
+
+
+def _multinomial_means(
+    distinct: np.ndarray, counts: np.ndarray, n_boot: int, seed: int
+) -> np.ndarray:
+    n = int(counts.sum())
     draws = np.random.default_rng(seed).multinomial(n, counts / n, size=n_boot)
     return draws @ distinct / n
 

@@ -123,7 +123,7 @@ def test_model_figures_at_a_fixed_threshold_by_hand():
     p = Payoff.of(a, test.classes)
     fig = summarise(
         "m",
-        model_components(test, p, 0.0),
+        model_components(test.answers(0.0), p),
         p,
         a,
         serving=36.0,
@@ -222,7 +222,7 @@ def test_cascade_by_hand():
     a = _plain(llm_accuracy=0.5)
     test = _four()
     p = Payoff.of(a, test.classes)
-    c = cascade_components(test, p, a, 0.61, price=0.01)
+    c = cascade_components(test.answers(0.61), p, a, price=0.01)
     assert c["answered"].tolist() == [1.0, 1.0, 1.0, 1.0]
     assert c["right"].tolist() == [1.0, 1.0, 0.5, 0.5]
     assert c["error_cost"].tolist() == [0.0, 0.0, 0.5, 0.5]
@@ -255,7 +255,7 @@ def test_raising_an_error_cost_never_raises_net_value(which, start, extra, posit
         p = Payoff.of(a, test.classes)
         model = summarise(
             "m",
-            model_components(test, p, threshold),
+            model_components(test.answers(threshold), p),
             p,
             a,
             serving=1.0,
@@ -298,7 +298,7 @@ def test_net_value_on_test_at_the_validation_threshold_holds_on_fresh_data():
         def net(split, tau, p=p):
             return summarise(
                 "m",
-                model_components(split, p, tau),
+                model_components(split.answers(tau), p),
                 p,
                 a,
                 serving=782.0,
@@ -480,3 +480,69 @@ def test_scenarios_saved_with_a_retired_assumption_still_load():
     loaded = Assumptions.from_dict(old)
     assert loaded == Assumptions.from_dict(Assumptions().to_dict())
     assert "explain_top_k" not in loaded.to_dict()["sources"]
+
+
+# ------------------------------------------------- large test splits: rows per cell
+
+
+def _large_split(n: int = 25_000, seed: int = 3):
+    from slm_core.value.payoff import SplitScores
+
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, 3, n)
+    pred = np.where(rng.random(n) < 0.8, true, rng.integers(0, 3, n))
+    return SplitScores("test", ("a", "b", "c"), true, pred, rng.random(n))
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.37, 0.9])
+def test_rows_per_cell_give_the_same_figures_and_intervals_as_rows_per_text(threshold):
+    """From COLLAPSE_FROM texts on, a split's answers are one row per (true, predicted,
+    answered), weighted: every figure, interval and the confusion must equal the per-text ones
+    (the bootstrap draws the same multinomial counts over the same distinct rows)."""
+    a = _plain(positive_class="b", llm_accuracy=0.85)
+    test = _large_split()
+    p = Payoff.of(a, test.classes)
+    per_text, cells = test.answers(threshold, compact=False), test.answers(threshold)
+    assert cells.weight is not None and len(cells.true_idx) <= 18 and cells.n == test.n
+    assert cells.confusion() == per_text.confusion()
+    manual = p.manual_cost_per_text(test.true_counts)
+    for components in (
+        lambda x: model_components(x, p),
+        lambda x: cascade_components(x, p, a, price=0.01),
+    ):
+        figs = [
+            summarise(
+                "m",
+                components(x),
+                p,
+                a,
+                serving=10.0,
+                setup=100.0,
+                manual_per_text=manual,
+                weight=x.weight,
+            )
+            for x in (per_text, cells)
+        ]
+        for key, value in figs[0].items():
+            if isinstance(value, float | tuple):
+                assert figs[1][key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+            else:
+                assert figs[1][key] == value, key
+        assert figs[0]["net_value_ci"][0] < figs[0]["net_value"] < figs[0]["net_value_ci"][1]
+
+
+def test_text_lengths_count_cjk_as_the_one_cjk_class_does():
+    """Arrow's RE2 kernel must count what ``CJK_RE`` counts: astral ideographs, kana, Hangul
+    and CJK punctuation in; half-width katakana and emoji out."""
+    import pandas as pd
+
+    from slm_core.text import CJK_RE
+
+    texts = ["hello 你好 world", "𠀀𪚥 astral", "ｶﾀｶﾅ 한국어 text", "", "😀 emoji 。", "\u3000x"]
+    cjk = sum(len(CJK_RE.findall(t)) for t in texts)
+    other = sum(len(t) for t in texts) - cjk
+    expected = (cjk / len(texts), other / len(texts), len(texts))
+    for column in (texts, pd.Series(texts), pd.Series(texts, dtype="string[pyarrow]")):
+        got = text_lengths(column)
+        assert (got.mean_cjk_chars, got.mean_other_chars, got.n_texts) == pytest.approx(expected)
+    assert text_lengths([]).n_texts == 0

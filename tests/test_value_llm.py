@@ -282,7 +282,7 @@ def test_the_cascade_uses_the_llms_accuracy_on_the_texts_it_defers():
     assert worse.business.net_value < better.business.net_value
     # by hand: the test figures with accuracy 0 on the deferred texts
     p = Payoff.of(a, r.test.classes, r.test.prior or None)
-    comp = cascade_components(r.test, p, a, threshold, worse.llm.price_per_text, 0.0)
+    comp = cascade_components(r.test.answers(threshold), p, a, worse.llm.price_per_text, 0.0)
     manual_per_text = Payoff.of(a, inputs.classes, inputs.prior).manual_cost_per_text(
         np.asarray(inputs.prior)
     )

@@ -25,7 +25,7 @@ import numpy as np
 
 from slm_core.resample import bootstrap_means, percentile_interval
 from slm_core.value.assumptions import Assumptions
-from slm_core.value.payoff import Payoff, SplitScores, ThresholdTable, answered_at
+from slm_core.value.payoff import Answers, Payoff, SplitScores, ThresholdTable
 
 COMPONENTS = ("answered", "right", "error_cost", "people_error", "price")
 N_BOOT = 1000
@@ -61,16 +61,16 @@ def per_text_value(c: dict[str, np.ndarray], p: Payoff) -> np.ndarray:
 # ------------------------------------------------------------------ components
 
 
-def model_components(scores: SplitScores, p: Payoff, threshold: float) -> dict[str, np.ndarray]:
-    """Per test text at ``threshold``: the small model answers it alone or a person does."""
-    answered = answered_at(scores.confidence, threshold).astype(float)
-    err = p.costs[scores.true_idx, scores.pred_idx]
+def model_components(answers: Answers, p: Payoff) -> dict[str, np.ndarray]:
+    """Per test text (row of ``answers``): the small model answers it alone or a person does."""
+    answered = answers.answered.astype(float)
+    err = p.costs[answers.true_idx, answers.pred_idx]
     return {
         "answered": answered,
-        "right": answered * scores.correct,
+        "right": answered * answers.correct,
         "error_cost": answered * err,
-        "people_error": answered * p.people_error[scores.true_idx],
-        "price": np.zeros(scores.n),
+        "people_error": answered * p.people_error[answers.true_idx],
+        "price": np.zeros(len(answered)),
     }
 
 
@@ -94,17 +94,16 @@ def api_components(
 
 
 def cascade_components(
-    scores: SplitScores,
+    answers: Answers,
     p: Payoff,
     a: Assumptions,
-    threshold: float,
     price: float,
     q: float | None = None,
 ) -> dict[str, np.ndarray]:
-    """The small model answers what reaches ``threshold``; the API gets the rest (accuracy
-    ``q`` on them: the LLM's measured accuracy on such texts, or the assumed one)."""
-    own = model_components(scores, p, threshold)
-    api = api_components(scores.true_idx, p, a, price, q)
+    """The small model answers what it answers alone in ``answers``; the API gets the rest
+    (accuracy ``q`` on them: the LLM's measured accuracy on such texts, or the assumed one)."""
+    own = model_components(answers, p)
+    api = api_components(answers.true_idx, p, a, price, q)
     rest = 1.0 - own["answered"]
     return {k: own[k] + rest * api[k] for k in COMPONENTS}
 
@@ -244,11 +243,16 @@ def summarise(
     setup: float,
     manual_per_text: float,
     intervals: bool = True,
+    weight: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Yearly figures from per-test-text components, with bootstrap intervals."""
+    """Yearly figures from per-test-text components, with bootstrap intervals; ``weight``:
+    how many texts each row of ``components`` stands for (None: one each)."""
     v = a.annual_volume
-    n = len(components["answered"])
-    mean = {k: float(np.mean(components[k])) if n else 0.0 for k in COMPONENTS}
+    rows = len(components["answered"])
+    n = int(weight.sum()) if weight is not None else rows
+    mean = {
+        k: float(np.average(components[k], weights=weight)) if rows else 0.0 for k in COMPONENTS
+    }
     fixed = (serving or 0.0) + a.yearly_maintenance
     net = v * float(per_text_value(mean, p)) - fixed
     running = v * (mean["error_cost"] + mean["price"]) + fixed
@@ -272,14 +276,14 @@ def summarise(
         "interval_level": a.interval_level,
     }
     if intervals and n:
-        rows = np.vstack(
+        per_text = np.vstack(
             [
                 per_text_value(components, p),
                 components["error_cost"] + components["price"],
                 components["answered"],
             ]
         )
-        boot = bootstrap_means(rows, N_BOOT, BOOT_SEED)
+        boot = bootstrap_means(per_text, N_BOOT, BOOT_SEED, weight)
         nets = v * boot[:, 0] - fixed
         spent = setup + v * boot[:, 1] + fixed
         rois = np.where(spent > 0, (nets - setup) / np.where(spent > 0, spent, 1.0), np.nan)
@@ -317,10 +321,3 @@ def choose_threshold(
             "value_per_text": curve.tolist(),
         },
     )
-
-
-def automated_confusion(test: SplitScores, threshold: float) -> list[list[int]]:
-    k = len(test.classes)
-    keep = answered_at(test.confidence, threshold)
-    flat = test.true_idx[keep] * k + test.pred_idx[keep]
-    return np.bincount(flat, minlength=k * k).reshape(k, k).astype(int).tolist()

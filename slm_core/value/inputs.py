@@ -149,6 +149,19 @@ class DatasetInputs:
         index = {c: i for i, c in enumerate(self.classes)}
         return np.array([index.get(c, 0) for c in self.reference_test], dtype=int)
 
+    @cached_property
+    def reference_rows(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(true class of each row, texts per row): ``reference_idx`` itself (None: one each),
+        or from ``COLLAPSE_FROM`` texts on one row per class, weighted by its texts; the API's
+        per-text figures depend on the true class alone (see ``SplitScores.answers``)."""
+        from slm_core.resample import COLLAPSE_FROM
+
+        idx = self.reference_idx
+        if len(idx) < COLLAPSE_FROM:
+            return idx, None
+        classes, counts = np.unique(idx, return_counts=True)
+        return classes, counts
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset_id": self.dataset_id,
@@ -283,9 +296,11 @@ def collect_inputs(
     settings = settings or Measurement()
     dataset = store.get_dataset(dataset_id)
     report = dataset.report or {}
-    frame = store.load_frame(dataset_id)
-    lengths = text_lengths(frame["text"].astype(str).tolist())
-    counts = report.get("classes") or frame["label"].astype(str).value_counts().to_dict()
+    columns = store.load_columns(dataset_id, ["text", "label"])
+    lengths = text_lengths(columns.column("text"))
+    counts = report.get("classes") or (
+        columns.column("label").to_pandas().astype(str).value_counts().to_dict()
+    )
     classes = tuple(str(c) for c in counts)
     total = sum(counts.values()) or 1
     prior = tuple(float(counts[c]) / total for c in counts)

@@ -16,7 +16,6 @@ from slm_core.value.assumptions import Assumptions
 from slm_core.value.business import (
     BusinessResult,
     api_components,
-    automated_confusion,
     best_index,
     cascade_components,
     cascade_curve,
@@ -118,7 +117,8 @@ def model_option(
     )
     mode = o.serving.get(r.run_id, a.serving_mode)
     serving = serving_cost(r.serving, a, mode)
-    comp = model_components(r.test, p, threshold)
+    answers = r.test.answers(threshold)
+    comp = model_components(answers, p)
     fig = summarise(
         run_key(r.run_id),
         comp,
@@ -128,8 +128,9 @@ def model_option(
         setup=a.setup_cost,
         manual_per_text=manual_per_text,
         intervals=intervals,
+        weight=answers.weight,
     )
-    answered = comp["answered"].sum()
+    answered = answers.total(comp["answered"])
     business = _result(
         run_key(r.run_id),
         fig,
@@ -137,8 +138,8 @@ def model_option(
         source=source,
         chosen_on="validation" if source == "validation" else None,
         kinds=_model_kinds(serving),
-        accuracy=float(comp["right"].sum() / answered) if answered else None,
-        automated_confusion=automated_confusion(r.test, threshold) if intervals else [],
+        accuracy=answers.total(comp["right"]) / answered if answered else None,
+        automated_confusion=answers.confusion() if intervals else [],
         classes=r.test.classes,
         curve=curve,
         details={"validation_source": r.val_source, "cost_matrix": p.costs.tolist()},
@@ -153,7 +154,7 @@ def model_option(
         serving_mode=mode,
         serving=serving,
         better_than_guessing=r.better_than_guessing,
-        value_per_text=float(np.mean(per_text_value(comp, p))) if r.test.n else 0.0,
+        value_per_text=answers.mean(per_text_value(comp, p)),
         train_kwh=r.train_kwh,
         train_kwh_kind=r.train_kwh_kind,
     )
@@ -161,12 +162,27 @@ def model_option(
 
 
 def _api_interval(
-    comp_at: list[dict[str, np.ndarray]], p: Payoff, a: Assumptions, setup: float, mp: float
+    comp_at: list[dict[str, np.ndarray]],
+    p: Payoff,
+    a: Assumptions,
+    setup: float,
+    mp: float,
+    weight: np.ndarray | None,
 ) -> dict[str, Any]:
     """Net value and ROI at both ends of the measured accuracy's interval (net value is linear
     in the accuracy, so these are its interval at the same level)."""
     ends = [
-        summarise(API, c, p, a, serving=0.0, setup=setup, manual_per_text=mp, intervals=False)
+        summarise(
+            API,
+            c,
+            p,
+            a,
+            serving=0.0,
+            setup=setup,
+            manual_per_text=mp,
+            intervals=False,
+            weight=weight,
+        )
         for c in comp_at
     ]
     nets = sorted(e["net_value"] for e in ends)
@@ -185,7 +201,7 @@ def api_option(
     llm: LLMBasis,
 ) -> Option:
     p = Payoff.of(a, inputs.classes, inputs.prior)
-    true_idx = inputs.reference_idx
+    true_idx, weight = inputs.reference_rows
     price = llm.price_per_text
     bill = api_cost(inputs.lengths, a, basis=llm)
     comp = api_components(true_idx, p, a, price, llm.accuracy)
@@ -198,6 +214,7 @@ def api_option(
         setup=a.llm_setup_cost,
         manual_per_text=manual_per_text,
         intervals=intervals,
+        weight=weight,
     )
     # Resampling test texts moves only the class mix: the API's uncertainty is its accuracy.
     # Assumed, nothing measures it: no interval. Measured, the net value at both ends of the
@@ -211,7 +228,7 @@ def api_option(
         comp_at = [
             api_components(true_idx, p, a, price, min(1.0, max(0.0, q + llm.shift))) for q in ends
         ]
-        fig.update(_api_interval(comp_at, p, a, a.llm_setup_cost, manual_per_text))
+        fig.update(_api_interval(comp_at, p, a, a.llm_setup_cost, manual_per_text, weight))
     details = {
         **bill.details,
         "accuracy_is_assumed": not llm.measured,
@@ -238,7 +255,9 @@ def api_option(
         serving_mode="api",
         serving=bill,
         better_than_guessing=llm.better_than_guessing,
-        value_per_text=float(np.mean(per_text_value(comp, p))) if len(true_idx) else 0.0,
+        value_per_text=float(np.average(per_text_value(comp, p), weights=weight))
+        if len(true_idx)
+        else 0.0,
         llm=llm,
         llm_notes=(llm.note(),),
     )
@@ -280,7 +299,8 @@ def cascade_option(
     r = by_run[m.run_id]
     deferred: DeferredAccuracy = deferred_accuracy(llm, r, threshold)
     p = Payoff.of(a, r.test.classes, r.test.prior or None)
-    comp = cascade_components(r.test, p, a, threshold, price, deferred.accuracy)
+    answers = r.test.answers(threshold)
+    comp = cascade_components(answers, p, a, price, deferred.accuracy)
     fig = summarise(
         CASCADE,
         comp,
@@ -290,11 +310,11 @@ def cascade_option(
         setup=a.setup_cost + a.llm_setup_cost,
         manual_per_text=manual_per_text,
         intervals=intervals,
+        weight=answers.weight,
     )
-    own = model_components(r.test, p, threshold)["answered"]
     details: dict[str, Any] = {
         "small_model": m.label,
-        "small_model_share": float(own.mean()) if r.test.n else 0.0,
+        "small_model_share": answers.mean(answers.answered),
         "llm": llm.to_dict(),
         **deferred.to_dict(),
     }
@@ -308,8 +328,8 @@ def cascade_option(
         chosen_on="validation",
         kinds=CASCADE_MEASURED_KINDS if llm.measured else CASCADE_KINDS,
         # expected: the small model's right answers plus the API's share of the rest
-        accuracy=float(comp["right"].sum() / comp["answered"].sum())
-        if comp["answered"].sum()
+        accuracy=answers.total(comp["right"]) / answers.total(comp["answered"])
+        if answers.total(comp["answered"])
         else None,
         classes=r.test.classes,
         details=details,
@@ -325,7 +345,7 @@ def cascade_option(
         serving_mode=m.serving_mode,
         serving=m.serving,
         better_than_guessing=True,
-        value_per_text=float(np.mean(per_text_value(comp, p))) if r.test.n else 0.0,
+        value_per_text=answers.mean(per_text_value(comp, p)),
         llm=llm,
         llm_notes=(llm.note(),) + ((note,) if note is not None else ()),
     )

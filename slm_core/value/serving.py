@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from slm_core.numbers import finite_or_none
 from slm_core.runtime.record import BenchReport, SettingMeasure
-from slm_core.text import CJK_RE
+from slm_core.text import CJK_CLASS
 from slm_core.value.assumptions import SERVING_MODES, Assumptions
 
 if TYPE_CHECKING:
@@ -337,16 +337,24 @@ class TextLengths:
         return asdict(self)
 
 
-def text_lengths(texts: Sequence[str]) -> TextLengths:
-    """Measure the dataset's real text lengths, for API token estimates."""
-    cjk = other = 0
-    for text in texts:
-        text = str(text)
-        n_cjk = CJK_RE.subn("", text)[1]
-        cjk += n_cjk
-        other += len(text) - n_cjk
-    n = len(texts)
-    return TextLengths(cjk / n if n else 0.0, other / n if n else 0.0, n)
+def text_lengths(texts: Sequence[str] | Any) -> TextLengths:
+    """Measure the dataset's real text lengths, for API token estimates.
+
+    ``texts``: strings, a pandas Series of them or an Arrow array. Counted by Arrow's compute
+    kernels (RE2 for the CJK class): a million texts take ~0.3 s instead of ~3 s in a Python
+    loop over ``CJK_RE``, which a first visit to Value or Cost on a large dataset waited for.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = texts if isinstance(texts, pa.Array | pa.ChunkedArray) else pa.array(texts)
+    column = column.cast(pa.string())
+    n = len(column)
+    if not n:
+        return TextLengths(0.0, 0.0, 0)
+    total = pc.sum(pc.utf8_length(column)).as_py() or 0
+    cjk = pc.sum(pc.count_substring_regex(column, f"[{CJK_CLASS}]")).as_py() or 0
+    return TextLengths(cjk / n, (total - cjk) / n, n)
 
 
 def api_input_tokens(lengths: TextLengths, a: Assumptions) -> float:
