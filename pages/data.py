@@ -15,6 +15,7 @@ from slm_core.data.types import (
 )
 from slm_core.errors import SlmError
 from slm_core.escape import md_text
+from ui import data_stream
 from ui.access import guard_page
 from ui.navigation import page_link
 from ui.state import activate_dataset, error_text, flash, get_store, lang, show_flash, t
@@ -53,6 +54,7 @@ source = st.radio(
 read: ReadResult | None = None
 default_mapping: ColumnMapping | None = None
 name = filename = ""
+streamed = False  # a large upload, read in chunks (ui/data_stream.py)
 try:
     if source == "upload":
         upload = st.file_uploader(
@@ -60,6 +62,7 @@ try:
             type=list(SUPPORTED_EXTENSIONS),
             help=t("data.upload_help", limit=MAX_UPLOAD_MB),
             max_upload_size=MAX_UPLOAD_MB,  # the limit the label states, not only the server's
+            key="data_upload",  # a key, not the label, names it: a language switch keeps the file
         )
         if upload is None:
             st.info(t("data.upload_hint"))
@@ -82,7 +85,12 @@ try:
                 ),
             )
         options = ReadOptions(encoding=encoding, delimiter=delimiter, header=header)
-        read = read_cached(upload.getvalue(), upload.name, options)
+        streamed = data_stream.streams(upload)
+        if streamed:  # over SLM_STREAM_MB: only its first rows now, the rest when it is stored
+            data_stream.stream_notice(upload)
+            read = data_stream.read_head(upload, options)
+        else:
+            read = read_cached(upload.getvalue(), upload.name, options)
         if len(read.detected.sheets) > 1:
             sheet = st.selectbox(
                 t("data.sheet"),
@@ -128,6 +136,8 @@ st.caption(
 )
 for note in detected.notes:
     st.caption(error_text(note))
+if streamed:
+    data_stream.preview_caption(read)
 st.dataframe(read.frame.head(100), hide_index=True, height=240)
 
 st.subheader(t("data.mapping"))
@@ -178,6 +188,18 @@ config = SplitConfig(
     drop_conflicts=drop_conflicts,
 )
 
+
+def saved_link() -> None:
+    """The pending 'saved' message, with the way on to training."""
+    if show_flash():
+        page_link("train", label=t("data.go_train"), icon=":material/arrow_forward:")
+
+
+if streamed:  # read, checked and stored in one pass, on request
+    data_stream.store_section(upload, options, mapping, config, name)
+    saved_link()
+    st.stop()
+
 try:
     prepared = prepare_dataset(read, mapping, name, filename, config)
 except SlmError as exc:
@@ -216,5 +238,4 @@ if prepared.report.trainable:
         activate_dataset(record.id)
         flash(t("data.saved", id=record.id))
         st.rerun()
-if show_flash():
-    page_link("train", label=t("data.go_train"), icon=":material/arrow_forward:")
+saved_link()

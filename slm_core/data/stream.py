@@ -23,8 +23,9 @@ either way gets the same dataset id. The differences:
   at a million distinct texts), which would count one extra duplicate.
 - No upload size limit applies (``SLM_MAX_UPLOAD_MB`` protects memory, which is bounded here).
 
-``SLM_STREAM_MB`` (default 50) is the file size above which the CLI takes this path. The
-readers are in :mod:`slm_core.data.stream_sources`, the counts validation needs in
+``SLM_STREAM_MB`` (default 50) is the file size above which the CLI and the Data page take this
+path (the page's side is :mod:`slm_core.data.upload_stream`). The readers are in
+:mod:`slm_core.data.stream_sources`, the counts validation needs in
 :mod:`slm_core.data.stream_tally`; this module puts rows in canonical form, hashes, writes and
 stores them.
 """
@@ -34,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -67,11 +69,13 @@ CHUNK_ROWS = 50_000
 __all__ = [
     "CHUNK_ROWS",
     "STREAM_FORMATS",
+    "StreamProgress",
     "StreamedDataset",
     "can_stream",
     "read_head",
     "register_streamed",
     "should_stream",
+    "stream_choice",
     "stream_dataset",
     "stream_threshold_mb",
 ]
@@ -93,13 +97,37 @@ def can_stream(path: Path | str) -> bool:
 def should_stream(path: Path | str) -> tuple[bool, str]:
     """Whether to stream the file at ``path``, and why, in words (for the CLI to print)."""
     path = Path(path)
-    size_mb = path.stat().st_size / _MB
+    return stream_choice(path.name, path.stat().st_size)
+
+
+def stream_choice(filename: str, size: int) -> tuple[bool, str]:
+    """:func:`should_stream` for a file known by its name and size in bytes (an upload that is
+    not on disk yet): streamed when its format streams and it is over ``SLM_STREAM_MB``."""
+    suffix = Path(filename).suffix
+    size_mb = size / _MB
     limit = stream_threshold_mb()
-    if not can_stream(path):
-        return False, f"{path.suffix or 'this'} files are read in memory"
+    if not can_stream(filename):
+        return False, f"{suffix or 'this'} files are read in memory"
     if size_mb > limit:
         return True, f"{size_mb:,.1f} MB is over SLM_STREAM_MB={limit:g}"
     return False, f"{size_mb:,.1f} MB is within SLM_STREAM_MB={limit:g}"
+
+
+@dataclass(frozen=True)
+class StreamProgress:
+    """How far :func:`stream_dataset` has read, given to its ``progress`` callback per chunk."""
+
+    rows: int  # rows read so far
+    chunks: int  # chunks read so far
+    bytes_read: int  # bytes of the file read so far (the reader reads a little ahead)
+    total_bytes: int  # the file's size
+
+    @property
+    def fraction(self) -> float:
+        """The share of the file read, from 0 to 1."""
+        if self.total_bytes <= 0:
+            return 1.0
+        return min(max(self.bytes_read / self.total_bytes, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -191,6 +219,7 @@ def stream_dataset(
     split_config: SplitConfig | None = None,
     chunk_rows: int = CHUNK_ROWS,
     dedupe: bool = False,
+    progress: Callable[[StreamProgress], None] | None = None,
 ) -> StreamedDataset:
     """Read, validate and (with ``out``) write the canonical frame of a large file in chunks.
 
@@ -211,6 +240,9 @@ def stream_dataset(
         ``clean_rows`` would before splitting. The report still describes every row of the
         file, but the content hash is then that of the rows written, so the dataset id differs
         from the in-memory path's.
+    progress
+        Called after each chunk with how far the read has got (for a progress bar); an
+        exception it raises stops the read (and no Parquet file is left behind).
 
     Raises ``DataError`` (one sentence) for a file that cannot be read or a mapping that does
     not fit; a file whose rows are read but not trainable gives a report with errors.
@@ -228,6 +260,7 @@ def stream_dataset(
     digest = _ContentHash([c for c in CANONICAL_COLUMNS if c in roles])
     counts = {"chunks": 0, "written": 0, "removed": 0, "largest": 0}
     source = open_source(path, options)
+    report_progress = _progress_reporter(source, path, progress)
     try:
         found = _Findings()
         known = source.columns if isinstance(source, _Delimited) else [*source.columns, *columns]
@@ -235,12 +268,18 @@ def stream_dataset(
         if not found.errors:
             wanted = [source.column_index(c) for c in columns]
             if out is None:
-                _consume(source, wanted, roles, tally, digest, None, chunk_rows, dedupe, counts)
+                _consume(
+                    source, wanted, roles, tally, digest, None, chunk_rows, dedupe, counts,
+                    report_progress,
+                )  # fmt: skip
                 detected = source.finish()
             else:
                 out = Path(out)
                 with atomic_path(out) as tmp:
-                    _consume(source, wanted, roles, tally, digest, tmp, chunk_rows, dedupe, counts)
+                    _consume(
+                        source, wanted, roles, tally, digest, tmp, chunk_rows, dedupe, counts,
+                        report_progress,
+                    )  # fmt: skip
                     detected = source.finish()  # inside: a ragged file leaves no Parquet behind
             # A mapped JSON-lines key no line has, or a column a ragged header's fit dropped.
             _check_mapping(pd.DataFrame(columns=source.final_columns()), mapping, found)
@@ -248,7 +287,11 @@ def stream_dataset(
             if found.errors and out is not None:
                 out.unlink(missing_ok=True)
         else:
-            rows = sum(len(c) for c in source.chunks(chunk_rows, []))
+            rows = 0
+            for number, chunk in enumerate(source.chunks(chunk_rows, []), start=1):
+                rows += len(chunk)
+                if report_progress is not None:
+                    report_progress(rows, number)
             detected = source.finish()
     finally:
         source.close()
@@ -287,7 +330,21 @@ def stream_dataset(
     )
 
 
-def _consume(source, wanted, roles, tally, digest, out, chunk_rows, dedupe, counts) -> None:
+def _progress_reporter(source, path: Path, progress) -> Callable[[int, int], None] | None:
+    """A function of the rows and chunks read so far that calls ``progress`` (None without)."""
+    if progress is None:
+        return None
+    total = path.stat().st_size
+
+    def report(rows: int, chunks: int) -> None:
+        progress(StreamProgress(rows, chunks, min(source.bytes_read(), total), total))
+
+    return report
+
+
+def _consume(
+    source, wanted, roles, tally, digest, out, chunk_rows, dedupe, counts, report_progress=None
+) -> None:
     """Every chunk: canonical columns, counts, content hash, and a row group in ``out``."""
     writer = None
     schema = None
@@ -321,6 +378,8 @@ def _consume(source, wanted, roles, tally, digest, out, chunk_rows, dedupe, coun
                     writer = pq.ParquetWriter(out, schema)
                 arrays = [pa.array(canon[c], type=schema.field(c).type) for c in ordered]
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            if report_progress is not None:
+                report_progress(tally.rows, counts["chunks"])
     finally:
         if writer is not None:
             writer.close()

@@ -86,6 +86,13 @@ class _Source:
         """The table's columns once every row is read (after finish)."""
         return self.columns
 
+    def bytes_read(self) -> int:
+        """Bytes of the file read so far (ahead of the rows given by up to a buffer's worth)."""
+        stream = getattr(self, "stream", None)
+        if stream is None or stream.closed:
+            return 0
+        return stream.buffer.tell()
+
     def _buffered(self) -> Iterator[list[str]]:
         raise NotImplementedError
 
