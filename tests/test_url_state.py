@@ -232,3 +232,29 @@ def test_value_report_cache_keeps_datasets_without_runs_apart(stored):
         report = cached_report(inputs, key, a.to_json(), ((), ()))
         classes[dataset.name] = set(report.inputs.classes)
     assert classes == {"pets": {"cat", "dog"}, "colours": {"red", "blue"}}
+
+
+def test_a_page_opened_first_on_a_fresh_server_runs_through_the_app(stored, monkeypatch):
+    """A reload or a bookmark of /cost right after a server start: Streamlit's legacy
+    ``pages/`` router runs the page file alone (no sidebar, the URL's language and dataset
+    ignored, and so for every later request). The page must run again through app.py."""
+    from pathlib import Path
+
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from ui.navigation import PAGES
+
+    _, topics, _, _ = stored
+    served = PagesManager.__init__
+
+    def fresh(self, *args, **kwargs):  # every run here is a fresh server's first request
+        served(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = (Path(self.main_script_parent) / "pages").exists()
+
+    monkeypatch.setattr(PagesManager, "__init__", fresh)
+    for entry in PAGES:
+        at = _open({"lang": "zh", "dataset": topics.id}, page=entry.path)
+        assert at.selectbox(key="lang").value == "zh", entry.path  # app.py's sidebar ran
+        assert at.selectbox(key="dataset_id").value == topics.id, entry.path
+        assert at.query_params["dataset"] == topics.id, entry.path
+        assert PagesManager.uses_pages_directory is False, entry.path

@@ -83,8 +83,16 @@ def require_access() -> None:
 
 def guard_page() -> None:
     """Stop a page that Streamlit runs without ``app.py`` unless access is granted (see the
-    module's docstring); draws nothing when it is."""
+    module's docstring); draws nothing when it is.
+
+    With access open, a page that Streamlit's legacy router runs alone (the first request
+    after a server start asked for /cost, not /: a reload or a bookmark) is run again through
+    ``app.py``: else it would come without the sidebar, the language and the dataset of its
+    address, and every later request of the process would too.
+    """
     _gate(show_user=False)
+    if _register_pages():
+        st.rerun()
 
 
 def _gate(*, show_user: bool) -> None:
@@ -106,17 +114,26 @@ def _stop() -> NoReturn:
     would list every page in the sidebar and run one directly), and keeps the address of the
     page asked for, so the user lands there after logging in.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    from ui.navigation import PAGES
-
-    legacy = bool(getattr(PagesManager, "uses_pages_directory", False))
-    st.navigation([st.Page(p.path, default=i == 0) for i, p in enumerate(PAGES)], position="hidden")
+    legacy = _register_pages(always=True)
     if legacy:
         # Widgets drawn under the legacy router get other ids than in every later run, so the
         # first click (the password form, "Log in") would be lost: draw the screen again now.
         st.rerun()
     st.stop()
+
+
+def _register_pages(*, always: bool = False) -> bool:
+    """Register the app's pages, hidden, when Streamlit's legacy ``pages/`` router is on (or
+    ``always``): that turns it off for the server process. True when it was on."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from ui.navigation import PAGES
+
+    legacy = bool(getattr(PagesManager, "uses_pages_directory", False))
+    if legacy or always:
+        pages = [st.Page(p.path, default=i == 0) for i, p in enumerate(PAGES)]
+        st.navigation(pages, position="hidden")
+    return legacy
 
 
 # ------------------------------------------------------------------------ the screens
