@@ -457,3 +457,30 @@ def test_metrics_read_back_as_a_typed_record(fresh_home):
     assert m.train_energy_kwh == 0.002 and m.train_energy_estimate is False  # metered
     assert m.split_sizes == {"train": 7, "validation": 2, "test": 2}
     assert m.model_size_bytes is None and m.majority_rate is None  # stored NaN, missing
+
+
+def test_sweep_removes_only_stale_leftovers_of_gone_processes(tmp_path):
+    """A killed ingest or upload leaves ``.incoming-<pid>-*`` / ``.upload-<pid>-*`` behind;
+    a start removes those of gone processes, untouched for a while, and nothing else."""
+    store = RunStore(home=tmp_path)
+    folder = tmp_path / "datasets"
+    folder.mkdir(exist_ok=True)
+    gone = 2**22 + 12345  # above Linux's default pid_max: no such process
+    old = (datetime.now() - timedelta(hours=2)).timestamp()
+    stale_frame = folder / f".incoming-{gone}-abc.parquet"
+    stale_upload = folder / f".upload-{gone}-xyz"
+    fresh_frame = folder / f".incoming-{gone}-new.parquet"
+    live_frame = folder / f".incoming-{os.getpid()}-mine.parquet"
+    dataset = folder / "0123456789ab.parquet"
+    stale_upload.mkdir()
+    (stale_upload / "big.csv").write_text("text,label\n")
+    for path in (stale_frame, fresh_frame, live_frame, dataset):
+        path.write_bytes(b"PAR1")
+    for path in (stale_frame, stale_upload, live_frame, dataset):
+        os.utime(path, (old, old))
+    assert sorted(p.name for p in store.sweep_staging()) == sorted(
+        [stale_frame.name, stale_upload.name]
+    )
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [fresh_frame.name, live_frame.name, dataset.name]
+    )

@@ -53,14 +53,15 @@ def error_text(error: BaseException | str) -> str:
 def get_store():
     """One run store per server process.
 
-    Runs left 'running' by a dead worker are marked interrupted, and runs still queued after a
-    restart get a worker again.
+    Runs left 'running' by a dead worker are marked interrupted, runs still queued after a
+    restart get a worker again, and files a killed process was writing are removed.
     """
     from slm_core import jobs
     from slm_core.store import RunStore
 
     store = RunStore()
     store.mark_interrupted()
+    store.sweep_staging()  # a frame or an upload a killed process was writing
     jobs.ensure_runner(store)
     return store
 

@@ -11,6 +11,7 @@ when each of these returns, whether it succeeded or not.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -32,6 +33,9 @@ from slm_core.errors import DataError, SlmError
 if TYPE_CHECKING:
     from slm_core.store.records import DatasetRecord
 
+# A private folder per upload being read, named with the reading process's id (a startup of
+# the app removes those of processes that are gone: RunStore.sweep_staging).
+UPLOAD_PREFIX = ".upload-"
 # Bytes copied at a time from the upload to disk: what the copy adds to the upload in memory.
 COPY_BYTES = 4 * 1024 * 1024
 
@@ -60,7 +64,7 @@ def staged_upload(fileobj: IO[bytes], filename: str, folder: Path | str) -> Iter
     """
     folder = Path(folder)
     try:
-        work = Path(tempfile.mkdtemp(prefix=".upload-", dir=folder))
+        work = Path(tempfile.mkdtemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}-", dir=folder))
     except OSError as exc:
         raise _disk_error(exc, folder) from exc
     try:

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 
+# Leftovers younger than this are kept: a process id may belong to another machine.
+STAGING_MIN_AGE_S = 600.0
+
+
 class DatasetsMixin:
     """Storing, finding, loading and deleting dataset versions."""
 
@@ -75,6 +79,36 @@ class DatasetsMixin:
         folder = self.home / "datasets"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f".incoming-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
+
+    def sweep_staging(self, min_age_s: float = STAGING_MIN_AGE_S) -> list[Path]:
+        """Remove what a killed process left in the datasets folder: frames being written
+        (``.incoming-<pid>-*``) and uploads being read (``.upload-<pid>-*``) of processes that
+        are gone, untouched for ``min_age_s`` (a process id may be another machine's when the
+        folder is shared). Returns what was removed."""
+        import re
+        import time
+
+        from slm_core.store.processes import pid_alive
+
+        folder = self.home / "datasets"
+        if not folder.is_dir():
+            return []
+        removed = []
+        for entry in folder.iterdir():
+            match = re.match(r"\.(incoming|upload)-(\d+)-", entry.name)
+            if match is None or pid_alive(int(match.group(2))):
+                continue
+            try:
+                if time.time() - entry.stat().st_mtime < min_age_s:
+                    continue
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            except OSError:  # gone meanwhile, or not ours to remove: left as it is
+                continue
+            removed.append(entry)
+        return removed
 
     def add_dataset_file(
         self,
