@@ -26,6 +26,8 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("pretrained_bench.py", []),
     # A 100k- and a 1M-row CSV streamed in bounded memory, against the in-memory path (~4 min).
     ("ingest_bench.py", []),
+    # Results, Cost and Value on a 1M-row dataset against the demo (~15 min).
+    ("large_pages.py", []),
 ]
 
 
