@@ -216,7 +216,7 @@ def job_board() -> None:
                     )
                 )
                 mode = (run.metrics or {}).get("training_mode")
-                if mode:  # linear models: in memory, or out of core on a large split
+                if mode:  # how it was trained: in memory, out of core or streamed, and why
                     head.caption(training_mode_text(mode, lang()))
             elif run.error:
                 head.error(error_text(run.error))

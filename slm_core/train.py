@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, replace
@@ -17,12 +19,14 @@ import numpy as np
 import pandas as pd
 
 from slm_core.atomic import atomic_path
+from slm_core.data.shards import ShardSet, write_shards
 from slm_core.data.split import make_splits
 from slm_core.data.types import SplitConfig, Splits
 from slm_core.energy import track_training
 from slm_core.errors import CancelledError, NotFoundError, SlmError, TrainError, render
 from slm_core.metrics import headline_metrics
 from slm_core.models.base import TrainCallbacks
+from slm_core.models.neural import stream_rows
 from slm_core.models.registry import build
 from slm_core.store.files import storage_error
 from slm_core.store.records import RunProgress
@@ -159,57 +163,111 @@ def train_stored_run(store, run_id: int) -> dict:
     if hasattr(model, "use_embedding_cache"):  # a pretrained encoder: texts embedded once
         model.use_embedding_cache(store.home, run.dataset_id)
     sink = StoreCallbacks(store, run_id, epochs=int(model.get_params().get("epochs") or 1))
-    store.set_progress(run_id, RunProgress(message="training"))
-    started = time.perf_counter()
-    with track_training() as meter:
-        model.fit(
-            splits.train["text"].tolist(),
-            splits.train["label"].tolist(),
-            splits.val["text"].tolist(),
-            splits.val["label"].tolist(),
-            callbacks=sink.as_callbacks(),
-        )
-    train_seconds = time.perf_counter() - started
-    if sink.should_stop():
-        raise CancelledError("errors.run.cancelled")
-
-    store.set_progress(run_id, RunProgress(fraction=1.0, message="evaluating"))
-    test_texts = splits.test["text"].tolist()
-    proba = model.predict_proba(test_texts)
-    classes = list(model.classes_)
-    predicted = [classes[i] for i in proba.argmax(axis=1)]
-    metrics = headline_metrics(splits.test["label"].tolist(), predicted)
-
-    val_proba = model.predict_proba(splits.val["text"].tolist())
+    sizes = splits.sizes()
+    streamed = hasattr(model, "fit_shards") and sizes["train"] > stream_rows()[0]
     # Every file goes into a staging folder that becomes runs/<id>/ in one rename once all are
     # written: a kill or a full disk half-way leaves no artifact folder, only the staging one,
-    # which is removed here or by whoever notices the worker died.
-    out = store.staging_dir(run_id)
+    # which is removed here or by whoever notices the worker died. A streamed run makes it
+    # first, since its shards lie beside it and would go with it (see split_shards).
+    out = store.staging_dir(run_id) if streamed else None
+    scratch = out.with_name(f".{int(run_id)}.shards-{os.getpid()}") if out else None
     try:
+        if scratch is not None:
+            store.set_progress(run_id, RunProgress(message="sharding"))
+            shards = split_shards(splits, scratch, seed)
+            del frame, splits  # the model reads the shards from here on
+        store.set_progress(run_id, RunProgress(message="training"))
+        started = time.perf_counter()
+        with track_training() as meter:
+            if scratch is not None:
+                model.fit_shards(shards["train"], shards["val"], callbacks=sink.as_callbacks())
+            else:
+                model.fit(
+                    splits.train["text"].tolist(),
+                    splits.train["label"].tolist(),
+                    splits.val["text"].tolist(),
+                    splits.val["label"].tolist(),
+                    callbacks=sink.as_callbacks(),
+                )
+        train_seconds = time.perf_counter() - started
+        if sink.should_stop():
+            raise CancelledError("errors.run.cancelled")
+
+        store.set_progress(run_id, RunProgress(fraction=1.0, message="evaluating"))
+        classes = list(model.classes_)
+        if scratch is not None:
+            test, proba = predict_in_chunks(model, shards["test"], len(classes))
+            val, val_proba = predict_in_chunks(model, shards["val"], len(classes))
+        else:
+            test, val = splits.test, splits.val
+            proba = model.predict_proba(test["text"].tolist())
+            val_proba = model.predict_proba(val["text"].tolist())
+        predicted = [classes[i] for i in proba.argmax(axis=1)]
+        metrics = headline_metrics(test["label"].tolist(), predicted)
+
+        out = out or store.staging_dir(run_id)
         model_dir = out / MODEL_SUBDIR
         model.save(model_dir)
-        save_predictions(out, "test", splits.test, proba, classes)
-        save_predictions(out, "validation", splits.val, val_proba, classes)
+        save_predictions(out, "test", test, proba, classes)
+        save_predictions(out, "validation", val, val_proba, classes)
         (out / "history.json").write_text(json.dumps(model.history_), encoding="utf-8")
         metrics.update(meter.metrics())
         metrics.update(
             train_seconds=train_seconds,
             n_params=int(getattr(model, "n_params_", 0)),
             model_size_bytes=directory_size(model_dir),
-            split_sizes=splits.sizes(),
+            split_sizes=sizes,
             split_seed=config.seed,
             classes=classes,
-            train_samples_per_second=len(splits.train)
+            train_samples_per_second=sizes["train"]
             * len(model.history_.get("loss", [1]))
             / max(train_seconds, 1e-9),
         )
-        if getattr(model, "training_mode_", None):  # linear models: in memory or out of core
+        # Linear models: in memory or out of core; Keras models: in memory or streamed.
+        if getattr(model, "training_mode_", None):
             metrics["training_mode"] = dict(model.training_mode_)
         store.publish_artifacts(run_id, out)
     except BaseException:
-        store.discard_staging(run_id)
+        if out is not None:
+            store.discard_staging(run_id)
         raise
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return metrics
+
+
+# Rows per prediction call on a streamed run's test and validation splits: the ids of this
+# many texts, not of the whole split, are in memory at once.
+PREDICT_CHUNK = 10_000
+
+
+def split_shards(splits: Splits, folder: Path, seed: int) -> dict[str, ShardSet]:
+    """Write the three splits as Parquet shards under ``folder`` (train rows shuffled).
+
+    ``folder`` is the run's own, named ``.<run id>.shards-<pid>`` beside its staging folder:
+    two runs never share it, and whatever cleans up after a killed worker's staging folder
+    (``discard_staging``: every ``.<run id>.*``) removes its shards too. Not a cache shared
+    across runs: writing is seconds against minutes of training, and a shared cache would need
+    its own locking and eviction.
+    """
+    return {
+        "train": write_shards(splits.train, folder / "train", seed=seed),
+        "val": write_shards(splits.val, folder / "val"),
+        "test": write_shards(splits.test, folder / "test"),
+    }
+
+
+def predict_in_chunks(model, shards: ShardSet, n_classes: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """A split read back from its shards, and the model's class probabilities on it,
+    ``PREDICT_CHUNK`` texts at a time."""
+    frame = shards.to_frame()
+    texts = frame["text"]
+    parts = [
+        np.asarray(model.predict_proba(texts.iloc[i : i + PREDICT_CHUNK].tolist()))
+        for i in range(0, len(frame), PREDICT_CHUNK)
+    ]
+    return frame, np.concatenate(parts) if parts else np.zeros((0, n_classes))
 
 
 def execute_run(store_url: str, home: str, run_id: int) -> None:

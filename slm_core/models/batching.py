@@ -1,10 +1,11 @@
 """Training and validation batches for the Keras models: bucketed by length, trimmed to the
-longest text of each batch (padding is masked), with a token budget per step for long texts."""
+longest text of each batch (padding is masked), with a token budget per step for long texts;
+from arrays in memory, or chunk by chunk from a split streamed off Parquet shards."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -57,18 +58,54 @@ def length_batches(
         yield (xb, y[rows]) if w is None else (xb, y[rows], w[rows])
 
 
-def batch_dataset(tf, x, y, w, batch_size, rng, shuffle):
-    """A ``tf.data`` pipeline over :func:`length_batches`, re-shuffled at each Keras pass."""
-    n_batches = count_batches(len(y), batch_size) if shuffle else math.ceil(len(y) / batch_size)
+def _signature(tf, weighted: bool) -> tuple:
     signature = [
         tf.TensorSpec((None, None), tf.int32),
         tf.TensorSpec((None,), tf.int32),
     ]
-    if w is not None:
+    if weighted:
         signature.append(tf.TensorSpec((None,), tf.float32))
-    dataset = tf.data.Dataset.from_generator(
-        lambda: length_batches(x, y, w, batch_size, rng, shuffle),
-        output_signature=tuple(signature),
-    )
+    return tuple(signature)
+
+
+def _generated(tf, batches: Callable[[], Iterator[tuple]], n_batches: int, weighted: bool):
+    """``tf.data`` over the batches ``batches()`` yields, called afresh at each Keras pass."""
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=_signature(tf, weighted))
     # A known length lets Keras count steps instead of warning that the data "ran out".
     return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
+
+
+def batch_dataset(tf, x, y, w, batch_size, rng, shuffle):
+    """A ``tf.data`` pipeline over :func:`length_batches`, re-shuffled at each Keras pass."""
+    n_batches = count_batches(len(y), batch_size) if shuffle else math.ceil(len(y) / batch_size)
+    return _generated(
+        tf,
+        lambda: length_batches(x, y, w, batch_size, rng, shuffle),
+        n_batches,
+        w is not None,
+    )
+
+
+def chunked_dataset(
+    tf,
+    chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]],
+    chunk_sizes: list[int],
+    batch_size: int,
+    rng: np.random.Generator | None,
+    shuffle: bool,
+    weighted: bool,
+):
+    """A ``tf.data`` pipeline over :func:`length_batches` of each chunk ``chunks()`` yields
+    (ids, labels, weights or None), so that one chunk is in memory at a time.
+
+    ``chunk_sizes`` (rows per chunk, in any order) gives the number of batches: a chunk is
+    bucketed on its own, so the count is the sum of each chunk's.
+    """
+
+    def batches() -> Iterator[tuple[np.ndarray, ...]]:
+        for x, y, w in chunks():
+            yield from length_batches(x, y, w, batch_size, rng, shuffle)
+
+    per_chunk = count_batches if shuffle else lambda n, b: math.ceil(n / b)
+    n_batches = sum(per_chunk(n, batch_size) for n in chunk_sizes)
+    return _generated(tf, batches, n_batches, weighted)

@@ -41,7 +41,9 @@ def param_help(name: str, lang: str = "en") -> str | None:
 
 
 def training_mode_text(mode: dict[str, Any], lang: str = "en") -> str:
-    """How a linear run was trained and why, in one sentence (a run's ``training_mode``)."""
+    """How a run was trained and why, in one sentence (a run's ``training_mode``): a linear
+    model in memory or out of core, a Keras model (``family`` "neural") in memory or streamed
+    from Parquet shards."""
     from slm_core.errors import render
     from slm_core.i18n import format_number
 
@@ -50,5 +52,14 @@ def training_mode_text(mode: dict[str, Any], lang: str = "en") -> str:
         "threshold": str(int(mode.get("threshold") or 0)),  # as the variable is set
         "chunk": format_number(int(mode.get("chunk") or 0), lang),
     }
-    key = "training_out_of_core" if mode.get("mode") == "out_of_core" else "training_in_memory"
+    if mode.get("family") == "neural":
+        values.update(
+            variable=str(mode.get("variable") or "SLM_KERAS_STREAM_ROWS"),
+            shards=format_number(int(mode.get("shards") or 0), lang),
+        )
+        key = "training_streamed" if mode.get("mode") == "streamed" else "training_keras_in_memory"
+    elif mode.get("mode") == "out_of_core":
+        key = "training_out_of_core"
+    else:
+        key = "training_in_memory"
     return render(f"stream.{key}", lang, **values)

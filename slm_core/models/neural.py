@@ -12,6 +12,11 @@ Vocabulary: ``TextVectorization`` is adapted on the training split (already toke
 ``slm_core.models.tokenize``), and its vocabulary is then applied in Python/NumPy both for
 training batches and for serving, so no string op runs inside the Keras graph.
 
+Large splits: a stored run with more training texts than ``SLM_KERAS_STREAM_ROWS`` hands the
+model Parquet shards instead of lists (``fit_shards``): the vocabulary, the sequence length and
+the label counts come from one streamed pass, and every epoch reads, encodes and buckets one
+chunk at a time.
+
 TensorFlow is imported inside functions only: importing this module stays cheap.
 """
 
@@ -19,22 +24,61 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from slm_core.errors import TrainError
 from slm_core.models.base import TrainCallbacks, check_training_input
-from slm_core.models.batching import batch_dataset, count_batches, derive_batch_size
+from slm_core.models.batching import (
+    batch_dataset,
+    chunked_dataset,
+    count_batches,
+    derive_batch_size,
+)
 from slm_core.models.lsa import lsa_vectors, set_token_vectors, use_lsa
 from slm_core.models.saved import write_meta
 from slm_core.models.tokenize import Vocabulary, derive_max_len, joined_tokens
 
+if TYPE_CHECKING:
+    from slm_core.data.shards import ShardSet
+
 MODEL_FILE, VOCAB_FILE = "model.keras", "vocab.json"
 PREDICT_BATCH = 256
+ADAPT_BATCH = 1024  # texts per vocabulary update, as the in-memory path batches them
+# Texts word vectors start from (LSA) when streaming: an SVD over a random sample of this many
+# training texts finds the frequent words' co-occurrence as well as one over all of them, at a
+# bounded cost (50,000 x 256 int32 ids are 51 MB).
+LSA_SAMPLE = 50_000
+STREAM_ROWS_VAR = "SLM_KERAS_STREAM_ROWS"
+
+
+def stream_rows() -> tuple[int, str]:
+    """Training texts above which a stored run streams its Keras model's splits from Parquet
+    shards, and the variable that set it.
+
+    ``SLM_KERAS_STREAM_ROWS``; unset, the linear models' ``SLM_OUT_OF_CORE_ROWS`` (200,000 by
+    default). Why the same limit: in memory a Keras run holds the texts several times over
+    (the frame, the split's lists, their tokens) plus an id matrix of up to 1 KB per text
+    (``max_len`` 256 x int32), as much as the linear models' TF-IDF matrix or more, so one
+    setting suits a machine for both. Why a variable of its own: streaming costs a Keras model
+    a tokenisation pass per epoch, which some will trade differently.
+    """
+    from slm_core.models.hashed_tfidf import out_of_core_rows
+
+    raw = os.environ.get(STREAM_ROWS_VAR)
+    if raw:
+        try:
+            return int(raw), STREAM_ROWS_VAR
+        except ValueError:
+            pass
+    if os.environ.get("SLM_OUT_OF_CORE_ROWS"):
+        return out_of_core_rows(), "SLM_OUT_OF_CORE_ROWS"
+    return out_of_core_rows(), STREAM_ROWS_VAR
 
 
 def _keras():
@@ -286,17 +330,177 @@ class KerasTextClassifier:
         index = {c: i for i, c in enumerate(self.classes_)}
         y = np.array([index[v] for v in labels], dtype=np.int32)
         x, counts = self._adapt_vocabulary(tf, keras, texts)
-        per_label = self._label_weights(y)
+        per_label = self._label_weights(np.bincount(y, minlength=len(self.classes_)))
         weights = None if per_label is None else per_label[y]
         val = self._validation_arrays(val_texts, val_labels, index, per_label)
-        model = self._compiled_model(keras, x, counts)
+        model = self._compiled_model(keras, lambda: x, counts)
         self.batch_size_ = derive_batch_size(self.batch_size, self.batch_tokens, self.max_len_)
-        self.history_ = self._train(tf, keras, model, (x, y, weights), val, hooks)
-        # The deployable model: same layers, no optimizer state (Adam's slots are ~2x weights).
+        rng = np.random.default_rng(int(self.seed))
+        train_ds = batch_dataset(tf, x, y, weights, self.batch_size_, rng, shuffle=True)
+        val_ds = None if val is None else batch_dataset(tf, *val, PREDICT_BATCH, None, False)
+        limit, variable = stream_rows()
+        self.training_mode_ = {
+            "mode": "in_memory",
+            "family": "neural",
+            "reason": f"{len(texts):,} training texts handed over as lists"
+            + (f" (≤ {variable}={limit:,})" if len(texts) <= limit else ""),
+            "threshold": limit,
+            "variable": variable,
+            "rows": len(texts),
+        }
+        batches = count_batches(len(y), self.batch_size_)
+        self.history_ = self._train(keras, model, train_ds, batches, val_ds, hooks)
+        self._keep(keras, model)
+        return self
+
+    def fit_shards(
+        self,
+        train: ShardSet,
+        val: ShardSet | None = None,
+        callbacks: TrainCallbacks | None = None,
+    ) -> KerasTextClassifier:
+        """Like :meth:`fit`, reading each split from Parquet shards one chunk at a time.
+
+        The shards hold columns ``text`` and ``label`` (``slm_core.data.shards``). Memory holds
+        one chunk's texts and ids, the vocabulary's counts, one token count per training text
+        and, where LSA is used, a sample of ``LSA_SAMPLE`` texts' ids; never a whole split.
+        The vocabulary and ``max_len_`` are those :meth:`fit` derives from the same texts.
+        """
+        hooks = callbacks or TrainCallbacks()
+        if self.arch not in ARCHITECTURES:
+            raise TrainError("errors.neural.unknown_architecture", arch=self.arch)
+        hooks.stop_if_asked()
+        tf, keras = _keras()
+        keras.utils.set_random_seed(int(self.seed))
+        label_counts, counts = self._adapt_streamed(tf, keras, train, hooks)
+        if len(label_counts) < 2:
+            raise TrainError("errors.fit.two_labels_needed")
+        self.classes_ = sorted(label_counts)
+        index = {c: i for i, c in enumerate(self.classes_)}
+        per_label = self._label_weights(np.array([label_counts[c] for c in self.classes_]))
+        if val is not None and val.rows == 0:
+            val = None
+        if val is not None:
+            unknown = sorted(
+                {str(v) for part in val.column_values("label") for v in part} - set(index)
+            )
+            if unknown:
+                raise TrainError("errors.neural.val_labels_not_in_train", labels=", ".join(unknown))
+        model = self._compiled_model(keras, lambda: self._lsa_sample(train, hooks), counts)
+        self.batch_size_ = derive_batch_size(self.batch_size, self.batch_tokens, self.max_len_)
+        rng = np.random.default_rng(int(self.seed))
+        weighted = per_label is not None
+        train_ds = chunked_dataset(
+            tf,
+            lambda: self._encoded_chunks(train, index, per_label, rng),
+            train.chunk_sizes(),
+            self.batch_size_,
+            rng,
+            True,
+            weighted,
+        )
+        val_ds = None
+        if val is not None:
+            val_ds = chunked_dataset(
+                tf,
+                lambda: self._encoded_chunks(val, index, per_label, None),
+                val.chunk_sizes(),
+                PREDICT_BATCH,
+                None,
+                False,
+                weighted,
+            )
+        limit, variable = stream_rows()
+        chunk = max(train.chunk_sizes())
+        self.training_mode_ = {
+            "mode": "streamed",
+            "family": "neural",
+            "reason": f"{train.rows:,} training texts "
+            + (f"> {variable}={limit:,}" if train.rows > limit else "handed over as shards")
+            + f": read from {len(train.paths)} Parquet shards, {chunk:,} texts at a time",
+            "threshold": limit,
+            "variable": variable,
+            "rows": train.rows,
+            "shards": len(train.paths),
+            "chunk": chunk,
+        }
+        batches = sum(count_batches(n, self.batch_size_) for n in train.chunk_sizes())
+        self.history_ = self._train(keras, model, train_ds, batches, val_ds, hooks)
+        self._keep(keras, model)
+        return self
+
+    def _keep(self, keras, model) -> None:
+        """Keep the deployable model: same layers, no optimizer state (Adam's slots are ~2x
+        the weights)."""
         self.model_ = keras.Model(model.inputs, model.outputs, name=self.arch)
         self.n_params_ = int(self.model_.count_params())
         self._infer = None
-        return self
+
+    def _adapt_streamed(
+        self, tf, keras, train: ShardSet, hooks: TrainCallbacks
+    ) -> tuple[Counter, np.ndarray]:
+        """Set ``max_len_`` and ``vocabulary_`` from the shards in one pass; the label counts
+        and each text's token count.
+
+        ``adapt`` iterates a Python generator of batches here, not a ``tf.data`` pipeline:
+        it runs in this thread, so a cancel raises straight through and progress is reported
+        from the thread that owns the run store's connection. The vocabulary does not depend on
+        the order texts come in (``TextVectorization`` sorts by count, ties by token).
+        """
+        counts = np.zeros(train.rows, dtype=np.int32)
+        labels: Counter = Counter()
+
+        def joined_batches() -> Iterator[Any]:
+            done = 0
+            hooks.on_stage("vocabulary", 0, train.rows)
+            for chunk in train.iter_chunks(["text", "label"]):
+                hooks.stop_if_asked()
+                joined = joined_tokens(chunk["text"], self.token_unit)
+                counts[done : done + len(joined)] = [j.count(" ") + 1 if j else 0 for j in joined]
+                done += len(joined)
+                labels.update(str(v) for v in chunk["label"])
+                for start in range(0, len(joined), ADAPT_BATCH):
+                    yield tf.constant(joined[start : start + ADAPT_BATCH], dtype=tf.string)
+                hooks.on_stage("vocabulary", done, train.rows)
+
+        vectorizer = keras.layers.TextVectorization(
+            max_tokens=int(self.vocab_size),
+            standardize=None,
+            split="whitespace",
+            output_mode="int",
+        )
+        vectorizer.adapt(joined_batches())
+        hooks.stop_if_asked()
+        self.max_len_ = int(self.max_len or derive_max_len(counts, int(self.max_len_cap)))
+        self.vocabulary_ = Vocabulary(vectorizer.get_vocabulary(), self.token_unit)
+        return labels, counts
+
+    def _lsa_sample(self, train: ShardSet, hooks: TrainCallbacks) -> np.ndarray:
+        """Ids of up to ``LSA_SAMPLE`` training texts, from chunks in a seeded random order
+        (the shards were written shuffled, so each chunk is a random sample already)."""
+        parts, taken = [], 0
+        for chunk in train.iter_chunks(["text"], np.random.default_rng(int(self.seed))):
+            hooks.stop_if_asked()
+            texts = chunk["text"][: LSA_SAMPLE - taken]
+            parts.append(self.vocabulary_.encode(texts, self.max_len_))
+            taken += len(texts)
+            if taken >= LSA_SAMPLE:
+                break
+        return np.concatenate(parts)
+
+    def _encoded_chunks(
+        self,
+        shards: ShardSet,
+        index: dict[str, int],
+        per_label: np.ndarray | None,
+        rng: np.random.Generator | None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """(ids, label indices, weights or None) of each chunk, in an order drawn from ``rng``
+        (file order without one). Runs in ``tf.data``'s thread, once per epoch."""
+        for chunk in shards.iter_chunks(["text", "label"], rng):
+            x = self.vocabulary_.encode(chunk["text"], self.max_len_)
+            y = np.array([index[str(v)] for v in chunk["label"]], dtype=np.int32)
+            yield x, y, None if per_label is None else per_label[y]
 
     def _adapt_vocabulary(self, tf, keras, texts: list[str]) -> tuple[np.ndarray, list[int]]:
         """Set ``max_len_`` and ``vocabulary_`` from ``texts``; their ids and token counts."""
@@ -313,13 +517,13 @@ class KerasTextClassifier:
         self.vocabulary_ = Vocabulary(vectorizer.get_vocabulary(), self.token_unit)
         return self.vocabulary_.encode(texts, self.max_len_), counts
 
-    def _label_weights(self, y: np.ndarray) -> np.ndarray | None:
-        """Weight of each label index giving every label the same total weight in the
-        training split (``class_weight``); None when off."""
+    def _label_weights(self, freq: np.ndarray) -> np.ndarray | None:
+        """Weight of each label index (``freq``: its count in the training split) giving
+        every label the same total weight (``class_weight``); None when off."""
         if not self.class_weight:
             return None
-        freq = np.bincount(y, minlength=len(self.classes_)).astype(np.float64)
-        return (len(y) / (len(freq) * freq)).astype(np.float32)
+        freq = np.asarray(freq).astype(np.float64)
+        return (int(freq.sum()) / (len(freq) * freq)).astype(np.float32)
 
     def _validation_arrays(
         self, val_texts, val_labels, index: dict[str, int], per_label: np.ndarray | None
@@ -339,14 +543,17 @@ class KerasTextClassifier:
         val_w = None if per_label is None else per_label[val_y]
         return self.vocabulary_.encode(val_texts, self.max_len_), val_y, val_w
 
-    def _compiled_model(self, keras, x: np.ndarray, counts: list[int]):
-        """The untrained network, its word vectors from LSA where used, ready to train."""
+    def _compiled_model(
+        self, keras, lsa_ids: Callable[[], np.ndarray], counts: Sequence[int] | np.ndarray
+    ):
+        """The untrained network, its word vectors from LSA where used (over the ids
+        ``lsa_ids()`` returns, only read then), ready to train."""
         from slm_core.models.lazy_adam import LazyAdam
 
         model = self._build(keras, len(self.classes_))
         self.lsa_used_ = use_lsa(self.lsa_init, counts, ARCHITECTURES[self.arch].lsa_auto)
         if self.lsa_used_:
-            vectors = lsa_vectors(x, len(self.vocabulary_), self.embedding_dim)
+            vectors = lsa_vectors(lsa_ids(), len(self.vocabulary_), self.embedding_dim)
             set_token_vectors(model, vectors * ARCHITECTURES[self.arch].lsa_scale)
         model.compile(
             optimizer=LazyAdam(float(self.learning_rate), clipnorm=1.0),
@@ -356,19 +563,14 @@ class KerasTextClassifier:
         )
         return model
 
-    def _train(self, tf, keras, model, train, val, hooks: TrainCallbacks) -> dict:
-        """Fit ``model`` on ``train`` and check ``val``, each (ids, labels, weights or None)."""
+    def _train(self, keras, model, train_ds, batches: int, val_ds, hooks: TrainCallbacks) -> dict:
+        """Fit ``model`` on the ``train_ds`` pipeline (``batches`` per epoch) and check
+        ``val_ds`` (None: no validation, no early stopping)."""
         from slm_core.models.keras_blocks import ProgressCallback
 
-        x, y, weights = train
-        rng = np.random.default_rng(int(self.seed))
-        train_ds = batch_dataset(tf, x, y, weights, self.batch_size_, rng, shuffle=True)
-        batches = count_batches(len(y), self.batch_size_)
         progress = ProgressCallback(hooks, int(self.epochs), batches)
         keras_callbacks: list = [progress]
-        val_ds = None
-        if val is not None:
-            val_ds = batch_dataset(tf, *val, PREDICT_BATCH, None, shuffle=False)
+        if val_ds is not None:
             keras_callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss",
@@ -447,6 +649,7 @@ class KerasTextClassifier:
                 "lsa_used": bool(self.lsa_used_),
                 "n_params": self.n_params_,
                 "history": self.history_,
+                "training": getattr(self, "training_mode_", None),
                 "files": {"model": MODEL_FILE, "vocabulary": VOCAB_FILE},
             },
         )
