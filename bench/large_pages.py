@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,15 @@ if str(ROOT) not in sys.path:
 from browser import CHROMIUM, launch  # noqa: E402
 from ingest_bench import generate  # noqa: E402
 
-from pages import GOAL_CLICK_S, PAGE_TIMEOUT_S, Server, _click, _errors, _interactive  # noqa: E402
+from pages import (  # noqa: E402
+    GOAL_CLICK_S,
+    PAGE_TIMEOUT_S,
+    Server,
+    _click,
+    _errors,
+    _interactive,
+    _median,
+)
 
 RESULTS = ROOT / "bench" / "results"
 MODELS = "tfidf_lr,nb"
@@ -139,11 +146,6 @@ def _measure(browser, home: Path, dataset: str, rounds: int, log: Path) -> dict:
             context.close()
             server.stop()
     return out
-
-
-def _median(results: list[dict]) -> float | None:
-    values = [r["s"] for r in results if r.get("s") is not None]
-    return statistics.median(values) if len(values) == len(results) and values else None
 
 
 def _rows(report: dict) -> list[dict]:
