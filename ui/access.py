@@ -10,7 +10,8 @@ because Streamlit runs a file of ``pages/`` directly, without ``app.py``, while 
 the server process has called ``st.navigation`` yet (its legacy ``pages/`` router: the first
 request after a start, or every request while nobody has got past the login screen, when that
 screen did not register the page list). The login screen registers the page list, hidden, so
-the legacy router is off from the first screen on; the guard closes the first request.
+the legacy router is off from the first screen on; the guard closes the first request and,
+with access open, runs it again through ``app.py``.
 """
 
 from __future__ import annotations
