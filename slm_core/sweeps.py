@@ -440,8 +440,15 @@ def run_sweep(
         best_val_accuracy=best.val_accuracy,
         space=search_space(model_id),
     )
-    store.put_result(run_id, RESULT_KIND, result.to_dict())
+    store_sweep(store, run_id, result.to_dict())
     return result
+
+
+def store_sweep(store, run_id: int, sweep: dict[str, Any]) -> None:
+    """Store a sweep (as :meth:`SweepResult.to_dict`): its trials as the run's child runs
+    (``trial_runs``), the engine, the space and the settings promoted as its ``sweep`` result."""
+    store.put_trial_runs(run_id, sweep["engine"], sweep.get("trials") or [])
+    store.put_result(run_id, RESULT_KIND, {k: v for k, v in sweep.items() if k != "trials"})
 
 
 def summary_text(sweep: dict[str, Any], lang: str = "en") -> str:
@@ -464,5 +471,22 @@ def summary_text(sweep: dict[str, Any], lang: str = "en") -> str:
 
 
 def stored_sweep(store, run_id: int) -> dict[str, Any] | None:
-    """The stored sweep of a run (as :meth:`SweepResult.to_dict`), or None."""
-    return store.get_result(run_id, RESULT_KIND)
+    """The stored sweep of a run (as :meth:`SweepResult.to_dict`, its trials read back from
+    the run's child runs), or None."""
+    sweep = store.get_result(run_id, RESULT_KIND)
+    if sweep is None:
+        return None
+    trials = [
+        asdict(
+            Trial(
+                number=t.number,
+                settings=t.settings,
+                val_accuracy=t.val_accuracy,
+                train_rows=t.train_rows,
+                rung=t.rung,
+            )
+        )
+        for t in store.list_trial_runs(run_id)
+    ]
+    # A sweep stored before trials were child runs kept them in its result.
+    return {**sweep, "trials": trials or list(sweep.get("trials") or [])}

@@ -484,3 +484,30 @@ def test_sweep_removes_only_stale_leftovers_of_gone_processes(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [fresh_frame.name, live_frame.name, dataset.name]
     )
+
+
+def test_a_sweeps_trials_are_child_runs_of_its_run(store):
+    """Stored with their settings and scores, replaced by a later sweep of the same run, and
+    gone with the run when it restarts or is deleted (SQLite and PostgreSQL)."""
+    ds = _dataset(store)
+    run = store.create_run(ds.id, "tfidf_lr", "thorough", {"sweep": {"trials": 2}})
+    other = store.create_run(ds.id, "nb", "thorough", {"sweep": {"trials": 2}})
+    trials = [
+        {"number": 1, "settings": {"C": 3.0}, "train_rows": 40, "val_accuracy": 0.8, "rung": 1},
+        {"number": 0, "settings": {"C": np.float64(0.5)}, "train_rows": 20, "val_accuracy": None},
+    ]
+    store.put_trial_runs(run.id, "successive_halving", trials)
+    store.put_trial_runs(other.id, "ray_tune", trials[:1])
+    children = store.list_trial_runs(run.id)
+    assert [(c.number, c.rung, c.settings, c.train_rows, c.val_accuracy) for c in children] == [
+        (0, 0, {"C": 0.5}, 20, None),
+        (1, 1, {"C": 3.0}, 40, 0.8),
+    ]
+    assert {c.parent_run_id for c in children} == {run.id}
+    store.put_trial_runs(run.id, "ray_tune", trials[:1])  # swept again: only the last sweep
+    assert [(c.number, c.engine) for c in store.list_trial_runs(run.id)] == [(1, "ray_tune")]
+    store.finish_run(run.id, "failed", error="boom")
+    store.restart_run(run.id)
+    assert store.list_trial_runs(run.id) == []
+    store.delete_run(other.id)
+    assert store.list_trial_runs(other.id) == []

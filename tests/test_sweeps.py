@@ -70,6 +70,11 @@ def test_a_local_sweep_halves_on_validation_and_promotes_the_best(fresh_home, mo
     assert sweep["engine"] == "successive_halving"
     trials = sweep["trials"]
     assert len(trials) == 5 and {t["number"] for t in trials} == set(range(5))
+    # Each trial is a child run of the run, with its own settings and score.
+    children = store.list_trial_runs(run.id)
+    assert {c.parent_run_id for c in children} == {run.id}
+    assert {c.engine for c in children} == {"successive_halving"}
+    assert [c.settings for c in children] == [t["settings"] for t in trials]
     assert all(0.0 <= t["val_accuracy"] <= 1.0 for t in trials)
     # Halving: the weaker settings stopped on fewer training texts than the one promoted.
     top = max(t["rung"] for t in trials)
@@ -172,7 +177,7 @@ def test_train_page_refuses_a_search_outside_thorough_and_charts_a_stored_one():
         "space": {"C": [1.0, 3.0]},
     }
     try:
-        store.put_result(run.id, sweeps.RESULT_KIND, sweep)
+        sweeps.store_sweep(store, run.id, sweep)
         store.finish_run(run.id, "succeeded", metrics={"accuracy": 0.9})
         at.run()
         assert not at.exception

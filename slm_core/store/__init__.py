@@ -31,10 +31,19 @@ from slm_core.store.records import (
     FeedbackRecord,
     RunRecord,
     ScenarioRecord,
+    TrialRunRecord,
     jsonable,
 )
 from slm_core.store.runs import RunsMixin
-from slm_core.store.schema import datasets, feedback, metadata, run_results, runs, scenarios
+from slm_core.store.schema import (
+    datasets,
+    feedback,
+    metadata,
+    run_results,
+    runs,
+    scenarios,
+    trial_runs,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -48,6 +57,7 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "ScenarioRecord",
+    "TrialRunRecord",
     "datasets",
     "feedback",
     "jsonable",
@@ -56,6 +66,7 @@ __all__ = [
     "run_results",
     "runs",
     "scenarios",
+    "trial_runs",
 ]
 
 

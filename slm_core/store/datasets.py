@@ -17,7 +17,7 @@ from slm_core.errors import NotFoundError, SlmError
 from slm_core.store.artifacts import delete_frame, fetch_frame, push_frame
 from slm_core.store.files import storage_error
 from slm_core.store.records import DATASET_SOURCES, DatasetRecord, _dataset_record, _now, jsonable
-from slm_core.store.schema import datasets, feedback, run_results, runs, scenarios
+from slm_core.store.schema import datasets, feedback, run_results, runs, scenarios, trial_runs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -271,6 +271,7 @@ class DatasetsMixin:
             conn.execute(delete(feedback).where(feedback.c.dataset_id == dataset_id))
             if run_ids:
                 conn.execute(delete(run_results).where(run_results.c.run_id.in_(run_ids)))
+                conn.execute(delete(trial_runs).where(trial_runs.c.parent_run_id.in_(run_ids)))
                 conn.execute(
                     update(feedback).where(feedback.c.run_id.in_(run_ids)).values(run_id=None)
                 )

@@ -87,5 +87,3 @@ def check_writable(folder: Path) -> None:
     handle, name = tempfile.mkstemp(prefix=".write-check-", dir=folder)
     os.close(handle)
     os.unlink(name)
-
-

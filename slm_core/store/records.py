@@ -249,6 +249,21 @@ def _dataset_record(row: Any) -> DatasetRecord:
     )
 
 
+@dataclass(frozen=True)
+class TrialRunRecord:
+    """One setting a sweep tried for its parent run (``trial_runs``)."""
+
+    id: int
+    parent_run_id: int
+    number: int
+    rung: int
+    engine: str
+    settings: dict[str, Any]
+    train_rows: int
+    val_accuracy: float | None
+    created_at: datetime
+
+
 def _run_record(row: Any) -> RunRecord:
     return RunRecord(
         id=row.id,

@@ -23,12 +23,13 @@ from slm_core.store.records import (
     TERMINAL_STATUSES,
     RunProgress,
     RunRecord,
+    TrialRunRecord,
     _now,
     _run_record,
     _utc,
     jsonable,
 )
-from slm_core.store.schema import feedback, run_results, runs
+from slm_core.store.schema import feedback, run_results, runs, trial_runs
 
 # Stopped before the end: their work can be taken up again (an LLM measurement's answers are kept).
 REOPENABLE = ("cancelled", "interrupted", "failed")
@@ -361,6 +362,7 @@ class RunsMixin:
             )
             if result.rowcount == 1:
                 conn.execute(delete(run_results).where(run_results.c.run_id == run.id))
+                conn.execute(delete(trial_runs).where(trial_runs.c.parent_run_id == run.id))
         if result.rowcount != 1:
             raise SlmError(
                 "errors.jobs.not_requeueable", run_id=run.id, status=Phrase(f"status.{run.status}")
@@ -380,6 +382,7 @@ class RunsMixin:
         self._delete_shared(run.id)
         with self.engine.begin() as conn:
             conn.execute(delete(run_results).where(run_results.c.run_id == run.id))
+            conn.execute(delete(trial_runs).where(trial_runs.c.parent_run_id == run.id))
             conn.execute(update(feedback).where(feedback.c.run_id == run.id).values(run_id=None))
             conn.execute(delete(runs).where(runs.c.id == run.id))
         self._remove_run_files(run.id, shared=False)
@@ -523,6 +526,54 @@ class RunsMixin:
             except IntegrityError:
                 continue  # another process inserted it first: update that row instead
         raise SlmError("errors.store.result_not_saved", kind=kind, run_id=run_id)
+
+    def put_trial_runs(
+        self, parent_run_id: int, engine: str, trials: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """Store a sweep's trials (each with ``number``, ``rung``, ``settings``, ``train_rows``
+        and ``val_accuracy``) as the child runs of ``parent_run_id``, in place of any earlier
+        ones: a run swept again keeps only its last sweep's."""
+        self.get_run(parent_run_id)
+        rows = [
+            {
+                "parent_run_id": int(parent_run_id),
+                "number": int(t["number"]),
+                "rung": int(t.get("rung") or 0),
+                "engine": str(engine),
+                "settings_json": jsonable(dict(t.get("settings") or {})),
+                "train_rows": int(t["train_rows"]),
+                "val_accuracy": None if t.get("val_accuracy") is None else float(t["val_accuracy"]),
+                "created_at": _now(),
+            }
+            for t in trials
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(delete(trial_runs).where(trial_runs.c.parent_run_id == int(parent_run_id)))
+            if rows:
+                conn.execute(insert(trial_runs), rows)
+
+    def list_trial_runs(self, parent_run_id: int) -> list[TrialRunRecord]:
+        """The trial runs of a run's sweep, by draw and round; empty when it swept nothing."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(trial_runs)
+                .where(trial_runs.c.parent_run_id == int(parent_run_id))
+                .order_by(trial_runs.c.number, trial_runs.c.rung, trial_runs.c.id)
+            ).all()
+        return [
+            TrialRunRecord(
+                id=int(r.id),
+                parent_run_id=int(r.parent_run_id),
+                number=int(r.number),
+                rung=int(r.rung),
+                engine=str(r.engine),
+                settings=dict(r.settings_json or {}),
+                train_rows=int(r.train_rows),
+                val_accuracy=r.val_accuracy,
+                created_at=_utc(r.created_at),
+            )
+            for r in rows
+        ]
 
     def get_result(self, run_id: int, kind: str) -> dict[str, Any] | None:
         """The stored ``kind`` result of a run, or None."""

@@ -1,4 +1,5 @@
-"""The run store's tables: datasets, runs, run results, feedback and scenarios."""
+"""The run store's tables: datasets, runs, their sweeps' trial runs, run results, feedback and
+scenarios."""
 
 from __future__ import annotations
 
@@ -74,6 +75,30 @@ run_results = Table(
     Column("data_json", _JSON),
     Column("created_at", _TS, nullable=False),
     UniqueConstraint("run_id", "kind", name="uq_run_results_run_kind"),
+)
+
+# The settings a sweep tried before its run trained (slm_core.sweeps): child runs of that run,
+# each with its settings, the texts it trained on and its validation accuracy. Not rows of
+# ``runs``: every page, the value checks and the report take a row there for a trained model
+# with a folder, which a trial never is.
+trial_runs = Table(
+    "trial_runs",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column(
+        "parent_run_id",
+        RowId,
+        ForeignKey("runs.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("number", Integer, nullable=False),  # the setting's draw, from 0
+    Column("rung", Integer, nullable=False),  # successive halving's round (0 otherwise)
+    Column("engine", SafeText, nullable=False),
+    Column("settings_json", _JSON),
+    Column("train_rows", Integer, nullable=False),
+    Column("val_accuracy", Float),  # None: the trial could not be scored
+    Column("created_at", _TS, nullable=False),
 )
 
 feedback = Table(
