@@ -73,8 +73,10 @@ def _collapsed_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray |
 
 
 def _weighted_means(values: np.ndarray, weight: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """:func:`_collapsed_means` of the texts that columns weighted by ``weight`` stand for
-    (the same distinct columns and counts, so the same draws)."""
+    """:func:`_collapsed_means` of the texts that columns weighted by ``weight`` stand for:
+    the same distinct columns and counts, so the same draws wherever that collapses (and
+    multinomial draws of the same distribution where it would fall back to resampling
+    indices, with more distinct columns than a tenth of the texts)."""
     distinct, inverse = np.unique(values.T, axis=0, return_inverse=True)
     counts = np.bincount(inverse.ravel(), weights=weight, minlength=len(distinct))
     return _multinomial_means(distinct, np.rint(counts).astype(np.int64), n_boot, seed)

@@ -210,7 +210,7 @@ def test_the_keras_training_mode_is_said_with_its_reason_in_both_languages():
         "chunk": 10_000,
     }
     assert training_mode_text(mode) == (
-        "Trained streamed from Parquet shards (5 files), 10,000 texts at a time: "
+        "Trained by streaming from Parquet shards (files: 5), 10,000 texts at a time: "
         "240,000 training texts are more than SLM_KERAS_STREAM_ROWS = 200000."
     )
     assert training_mode_text(mode, "zh").startswith("从 5 个 Parquet 分片流式训练")

@@ -469,17 +469,21 @@ def test_sweep_removes_only_stale_leftovers_of_gone_processes(tmp_path):
     old = (datetime.now() - timedelta(hours=2)).timestamp()
     stale_frame = folder / f".incoming-{gone}-abc.parquet"
     stale_upload = folder / f".upload-{gone}-xyz"
+    # atomic_path's temporary files: of a streamed frame, and of a frame read whole
+    stale_streaming = folder / f"..incoming-{gone}-abc.{gone}-140.tmp.parquet"
+    stale_whole = folder / f".0123456789ab.{gone}-140.tmp.parquet"
     fresh_frame = folder / f".incoming-{gone}-new.parquet"
     live_frame = folder / f".incoming-{os.getpid()}-mine.parquet"
     dataset = folder / "0123456789ab.parquet"
     stale_upload.mkdir()
     (stale_upload / "big.csv").write_text("text,label\n")
-    for path in (stale_frame, fresh_frame, live_frame, dataset):
+    stale = (stale_frame, stale_streaming, stale_whole)
+    for path in (*stale, fresh_frame, live_frame, dataset):
         path.write_bytes(b"PAR1")
-    for path in (stale_frame, stale_upload, live_frame, dataset):
+    for path in (*stale, stale_upload, live_frame, dataset):
         os.utime(path, (old, old))
     assert sorted(p.name for p in store.sweep_staging()) == sorted(
-        [stale_frame.name, stale_upload.name]
+        [*(p.name for p in stale), stale_upload.name]
     )
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [fresh_frame.name, live_frame.name, dataset.name]

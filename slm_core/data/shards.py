@@ -37,10 +37,6 @@ class ShardSet:
     def rows(self) -> int:
         return sum(sum(g) for g in self.groups)
 
-    def chunks(self) -> list[tuple[int, int]]:
-        """Every chunk as (file index, row group index), in file order."""
-        return [(f, g) for f, sizes in enumerate(self.groups) for g in range(len(sizes))]
-
     def chunk_sizes(self) -> list[int]:
         return [n for sizes in self.groups for n in sizes]
 
@@ -49,7 +45,8 @@ class ShardSet:
         import pyarrow.parquet as pq
 
         file, group = chunk
-        table = pq.ParquetFile(self.paths[file]).read_row_group(group, columns=list(columns))
+        with pq.ParquetFile(self.paths[file]) as shard:
+            table = shard.read_row_group(group, columns=list(columns))
         return {name: table.column(name).to_pylist() for name in columns}
 
     def iter_chunks(
@@ -108,7 +105,8 @@ def write_shards(
         table = pa.Table.from_pandas(frame.iloc[rows], preserve_index=False)
         path = folder / f"part-{part:05d}.parquet"
         pq.write_table(table, path, row_group_size=int(chunk_rows))
-        meta = pq.ParquetFile(path).metadata
+        with pq.ParquetFile(path) as written:
+            meta = written.metadata
         groups.append(tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups)))
         paths.append(path)
     return ShardSet(tuple(paths), tuple(groups))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,20 @@ if TYPE_CHECKING:
 
 # Leftovers younger than this are kept: a process id may belong to another machine.
 STAGING_MIN_AGE_S = 600.0
+# Names of files a writing process owns in datasets/: its pid is the first group that matched.
+_STAGED_NAMES = (
+    re.compile(r"^\.(?:incoming|upload)-(\d+)-"),  # store.staging_path(), an upload's folder
+    re.compile(r"^\..+\.(\d+)-\d+\.tmp(?:\.|$)"),  # slm_core.atomic.atomic_path()
+)
+
+
+def _writer_pid(name: str) -> int | None:
+    """The id of the process writing the datasets/ entry ``name``; None for a stored one."""
+    for pattern in _STAGED_NAMES:
+        match = pattern.match(name)
+        if match is not None:
+            return int(match.group(1))
+    return None
 
 
 class DatasetsMixin:
@@ -82,21 +97,23 @@ class DatasetsMixin:
 
     def sweep_staging(self, min_age_s: float = STAGING_MIN_AGE_S) -> list[Path]:
         """Remove what a killed process left in the datasets folder: frames being written
-        (``.incoming-<pid>-*``) and uploads being read (``.upload-<pid>-*``) of processes that
-        are gone, untouched for ``min_age_s`` (a process id may be another machine's when the
-        folder is shared). Returns what was removed."""
-        import re
+        (``.incoming-<pid>-*``, and ``atomic_path``'s temporary files ``.<name>.<pid>-<thread>
+        .tmp.parquet`` of either path) and uploads being read (``.upload-<pid>-*``) of
+        processes that are gone, untouched for ``min_age_s`` (a process id may be another
+        machine's when the folder is shared). Returns what was removed."""
         import time
 
         from slm_core.store.processes import pid_alive
 
         folder = self.home / "datasets"
-        if not folder.is_dir():
+        try:
+            entries = list(folder.iterdir()) if folder.is_dir() else []
+        except OSError:  # an unreadable folder: the pages say so when they use it
             return []
         removed = []
-        for entry in folder.iterdir():
-            match = re.match(r"\.(incoming|upload)-(\d+)-", entry.name)
-            if match is None or pid_alive(int(match.group(2))):
+        for entry in entries:
+            pid = _writer_pid(entry.name)
+            if pid is None or pid_alive(pid):
                 continue
             try:
                 if time.time() - entry.stat().st_mtime < min_age_s:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from slm_core import config
 from slm_core.errors import NotFoundError, Phrase, SlmError
 from slm_core.llm import LLM_MODEL_ID
+from slm_core.numbers import finite_or_none
 from slm_core.store.processes import _process_start, pid_alive
 from slm_core.store.records import (
     CANCELLED_MESSAGE,
@@ -542,7 +543,7 @@ class RunsMixin:
                 "engine": str(engine),
                 "settings_json": jsonable(dict(t.get("settings") or {})),
                 "train_rows": int(t["train_rows"]),
-                "val_accuracy": None if t.get("val_accuracy") is None else float(t["val_accuracy"]),
+                "val_accuracy": finite_or_none(t.get("val_accuracy")),
                 "created_at": _now(),
             }
             for t in trials

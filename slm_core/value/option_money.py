@@ -213,12 +213,12 @@ def api_option(
         serving=0.0,
         setup=a.llm_setup_cost,
         manual_per_text=manual_per_text,
-        intervals=intervals,
+        # Resampling test texts moves only the class mix: the API's uncertainty is its
+        # accuracy. Assumed, nothing measures it: no interval. Measured, the net value at both
+        # ends of the accuracy's Wilson interval (at the scenario's level) is its interval.
+        intervals=False,
         weight=weight,
     )
-    # Resampling test texts moves only the class mix: the API's uncertainty is its accuracy.
-    # Assumed, nothing measures it: no interval. Measured, the net value at both ends of the
-    # accuracy's Wilson interval (at the scenario's level) is its interval.
     fig.update(net_value_ci=None, roi_ci=None, coverage_ci=None, p_positive=None)
     m = llm.measurement
     if llm.measured and m is not None and intervals and len(true_idx):

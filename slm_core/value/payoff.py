@@ -134,9 +134,11 @@ class SplitScores:
         weighted by its texts.
 
         Why: every per-text figure is a function of those three alone, so the rows give the
-        same means, and the same bootstrap (``resample.bootstrap_means`` draws over distinct
-        rows from that size on), at a cost set by the classes instead of the texts: the
-        sensitivity search rebuilds every option ~200 times, on 150,000 test texts seconds.
+        same means and a bootstrap of the same distribution (multinomial draws over the
+        distinct rows: the very draws ``resample.bootstrap_means`` makes from that size on
+        wherever it collapses the columns, i.e. unless there are hundreds of classes), at a
+        cost set by the classes instead of the texts: the sensitivity search rebuilds every
+        option ~200 times, on 150,000 test texts seconds.
         """
         if compact is None:
             compact = self.n >= COLLAPSE_FROM
