@@ -225,3 +225,38 @@ def test_full_disk_while_storing_gives_one_error_box(stream_home, monkeypatch):
     assert len(at.error) == 1 and _error_keys(at) == {"errors.storage.disk_full"}
     assert _stored_ids(stream_home) == before
     assert not _leftovers(stream_home)
+
+
+def test_the_preview_reads_the_first_bytes_when_they_hold_the_head(tmp_path, monkeypatch):
+    """A large upload's preview copies only its first HEAD_BYTES when they hold HEAD_ROWS whole
+    rows; a quoted text cut where they end, or too few rows, reads the whole upload instead.
+    Either way the preview is what the whole file's head is."""
+    import io
+
+    from slm_core.data.stream import read_head
+
+    monkeypatch.setattr(upload_stream, "HEAD_ROWS", 50)
+    monkeypatch.setattr(upload_stream, "HEAD_BYTES", 4000)
+    copied = []
+    staged = upload_stream.staged_upload
+
+    def spy(fileobj, filename, folder, limit=None):
+        copied.append(limit)
+        return staged(fileobj, filename, folder, limit)
+
+    monkeypatch.setattr(upload_stream, "staged_upload", spy)
+    short = "text,label\n" + "".join(f"row number {i} 你好,{'ab'[i % 2]}\n" for i in range(400))
+    quoted = "text,label\n" + "".join(
+        f'"a long text {i}\n{"word " * 200}",{"ab"[i % 2]}\n' for i in range(60)
+    )
+    for content, limits in ((short, [4000]), (quoted, [4000, None])):
+        copied.clear()
+        whole = tmp_path / "whole.csv"
+        whole.write_text(content, encoding="utf-8")
+        expected = read_head(whole, rows=50)
+        upload = io.BytesIO(content.encode("utf-8"))
+        read = upload_stream.read_upload_head(upload, "big.csv", tmp_path)
+        assert copied == limits
+        pd.testing.assert_frame_equal(read.frame, expected.frame)
+        assert read.detected == expected.detected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["whole.csv"]  # no copy left

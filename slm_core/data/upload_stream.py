@@ -27,6 +27,7 @@ from slm_core.data.stream import (
     register_streamed,
     stream_dataset,
 )
+from slm_core.data.stream_sources import HEAD_ROWS
 from slm_core.data.types import ColumnMapping, ReadOptions, ReadResult, SplitConfig
 from slm_core.errors import DataError, SlmError
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 # A private folder per upload being read, named with the reading process's id (a startup of
 # the app removes those of processes that are gone: RunStore.sweep_staging).
 UPLOAD_PREFIX = ".upload-"
+# Bytes of a large upload staged for its preview: HEAD_ROWS rows of most files. A file whose
+# first bytes hold fewer whole rows (long texts) is staged whole for it.
+HEAD_BYTES = 16 * 1024 * 1024
 # Bytes copied at a time from the upload to disk: what the copy adds to the upload in memory.
 COPY_BYTES = 4 * 1024 * 1024
 
@@ -55,10 +59,13 @@ def staging_folder(store) -> Path:
 
 
 @contextmanager
-def staged_upload(fileobj: IO[bytes], filename: str, folder: Path | str) -> Iterator[Path]:
+def staged_upload(
+    fileobj: IO[bytes], filename: str, folder: Path | str, limit: int | None = None
+) -> Iterator[Path]:
     """The upload ``fileobj`` copied, a block at a time, to a new private folder in ``folder``
     under its own name ``filename`` (the readers tell its format by its extension, and name it
     in their messages); the copy and its folder are removed when the block ends, however.
+    With ``limit``, only its first ``limit`` bytes, cut after their last line break.
 
     A full disk or an unwritable folder raises the store's sentence for it (an ``SlmError``).
     """
@@ -72,7 +79,11 @@ def staged_upload(fileobj: IO[bytes], filename: str, folder: Path | str) -> Iter
         try:
             fileobj.seek(0)
             with path.open("wb") as out:
-                shutil.copyfileobj(fileobj, out, COPY_BYTES)
+                if limit is None:
+                    shutil.copyfileobj(fileobj, out, COPY_BYTES)
+                else:
+                    prefix = fileobj.read(limit)
+                    out.write(prefix[: prefix.rfind(b"\n") + 1])
         except OSError as exc:
             raise _disk_error(exc, folder) from exc
         finally:
@@ -89,9 +100,29 @@ def read_upload_head(
     options: ReadOptions = ReadOptions(),  # noqa: B008
 ) -> ReadResult:
     """The first rows of a large upload (for the preview and the column guess), read with the
-    chunked reader's rules: what :func:`slm_core.data.stream.read_head` gives for the file."""
+    chunked reader's rules: what :func:`slm_core.data.stream.read_head` gives for the file.
+
+    Read from its first ``HEAD_BYTES`` when they hold ``HEAD_ROWS`` whole rows (most files),
+    else from the whole upload: a page that previews a 200 MB file, and again for every read
+    option tried, then copies a few MB each time instead of all of it.
+    """
+    if _size(fileobj) > HEAD_BYTES:
+        try:
+            with staged_upload(fileobj, filename, folder, limit=HEAD_BYTES) as path:
+                read = read_head(path, options, HEAD_ROWS)
+            if len(read.frame) >= HEAD_ROWS:
+                return read
+        except DataError:  # e.g. a quoted text cut where the first bytes end: read it whole
+            pass
     with staged_upload(fileobj, filename, folder) as path:
-        return read_head(path, options)
+        return read_head(path, options, HEAD_ROWS)
+
+
+def _size(fileobj: IO[bytes]) -> int:
+    fileobj.seek(0, os.SEEK_END)
+    size = fileobj.tell()
+    fileobj.seek(0)
+    return size
 
 
 def store_upload(
