@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,6 +79,18 @@ def stream_rows() -> tuple[int, str]:
     if os.environ.get("SLM_OUT_OF_CORE_ROWS"):
         return out_of_core_rows(), "SLM_OUT_OF_CORE_ROWS"
     return out_of_core_rows(), STREAM_ROWS_VAR
+
+
+def token_counts(joined: Sequence[str]) -> list[int]:
+    """Tokens of each whitespace-joined text (what ``max_len`` is derived from)."""
+    return [j.count(" ") + 1 if j else 0 for j in joined]
+
+
+def _check_val_labels(labels: Iterable[Any], index: dict[str, int]) -> None:
+    """TrainError naming the validation labels the training split never had."""
+    unknown = sorted({str(v) for v in labels} - set(index))
+    if unknown:
+        raise TrainError("errors.neural.val_labels_not_in_train", labels=", ".join(unknown))
 
 
 def _keras():
@@ -339,15 +351,13 @@ class KerasTextClassifier:
         train_ds = batch_dataset(tf, x, y, weights, self.batch_size_, rng, shuffle=True)
         val_ds = None if val is None else batch_dataset(tf, *val, PREDICT_BATCH, None, False)
         limit, variable = stream_rows()
-        self.training_mode_ = {
-            "mode": "in_memory",
-            "family": "neural",
-            "reason": f"{len(texts):,} training texts handed over as lists"
+        self._record_mode(
+            "in_memory",
+            len(texts),
+            f"{len(texts):,} training texts handed over as lists"
             + (f" (≤ {variable}={limit:,})" if len(texts) <= limit else ""),
-            "threshold": limit,
-            "variable": variable,
-            "rows": len(texts),
-        }
+            (limit, variable),
+        )
         batches = count_batches(len(y), self.batch_size_)
         self.history_ = self._train(keras, model, train_ds, batches, val_ds, hooks)
         self._keep(keras, model)
@@ -381,11 +391,7 @@ class KerasTextClassifier:
         if val is not None and val.rows == 0:
             val = None
         if val is not None:
-            unknown = sorted(
-                {str(v) for part in val.column_values("label") for v in part} - set(index)
-            )
-            if unknown:
-                raise TrainError("errors.neural.val_labels_not_in_train", labels=", ".join(unknown))
+            _check_val_labels((v for part in val.column_values("label") for v in part), index)
         model = self._compiled_model(keras, lambda: self._lsa_sample(train, hooks), counts)
         self.batch_size_ = derive_batch_size(self.batch_size, self.batch_tokens, self.max_len_)
         rng = np.random.default_rng(int(self.seed))
@@ -412,22 +418,45 @@ class KerasTextClassifier:
             )
         limit, variable = stream_rows()
         chunk = max(train.chunk_sizes())
-        self.training_mode_ = {
-            "mode": "streamed",
-            "family": "neural",
-            "reason": f"{train.rows:,} training texts "
+        self._record_mode(
+            "streamed",
+            train.rows,
+            f"{train.rows:,} training texts "
             + (f"> {variable}={limit:,}" if train.rows > limit else "handed over as shards")
             + f": read from {len(train.paths)} Parquet shards, {chunk:,} texts at a time",
-            "threshold": limit,
-            "variable": variable,
-            "rows": train.rows,
-            "shards": len(train.paths),
-            "chunk": chunk,
-        }
+            (limit, variable),
+            shards=len(train.paths),
+            chunk=chunk,
+        )
         batches = sum(count_batches(n, self.batch_size_) for n in train.chunk_sizes())
         self.history_ = self._train(keras, model, train_ds, batches, val_ds, hooks)
         self._keep(keras, model)
         return self
+
+    def _record_mode(
+        self, mode: str, rows: int, reason: str, rule: tuple[int, str], **extra: Any
+    ) -> None:
+        """``training_mode_``: how the model was trained (in memory or streamed) and why, with
+        the threshold that decides it (``rule``: ``stream_rows()``), as the Train page says."""
+        limit, variable = rule
+        self.training_mode_ = {
+            "mode": mode,
+            "family": "neural",
+            "reason": reason,
+            "threshold": limit,
+            "variable": variable,
+            "rows": rows,
+            **extra,
+        }
+
+    def _vectorizer(self, keras):
+        """An empty vocabulary of ``vocab_size`` whitespace tokens (texts come tokenised)."""
+        return keras.layers.TextVectorization(
+            max_tokens=int(self.vocab_size),
+            standardize=None,
+            split="whitespace",
+            output_mode="int",
+        )
 
     def _keep(self, keras, model) -> None:
         """Keep the deployable model: same layers, no optimizer state (Adam's slots are ~2x
@@ -456,19 +485,14 @@ class KerasTextClassifier:
             for chunk in train.iter_chunks(["text", "label"]):
                 hooks.stop_if_asked()
                 joined = joined_tokens(chunk["text"], self.token_unit)
-                counts[done : done + len(joined)] = [j.count(" ") + 1 if j else 0 for j in joined]
+                counts[done : done + len(joined)] = token_counts(joined)
                 done += len(joined)
                 labels.update(str(v) for v in chunk["label"])
                 for start in range(0, len(joined), ADAPT_BATCH):
                     yield tf.constant(joined[start : start + ADAPT_BATCH], dtype=tf.string)
                 hooks.on_stage("vocabulary", done, train.rows)
 
-        vectorizer = keras.layers.TextVectorization(
-            max_tokens=int(self.vocab_size),
-            standardize=None,
-            split="whitespace",
-            output_mode="int",
-        )
+        vectorizer = self._vectorizer(keras)
         vectorizer.adapt(joined_batches())
         hooks.stop_if_asked()
         self.max_len_ = int(self.max_len or derive_max_len(counts, int(self.max_len_cap)))
@@ -505,14 +529,9 @@ class KerasTextClassifier:
     def _adapt_vocabulary(self, tf, keras, texts: list[str]) -> tuple[np.ndarray, list[int]]:
         """Set ``max_len_`` and ``vocabulary_`` from ``texts``; their ids and token counts."""
         joined = joined_tokens(texts, self.token_unit)
-        counts = [j.count(" ") + 1 if j else 0 for j in joined]
+        counts = token_counts(joined)
         self.max_len_ = int(self.max_len or derive_max_len(counts, int(self.max_len_cap)))
-        vectorizer = keras.layers.TextVectorization(
-            max_tokens=int(self.vocab_size),
-            standardize=None,
-            split="whitespace",
-            output_mode="int",
-        )
+        vectorizer = self._vectorizer(keras)
         vectorizer.adapt(tf.data.Dataset.from_tensor_slices(joined).batch(1024))
         self.vocabulary_ = Vocabulary(vectorizer.get_vocabulary(), self.token_unit)
         return self.vocabulary_.encode(texts, self.max_len_), counts
@@ -536,9 +555,7 @@ class KerasTextClassifier:
         """
         if val_texts is None or val_labels is None or len(val_texts) == 0:
             return None
-        unknown = sorted({str(v) for v in val_labels} - set(index))
-        if unknown:
-            raise TrainError("errors.neural.val_labels_not_in_train", labels=", ".join(unknown))
+        _check_val_labels(val_labels, index)
         val_y = np.array([index[str(v)] for v in val_labels], dtype=np.int32)
         val_w = None if per_label is None else per_label[val_y]
         return self.vocabulary_.encode(val_texts, self.max_len_), val_y, val_w
