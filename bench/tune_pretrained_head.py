@@ -85,9 +85,11 @@ def _pool(corpus: str):
     return pool.reset_index(drop=True)
 
 
-def embed(corpus: str, cache: Path) -> Path:
-    """Embed the corpus's pool once; ``<cache>/<corpus>.npz`` holds texts, labels, vectors."""
-    path = cache / f"{corpus}.npz"
+def embed(corpus: str, cache: Path, pooled_layers: int = 1) -> Path:
+    """Embed the corpus's pool once; ``<cache>/<corpus>.npz`` holds texts, labels, vectors
+    (``<corpus>_top<n>.npz`` with the top ``pooled_layers`` layers' vectors side by side)."""
+    suffix = f"_top{pooled_layers}" if pooled_layers > 1 else ""
+    path = cache / f"{corpus}{suffix}.npz"
     if path.exists():
         return path
     from slm_core.models.minilm.encoder import MiniLMEncoder
@@ -97,6 +99,7 @@ def embed(corpus: str, cache: Path) -> Path:
     start = time.perf_counter()
     vectors = MiniLMEncoder().embed(
         texts,
+        pooled_layers=pooled_layers,
         progress=lambda done, total: print(f"\r{corpus}: {done}/{total}", end="", flush=True),
     )
     print(f"\n{corpus}: {len(texts)} texts in {time.perf_counter() - start:.0f} s", flush=True)

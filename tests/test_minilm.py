@@ -111,9 +111,53 @@ def test_embedding_does_not_depend_on_the_batch_it_is_in(encoder):
     assert encoder.embed([]).shape == (0, 384)
 
 
+def test_the_top_layers_are_pooled_side_by_side_after_the_sentence_vector(encoder):
+    from slm_core.models.neural import _keras
+
+    _, keras = _keras()
+    texts = ["ok", SPORT[0], COOKING[1], "A much longer sentence about the weather and trains."]
+    one = encoder.embed(texts)
+    three = encoder.embed(texts, pooled_layers=3, batch_size=2).reshape(len(texts), 3, -1)
+    assert three.shape[2] == one.shape[1] == 384
+    assert np.allclose(three[:, 0], one, atol=1e-6)  # first the sentence-transformers vector
+    assert np.allclose(np.linalg.norm(three, axis=2), 1, atol=1e-5)
+    # Then the layer below, pooled here independently: the mean over the word pieces, normalised.
+    base = encoder.keras_model()
+    below = keras.Model(base.inputs, base.get_layer("layer4").output)
+    ids, _ = encoder.tokenize(texts)
+    for j, row in enumerate(ids):
+        states = np.asarray(below([row[None, :], np.ones((1, len(row)), np.int32)]))[0]
+        pooled = states.mean(axis=0)
+        assert np.allclose(three[j, 1], pooled / np.linalg.norm(pooled), atol=1e-5)
+    assert not np.allclose(three[:, 1], three[:, 0], atol=1e-2)
+    # The encoder's weights are one copy whatever the pooling.
+    assert encoder.keras_model(3).count_params() == base.count_params()
+    with pytest.raises(ValueError):
+        encoder.keras_model(7)
+
+
+def test_presets_read_three_layers_and_a_model_saved_before_the_setting_reads_one(tmp_path):
+    presets = registry.get_spec("minilm_head").presets
+    assert {p["pooled_layers"] for p in presets.values()} == {3}
+    model = registry.build("minilm_head", "quick", {"pooled_layers": 1}, seed=2)
+    model.fit(*TRAIN, *VAL)
+    assert model.head_.input_shape[-1] == 384
+    directory = tmp_path / "runs" / "1" / "model"
+    model.save(directory)
+    meta_path = directory / "model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert meta["params"]["pooled_layers"] == 1
+    del meta["params"]["pooled_layers"]  # as written before the setting existed
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    loaded = registry.load_model(directory)
+    assert loaded.pooled_layers == 1
+    assert np.allclose(loaded.predict_proba(TEST[0]), model.predict_proba(TEST[0]), atol=1e-6)
+
+
 def test_the_head_learns_sport_versus_cooking_and_reports_embedding_progress(trained):
     model, _, _, stages = trained
     assert model.classes_ == ["cooking", "sport"]
+    assert model.head_.input_shape[-1] == 3 * 384  # the preset reads the top three layers
     accuracy = np.mean(np.array(model.predict(TEST[0])) == np.array(TEST[1]))
     assert accuracy >= 0.9, accuracy
     proba = model.predict_proba(TEST[0])

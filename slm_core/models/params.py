@@ -39,6 +39,7 @@ RANGES: dict[str, tuple[str, float, float, bool]] = {
     "encoder_learning_rate": ("float", 1e-07, 0.01, False),
     "unfrozen_layers": ("int", 1, 6, False),
     "max_tokens": ("int", 8, 256, False),
+    "pooled_layers": ("int", 1, 6, False),
 }
 
 # Shown next to each editable setting, for people who do not train models for a living.
@@ -100,6 +101,11 @@ PARAM_HELP: dict[str, str] = {
     ),
     "max_tokens": (
         "Word pieces read per text (at most 256); fewer trains faster, longer texts are cut."
+    ),
+    "pooled_layers": (
+        "How many of the encoder's top layers (of 6) the small network reads, each averaged "
+        "over the text: 1 is the sentence vector alone; lower layers keep more of the words "
+        "themselves."
     ),
 }
 

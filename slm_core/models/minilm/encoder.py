@@ -1,4 +1,5 @@
-"""all-MiniLM-L6-v2 as a frozen Keras encoder: texts in, unit-length 384-d sentence vectors out.
+"""all-MiniLM-L6-v2 as a frozen Keras encoder: texts in, unit-length 384-d sentence vectors out
+(or the top few layers' vectors side by side, ``pooled_layers``).
 
 Tokenised with the ``tokenizers`` library from the package's ``tokenizer.json`` (BERT uncased
 WordPiece), cut at the sentence-transformers length (256 word pieces) and padded per batch;
@@ -44,7 +45,8 @@ class MiniLMEncoder:
         self.files = files or encoder_files()
         self.tokenizer = _tokenizer(self.files)
         self._model = None
-        self._infer = None
+        self._pooled: dict[int, Any] = {}
+        self._infer: dict[int, Callable[[np.ndarray, np.ndarray], Any]] = {}
 
     @property
     def encoder_id(self) -> str:
@@ -62,8 +64,9 @@ class MiniLMEncoder:
         masks = [np.asarray(e.attention_mask, dtype=np.int32) for e in encodings]
         return ids, masks
 
-    def keras_model(self):
-        """The Keras encoder ``[ids, mask] -> (batch, 384)`` with the package's weights."""
+    def keras_model(self, pooled_layers: int = 1):
+        """The Keras encoder ``[ids, mask] -> (batch, 384 * pooled_layers)`` with the package's
+        weights (one copy, shared by every pooling)."""
         if self._model is None:
             from safetensors.numpy import load_file
 
@@ -77,22 +80,29 @@ class MiniLMEncoder:
             load_weights(model, load_file(str(self.files.weights)), config["num_hidden_layers"])
             model.trainable = False
             self._model = model
-        return self._model
+        if pooled_layers not in self._pooled:
+            from slm_core.models.minilm.layers import pooled_encoder
 
-    def _predict_fn(self) -> Callable[[np.ndarray, np.ndarray], Any]:
-        if self._infer is None:
+            self._pooled[pooled_layers] = pooled_encoder(self._model, pooled_layers)
+        return self._pooled[pooled_layers]
+
+    def _predict_fn(self, pooled_layers: int) -> Callable[[np.ndarray, np.ndarray], Any]:
+        if pooled_layers not in self._infer:
             from slm_core.models.neural import traced_inference
 
-            self._infer = traced_inference(self.keras_model(), inputs=2)
-        return self._infer
+            model = self.keras_model(pooled_layers)
+            self._infer[pooled_layers] = traced_inference(model, inputs=2)
+        return self._infer[pooled_layers]
 
     def embed(
         self,
         texts: Sequence[str],
         batch_size: int = EMBED_BATCH,
         progress: Progress | None = None,
+        pooled_layers: int = 1,
     ) -> np.ndarray:
-        """Sentence embeddings ``(len(texts), 384)`` float32, each of length 1.
+        """Sentence embeddings ``(len(texts), 384 * pooled_layers)`` float32, each layer's of
+        length 1.
 
         Parameters
         ----------
@@ -101,14 +111,16 @@ class MiniLMEncoder:
             its own longest text only.
         progress
             Called as ``progress(done, total)`` after every pass (and may raise to stop).
+        pooled_layers
+            How many of the top layers are pooled (:func:`~.layers.pooled_encoder`).
         """
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim * int(pooled_layers)), dtype=np.float32)
         if len(texts) == 0:
             return out
         from slm_core.models.neural import batches_by_length
 
         ids, _ = self.tokenize(texts)
-        infer = self._predict_fn()
+        infer = self._predict_fn(int(pooled_layers))
         done = 0
         for rows in batches_by_length([len(i) for i in ids], batch_size):
             batch_ids, batch_mask = pad_batch([ids[r] for r in rows])

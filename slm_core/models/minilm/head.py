@@ -53,6 +53,9 @@ def _shared_encoder():
 class MiniLMHeadClassifier:
     """Frozen all-MiniLM-L6-v2 sentence vectors -> dense layer -> softmax.
 
+    ``pooled_layers``: the head reads the mean-pooled vectors of the encoder's top this many
+    layers side by side (1: the sentence-transformers vector alone; the presets take 3). It
+    defaults to 1 here because a model saved before the setting existed was trained on that.
     ``token_unit`` is stored for the contract only: the encoder has its own word pieces.
     """
 
@@ -67,6 +70,7 @@ class MiniLMHeadClassifier:
         learning_rate: float = 1e-3,
         patience: int = 8,
         class_weight: bool = False,
+        pooled_layers: int = 1,
         token_unit: str = "word",
         seed: int = 42,
     ):
@@ -78,6 +82,7 @@ class MiniLMHeadClassifier:
         self.learning_rate = learning_rate
         self.patience = patience
         self.class_weight = class_weight
+        self.pooled_layers = pooled_layers
         self.token_unit = token_unit
         self.seed = seed
 
@@ -92,8 +97,11 @@ class MiniLMHeadClassifier:
         """Read and keep the vectors of this dataset's texts in the store (the trainer calls
         this; a loaded model has no cache and always runs the encoder)."""
         files = encoder_files()
+        layers = int(self.pooled_layers)
+        # One file per pooling: the single-layer file keeps the name it always had.
+        key = files.encoder_id if layers == 1 else f"{files.encoder_id}-top{layers}"
         self.cache_ = EmbeddingCache(
-            home, dataset_id, files.encoder_id, int(files.config["hidden_size"])
+            home, dataset_id, key, int(files.config["hidden_size"]) * layers
         )
         return self
 
@@ -104,7 +112,12 @@ class MiniLMHeadClassifier:
 
         def compute(missing: list[str], report) -> np.ndarray:
             self.embedded_texts_ = getattr(self, "embedded_texts_", 0) + len(missing)
-            return encoder.embed(missing, batch_size=EMBED_BATCH, progress=report)
+            return encoder.embed(
+                missing,
+                batch_size=EMBED_BATCH,
+                progress=report,
+                pooled_layers=int(self.pooled_layers),
+            )
 
         cache = getattr(self, "cache_", None)
         if cache is not None:
@@ -207,12 +220,12 @@ class MiniLMHeadClassifier:
 
     @property
     def encoder_params_(self) -> int:
-        return int(_shared_encoder().keras_model().count_params())
+        return int(_shared_encoder().keras_model(int(self.pooled_layers)).count_params())
 
     # -- inference -----------------------------------------------------------------------
 
     def predict_vectors(self, vectors: np.ndarray) -> np.ndarray:
-        """Class probabilities for sentence vectors ``(n, 384)``."""
+        """Class probabilities for sentence vectors ``(n, 384 * pooled_layers)``."""
         self._check_fitted()
         out = np.zeros((len(vectors), len(self.classes_)), dtype=np.float64)
         for start in range(0, len(vectors), PREDICT_BATCH):
@@ -249,7 +262,8 @@ class MiniLMHeadClassifier:
         if getattr(self, "_model", None) is None:
             from slm_core.models.minilm.layers import with_head
 
-            self._model = with_head(_shared_encoder().keras_model(), self.head_, self.model_id)
+            encoder = _shared_encoder().keras_model(int(self.pooled_layers))
+            self._model = with_head(encoder, self.head_, self.model_id)
         return self._model
 
     def predict_proba_ids(self, ids: np.ndarray) -> np.ndarray:
