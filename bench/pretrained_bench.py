@@ -16,11 +16,13 @@ Two parts, each worker in its own process (TensorFlow's threads are fixed when i
   its own figures (means over seeds); the median, the paired gap per seed with its standard
   error, and the seeds it wins are shown beside it. The full sets train only the linear models and
   ``minilm_head`` by default (the Keras models' full-set figures are in ``small_data.md``),
-  which kept the committed full run to 34 minutes on 2 cores shared with other work.
+  which kept a full run to about 40 minutes on 2 cores shared with other work (the committed
+  one: seeds 1-3 and the full sets in 45 minutes while a tuning run shared the cores, then
+  seeds 4-5 added with ``--resume``; its fit seconds are inflated by that sharing).
 
 Writes ``bench/results/pretrained.json`` and ``bench/results/pretrained.md``.
 
-    python bench/pretrained_bench.py                     # full run, ~35 min on 2 busy cores
+    python bench/pretrained_bench.py                     # full run, ~40 min on 2 busy cores
     python bench/pretrained_bench.py --smoke             # ~3 min: 1 seed, tweets 1,000, 3 models
     python bench/pretrained_bench.py --resume --sizes 1000 --seeds 1,2,3,4,5
                                    # add what the stored run lacks (here: seeds 4 and 5)
