@@ -16,16 +16,17 @@ Two parts, each worker in its own process (TensorFlow's threads are fixed when i
   its own figures (means over seeds); the median, the paired gap per seed with its standard
   error, and the seeds it wins are shown beside it. The full sets train only the linear models and
   ``minilm_head`` by default (the Keras models' full-set figures are in ``small_data.md``),
-  which kept a full run to about 40 minutes on 2 cores shared with other work (the committed
-  one: seeds 1-3 and the full sets in 45 minutes while a tuning run shared the cores, then
-  seeds 4-5 added with ``--resume``; its fit seconds are inflated by that sharing).
+  which keeps a full run to about 45 minutes on 2 busy cores (the committed one: seeds 1-3
+  and the full sets in 45 minutes while a tuning run shared the cores, then seeds 4-5 added
+  with ``--resume``; its fit seconds are inflated by that sharing).
 
 Writes ``bench/results/pretrained.json`` and ``bench/results/pretrained.md``.
 
-    python bench/pretrained_bench.py                     # full run, ~40 min on 2 busy cores
+    python bench/pretrained_bench.py                     # full run, ~45 min on 2 busy cores
     python bench/pretrained_bench.py --smoke             # ~3 min: 1 seed, tweets 1,000, 3 models
     python bench/pretrained_bench.py --resume --sizes 1000 --seeds 1,2,3,4,5
-                                   # add what the stored run lacks (here: seeds 4 and 5)
+                # measure only what the stored run lacks: seeds, models, or results whose
+                # recorded settings differ from the presets' now (or are not recorded)
 """
 
 from __future__ import annotations
@@ -63,10 +64,9 @@ def _throughput(texts_n: int) -> dict:
     from slm_core.data.split import clean_rows
     from slm_core.dataset import load_demo_dataset
     from slm_core.models.minilm.encoder import MiniLMEncoder
-    from slm_core.models.registry import build, get_spec
+    from slm_core.models.registry import build
 
-    # As minilm_head reads them: its balanced preset's pooling of the encoder's layers.
-    layers = int(get_spec(PRETRAINED).presets["balanced"].get("pooled_layers", 1))
+    layers = _head_layers()  # as minilm_head reads the encoder
     rows = clean_rows(load_demo_dataset("tweets").frame).frame
     rows = rows.sample(frac=1.0, random_state=0).reset_index(drop=True)
     train, timed = rows.iloc[:5000], rows.iloc[5000 : 5000 + texts_n]
@@ -106,7 +106,7 @@ def _accuracy(corpus: str, size: str, seed: int, models: list[str]) -> dict:
     from slm_core.data.split import make_splits
     from slm_core.data.types import SplitConfig
     from slm_core.dataset import load_demo_dataset
-    from slm_core.models.registry import build
+    from slm_core.models.registry import build, resolve_params
 
     dataset = load_demo_dataset(corpus)
     rows = _subsample(dataset.frame, size, seed)
@@ -132,6 +132,8 @@ def _accuracy(corpus: str, size: str, seed: int, models: list[str]) -> dict:
                 "accuracy": float(np.mean(predicted == test_y)),
                 "macro_f1": float(f1_score(test_y, predicted, average="macro")),
                 "fit_seconds": seconds,
+                # What --resume compares: a result of other settings is measured again.
+                "params": resolve_params(model_id, "balanced", None, len(train_x)),
             }
         except Exception as exc:  # one failing model must not lose the others' results
             out["models"][model_id] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
@@ -139,11 +141,38 @@ def _accuracy(corpus: str, size: str, seed: int, models: list[str]) -> dict:
     return out
 
 
+def _head_layers() -> int:
+    """How many encoder layers minilm_head's balanced preset reads (``pooled_layers``)."""
+    from slm_core.models.registry import get_spec
+
+    return int(get_spec(PRETRAINED).presets["balanced"].get("pooled_layers", 1))
+
+
+def _throughput_done(stored: dict | None) -> bool:
+    """Whether a stored throughput (``--resume``) was measured as the encoder is read now."""
+    return bool(stored) and "error" not in stored and stored.get("pooled_layers") == _head_layers()
+
+
+def _cell_done(stored: dict | None, models: list[str]) -> bool:
+    """Whether a stored result (``--resume``) has every model of ``models`` scored with the
+    settings its preset gives now; anything less is measured again, whole."""
+    from slm_core.models.registry import resolve_params
+
+    if not stored or "models" not in stored:
+        return False
+    for model_id in models:
+        result = stored["models"].get(model_id, {})
+        wanted = resolve_params(model_id, "balanced", None, int(stored["n_train"]))
+        if "accuracy" not in result or result.get("params") != json.loads(json.dumps(wanted)):
+            return False
+    return True
+
+
 # --------------------------------------------------------------------------- report
 
 
 def summarise(cells: dict) -> dict:
-    """Per corpus and size: each model's median and mean accuracy and macro-F1 over seeds;
+    """Per corpus and size: each model's median and mean accuracy and median macro-F1 over seeds;
     whether ``minilm_head``'s mean accuracy is above every Keras model's (and its median); its
     paired gap to the closest Keras model (mean over seeds of the per-seed difference, and the
     standard error); and the seeds on which it beats every one of them."""
@@ -155,7 +184,7 @@ def summarise(cells: dict) -> dict:
                 continue
             models = {}
             for model_id in dict.fromkeys(m for b in blocks for m in b["models"]):
-                ok = [b["models"][model_id] for b in blocks if "error" not in b["models"][model_id]]
+                ok = [b["models"][model_id] for b in blocks if _scored(b, model_id) is not None]
                 if ok:
                     models[model_id] = {
                         "seeds": len(ok),
@@ -171,16 +200,17 @@ def summarise(cells: dict) -> dict:
                 mine = models[PRETRAINED]
                 ahead = all(mine["mean_accuracy"] > models[m]["mean_accuracy"] for m in keras)
                 ahead_median = all(mine["accuracy"] > models[m]["accuracy"] for m in keras)
-                gap = min((_paired_gap(blocks, m) for m in keras), key=lambda g: g["gap"])
+                gaps = [g for g in (_paired_gap(blocks, m) for m in keras) if g is not None]
+                gap = min(gaps, key=lambda g: g["gap"]) if gaps else None
                 # Paired on each seed's split: seeds where it beats every Keras model.
                 wins = sum(
                     all(
-                        b["models"][PRETRAINED].get("accuracy", 0) > b["models"][m]["accuracy"]
+                        _scored(b, PRETRAINED) > _scored(b, m)
                         for m in keras
-                        if "accuracy" in b["models"].get(m, {})
+                        if _scored(b, m) is not None
                     )
                     for b in blocks
-                    if "accuracy" in b["models"].get(PRETRAINED, {})
+                    if _scored(b, PRETRAINED) is not None
                 )
             table.setdefault(corpus, {})[size] = {
                 "seeds": len(blocks),
@@ -195,24 +225,32 @@ def summarise(cells: dict) -> dict:
     return table
 
 
-def _paired_gap(blocks: list[dict], model_id: str) -> dict:
-    """``minilm_head``'s accuracy minus ``model_id``'s on each seed's split: mean and SE."""
+def _scored(block: dict, model_id: str) -> float | None:
+    """A model's test accuracy on one seed's split; None where it failed or did not run."""
+    return block["models"].get(model_id, {}).get("accuracy")
+
+
+def _paired_gap(blocks: list[dict], model_id: str) -> dict | None:
+    """``minilm_head``'s accuracy minus ``model_id``'s on each seed's split where both were
+    scored: mean and SE (None from one seed); None where no seed has both."""
     diffs = [
-        b["models"][PRETRAINED]["accuracy"] - b["models"][model_id]["accuracy"]
+        _scored(b, PRETRAINED) - _scored(b, model_id)
         for b in blocks
-        if "accuracy" in b["models"].get(PRETRAINED, {})
-        and "accuracy" in b["models"].get(model_id, {})
+        if _scored(b, PRETRAINED) is not None and _scored(b, model_id) is not None
     ]
-    sem = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
+    if not diffs:
+        return None
+    sem = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else None
     return {"model": model_id, "gap": statistics.mean(diffs), "sem": sem, "seeds": len(diffs)}
 
 
 def _gap_text(gap: dict | None) -> str:
     if not gap:
         return "no paired gap"
+    sem = "" if gap["sem"] is None else f" ± {100 * gap['sem']:.1f}"
     return (
-        f"paired gap to the closest ({gap['model']}) {100 * gap['gap']:+.1f} ± "
-        f"{100 * gap['sem']:.1f} points (mean ± SE over {gap['seeds']} seeds)"
+        f"paired gap to the closest ({gap['model']}) {100 * gap['gap']:+.1f}{sem} "
+        f"points (mean ± SE over {gap['seeds']} seeds)"
     )
 
 
@@ -329,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(report))
         return 0
     if args.smoke:
+        args.name = "pretrained_smoke" if args.name == "pretrained" else args.name
         args.corpora, args.sizes, args.seeds = "tweets", "1000", "1"
         args.models, args.texts = f"tfidf_lr,cnn,{PRETRAINED}", 500
     models = [m for m in args.models.split(",") if m]
@@ -361,13 +400,6 @@ def main(argv: list[str] | None = None) -> int:
         stored.setdefault("resumed", []).append(report["created"])
         report = stored
 
-    def done(*keys: str) -> bool:
-        """Whether the stored run already has this measure (resume)."""
-        node: object = report
-        for key in keys:
-            node = node.get(key) if isinstance(node, dict) else None
-        return isinstance(node, dict) and "error" not in node
-
     def write() -> None:
         report["table"] = summarise(report["cells"])
         (out / f"{args.name}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -375,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
 
     me = [sys.executable, __file__]
     for threads in [t for t in args.threads.split(",") if t]:
-        if done("throughput", threads):
+        if _throughput_done(report["throughput"].get(threads)):
             continue
         os.environ["SLM_TF_THREADS"] = threads  # the worker's TensorFlow and tokenizer threads
         result = run_worker([*me, "--worker", f"throughput:{args.texts}"])
@@ -388,9 +420,10 @@ def main(argv: list[str] | None = None) -> int:
         for size in [s for s in args.sizes.split(",") if s]:
             seeds = args.full_seeds if size == "full" else args.seeds
             for seed in [int(s) for s in seeds.split(",") if s]:
-                if done("cells", corpus, size, str(seed)):
-                    continue
                 chosen = full_models if size == "full" else models
+                stored = report["cells"].get(corpus, {}).get(size, {}).get(str(seed))
+                if _cell_done(stored, chosen):
+                    continue
                 command = [*me, "--worker", f"accuracy:{corpus}:{size}:{seed}"]
                 result = run_worker([*command, "--models", ",".join(chosen)])
                 report["cells"].setdefault(corpus, {}).setdefault(size, {})[str(seed)] = result

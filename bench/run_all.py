@@ -22,7 +22,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     # 3 corpora x 4 sizes x 3 seeds x 7 models.
     ("small_data_bench.py", []),
     ("inference_bench.py", []),
-    # The pretrained encoder: texts/s at 1 and 2 threads, minilm_head's accuracy (~35 min).
+    # The pretrained encoder: texts/s at 1 and 2 threads, minilm_head's accuracy (~45 min).
     ("pretrained_bench.py", []),
     # A 100k- and a 1M-row CSV streamed in bounded memory, against the in-memory path (~4 min).
     ("ingest_bench.py", []),

@@ -15,7 +15,7 @@ is a few seconds of Keras on cached vectors:
    Each candidate is scored on the **validation** split: accuracy and macro-F1. The test split
    is never predicted, read or stored.
 
-Seeds 11-20 (``pretrained_bench.py`` uses 1-3), sizes 500, 1,000 and 3,000 rows, corpora
+Seeds 11-20 (``pretrained_bench.py`` uses 1-5), sizes 500, 1,000 and 3,000 rows, corpora
 ``tweets`` and ``bbc_news`` (2,121 distinct articles, so its "3000" is all of them, split by
 each seed).
 The chosen presets are in ``slm_core.models.registry._pretrained_presets``.

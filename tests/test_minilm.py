@@ -121,17 +121,19 @@ def test_the_top_layers_are_pooled_side_by_side_after_the_sentence_vector(encode
     assert three.shape[2] == one.shape[1] == 384
     assert np.allclose(three[:, 0], one, atol=1e-6)  # first the sentence-transformers vector
     assert np.allclose(np.linalg.norm(three, axis=2), 1, atol=1e-5)
-    # Then the layer below, pooled here independently: the mean over the word pieces, normalised.
+    # Each block is one layer, the last first, pooled here independently: the mean over the
+    # word pieces, normalised.
     base = encoder.keras_model()
-    below = keras.Model(base.inputs, base.get_layer("layer4").output)
     ids, _ = encoder.tokenize(texts)
-    for j, row in enumerate(ids):
-        states = np.asarray(below([row[None, :], np.ones((1, len(row)), np.int32)]))[0]
-        pooled = states.mean(axis=0)
-        assert np.allclose(three[j, 1], pooled / np.linalg.norm(pooled), atol=1e-5)
+    for block, layer in enumerate(("layer5", "layer4", "layer3")):
+        states_of = keras.Model(base.inputs, base.get_layer(layer).output)
+        for j, row in enumerate(ids):
+            states = np.asarray(states_of([row[None, :], np.ones((1, len(row)), np.int32)]))[0]
+            pooled = states.mean(axis=0)
+            assert np.allclose(three[j, block], pooled / np.linalg.norm(pooled), atol=1e-5)
     assert not np.allclose(three[:, 1], three[:, 0], atol=1e-2)
     # The encoder's weights are one copy whatever the pooling.
-    assert encoder.keras_model(3).count_params() == base.count_params()
+    assert encoder.keras_model(3).get_layer("layer0") is base.get_layer("layer0")
     with pytest.raises(ValueError):
         encoder.keras_model(7)
 
@@ -152,6 +154,18 @@ def test_presets_read_three_layers_and_a_model_saved_before_the_setting_reads_on
     loaded = registry.load_model(directory)
     assert loaded.pooled_layers == 1
     assert np.allclose(loaded.predict_proba(TEST[0]), model.predict_proba(TEST[0]), atol=1e-6)
+
+
+def test_each_pooling_keeps_its_own_cached_vectors(tmp_path):
+    def read(layers: int) -> int:
+        """Texts the encoder read to train a head on ``layers`` layers (the rest: the cache)."""
+        model = registry.build("minilm_head", "quick", {"epochs": 2, "pooled_layers": layers})
+        model.use_embedding_cache(tmp_path, "dataset1").fit(*TRAIN)
+        return getattr(model, "embedded_texts_", 0)
+
+    assert [read(1), read(3), read(1), read(3)] == [20, 20, 0, 0]
+    files = sorted(p.name for p in (tmp_path / "datasets" / "dataset1.embeddings").iterdir())
+    assert len(files) == 2 and sum("-top3" in name for name in files) == 1
 
 
 def test_the_head_learns_sport_versus_cooking_and_reports_embedding_progress(trained):

@@ -2,9 +2,10 @@
 
 File: ``SLM_HOME/datasets/<dataset id>.embeddings/<encoder key>.npz`` holding ``keys`` (the
 SHA-256 of each exact text, ``(n, 32)`` uint8) and ``vectors`` (``(n, dim)`` float32). Keyed
-by dataset id and encoder id (package, version and a hash of its weights: new weights, new
-file), and per text by the hash of the text exactly as given, so every split, split seed and
-preset of the dataset shares one set of vectors. Written whole or not at all
+by dataset id and encoder key (package, version and a hash of its weights: new weights, new
+file; and how many layers are pooled, ``-top3``, when more than one), and per text by the
+hash of the text exactly as given, so every split, split seed and preset of the dataset shares
+one set of vectors. Written whole or not at all
 (:func:`~slm_core.atomic.atomic_path`); two runs writing at once can only cost a recomputation.
 A stored model never reads it: serving and the Cost page measure the encoder itself.
 """

@@ -54,7 +54,7 @@ class MiniLMEncoder:
 
     @property
     def dim(self) -> int:
-        return int(self.files.config["hidden_size"])
+        return self.files.vector_width()
 
     def tokenize(self, texts: Sequence[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Each text's word-piece ids and attention mask (int32; [CLS] ... [SEP], at most
@@ -114,7 +114,7 @@ class MiniLMEncoder:
         pooled_layers
             How many of the top layers are pooled (:func:`~.layers.pooled_encoder`).
         """
-        out = np.zeros((len(texts), self.dim * int(pooled_layers)), dtype=np.float32)
+        out = np.zeros((len(texts), self.files.vector_width(pooled_layers)), dtype=np.float32)
         if len(texts) == 0:
             return out
         from slm_core.models.neural import batches_by_length

@@ -43,6 +43,10 @@ class EncoderFiles:
     def tokenizer(self) -> Path:
         return self.folder / "tokenizer.json"
 
+    def vector_width(self, pooled_layers: int = 1) -> int:
+        """Numbers per text the encoder gives with its top ``pooled_layers`` layers pooled."""
+        return int(self.config["hidden_size"]) * int(pooled_layers)
+
     @property
     def encoder_id(self) -> str:
         """``package==version@sha256-prefix``: changes whenever the weights do."""

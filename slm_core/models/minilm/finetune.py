@@ -186,7 +186,7 @@ class MiniLMFinetuneClassifier(MiniLMHeadClassifier):
         tf, keras = _keras()
         keras.utils.set_random_seed(int(self.seed))
         encoder = self._new_encoder()
-        head = self._build_head(keras, int(encoder_files().config["hidden_size"]), n_classes)
+        head = self._build_head(keras, encoder_files().vector_width(), n_classes)
         enc_vars, head_vars = list(encoder.trainable_variables), list(head.trainable_variables)
         opt_enc = keras.optimizers.Adam(float(self.encoder_learning_rate))
         opt_head = keras.optimizers.Adam(float(self.learning_rate))

@@ -54,7 +54,7 @@ class MiniLMHeadClassifier:
     """Frozen all-MiniLM-L6-v2 sentence vectors -> dense layer -> softmax.
 
     ``pooled_layers``: the head reads the mean-pooled vectors of the encoder's top this many
-    layers side by side (1: the sentence-transformers vector alone; the presets take 3). It
+    layers side by side (1: the sentence-transformers vector alone; the presets set more). It
     defaults to 1 here because a model saved before the setting existed was trained on that.
     ``token_unit`` is stored for the contract only: the encoder has its own word pieces.
     """
@@ -100,9 +100,7 @@ class MiniLMHeadClassifier:
         layers = int(self.pooled_layers)
         # One file per pooling: the single-layer file keeps the name it always had.
         key = files.encoder_id if layers == 1 else f"{files.encoder_id}-top{layers}"
-        self.cache_ = EmbeddingCache(
-            home, dataset_id, key, int(files.config["hidden_size"]) * layers
-        )
+        self.cache_ = EmbeddingCache(home, dataset_id, key, files.vector_width(layers))
         return self
 
     def _embed(
