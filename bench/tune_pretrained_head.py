@@ -621,24 +621,56 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def draw_options(parser: argparse.ArgumentParser, seeds: tuple[int, ...]) -> None:
+    """The options that choose the draws and where vectors and the record go (this script's
+    and ``tune_pretrained_layers.py``'s)."""
+    parser.add_argument("--corpora", default=",".join(CORPORA))
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--seeds", default=",".join(map(str, seeds)))
+    parser.add_argument("--cache", default="/tmp/tune15", help="where the vectors are kept")
+    parser.add_argument("--out", default=str(RESULTS))
+
+
+def parse_draws(args: argparse.Namespace) -> None:
+    """``draw_options``' comma lists as lists (sizes and seeds as numbers)."""
+    args.corpora = [c for c in args.corpora.split(",") if c]
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.seeds = [int(s) for s in args.seeds.split(",") if s]
+
+
+def record_header(name: str, args: argparse.Namespace) -> dict:
+    """What every tuning record starts with: the script, the machine, when, and the draws."""
+    return {
+        "benchmark": name,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "corpora": args.corpora,
+        "sizes": args.sizes,
+        "seeds_requested": args.seeds,
+    }
+
+
+def write_record(out: Path, name: str, report: dict, text: str) -> None:
+    """``<out>/<name>.json`` and ``.md``; the Markdown printed too."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (out / f"{name}.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=["all", "embed", "report"], default="all")
-    parser.add_argument("--corpora", default=",".join(CORPORA))
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    draw_options(parser, SEEDS)
     parser.add_argument(
         "--candidates",
         default=",".join(n for n in CANDIDATES if n not in DROPPED),
         help="the candidates to score where a draw lacks them (the report shows every round); "
         "'ensembles': the second round's and the balanced head they are compared with",
     )
-    parser.add_argument("--cache", default="/tmp/tune15", help="where the vectors are kept")
-    parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    args.corpora = [c for c in args.corpora.split(",") if c]
-    args.sizes = [int(s) for s in args.sizes.split(",") if s]
-    args.seeds = [int(s) for s in args.seeds.split(",") if s]
+    parse_draws(args)
     args.candidates = [c for c in args.candidates.split(",") if c]
     if args.candidates == ["ensembles"]:
         args.candidates = [BALANCED, *ENSEMBLES]
@@ -652,13 +684,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     raw = score(args, cache)
     report = {
-        "benchmark": NAME,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "corpora": args.corpora,
-        "sizes": args.sizes,
-        "seeds_requested": args.seeds,
+        **record_header(NAME, args),
         "pool_rows": POOL_ROWS,
         "pool_sizes": {
             c: int(len(np.load(cache / f"{c}.npz", allow_pickle=True)["labels"]))
@@ -668,11 +694,7 @@ def main(argv: list[str] | None = None) -> int:
         "draws": raw,
     }
     report["summary"] = summarise(report["draws"])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{NAME}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    (out / f"{NAME}.md").write_text(markdown(report), encoding="utf-8")
-    print(markdown(report))
+    write_record(Path(args.out), NAME, report, markdown(report))
     return 0
 
 

@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -201,15 +198,9 @@ VERDICT = (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=["all", "embed", "report"], default="all")
-    parser.add_argument("--corpora", default=",".join(first.CORPORA))
-    parser.add_argument("--sizes", default=",".join(map(str, first.SIZES)))
-    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
-    parser.add_argument("--cache", default="/tmp/tune15", help="where the vectors are kept")
-    parser.add_argument("--out", default=str(RESULTS))
+    first.draw_options(parser, SEEDS)
     args = parser.parse_args(argv)
-    args.corpora = [c for c in args.corpora.split(",") if c]
-    args.sizes = [int(s) for s in args.sizes.split(",") if s]
-    args.seeds = [int(s) for s in args.seeds.split(",") if s]
+    first.parse_draws(args)
     cache = Path(args.cache)
     if args.stage != "report":
         for corpus in args.corpora:
@@ -218,23 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     raw = score(args, cache)
     report = {
-        "benchmark": NAME,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "corpora": args.corpora,
-        "sizes": args.sizes,
-        "seeds_requested": args.seeds,
+        **first.record_header(NAME, args),
         "candidates": {n: {**PRESETS[p], "pooled_layers": k} for n, (p, k) in CANDIDATES.items()},
         "draws": raw,
         "verdict": VERDICT,
     }
     report["summary"] = summarise(raw)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{NAME}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    (out / f"{NAME}.md").write_text(markdown(report), encoding="utf-8")
-    print(markdown(report))
+    first.write_record(Path(args.out), NAME, report, markdown(report))
     return 0
 
 
