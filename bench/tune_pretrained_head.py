@@ -373,9 +373,10 @@ def _gap(gaps: list[float]) -> tuple[float, float]:
     return statistics.mean(gaps), sem
 
 
-def _stats(draws: dict, name: str, reference: str = REFERENCE) -> dict:
+def _stats(draws: dict, name: str, reference: str = REFERENCE, params: dict | None = None) -> dict:
     """One candidate over ``draws``: means, spread, the paired gap to ``reference`` (the old
-    balanced preset unless said), and the same per corpus and size."""
+    balanced preset unless said), and the same per corpus and size. ``params``: its settings,
+    when it is not one of this script's candidates."""
     keys = list(draws)
     accs = [draws[k][name]["val_accuracy"] for k in keys]
     gaps = [accs[i] - draws[k][reference]["val_accuracy"] for i, k in enumerate(keys)]
@@ -394,7 +395,7 @@ def _stats(draws: dict, name: str, reference: str = REFERENCE) -> dict:
         }
     gap, sem = _gap(gaps)
     return {
-        "params": CANDIDATES.get(name) or {"members of": SEED_MEANS[name]},
+        "params": params or CANDIDATES.get(name) or {"members of": SEED_MEANS[name]},
         "draws": len(keys),
         "reference": reference,
         "val_accuracy": statistics.mean(accs),

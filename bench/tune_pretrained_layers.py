@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,36 +103,20 @@ def _reference(name: str) -> str:
     return f"{CANDIDATES[name][0]}, 1 layer"
 
 
-def _stats(draws: dict, name: str) -> dict:
-    reference = _reference(name)
-
-    def summary(keys: list[str]) -> dict:
-        gap, sem = first._gap(
-            [draws[k][name]["val_accuracy"] - draws[k][reference]["val_accuracy"] for k in keys]
-        )
-        return {
-            "draws": len(keys),
-            "val_accuracy": statistics.mean(draws[k][name]["val_accuracy"] for k in keys),
-            "val_macro_f1": statistics.mean(draws[k][name]["val_macro_f1"] for k in keys),
-            "gap": gap,
-            "gap_sem": sem,
-            "mean_epochs": statistics.mean(draws[k][name]["epochs"] for k in keys),
-            "seconds": statistics.mean(draws[k][name]["seconds"] for k in keys),
-        }
-
-    keys = list(draws)
-    cells = {
-        cell: summary([k for k in keys if "{} {}".format(*first._cell(k)) == cell])
-        for cell in first._cells(draws)
-    }
-    return {**summary(keys), "reference": reference, "cells": cells}
+def _params(name: str) -> dict[str, Any]:
+    """A candidate's complete head settings, as the app's constructor takes them."""
+    preset, layers = CANDIDATES[name]
+    return {**PRESETS[preset], "pooled_layers": layers}
 
 
 def summarise(raw: dict) -> dict:
     """Each candidate on the draws where every candidate was scored: means, and the paired gap
     to the same preset reading one layer, overall and per corpus and size."""
     complete = {k: v for k, v in raw.items() if all(n in v for n in CANDIDATES)}
-    table = {name: _stats(complete, name) for name in CANDIDATES} if complete else {}
+    table = {
+        name: first._stats(complete, name, _reference(name), _params(name))
+        for name in (CANDIDATES if complete else ())
+    }
     return {
         "draws": len(complete),
         "seeds": sorted({int(k.split("|")[2]) for k in complete}),
@@ -172,9 +155,8 @@ def markdown(report: dict) -> str:
         ]
         lines.append(
             f"| {name} | {s['val_accuracy']:.3f} | {s['val_macro_f1']:.3f} | "
-            f"{100 * s['gap']:+.1f} ± {100 * s['gap_sem']:.1f} | {s['mean_epochs']:.0f} | "
-            + " | ".join(per)
-            + " |"
+            f"{100 * s['gap_to_old_balanced']:+.1f} ± {100 * s['gap_sem']:.1f} | "
+            f"{s['mean_epochs']:.0f} | " + " | ".join(per) + " |"
         )
     lines += ["", EXPLORATION, ""]
     if report.get("verdict"):
@@ -210,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = score(args, cache)
     report = {
         **first.record_header(NAME, args),
-        "candidates": {n: {**PRESETS[p], "pooled_layers": k} for n, (p, k) in CANDIDATES.items()},
+        "candidates": {name: _params(name) for name in CANDIDATES},
         "draws": raw,
         "verdict": VERDICT,
     }

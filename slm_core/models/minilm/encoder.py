@@ -52,10 +52,6 @@ class MiniLMEncoder:
     def encoder_id(self) -> str:
         return self.files.encoder_id
 
-    @property
-    def dim(self) -> int:
-        return self.files.vector_width()
-
     def tokenize(self, texts: Sequence[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Each text's word-piece ids and attention mask (int32; [CLS] ... [SEP], at most
         ``max_tokens``)."""

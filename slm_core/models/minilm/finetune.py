@@ -95,8 +95,6 @@ class MiniLMFinetuneClassifier(MiniLMHeadClassifier):
         self.seed = seed
 
     _PARAMS = tuple(inspect.signature(__init__).parameters)[1:]
-    # Not a setting here: the head reads the fine-tuned encoder's own sentence vector.
-    pooled_layers = 1
 
     # -- the encoder this model owns -----------------------------------------------------
 

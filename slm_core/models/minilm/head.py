@@ -218,7 +218,7 @@ class MiniLMHeadClassifier:
 
     @property
     def encoder_params_(self) -> int:
-        return int(_shared_encoder().keras_model(int(self.pooled_layers)).count_params())
+        return int(_shared_encoder().keras_model().count_params())  # every pooling shares it
 
     # -- inference -----------------------------------------------------------------------
 
