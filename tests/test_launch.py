@@ -48,6 +48,14 @@ def test_the_launcher_passes_streamlit_the_app_and_the_options(monkeypatch):
 
     monkeypatch.setattr(cli, "main", lambda: seen.setdefault("argv", list(sys.argv)))
     monkeypatch.setattr(sys, "argv", list(sys.argv))
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # As in a fresh server: Streamlit has not yet decided how the app routes its pages.
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
     launch.main(["--server.port", "8765"])
     assert seen["argv"] == ["streamlit", "run", str(launch.APP), "--server.port", "8765"]
     assert launch._started
+    # app.py routes with st.navigation: a first request for /data runs app.py, not the page
+    # alone under the legacy pages/ router (which ui.access.guard_page would have to rerun).
+    PagesManager(str(launch.APP))
+    assert PagesManager.uses_pages_directory is False

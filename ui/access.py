@@ -89,7 +89,8 @@ def guard_page() -> None:
     With access open, a page that Streamlit's legacy router runs alone (the first request
     after a server start asked for /cost, not /: a reload or a bookmark) is run again through
     ``app.py``: else it would come without the sidebar, the language and the dataset of its
-    address, and every later request of the process would too.
+    address, and every later request of the process would too. (``make run`` turns the legacy
+    router off before the server starts: ``ui.launch``.)
     """
     _gate(show_user=False)
     if _register_pages():

@@ -1,4 +1,5 @@
-"""``make run``: ``streamlit run app.py``, the app's modules imported while the browser loads.
+"""``make run``: ``streamlit run app.py``, the app's modules imported while the browser loads
+and its pages routed by app.py from the server's first request on.
 
 After the server starts listening, a browser spends about a second and a half loading the front
 end before its session runs app.py, and the server's process is idle meanwhile. A cold first
@@ -84,11 +85,28 @@ def _warm_once_serving() -> None:
     warm_app_modules()
 
 
+def _navigation_from_the_start() -> None:
+    """Tell Streamlit at once that app.py routes the pages itself (``st.navigation``).
+
+    Streamlit decides on the first session whether the app uses the legacy ``pages/`` router,
+    from the folder's existence alone, and keeps that until app.py first calls
+    ``st.navigation``. A server whose first request asks for /data (a reload, a bookmark) would
+    run pages/data.py alone, without app.py, and ``ui.access.guard_page`` then has to rerun it
+    through app.py: ~0.4 s more on that first page. app.py always routes with
+    ``st.navigation``, so the answer is known before the server starts. ``streamlit run
+    app.py`` without this keeps that fallback.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
 def main(argv: list[str] | None = None) -> None:
     global _started
     from streamlit.web import cli
 
     _started = True
+    _navigation_from_the_start()
     threading.Thread(target=_warm_once_serving, name="slm-warm-imports", daemon=True).start()
     sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
     cli.main()
