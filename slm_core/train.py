@@ -26,7 +26,7 @@ from slm_core.energy import track_training
 from slm_core.errors import CancelledError, NotFoundError, SlmError, TrainError, render
 from slm_core.metrics import headline_metrics
 from slm_core.models.base import TrainCallbacks
-from slm_core.models.neural import stream_rows
+from slm_core.models.keras_shards import stream_rows
 from slm_core.models.registry import build
 from slm_core.store.files import storage_error
 from slm_core.store.records import RunProgress

@@ -12,7 +12,7 @@ import pytest
 
 from slm_core.data import shards
 from slm_core.errors import CancelledError
-from slm_core.models import neural
+from slm_core.models import keras_shards, neural
 from slm_core.models.base import TrainCallbacks
 
 TOPICS = {
@@ -163,7 +163,7 @@ def _split_shards(tmp_path, frame: pd.DataFrame):
 
 
 def test_streamed_fit_derives_what_the_in_memory_fit_derives(tmp_path, monkeypatch, small_shards):
-    monkeypatch.setattr(neural, "LSA_SAMPLE", 150)  # a sample smaller than the split
+    monkeypatch.setattr(keras_shards, "LSA_SAMPLE", 150)  # a sample smaller than the split
     frame = topic_frame(per_topic=80)
     train, val = _split_shards(tmp_path, frame)
     assert len(train.paths) == 3 and max(train.chunk_sizes()) == 40
@@ -224,8 +224,8 @@ def test_the_keras_training_mode_is_said_with_its_reason_in_both_languages():
 def test_the_limit_falls_back_to_the_linear_models_own(monkeypatch):
     monkeypatch.delenv("SLM_KERAS_STREAM_ROWS", raising=False)
     monkeypatch.delenv("SLM_OUT_OF_CORE_ROWS", raising=False)
-    assert neural.stream_rows() == (200_000, "SLM_KERAS_STREAM_ROWS")
+    assert keras_shards.stream_rows() == (200_000, "SLM_KERAS_STREAM_ROWS")
     monkeypatch.setenv("SLM_OUT_OF_CORE_ROWS", "5000")
-    assert neural.stream_rows() == (5000, "SLM_OUT_OF_CORE_ROWS")
+    assert keras_shards.stream_rows() == (5000, "SLM_OUT_OF_CORE_ROWS")
     monkeypatch.setenv("SLM_KERAS_STREAM_ROWS", "7000")
-    assert neural.stream_rows() == (7000, "SLM_KERAS_STREAM_ROWS")
+    assert keras_shards.stream_rows() == (7000, "SLM_KERAS_STREAM_ROWS")

@@ -112,9 +112,9 @@ def test_embedding_does_not_depend_on_the_batch_it_is_in(encoder):
 
 
 def test_the_top_layers_are_pooled_side_by_side_after_the_sentence_vector(encoder):
-    from slm_core.models.neural import _keras
+    from slm_core.models.keras_runtime import keras_modules
 
-    _, keras = _keras()
+    _, keras = keras_modules()
     texts = ["ok", SPORT[0], COOKING[1], "A much longer sentence about the weather and trains."]
     one = encoder.embed(texts)
     three = encoder.embed(texts, pooled_layers=3, batch_size=2).reshape(len(texts), 3, -1)

@@ -142,13 +142,13 @@ def test_every_spec_has_presets_help_and_a_plain_description():
 
 def test_every_spec_has_its_part_in_its_family_module():
     """A model added to the spec table without its builder (or the reverse) fails here."""
-    from slm_core.models import linear, neural
+    from slm_core.models import architectures, linear, neural
     from slm_core.models.minilm import head
 
     modules = {"linear": linear, "neural": neural, "pretrained": head}
     parts = {
         "linear": linear.LINEAR_CLASSES,
-        "neural": neural.ARCHITECTURES,
+        "neural": architectures.ARCHITECTURES,
         "pretrained": head.PRETRAINED_MODELS,
     }
     assert set(parts) == set(registry.FAMILIES)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from slm_core.errors import TrainError
-from slm_core.models import neural, registry
+from slm_core.models import architectures, neural, registry
+from slm_core.models.keras_runtime import keras_modules
 from slm_core.models.tokenize import Vocabulary
 
 TOLERANCE = 1e-5
@@ -64,7 +65,7 @@ def _corpus(per_class: int = 30, seed: int = 0) -> tuple[list[str], list[str]]:
 
 def _untrained(model_id: str) -> neural.KerasTextClassifier:
     """A network with its random initial weights over a small vocabulary (no training)."""
-    _, keras = neural._keras()
+    _, keras = keras_modules()
     keras.utils.set_random_seed(3)
     clf = registry.build(model_id, "quick", SETTINGS_BY_MODEL.get(model_id, SETTINGS), seed=3)
     terms = sorted(set(" ".join([*_WORDS.values(), _FILLER]).split()))
@@ -136,7 +137,7 @@ def _cnn_before_zero_at_padding(keras, ids, clf):
     """The CNN as saved before padding was zeroed (kept to test that such files still load)."""
     from slm_core.models.keras_blocks import MaskedGlobalPool
 
-    x = neural._word_vectors(keras, ids, clf, mask_zero=False)
+    x = architectures._word_vectors(keras, ids, clf, mask_zero=False)
     x = keras.layers.Conv1D(
         int(clf.units), int(clf.kernel_size), padding="same", activation="relu", name="conv"
     )(x)
@@ -148,8 +149,9 @@ def test_a_cnn_saved_before_the_fix_loads_with_its_weights_and_ignores_padding(
 ):
     from slm_core.models.keras_blocks import ZeroAtPadding
 
-    before = dataclasses.replace(neural.ARCHITECTURES["cnn"], features=_cnn_before_zero_at_padding)
-    monkeypatch.setitem(neural.ARCHITECTURES, "cnn", before)
+    current = architectures.ARCHITECTURES["cnn"]
+    before = dataclasses.replace(current, features=_cnn_before_zero_at_padding)
+    monkeypatch.setitem(architectures.ARCHITECTURES, "cnn", before)
     old = registry.build("cnn", "quick", SETTINGS_BY_MODEL["cnn"], seed=5).fit(*_corpus())
     old.save(tmp_path)
     assert max_padding_diffs(old, PROBES)["padded"] > 1e-4  # what loading repairs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -48,6 +48,14 @@ def check_training_input(
     if len(set(labels)) < 2:
         raise TrainError("errors.fit.two_labels_needed")
     return texts, labels
+
+
+def check_validation_labels(labels: Iterable[object], known: Collection[str]) -> None:
+    """``TrainError`` naming the validation labels the training split never had (a model has
+    no output for them)."""
+    unknown = sorted({str(v) for v in labels} - set(known))
+    if unknown:
+        raise TrainError("errors.fit.val_labels_not_in_train", labels=", ".join(unknown))
 
 
 class TextClassifier(Protocol):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 # How large the initial word vectors are, and whether "auto" applies LSA at all, is each
-# architecture's (``neural.ARCHITECTURES``). "Auto" turns LSA on for document-length texts
+# architecture's (``architectures.ARCHITECTURES``). "Auto" turns LSA on for document-length texts
 # only: a tweet has too few words for their co-occurrence to say much, and on the tweets demo
 # LSA vectors lowered accuracy.
 LSA_MIN_MEDIAN_TOKENS = 64

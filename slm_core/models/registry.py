@@ -2,7 +2,7 @@
 
 Importing this module is cheap: scikit-learn and TensorFlow are imported only when a model is
 built or loaded. Adding a model = one ``ModelSpec`` entry in ``_SPECS`` plus its part in the
-module of its family (``linear.LINEAR_CLASSES``, ``neural.ARCHITECTURES`` or
+module of its family (``linear.LINEAR_CLASSES``, ``architectures.ARCHITECTURES`` or
 ``minilm.head.PRETRAINED_MODELS``); the README's
 "Adding a model" shows both.
 
@@ -384,7 +384,8 @@ def family_module(family: str) -> ModuleType:
     """The module that builds and loads ``family``'s models, imported on first use.
 
     Each exposes ``build(model_id, params, *, token_unit, seed)`` and ``load(directory, meta)``
-    and keys what it builds by model id (``linear.LINEAR_CLASSES``, ``neural.ARCHITECTURES``).
+    and keys what it builds by model id (``linear.LINEAR_CLASSES``,
+    ``architectures.ARCHITECTURES``).
     """
     if family == "linear":
         from slm_core.models import linear

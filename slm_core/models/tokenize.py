@@ -59,6 +59,11 @@ def joined_tokens(texts: Iterable[object], unit: str = "word") -> list[str]:
     return [" ".join(tokenize(t, unit)) for t in texts]
 
 
+def token_counts(joined: Sequence[str]) -> list[int]:
+    """Tokens of each whitespace-joined text (what ``max_len`` is derived from)."""
+    return [j.count(" ") + 1 if j else 0 for j in joined]
+
+
 def derive_max_len(token_counts: Sequence[int], cap: int, percentile: float = 95.0) -> int:
     """Sequence length covering ``percentile`` % of texts, between 4 and ``cap`` tokens."""
     if len(token_counts) == 0:

@@ -4,8 +4,8 @@
 Tokenised with the ``tokenizers`` library from the package's ``tokenizer.json`` (BERT uncased
 WordPiece), cut at the sentence-transformers length (256 word pieces) and padded per batch;
 batches are formed from texts of similar length, so little padding is computed at all.
-Threads follow ``SLM_TF_THREADS`` (TensorFlow, see ``neural._keras``) and the tokenizer's
-thread pool is held to the same number.
+Threads follow ``SLM_TF_THREADS`` (TensorFlow, see ``keras_runtime.keras_modules``) and the
+tokenizer's thread pool is held to the same number.
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ class MiniLMEncoder:
         if self._model is None:
             from safetensors.numpy import load_file
 
-            from slm_core.models.neural import _keras
+            from slm_core.models.keras_runtime import keras_modules
 
-            _keras()  # TensorFlow's threads, before any op runs
+            keras_modules()  # TensorFlow's threads, before any op runs
             from slm_core.models.minilm.layers import build_encoder, load_weights
 
             config = self.files.config
@@ -84,7 +84,7 @@ class MiniLMEncoder:
 
     def _predict_fn(self, pooled_layers: int) -> Callable[[np.ndarray, np.ndarray], Any]:
         if pooled_layers not in self._infer:
-            from slm_core.models.neural import traced_inference
+            from slm_core.models.keras_runtime import traced_inference
 
             model = self.keras_model(pooled_layers)
             self._infer[pooled_layers] = traced_inference(model, inputs=2)
@@ -113,7 +113,7 @@ class MiniLMEncoder:
         out = np.zeros((len(texts), self.files.vector_width(pooled_layers)), dtype=np.float32)
         if len(texts) == 0:
             return out
-        from slm_core.models.neural import batches_by_length
+        from slm_core.models.keras_runtime import batches_by_length
 
         ids, _ = self.tokenize(texts)
         infer = self._predict_fn(int(pooled_layers))

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from slm_core.errors import TrainError
-from slm_core.models.base import TrainCallbacks, check_training_input
+from slm_core.models.base import TrainCallbacks, check_training_input, check_validation_labels
 from slm_core.models.minilm.encoder import EMBED_BATCH, pad_batch
 from slm_core.models.minilm.files import encoder_files
 from slm_core.models.minilm.head import MiniLMHeadClassifier
@@ -54,9 +54,9 @@ def gpu_visible() -> bool:
     """
     if not any(os.path.exists(path) for path in _GPU_DEVICES):
         return False
-    from slm_core.models.neural import _keras
+    from slm_core.models.keras_runtime import keras_modules
 
-    tf, _ = _keras()
+    tf, _ = keras_modules()
     return bool(tf.config.list_physical_devices("GPU"))
 
 
@@ -179,9 +179,9 @@ class MiniLMFinetuneClassifier(MiniLMHeadClassifier):
     def _trainer(self, n_classes: int):
         """(encoder, head, step, probabilities): ``step(ids, mask, y, w)`` takes one Adam step
         on the tuned layers (encoder rate) and the head (head rate) and returns the loss."""
-        from slm_core.models.neural import _keras
+        from slm_core.models.keras_runtime import keras_modules
 
-        tf, keras = _keras()
+        tf, keras = keras_modules()
         keras.utils.set_random_seed(int(self.seed))
         encoder = self._new_encoder()
         head = self._build_head(keras, encoder_files().vector_width(), n_classes)
@@ -226,9 +226,7 @@ class MiniLMFinetuneClassifier(MiniLMHeadClassifier):
         index = {c: i for i, c in enumerate(self.classes_)}
         val_texts = list(val_texts) if val_texts is not None and val_labels is not None else []
         val_labels = [str(v) for v in val_labels] if val_texts else []
-        unknown = sorted(set(val_labels) - set(index))
-        if unknown:
-            raise TrainError("errors.neural.val_labels_not_in_train", labels=", ".join(unknown))
+        check_validation_labels(val_labels, index)
         self.script_warning_ = script_warning(texts)
         hooks.stop_if_asked()
         y = np.array([index[v] for v in labels], dtype=np.int32)
@@ -281,7 +279,7 @@ class MiniLMFinetuneClassifier(MiniLMHeadClassifier):
         return self
 
     def _predict_rows(self, probabilities, rows: list[np.ndarray]) -> np.ndarray:
-        from slm_core.models.neural import batches_by_length
+        from slm_core.models.keras_runtime import batches_by_length
 
         out = np.zeros((len(rows), len(self.classes_)), dtype=np.float64)
         for pick in batches_by_length([len(r) for r in rows], EMBED_BATCH):

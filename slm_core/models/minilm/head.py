@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from slm_core.errors import TrainError
-from slm_core.models.base import TrainCallbacks, check_training_input
+from slm_core.models.base import TrainCallbacks, check_training_input, check_validation_labels
+from slm_core.models.keras_runtime import PREDICT_BATCH
 from slm_core.models.minilm.cache import EmbeddingCache
 from slm_core.models.minilm.encoder import EMBED_BATCH
 from slm_core.models.minilm.files import encoder_files
@@ -31,7 +32,6 @@ from slm_core.models.minilm.language import script_warning
 from slm_core.models.saved import write_meta
 
 MODEL_FILE = "model.keras"
-PREDICT_BATCH = 256
 
 
 def build(
@@ -139,9 +139,7 @@ class MiniLMHeadClassifier:
         index = {c: i for i, c in enumerate(self.classes_)}
         val_texts = list(val_texts) if val_texts is not None and val_labels is not None else []
         val_labels = [str(v) for v in val_labels] if val_texts else []
-        unknown = sorted(set(val_labels) - set(index))
-        if unknown:
-            raise TrainError("errors.neural.val_labels_not_in_train", labels=", ".join(unknown))
+        check_validation_labels(val_labels, index)
         self.script_warning_ = script_warning(texts)
         hooks.stop_if_asked()
 
@@ -161,9 +159,9 @@ class MiniLMHeadClassifier:
 
     def _train_head(self, x, y, x_val, y_val, hooks: TrainCallbacks) -> dict[str, list[float]]:
         from slm_core.models.keras_blocks import ProgressCallback
-        from slm_core.models.neural import _keras
+        from slm_core.models.keras_runtime import keras_modules
 
-        _, keras = _keras()
+        _, keras = keras_modules()
         keras.utils.set_random_seed(int(self.seed))
         weights = None
         if self.class_weight:
@@ -266,7 +264,7 @@ class MiniLMHeadClassifier:
 
     def predict_proba_ids(self, ids: np.ndarray) -> np.ndarray:
         """Class probabilities for ``encode``'s ids, in batches of similar length."""
-        from slm_core.models.neural import predict_by_length
+        from slm_core.models.keras_runtime import predict_by_length
 
         self._check_fitted()
         ids = np.asarray(ids, dtype=np.int32)
@@ -274,7 +272,7 @@ class MiniLMHeadClassifier:
 
     def _predict_fn(self):
         if getattr(self, "_infer", None) is None:
-            from slm_core.models.neural import traced_inference
+            from slm_core.models.keras_runtime import traced_inference
 
             self._infer = traced_inference(self.model_)
         return self._infer
@@ -322,7 +320,7 @@ def load(directory: Path, meta: dict[str, Any]) -> MiniLMHeadClassifier:
     """Rebuild a saved model: its head from ``model.keras`` (``safe_mode=True``), the encoder
     from the installed package, refused (``TrainError``) when its weights are not the ones
     the head was trained on."""
-    from slm_core.models.neural import _keras
+    from slm_core.models.keras_runtime import keras_modules
 
     directory = Path(directory)
     saved_encoder = dict(meta.get("encoder") or {})
@@ -334,7 +332,7 @@ def load(directory: Path, meta: dict[str, Any]) -> MiniLMHeadClassifier:
             saved=saved_encoder.get("encoder_id", "?"),
             installed=installed.encoder_id,
         )
-    _, keras = _keras()
+    _, keras = keras_modules()
     params = {**meta["params"], "model_id": meta["model_id"]}
     clf = pretrained_models()[meta["model_id"]](**params)
     clf.head_ = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
