@@ -510,7 +510,7 @@ def test_keras_files_load_with_safe_mode(hostile, monkeypatch):
         raise LookupError("stop here")
 
     fake = SimpleNamespace(saving=SimpleNamespace(load_model=load))
-    monkeypatch.setattr(neural, "_keras", lambda: (None, fake))
+    monkeypatch.setattr(neural, "keras_modules", lambda: (None, fake))
     with pytest.raises(LookupError):
         load_model(folder)
     assert calls == [(folder.resolve() / "model.keras", {"compile": False, "safe_mode": True})]
