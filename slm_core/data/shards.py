@@ -1,7 +1,7 @@
 """A split written as Parquet shards, and read back one row group (a chunk) at a time.
 
 Why: a Keras model that streams its training split holds one chunk of texts and token ids at a
-time instead of the whole split, its token lists and its id matrix (``models/neural.py``,
+time instead of the whole split, its token lists and its id matrix (``models/keras_shards.py``,
 ``KerasTextClassifier.fit_shards``). Several files of ``SHARD_ROWS`` rows rather than one, so
 that shard order can be shuffled each epoch and a shard is a unit another machine could take.
 
