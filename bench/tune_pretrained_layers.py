@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import tune_pretrained_head as first  # noqa: E402  (bench/ is this script's folder)
 
-RESULTS = ROOT / "bench" / "results"
 NAME = "pretrained_layers_tuning"
 SEEDS: tuple[int, ...] = (11, 12, 13, 14, 15, 16)
 MOST_LAYERS = 6
@@ -74,7 +73,8 @@ def score(args, cache: Path) -> dict:
             if args.stage == "report":
                 raw.update(seen)
                 continue
-            pool = np.load(cache / f"{corpus}_top{MOST_LAYERS}.npz", allow_pickle=True)
+            # embed() names the file (and only reads it: main embedded every corpus).
+            pool = np.load(first.embed(corpus, cache, MOST_LAYERS), allow_pickle=True)
             row_of = {t: i for i, t in enumerate(pool["texts"])}
             width = pool["vectors"].shape[1] // MOST_LAYERS
             for size in args.sizes:
