@@ -1,8 +1,9 @@
 """Evaluation a manager can trust: metrics with confidence intervals, per class and overall.
 
 Curves and calibration are in :mod:`slm_core.curves`, the paired test in :mod:`slm_core.mcnemar`.
-Everything here is pure: arrays in, typed results out. ``evaluate_run`` is the one function that
-touches the run store (it caches its result as the run's 'evaluation' result).
+Everything here is pure: arrays in, typed results out, but for the store glue at the end:
+``store_evaluation`` computes a run's evaluation and stores it as the run's 'evaluation'
+result (the training job does so as a run finishes), ``evaluate_run`` reads it back.
 """
 
 from __future__ import annotations
@@ -361,9 +362,9 @@ def roc_auc_note(result: EvalResult, lang: str = "en") -> str | None:
 def evaluate_run(
     store, run_id: int, *, n_boot: int = 1000, seed: int = 0, refresh: bool = False
 ) -> EvalResult:
-    """Evaluate a finished run on its test split; cached as the run's 'evaluation' result."""
+    """Evaluate a finished run on its test split; cached as the run's 'evaluation' result
+    (stored by the training job as the run finishes, so a page normally reads it)."""
     from slm_core.errors import NotFoundError, Phrase
-    from slm_core.train import load_test_predictions
 
     run = store.get_run(run_id)
     if run.status != "succeeded":
@@ -380,7 +381,20 @@ def evaluate_run(
         and cached.get("seed") == seed
     ):
         return EvalResult.from_dict(cached)
-    preds = load_test_predictions(store, run_id)
+    return store_evaluation(store, run_id, n_boot=n_boot, seed=seed)
+
+
+def store_evaluation(store, run_id: int, *, n_boot: int = 1000, seed: int = 0) -> EvalResult:
+    """Evaluate a run's saved test predictions and store the result as its 'evaluation'.
+
+    The training job calls this once the run's files are in place and before it records the
+    run as succeeded: the bootstrap intervals of a large test split take seconds (~5 s for
+    140,000 texts), which the first visit to Results would otherwise wait for.
+    """
+    from slm_core.train import load_test_predictions
+
+    run = store.get_run(run_id)
+    preds = load_test_predictions(store, run_id, with_texts=False)
     result = evaluate_predictions(
         preds.y_true, preds.proba, preds.classes, n_boot=n_boot, seed=seed
     )

@@ -305,6 +305,7 @@ def execute_run(store_url: str, home: str, run_id: int) -> None:
             else render("errors.run.crashed", kind=type(exc).__name__, reason=reason),
         )
     else:
+        _store_evaluation(store, run_id)
         store.finish_run(
             run_id,
             "succeeded",
@@ -317,6 +318,18 @@ def execute_run(store_url: str, home: str, run_id: int) -> None:
         from slm_core.value.checks_job import measure_after_training
 
         measure_after_training(store, run_id)
+
+
+def _store_evaluation(store, run_id: int) -> None:
+    """Store the run's test evaluation (its intervals) before the run is recorded as succeeded,
+    so that Results renders it from the store from the first visit on; never raises: a run
+    whose evaluation could not be stored still succeeded, and Results computes it instead."""
+    from slm_core.evaluate import store_evaluation
+
+    try:
+        store_evaluation(store, run_id)
+    except Exception:
+        log.exception("run %s: the test evaluation could not be stored", run_id)
 
 
 def save_predictions(out: Path, split: str, frame: pd.DataFrame, proba, classes) -> Path:
@@ -342,7 +355,8 @@ def save_predictions(out: Path, split: str, frame: pd.DataFrame, proba, classes)
 
 @dataclass(frozen=True)
 class TestPredictions:
-    """A finished run's predictions on one split, as saved by ``save_predictions``."""
+    """A finished run's predictions on one split, as saved by ``save_predictions``
+    (``texts`` empty when read without them: ``load_predictions(..., with_texts=False)``)."""
 
     texts: list[str]
     y_true: list[str]
@@ -352,8 +366,15 @@ class TestPredictions:
     groups: list[str] | None = None
 
 
-def load_predictions(store, run_id: int, split: str = "test") -> TestPredictions:
-    """Read a finished run's predictions on ``split`` (NotFoundError if it has none)."""
+def load_predictions(
+    store, run_id: int, split: str = "test", *, with_texts: bool = True
+) -> TestPredictions:
+    """Read a finished run's predictions on ``split`` (NotFoundError if it has none).
+
+    ``with_texts=False`` leaves the texts, most of the file, unread (``texts`` is empty): the
+    evaluation and the value figures need only the labels and probabilities, and on a large
+    split reading the texts was most of a first visit's wait for them.
+    """
     path = store.artifact_dir(run_id) / PREDICTION_FILES[split]
     if not path.exists():
         key = (
@@ -362,10 +383,15 @@ def load_predictions(store, run_id: int, split: str = "test") -> TestPredictions
             else "errors.train.run_no_val_predictions"
         )
         raise NotFoundError(key, run_id=run_id)
-    frame = pd.read_parquet(path)
+    columns = None
+    if not with_texts:
+        import pyarrow.parquet as pq
+
+        columns = [c for c in pq.read_schema(path).names if c != "text"]
+    frame = pd.read_parquet(path, columns=columns)
     prob_cols = [c for c in frame.columns if c.startswith("p:")]
     return TestPredictions(
-        texts=frame["text"].tolist(),
+        texts=frame["text"].tolist() if with_texts else [],
         y_true=frame["label"].astype(str).tolist(),
         y_pred=frame["predicted"].astype(str).tolist(),
         proba=frame[prob_cols].to_numpy(dtype=float),
@@ -374,9 +400,9 @@ def load_predictions(store, run_id: int, split: str = "test") -> TestPredictions
     )
 
 
-def load_test_predictions(store, run_id: int) -> TestPredictions:
+def load_test_predictions(store, run_id: int, *, with_texts: bool = True) -> TestPredictions:
     """Read ``test_predictions.parquet`` of a finished run (NotFoundError if it has none)."""
-    return load_predictions(store, run_id, "test")
+    return load_predictions(store, run_id, "test", with_texts=with_texts)
 
 
 def predict_validation(store, run_id: int, model) -> TestPredictions:

@@ -470,8 +470,57 @@ def _stored_runs(home, models=("tfidf_lr", "nb")):
     return store, dataset, run_ids
 
 
-def test_evaluate_run_caches_result_and_adds_learning_curves(tmp_path):
-    store, _, (lr, nb) = _stored_runs(tmp_path)
+def test_the_training_job_stores_the_evaluation_before_the_run_shows_finished(
+    tmp_path, monkeypatch
+):
+    """Results reads a new run's intervals from the store: the job computed them, while the
+    run was still 'running', so no page waits for the bootstrap (seconds on a large split)."""
+    import slm_core.evaluate as evaluate
+
+    seen = []
+    real = evaluate.store_evaluation
+
+    def watched(store, run_id, **kwargs):
+        seen.append(store.get_run(run_id).status)
+        return real(store, run_id, **kwargs)
+
+    monkeypatch.setattr(evaluate, "store_evaluation", watched)
+    store, _, (lr,) = _stored_runs(tmp_path, models=("tfidf_lr",))
+    assert seen == ["running"]
+    stored = store.get_result(lr, EVALUATION_KIND)
+    assert stored["version"] == EVALUATION_VERSION and stored["run_id"] == lr
+    run = store.get_run(lr)
+    assert stored["accuracy"] == pytest.approx(run.metrics["accuracy"])
+    assert stored["learning_curves"] == run.history
+
+    def computed_again(*args, **kwargs):
+        raise AssertionError("evaluate_run computed what the job stored")
+
+    monkeypatch.setattr(evaluate, "store_evaluation", computed_again)
+    assert evaluate_run(store, lr).to_dict() == EvalResult.from_dict(stored).to_dict()
+
+
+def test_a_run_whose_evaluation_cannot_be_stored_still_succeeds(tmp_path, monkeypatch):
+    import slm_core.evaluate as evaluate
+
+    def broken(store, run_id, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(evaluate, "store_evaluation", broken)
+        store, _, (lr,) = _stored_runs(tmp_path, models=("tfidf_lr",))
+    assert store.get_run(lr).status == "succeeded"
+    assert store.get_result(lr, EVALUATION_KIND) is None
+    assert evaluate_run(store, lr).accuracy == pytest.approx(store.get_run(lr).metrics["accuracy"])
+    assert store.get_result(lr, EVALUATION_KIND) is not None  # computed on the first read
+
+
+def test_evaluate_run_caches_result_and_adds_learning_curves(tmp_path, monkeypatch):
+    import slm_core.train as train
+
+    with monkeypatch.context() as patch:  # runs stored before the job stored evaluations
+        patch.setattr(train, "_store_evaluation", lambda store, run_id: None)
+        store, _, (lr, nb) = _stored_runs(tmp_path)
     assert store.get_result(lr, EVALUATION_KIND) is None
     result = evaluate_run(store, lr)
     run = store.get_run(lr)

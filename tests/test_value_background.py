@@ -151,6 +151,75 @@ def test_a_training_job_stores_the_checks_and_the_run_shows_finished_first(home,
     assert inputs.runs[0].faithfulness["value_version"] == FAITHFULNESS_VERSION
 
 
+def test_the_training_job_counts_the_text_lengths_once_and_pages_read_them(home, monkeypatch):
+    """Counting a dataset's text lengths reads every text (~0.4 s for a million): the job
+    counts them once, a page's value figures read them back, and they go with the dataset."""
+    import slm_core.value.inputs as inputs_module
+    from slm_core.value.serving import text_lengths
+
+    store = RunStore()
+    dataset = _store_dataset(store)
+    path = store.home / inputs_module.LENGTHS_FILE.format(dataset_id=dataset.id)
+    assert not path.exists()
+    _train(store, dataset.id, ("nb",))
+    assert path.exists()
+    expected = text_lengths(store.load_frame(dataset.id)["text"].tolist())
+
+    def counted(*args, **kwargs):
+        raise AssertionError("the lengths were counted again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inputs_module, "text_lengths", counted)
+        assert collect_inputs(store, dataset.id, measure=False).lengths == expected
+    # An unreadable file is counted again, the same figures; an unwritable one is only logged.
+    path.write_text("{not json", encoding="utf-8")
+    assert inputs_module.dataset_lengths(store, dataset.id) == expected
+    assert json.loads(path.read_text(encoding="utf-8"))["n_texts"] == expected.n_texts
+    path.unlink()
+    with monkeypatch.context() as patch:
+        patch.setattr(inputs_module, "write_text_atomic", _refuse_writes)
+        assert inputs_module.dataset_lengths(store, dataset.id) == expected
+    assert not path.exists()
+    inputs_module.dataset_lengths(store, dataset.id)
+    store.delete_dataset(dataset.id)
+    assert not path.exists()
+
+
+def _refuse_writes(*args, **kwargs):
+    raise PermissionError(13, "Permission denied")
+
+
+def test_the_value_figures_read_no_texts_unless_they_measure_or_align_an_llm(home, monkeypatch):
+    """Texts are most of a predictions file: the page's figures read the labels and
+    probabilities alone, and the same figures come out."""
+    import slm_core.train as train
+
+    store = RunStore()
+    dataset = _store_dataset(store)
+    (run_id,) = _train(store, dataset.id, ("tfidf_lr",))
+    full = train.load_predictions(store, run_id, "validation")
+    bare = train.load_predictions(store, run_id, "validation", with_texts=False)
+    assert bare.texts == [] and len(full.texts) == len(bare.y_true) > 0
+    assert (bare.y_true, bare.y_pred, bare.classes) == (full.y_true, full.y_pred, full.classes)
+    assert (bare.proba == full.proba).all()
+    asked = []
+    real = train.load_predictions
+
+    def read_texts(store_, run_id_, split="test", *, with_texts=True):
+        return real(store_, run_id_, split, with_texts=True)
+
+    def watched(store_, run_id_, split="test", *, with_texts=True):
+        asked.append((split, with_texts))
+        return real(store_, run_id_, split, with_texts=with_texts)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train, "load_predictions", read_texts)
+        with_texts = collect_inputs(store, dataset.id, measure=False).runs[0].to_dict()
+    monkeypatch.setattr(train, "load_predictions", watched)
+    assert collect_inputs(store, dataset.id, measure=False).runs[0].to_dict() == with_texts
+    assert asked == [("test", False), ("validation", False)]
+
+
 def test_a_failing_check_never_fails_the_run_and_is_noted(home, monkeypatch):
     import slm_core.value.checks as checks
 

@@ -309,10 +309,12 @@ class DatasetsMixin:
         # A pretrained encoder's cached sentence vectors (slm_core.models.minilm.cache).
         shutil.rmtree(self.home / "datasets" / f"{dataset_id}.embeddings", ignore_errors=True)
         # Background work's files named after the dataset: fine-tuning time estimates
-        # (slm_core.models.minilm.estimate_job), value-check claims and kept logs
+        # (slm_core.models.minilm.estimate_job), its counted text lengths
+        # (slm_core.value.inputs.LENGTHS_FILE), value-check claims and kept logs
         # (slm_core.value.checks_job).
         for pattern in (
             f"estimates/{dataset_id}.*",
+            f"datasets/{dataset_id}.lengths.json",
             f"value_checks/{dataset_id}.*",
             f"logs/value-checks-{dataset_id}*.log",
         ):

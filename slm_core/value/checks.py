@@ -201,7 +201,8 @@ def validation_predictions(store, run, loader: Loader | None) -> tuple[Any, str 
     from slm_core.train import load_predictions, predict_validation
 
     try:
-        return load_predictions(store, run.id, "validation"), "stored"
+        # Its labels and probabilities: nothing here reads its texts.
+        return load_predictions(store, run.id, "validation", with_texts=False), "stored"
     except NotFoundError:
         if loader is None:
             return None, None

@@ -100,13 +100,21 @@ def _record_crash(store, run_id: int, settings: Measurement) -> RunChecks:
 
 
 def measure_after_training(store, run_id: int) -> RunChecks | None:
-    """Measure a just-trained run's checks under the default settings; never raises.
+    """Measure a just-trained run's checks under the default settings, and count its
+    dataset's text lengths if they are not yet (``slm_core.value.inputs.dataset_lengths``);
+    never raises.
 
     Called by the training job after the run is stored as succeeded: whatever happens here,
     the run stays succeeded. A failure is logged (to the run's log) and noted in the run's
     'value_checks' result.
     """
     settings = Measurement()
+    try:
+        from slm_core.value.inputs import dataset_lengths
+
+        dataset_lengths(store, store.get_run(run_id).dataset_id)  # counted once, then read
+    except Exception:  # a page counts them instead
+        log.exception("run %s: the dataset's text lengths could not be counted", run_id)
     try:
         return measure_locked(store, run_id, settings)
     except Exception:

@@ -7,13 +7,16 @@ Pages read them as stored (``measure=False``); the command line may measure what
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from slm_core.atomic import write_text_atomic
 from slm_core.errors import NotFoundError, SlmError
 from slm_core.evaluate import accuracy_interval
 from slm_core.llm import model_runs
@@ -201,7 +204,8 @@ def _run_inputs(
     from slm_core.models.registry import get_spec
     from slm_core.train import load_test_predictions
 
-    preds = load_test_predictions(store, run.id)
+    # The texts only to measure with the model or to align the LLM's answers with them.
+    preds = load_test_predictions(store, run.id, with_texts=measure or llm is not None)
     family = get_spec(run.model_id).family
     loader = model_loader(store, run.id) if measure else None
     val, val_source = validation_predictions(store, run, loader)
@@ -263,6 +267,35 @@ def _run_inputs(
     )
 
 
+# A dataset's text lengths once counted: its texts never change under its id (a content
+# hash). Removed with the dataset (``RunStore.delete_dataset``).
+LENGTHS_FILE = "datasets/{dataset_id}.lengths.json"
+
+
+def dataset_lengths(store, dataset_id: str) -> TextLengths:
+    """The dataset's text lengths, for the API's token estimate: read back from
+    :data:`LENGTHS_FILE`, else counted over every text (:func:`text_lengths`) and written there.
+
+    Counting reads every text: ~0.4 s for a million, which the first visit to Cost or Value
+    after each server start waited for. The training job counts them as a run finishes
+    (``slm_core.value.checks_job.measure_after_training``), so a page reads them.
+    """
+    path = Path(store.home) / LENGTHS_FILE.format(dataset_id=dataset_id)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return TextLengths(
+            float(data["mean_cjk_chars"]), float(data["mean_other_chars"]), int(data["n_texts"])
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not counted yet, or a file that cannot be read: counted again
+    lengths = text_lengths(store.load_columns(dataset_id, ["text"]).column("text"))
+    try:
+        write_text_atomic(path, json.dumps(lengths.to_dict()))
+    except OSError as exc:  # an unwritable home: the figure is right, only counted again
+        log.warning("dataset %s: text lengths not stored: %s", dataset_id, exc)
+    return lengths
+
+
 def _latest_llm(store, dataset_id: str):
     """The dataset's newest finished LLM measurement (its stored answers read back; no model,
     no call), or None when there is none or it cannot be read."""
@@ -296,11 +329,11 @@ def collect_inputs(
     settings = settings or Measurement()
     dataset = store.get_dataset(dataset_id)
     report = dataset.report or {}
-    columns = store.load_columns(dataset_id, ["text", "label"])
-    lengths = text_lengths(columns.column("text"))
-    counts = report.get("classes") or (
-        columns.column("label").to_pandas().astype(str).value_counts().to_dict()
-    )
+    lengths = dataset_lengths(store, dataset_id)
+    counts = report.get("classes")
+    if not counts:
+        labels = store.load_columns(dataset_id, ["label"]).column("label").to_pandas()
+        counts = labels.astype(str).value_counts().to_dict()
     classes = tuple(str(c) for c in counts)
     total = sum(counts.values()) or 1
     prior = tuple(float(counts[c]) / total for c in counts)
