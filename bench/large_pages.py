@@ -16,7 +16,7 @@ in turn (*first visit*: the page computes and caches its figures) and the same c
 
 Writes ``bench/results/large_pages.json`` and ``bench/results/large_pages.md``::
 
-    python bench/large_pages.py                       # 1M rows: ~15 min on 2 cores
+    python bench/large_pages.py                       # 1M rows: ~5 min on 2 quiet cores (~15 busy)
     python bench/large_pages.py --rows 50000 --rounds 1 --home /tmp/lp   # a smoke run
 """
 
