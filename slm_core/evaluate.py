@@ -388,8 +388,8 @@ def store_evaluation(store, run_id: int, *, n_boot: int = 1000, seed: int = 0) -
     """Evaluate a run's saved test predictions and store the result as its 'evaluation'.
 
     The training job calls this once the run's files are in place and before it records the
-    run as succeeded: the bootstrap intervals of a large test split take seconds (~5 s for
-    140,000 texts), which the first visit to Results would otherwise wait for.
+    run as succeeded: the bootstrap intervals of a large test split take seconds (~3 s a run
+    for 140,000 texts), which the first visit to Results would otherwise wait for.
     """
     from slm_core.train import load_test_predictions
 
